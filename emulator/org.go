@@ -1,0 +1,278 @@
+// Package emulator serves faithful local copies of the Bitbucket Cloud 2.0 and
+// 1.0 groups APIs, the Atlassian Admin API and the Databricks workspace and
+// account APIs, all backed by one in-memory organisation, so a change made
+// through one API is visible through the others.
+package emulator
+
+import (
+	"sync"
+	"time"
+)
+
+// Org is the whole emulated organisation. Every handler takes Mu before it
+// reads or writes any field below it.
+type Org struct {
+	Mu sync.Mutex
+
+	// Now is the clock used for token ages, creation times and expiry.
+	// Tests inject a fixed clock.
+	Now func() time.Time
+
+	BB    *BitbucketState
+	Admin *AdminState
+	DB    *DatabricksState
+
+	// Creds are the seed's well-known credentials, printed by `bitbricks
+	// emulate` and used by the demo and the tests. Values are generated at
+	// seed time, never literals in source.
+	Creds Credentials
+}
+
+// Credentials are credentials a seed hands out.
+type Credentials struct {
+	DatabricksToken   string // a workspace admin's PAT (also an account admin)
+	BitbucketUsername string // email of a workspace admin (Basic auth user name)
+	BitbucketAPIToken string // that user's Atlassian API token
+	BitbucketBearer   string // an access token acting as the same admin
+	AtlassianAdminKey string // an org API key for the Admin API
+}
+
+// ---- Bitbucket Cloud ----
+
+// BitbucketState is one Bitbucket Cloud workspace and its users.
+type BitbucketState struct {
+	Workspace BBWorkspace
+	// Users are every Atlassian account known to Bitbucket, workspace members
+	// or not (a departed user stays here with InWorkspace false).
+	Users []*BBUser
+	// Groups are the workspace's /1.0 groups.
+	Groups []*BBGroup
+	Repos  []*BBRepo
+	// Variables are the workspace-level pipeline variables.
+	Variables []*BBVariable
+	// AccessTokens are Bearer tokens accepted by the Bitbucket API, mapped to
+	// the account id they act as.
+	AccessTokens map[string]string
+}
+
+// BBWorkspace identifies the workspace.
+type BBWorkspace struct {
+	UUID string // with braces
+	Slug string
+	Name string
+	// CreatedOn is reported by GET /2.0/workspaces/{ws}.
+	CreatedOn time.Time
+}
+
+// BBUser is an Atlassian account as Bitbucket sees it.
+type BBUser struct {
+	UUID          string // with braces, "{6a1c...}"
+	AccountID     string // "557058:..."
+	Nickname      string
+	DisplayName   string
+	Email         string // never returned by Bitbucket for other users; the Admin API knows it
+	AccountStatus string // "active"
+	CreatedOn     time.Time
+	// APIToken is the Atlassian API token the user authenticates with
+	// (Basic auth with Email as the user name). Empty: cannot authenticate.
+	APIToken string
+	// InWorkspace is true for members of the workspace.
+	InWorkspace bool
+	// Permission in the workspace: "owner", "collaborator" or "member".
+	Permission string
+}
+
+// BBGroup is a /1.0 workspace group.
+type BBGroup struct {
+	Slug       string
+	Name       string
+	Permission string // "read", "write", "admin" or ""
+	AutoAdd    bool
+	Members    []string // account ids
+}
+
+// BBRepo is a repository with its pipeline configuration.
+type BBRepo struct {
+	UUID         string // with braces
+	Slug         string
+	Name         string
+	Variables    []*BBVariable
+	Environments []*BBEnvironment
+	CreatedOn    time.Time
+}
+
+// BBEnvironment is a deployment environment of a repository.
+type BBEnvironment struct {
+	UUID      string // with braces
+	Name      string
+	Type      string // "Test", "Staging", "Production"
+	Rank      int
+	Variables []*BBVariable
+}
+
+// BBVariable is a pipeline variable. Secured values are never returned.
+type BBVariable struct {
+	UUID    string // with braces
+	Key     string
+	Value   string
+	Secured bool
+}
+
+// ---- Atlassian Admin ----
+
+// AdminState is the Atlassian organisation that manages the Bitbucket users.
+type AdminState struct {
+	OrgID       string
+	DirectoryID string
+	// APIKeys are the accepted Bearer org API keys.
+	APIKeys []string
+	Groups  []*AdminGroup
+	// Tokens are managed users' Atlassian API tokens (metadata only).
+	Tokens []*AdminAPIToken
+}
+
+// AdminGroup is an org directory group.
+type AdminGroup struct {
+	ID             string
+	Name           string
+	Description    string
+	ExternalSynced bool
+	Members        []string // account ids
+}
+
+// AdminAPIToken is the metadata of one managed user's Atlassian API token.
+type AdminAPIToken struct {
+	ID           string
+	Label        string
+	Status       string // "active", "revoked"
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	LastActiveAt time.Time
+	AccountID    string
+}
+
+// ---- Databricks ----
+
+// DatabricksState is one Databricks account with one workspace.
+type DatabricksState struct {
+	AccountID   string
+	WorkspaceID int64
+	// Conf is the workspace-conf key/value map (maxTokenLifetimeDays, enableTokensConfig).
+	Conf map[string]string
+	// Users, Groups and ServicePrincipals are keyed by SCIM id (numeric string).
+	Users             map[string]*DBUser
+	Groups            map[string]*DBGroup
+	ServicePrincipals map[string]*DBServicePrincipal
+	// Tokens are keyed by token id; TokensByValue indexes the same tokens by value.
+	Tokens        map[string]*DBToken
+	TokensByValue map[string]*DBToken
+	// Secrets are SP OAuth secrets keyed by secret id.
+	Secrets map[string]*DBSecret
+	// FederationPolicies are keyed by policy id.
+	FederationPolicies map[string]*DBFederationPolicy
+	// NextID is the next SCIM/token id to hand out.
+	NextID int64
+}
+
+// DBUser is a Databricks user (account-level identity; Assigned says whether
+// it reaches the workspace).
+type DBUser struct {
+	ID           string
+	UserName     string // normally an email
+	DisplayName  string
+	GivenName    string
+	FamilyName   string
+	Active       bool
+	ExternalID   string
+	Entitlements []string
+	// Admin users may call token management, SCIM writes and workspace-conf.
+	Admin bool
+	// AccountAdmin users may call the account APIs.
+	AccountAdmin bool
+	// Assigned is true when the user is assigned to the workspace (identity
+	// federation); a user that is not assigned cannot use the workspace API.
+	Assigned bool
+}
+
+// GroupKind tells a workspace-local group from an account group.
+type GroupKind string
+
+const (
+	WorkspaceGroup GroupKind = "WorkspaceGroup"
+	AccountGroup   GroupKind = "Group"
+)
+
+// DBMember is one member of a Databricks group.
+type DBMember struct {
+	Value string // SCIM id of the user, service principal or group
+	Type  string // "User", "ServicePrincipal" or "Group"
+}
+
+// DBGroup is a Databricks group.
+type DBGroup struct {
+	ID           string
+	DisplayName  string
+	Kind         GroupKind
+	ExternalID   string
+	Members      []DBMember
+	Entitlements []string
+	// Assigned is false for an account group not assigned to this workspace
+	// (it is then invisible to the workspace SCIM API).
+	Assigned bool
+	// Managers are principal ids holding the group manager role (they may
+	// change the group through the workspace-proxied account SCIM API).
+	Managers []string
+}
+
+// DBServicePrincipal is a Databricks service principal.
+type DBServicePrincipal struct {
+	ID            string
+	ApplicationID string // a UUID
+	DisplayName   string
+	Active        bool
+	ExternalID    string
+	Entitlements  []string
+	Admin         bool
+	Assigned      bool
+}
+
+// DBToken is a personal access token or on-behalf-of token. OwnerID is the
+// principal the token authenticates as.
+type DBToken struct {
+	ID                string
+	Value             string // "dapi" + 32 hex
+	OwnerID           string
+	CreatedByID       string
+	CreatedByUsername string
+	Comment           string
+	Created           time.Time
+	Expiry            time.Time // zero: never expires
+	LastUsed          time.Time // zero: never used
+}
+
+// DBSecret is a service principal OAuth secret.
+type DBSecret struct {
+	ID      string
+	SPID    string // SCIM id of the service principal
+	Secret  string // "dose" + hex; only returned on create
+	Hash    string
+	Status  string // "ACTIVE"
+	Created time.Time
+	Expire  time.Time
+	Updated time.Time
+}
+
+// DBFederationPolicy is a service principal workload identity federation policy.
+type DBFederationPolicy struct {
+	ID           string
+	SPID         string
+	Description  string
+	Issuer       string
+	Audiences    []string
+	Subject      string
+	SubjectClaim string
+	JWKSURI      string
+	JWKSJSON     string
+	Created      time.Time
+	Updated      time.Time
+}
