@@ -1,15 +1,24 @@
+// Command bitbricks keeps Databricks access in step with Bitbucket: a
+// terminal console for admins and a headless `sync --apply` for pipelines.
 package main
 
 import (
-	_ "github.com/charmbracelet/bubbles/key"
-	_ "github.com/charmbracelet/bubbletea"
-	_ "github.com/charmbracelet/lipgloss"
-	_ "github.com/databricks/databricks-sdk-go"
-	_ "github.com/getkin/kin-openapi/openapi3filter"
-	_ "github.com/goccy/go-yaml"
-	_ "github.com/ktrysmt/go-bitbucket"
-	_ "github.com/santhosh-tekuri/jsonschema/v6"
-	_ "github.com/spf13/cobra"
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
 )
 
-func main() {}
+// Stamped by the release build (-ldflags "-X main.version=...").
+var (
+	version = "dev"
+	commit  = ""
+	date    = ""
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, newIO(), os.Args[1:])
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	bbsync "github.com/bitbricks/bitbricks/sync"
+)
+
+// ioStreams is everything a command touches outside its arguments, so tests
+// run commands in-process with their own streams, environment and clock.
+type ioStreams struct {
+	In     io.Reader
+	Out    io.Writer
+	Err    io.Writer
+	Getenv func(string) string
+	Now    func() time.Time
+	// IsTerminal reports whether stdin and stdout are both terminals: only
+	// then may a command prompt or start the console.
+	IsTerminal bool
+	// ColorOut is true when stdout is a terminal and NO_COLOR is unset.
+	ColorOut bool
+}
+
+func newIO() *ioStreams {
+	tty := term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
+	return &ioStreams{
+		In: os.Stdin, Out: os.Stdout, Err: os.Stderr,
+		Getenv:     os.Getenv,
+		Now:        time.Now,
+		IsTerminal: tty,
+		ColorOut:   term.IsTerminal(int(os.Stdout.Fd())) && os.Getenv("NO_COLOR") == "",
+	}
+}
+
+// exitError carries an exit code with an already-reported (or silent) error.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// run executes the command line and returns the process exit code:
+// 0 in sync or applied, 1 error, 2 changes pending (--detailed-exitcode),
+// 3 refused by a safety guard.
+func run(ctx context.Context, s *ioStreams, args []string) int {
+	root := newRootCmd(s)
+	root.SetArgs(args)
+	root.SetIn(s.In)
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(s.Err, "bitbricks: "+oneLine(ee.err.Error()))
+		}
+		return ee.code
+	}
+	fmt.Fprintln(s.Err, "bitbricks: "+oneLine(err.Error()))
+	return bbsync.ExitCode(err)
+}
+
+// oneLine folds a message onto one line: every error a user sees is one line.
+func oneLine(msg string) string {
+	return strings.Join(strings.Fields(msg), " ")
+}
+
+// globalFlags are the flags every command shares.
+type globalFlags struct {
+	config   string
+	output   string
+	readOnly bool
+}
+
+func (g *globalFlags) configPath(s *ioStreams) string {
+	if g.config != "" {
+		return g.config
+	}
+	if p := s.Getenv("BITBRICKS_CONFIG"); p != "" {
+		return p
+	}
+	return "bitbricks.yaml"
+}
+
+func (g *globalFlags) json() (bool, error) {
+	switch g.output {
+	case "", "text":
+		return false, nil
+	case "json":
+		return true, nil
+	}
+	return false, fmt.Errorf("--output %q: use text or json", g.output)
+}
+
+func newRootCmd(s *ioStreams) *cobra.Command {
+	g := &globalFlags{}
+	var sf syncFlags
+	root := &cobra.Command{
+		Use:   "bitbricks",
+		Short: "Keep Databricks access in step with Bitbucket",
+		Long: `bitbricks keeps Databricks group membership, entitlements and credentials in
+step with Bitbucket groups.
+
+Run without a command on a terminal, it opens the admin console: Bitbucket
+groups beside the Databricks principals they map to, drift, and the age of
+every token and secret. Headless, ` + "`bitbricks sync`" + ` prints the plan and
+` + "`bitbricks sync --apply`" + ` applies it (for scheduled pipelines).
+
+Try it without any account: ` + "`bitbricks demo`" + ` (or ` + "`bitbricks demo --headless`" + `).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       versionString(),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if sf.apply {
+				return runSync(cmd.Context(), s, g, &sf)
+			}
+			return runConsole(cmd.Context(), s, g)
+		},
+	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.config, "config", "", "config file (default $BITBRICKS_CONFIG, else ./bitbricks.yaml)")
+	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
+	pf.BoolVar(&g.readOnly, "read-only", false, "console: disable every key that changes something")
+	addSyncFlags(root, &sf)
+
+	root.AddCommand(
+		newSyncCmd(s, g),
+		newTokensCmd(s, g),
+		newRevokeCmd(s, g),
+		newRotateCmd(s, g),
+		newDemoCmd(s, g),
+		newEmulateCmd(s, g),
+		newConfigCmd(s, g),
+		newAuditCmd(s, g),
+		newVersionCmd(s),
+	)
+	return root
+}
+
+func versionString() string {
+	v := "bitbricks " + version
+	if commit != "" {
+		v += " (" + commit
+		if date != "" {
+			v += ", " + date
+		}
+		v += ")"
+	}
+	return v
+}
+
+func newVersionCmd(s *ioStreams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintln(s.Out, versionString())
+			return nil
+		},
+	}
+}
