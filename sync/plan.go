@@ -1,0 +1,579 @@
+package sync
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bitbricks/bitbricks/config"
+)
+
+// Credential thresholds that come from the service, not from the policy.
+const (
+	// StaleAfter is when an unused token is reported: Databricks revokes PATs
+	// unused for 90 days.
+	StaleAfter = 80 * 24 * time.Hour
+	// ExpiringWithin is when a credential counts as about to expire.
+	ExpiringWithin = 7 * 24 * time.Hour
+	// SecretLimitFrom is how many OAuth secrets of one service principal are
+	// reported (the service allows SecretLimit).
+	SecretLimitFrom = 4
+	SecretLimit     = 5
+)
+
+// Summary counts a plan's changes and findings; it is the JSON "summary".
+type Summary struct {
+	Changes     int            `json:"changes"`
+	Destructive int            `json:"destructive"`
+	Findings    int            `json:"findings"`
+	ByAction    map[string]int `json:"by_action"`
+}
+
+// PlanSummary counts p's changes by action.
+func PlanSummary(p Plan) Summary {
+	s := Summary{Changes: len(p.Changes), Findings: len(p.Findings), ByAction: map[string]int{}}
+	for _, c := range p.Changes {
+		s.ByAction[c.Action.String()]++
+		if c.Action.Destructive() {
+			s.Destructive++
+		}
+	}
+	return s
+}
+
+// Destructive counts the changes that take access or a credential away.
+func (p Plan) Destructive() int {
+	n := 0
+	for _, c := range p.Changes {
+		if c.Action.Destructive() {
+			n++
+		}
+	}
+	return n
+}
+
+// ComputePlan diffs what should be (the config and the Bitbucket side of snap)
+// against what is (the Databricks side of snap). It is pure: the same input
+// gives the same plan, and unknown data never leads to a destructive change.
+func ComputePlan(snap *Snapshot, cfg *config.Config, now time.Time) Plan {
+	pl := &planner{snap: snap, cfg: cfg, now: now, users: usersByName(snap), seen: map[Finding]bool{}}
+	targets := mappingTargets(cfg)
+	desiredAnywhere := map[string]bool{}
+	var clean []*Group // mapped groups whose members and sources are all known
+	for _, t := range targets {
+		desired, complete := pl.desired(t)
+		for e := range desired {
+			desiredAnywhere[e] = true
+		}
+		pl.membership(t, desired, complete)
+		pl.entitlements(t)
+		if g := snap.DBGroups[t.name]; g != nil && g.ExternalID == "" && g.MembersKnown && complete {
+			clean = append(clean, g)
+		}
+	}
+	if !snap.TokensKnown {
+		pl.find(FindingUnknownSource, "Databricks tokens", "", "token management could not be read; token rules skipped")
+	} else {
+		var departed map[string]bool
+		if cfg.Policy.RevokeDeparted {
+			departed = pl.departed(clean, desiredAnywhere)
+		}
+		pl.tokens(departed)
+	}
+	pl.secretLimits()
+	pl.rotations()
+
+	slices.SortStableFunc(pl.changes, func(a, b Change) int {
+		return cmp.Or(cmp.Compare(a.Action, b.Action), cmp.Compare(a.Group, b.Group),
+			cmp.Compare(a.Principal, b.Principal), cmp.Compare(a.ID, b.ID))
+	})
+	slices.SortStableFunc(pl.findings, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Subject, b.Subject),
+			cmp.Compare(a.Group, b.Group), cmp.Compare(a.Detail, b.Detail))
+	})
+	return Plan{GeneratedAt: now, Changes: pl.changes, Findings: pl.findings}
+}
+
+type planner struct {
+	snap     *Snapshot
+	cfg      *config.Config
+	now      time.Time
+	users    map[string]*User // by lower-case userName
+	changes  []Change
+	findings []Finding
+	seen     map[Finding]bool
+}
+
+func (pl *planner) find(kind FindingKind, subject, group, format string, args ...any) {
+	f := Finding{Kind: kind, Subject: subject, Group: group, Detail: fmt.Sprintf(format, args...)}
+	if !pl.seen[f] {
+		pl.seen[f] = true
+		pl.findings = append(pl.findings, f)
+	}
+}
+
+// usersByName indexes users by lower-case userName; on a clash the active
+// user with the smallest id wins, so the choice is deterministic.
+func usersByName(snap *Snapshot) map[string]*User {
+	out := map[string]*User{}
+	for _, u := range snap.Users {
+		k := strings.ToLower(u.UserName)
+		if o := out[k]; o == nil || (u.Active && !o.Active) || (u.Active == o.Active && u.ID < o.ID) {
+			out[k] = u
+		}
+	}
+	return out
+}
+
+// groupTarget is one Databricks group with everything the mappings say about it.
+type groupTarget struct {
+	name         string
+	sources      []string // Bitbucket group slugs or names, in config order
+	prune        bool
+	entitlements []string
+	managesEnts  bool // some mapping lists entitlements: the union is authoritative
+}
+
+func mappingTargets(cfg *config.Config) []*groupTarget {
+	byName := map[string]*groupTarget{}
+	var out []*groupTarget
+	for _, m := range cfg.Mappings {
+		t := byName[m.DatabricksGroup]
+		if t == nil {
+			t = &groupTarget{name: m.DatabricksGroup}
+			byName[m.DatabricksGroup] = t
+			out = append(out, t)
+		}
+		if !slices.Contains(t.sources, m.BitbucketGroup) {
+			t.sources = append(t.sources, m.BitbucketGroup)
+		}
+		t.prune = t.prune || m.Prune
+		if len(m.Entitlements) > 0 {
+			t.managesEnts = true
+			for _, e := range m.Entitlements {
+				if !slices.Contains(t.entitlements, e) {
+					t.entitlements = append(t.entitlements, e)
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b *groupTarget) int { return cmp.Compare(a.name, b.name) })
+	return out
+}
+
+// desired returns the lower-case userNames the sources of t put into it, each
+// with the Bitbucket groups that justify it, and whether the sources are
+// complete enough to remove anybody on their strength.
+func (pl *planner) desired(t *groupTarget) (map[string][]string, bool) {
+	desired := map[string][]string{}
+	complete := true
+	g := pl.snap.DBGroups[t.name]
+	for _, src := range t.sources {
+		bg := pl.snap.Groups[src]
+		switch {
+		case bg == nil:
+			complete = false
+			pl.find(FindingUnknownSource, src, t.name, "Bitbucket group %s (mapped to %s) does not exist in workspace %s; nothing is removed from %s",
+				src, t.name, pl.snap.Workspace, t.name)
+			continue
+		case !bg.Known:
+			complete = false
+			pl.find(FindingUnknownSource, src, t.name, "Bitbucket group %s could not be read (%s); nothing is removed from %s",
+				src, cmp.Or(bg.Problem, "unknown error"), t.name)
+		case len(bg.Members) == 0 && g != nil && hasUsers(g):
+			// An empty list is read as unknown, never as "remove everybody".
+			complete = false
+			if t.prune {
+				pl.find(FindingUnknownSource, src, t.name, "Bitbucket group %s came back empty while %s has members; nothing is removed from %s",
+					src, t.name, t.name)
+			}
+		}
+		unresolved := 0
+		for _, a := range bg.Members {
+			email := pl.snap.Emails[a.AccountID]
+			if email == "" {
+				unresolved++
+				pl.find(FindingUnresolvedIdentity, a.UUID, t.name, "no email for Bitbucket account %s (%s) in group %s",
+					a.AccountID, cmp.Or(a.DisplayName, a.Nickname), src)
+				continue
+			}
+			k := strings.ToLower(email)
+			if !slices.Contains(desired[k], src) {
+				desired[k] = append(desired[k], src)
+			}
+		}
+		if unresolved > 0 {
+			complete = false
+			if t.prune && bg.Known {
+				pl.find(FindingUnknownSource, src, t.name, "%d member(s) of Bitbucket group %s have no email; nothing is removed from %s",
+					unresolved, src, t.name)
+			}
+		}
+	}
+	return desired, complete
+}
+
+func hasUsers(g *Group) bool {
+	return slices.ContainsFunc(g.Members, func(m Member) bool { return m.Type == PrincipalUser })
+}
+
+// memberName is the userName of a user member, from the users list when the
+// member's id is known there.
+func (pl *planner) memberName(m Member) string {
+	if u := pl.snap.Users[m.ID]; u != nil {
+		return u.UserName
+	}
+	return m.Display
+}
+
+func (pl *planner) membership(t *groupTarget, desired map[string][]string, complete bool) {
+	g := pl.snap.DBGroups[t.name]
+	kind, groupID, route := KindWorkspace, "", RouteWorkspace
+	if g == nil {
+		pl.changes = append(pl.changes, Change{
+			ID: "create_group/" + t.name, Action: ActionCreateGroup, Group: t.name, GroupKind: KindWorkspace,
+			Reason: "mapped from Bitbucket group " + strings.Join(t.sources, ", "), Route: RouteWorkspace,
+		})
+	} else {
+		kind, groupID = cmp.Or(g.Kind, KindWorkspace), g.ID
+		if !g.MembersKnown {
+			pl.find(FindingUnknownSource, t.name, t.name, "members of Databricks group %s could not be read; no members are added or removed", t.name)
+			return
+		}
+	}
+	noAccess := false
+	if kind == KindAccount {
+		switch {
+		case pl.snap.AccountAccess:
+			route = RouteAccount
+		case pl.snap.ProxyAccess:
+			route = RouteProxy
+		default:
+			noAccess = true
+		}
+	}
+
+	inGroup := map[string]bool{} // member ids and lower-case user names
+	if g != nil {
+		for _, m := range g.Members {
+			inGroup[m.ID] = true
+			if m.Type == PrincipalUser {
+				inGroup[strings.ToLower(pl.memberName(m))] = true
+			}
+		}
+	}
+	var changes []Change
+	for _, email := range slices.Sorted(maps.Keys(desired)) {
+		u := pl.users[email]
+		why := "in Bitbucket group " + strings.Join(desired[email], ", ")
+		switch {
+		case u == nil:
+			pl.find(FindingMissingUser, email, t.name, "no Databricks user %s (%s); bitbricks never creates users", email, why)
+		case inGroup[u.ID] || inGroup[email]:
+		case !u.Active:
+			pl.find(FindingMissingUser, u.UserName, t.name, "Databricks user %s is inactive (%s)", u.UserName, why)
+		case !u.Assigned:
+			pl.find(FindingNotAssigned, u.UserName, t.name, "%s is in the account but not assigned to this workspace (%s); assign it before adding it to %s",
+				u.UserName, why, t.name)
+		default:
+			changes = append(changes, Change{
+				ID: memberChangeID(ActionAddMember, t.name, u.UserName), Action: ActionAddMember, Group: t.name, GroupKind: kind,
+				Principal: u.UserName, PrincipalType: PrincipalUser, Reason: why,
+				GroupID: groupID, PrincipalID: u.ID, Route: route,
+			})
+		}
+	}
+
+	var removals []Change
+	if g != nil && t.prune {
+		for _, m := range g.Members {
+			name := pl.memberName(m)
+			// Service principals and nested groups are never removed by a mapping.
+			if m.Type != PrincipalUser || len(desired[strings.ToLower(name)]) > 0 || pl.cfg.IsProtected(name) {
+				continue
+			}
+			removals = append(removals, Change{
+				ID: memberChangeID(ActionRemoveMember, t.name, name), Action: ActionRemoveMember, Group: t.name, GroupKind: kind,
+				Principal: name, PrincipalType: PrincipalUser, Destructive: true,
+				Reason:  "in no mapped Bitbucket group (" + strings.Join(t.sources, ", ") + ")",
+				GroupID: groupID, PrincipalID: m.ID, Route: route,
+			})
+		}
+		slices.SortFunc(removals, func(a, b Change) int { return cmp.Compare(a.Principal, b.Principal) })
+	}
+	switch {
+	case len(removals) == 0:
+	case g.ExternalID != "":
+		pl.find(FindingIdPManaged, t.name, t.name, "%s is provisioned by an identity provider (externalId %s); not removing %s",
+			t.name, g.ExternalID, principalList(removals))
+		removals = nil
+	case !complete:
+		removals = nil // the sources said why (unknown_source)
+	}
+	changes = append(changes, removals...)
+	if noAccess && len(changes) > 0 {
+		var adds, rems []Change
+		for _, c := range changes {
+			if c.Action == ActionAddMember {
+				adds = append(adds, c)
+			} else {
+				rems = append(rems, c)
+			}
+		}
+		var would []string
+		if len(adds) > 0 {
+			would = append(would, "add "+principalList(adds))
+		}
+		if len(rems) > 0 {
+			would = append(would, "remove "+principalList(rems))
+		}
+		pl.find(FindingAccountGroupNoAccess, t.name, t.name, "%s is an account group and neither account SCIM nor the workspace proxy is reachable with these credentials; would %s",
+			t.name, strings.Join(would, "; "))
+		return
+	}
+	pl.changes = append(pl.changes, changes...)
+}
+
+func memberChangeID(a Action, group, principal string) string {
+	return a.String() + "/" + group + "/" + principal
+}
+
+func principalList(cs []Change) string {
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = c.Principal
+	}
+	return strings.Join(names, ", ")
+}
+
+// entitlements makes D's entitlements exactly the union its mappings list.
+// Entitlements are set per workspace, for account groups too.
+func (pl *planner) entitlements(t *groupTarget) {
+	if !t.managesEnts {
+		return
+	}
+	g := pl.snap.DBGroups[t.name]
+	kind, groupID := KindWorkspace, ""
+	var current []string
+	if g != nil {
+		kind, groupID, current = cmp.Or(g.Kind, KindWorkspace), g.ID, g.Entitlements
+	}
+	add := func(a Action, e, reason string) {
+		pl.changes = append(pl.changes, Change{
+			ID: a.String() + "/" + t.name + "/" + e, Action: a, Group: t.name, GroupKind: kind, Entitlement: e,
+			Destructive: a.Destructive(), Reason: reason, GroupID: groupID, Route: RouteWorkspace,
+		})
+	}
+	for _, e := range t.entitlements {
+		if !slices.Contains(current, e) {
+			add(ActionAddEntitlement, e, "listed by the mapping of "+strings.Join(t.sources, ", "))
+		}
+	}
+	for _, e := range current {
+		if !slices.Contains(t.entitlements, e) {
+			add(ActionRemoveEntitlement, e, "not listed by the mappings to "+t.name)
+		}
+	}
+}
+
+// departed returns the lower-case userNames of people who are in a cleanly
+// known mapped group, desired in none, and no longer Bitbucket workspace
+// members. If the workspace side is not fully known, nobody is departed.
+func (pl *planner) departed(clean []*Group, desiredAnywhere map[string]bool) map[string]bool {
+	subject := cmp.Or(pl.snap.Workspace, "workspace")
+	if !pl.snap.MembersKnown {
+		pl.find(FindingNoDeparted, subject, "", "the Bitbucket workspace member list could not be read; nobody is treated as departed")
+		return nil
+	}
+	present := map[string]bool{}
+	unresolved := 0
+	for _, a := range pl.snap.Members {
+		if e := pl.snap.Emails[a.AccountID]; e != "" {
+			present[strings.ToLower(e)] = true
+		} else {
+			unresolved++
+		}
+	}
+	if unresolved > 0 {
+		pl.find(FindingNoDeparted, subject, "", "%d Bitbucket workspace member(s) have no email; nobody is treated as departed", unresolved)
+		return nil
+	}
+	out := map[string]bool{}
+	for _, g := range clean {
+		for _, m := range g.Members {
+			k := strings.ToLower(pl.memberName(m))
+			if m.Type == PrincipalUser && !desiredAnywhere[k] && !present[k] {
+				out[k] = true
+			}
+		}
+	}
+	return out
+}
+
+// boundSP reports whether a service principal credential owner is the
+// principal of a pipeline binding (its credentials rotate, not revoke here).
+func (pl *planner) boundSP(c Credential) bool {
+	names := []string{c.Owner}
+	if sp := pl.snap.SPs[c.OwnerID]; sp != nil {
+		names = append(names, sp.DisplayName, sp.ApplicationID)
+	}
+	for _, b := range pl.cfg.Pipelines {
+		for _, n := range names {
+			if n != "" && strings.EqualFold(n, b.ServicePrincipal) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// protectedOwner reports whether the credential's owner is in policy.protected
+// by any of its names.
+func (pl *planner) protectedOwner(c Credential) bool {
+	names := []string{c.Owner}
+	if sp := pl.snap.SPs[c.OwnerID]; sp != nil {
+		names = append(names, sp.DisplayName, sp.ApplicationID)
+	}
+	if u := pl.snap.Users[c.OwnerID]; u != nil {
+		names = append(names, u.UserName)
+	}
+	return slices.ContainsFunc(names, pl.cfg.IsProtected)
+}
+
+func isTokenKind(k CredentialKind) bool { return k == CredentialPAT || k == CredentialOBO }
+
+func (pl *planner) tokens(departed map[string]bool) {
+	pol := pl.cfg.Policy
+	for _, c := range pl.snap.Credentials {
+		if !isTokenKind(c.Kind) {
+			continue
+		}
+		if idle, never := idleFor(c, pl.now); idle >= StaleAfter {
+			use := fmt.Sprintf("unused for %d days", ageDays(idle))
+			if never {
+				use = fmt.Sprintf("never used, created %d days ago", ageDays(idle))
+			}
+			pl.find(FindingStaleToken, c.ID, "", "owner %s, %s; Databricks revokes tokens unused for 90 days", c.Owner, use)
+		}
+		if pl.protectedOwner(c) || (c.OwnerType == PrincipalServicePrincipal && pl.boundSP(c)) {
+			continue
+		}
+		var why []string
+		if age := pl.now.Sub(c.Created); pol.TokenMaxAge > 0 && age > pol.TokenMaxAge.Std() {
+			why = append(why, fmt.Sprintf("older than %s (%dd)", pol.TokenMaxAge, ageDays(age)))
+		}
+		if pol.RequireExpiry && c.Expiry.IsZero() {
+			why = append(why, "no expiry")
+		}
+		if c.OwnerType == PrincipalUser && pl.isDeparted(c, departed) {
+			why = append(why, "owner left the Bitbucket workspace")
+		}
+		if len(why) == 0 {
+			continue
+		}
+		pl.changes = append(pl.changes, Change{
+			ID: "revoke_token/" + c.ID, Action: ActionRevokeToken, Principal: c.Owner, PrincipalType: c.OwnerType,
+			TokenID: c.ID, Destructive: true, Reason: strings.Join(why, "; "), PrincipalID: c.OwnerID,
+		})
+	}
+}
+
+func (pl *planner) isDeparted(c Credential, departed map[string]bool) bool {
+	if departed[strings.ToLower(c.Owner)] {
+		return true
+	}
+	u := pl.snap.Users[c.OwnerID]
+	return u != nil && departed[strings.ToLower(u.UserName)]
+}
+
+// idleFor is how long a credential has not been used; a never-used one counts
+// from its creation.
+func idleFor(c Credential, now time.Time) (idle time.Duration, never bool) {
+	if c.LastUsed.IsZero() {
+		return now.Sub(c.Created), true
+	}
+	return now.Sub(c.LastUsed), false
+}
+
+func ageDays(d time.Duration) int { return int(d / (24 * time.Hour)) }
+
+// secretCounts counts OAuth secrets per owner id.
+func secretCounts(snap *Snapshot) map[string]int {
+	n := map[string]int{}
+	for _, c := range snap.Credentials {
+		if c.Kind == CredentialOAuthSecret {
+			n[c.OwnerID]++
+		}
+	}
+	return n
+}
+
+func (pl *planner) secretLimits() {
+	if !pl.snap.SecretsKnown {
+		return
+	}
+	counts := secretCounts(pl.snap)
+	reported := map[string]bool{}
+	for _, c := range pl.snap.Credentials {
+		if n := counts[c.OwnerID]; c.Kind == CredentialOAuthSecret && n >= SecretLimitFrom && !reported[c.OwnerID] {
+			reported[c.OwnerID] = true
+			pl.find(FindingSecretLimit, cmp.Or(c.Owner, c.OwnerID), "", "service principal %s holds %d of %d OAuth secrets; a rotation needs a free slot",
+				cmp.Or(c.Owner, c.OwnerID), n, SecretLimit)
+		}
+	}
+}
+
+func (pl *planner) findSP(name string) *ServicePrincipal {
+	for _, id := range slices.Sorted(maps.Keys(pl.snap.SPs)) {
+		if sp := pl.snap.SPs[id]; strings.EqualFold(sp.DisplayName, name) || sp.ApplicationID == name {
+			return sp
+		}
+	}
+	return nil
+}
+
+func (pl *planner) rotations() {
+	for _, b := range pl.cfg.Pipelines {
+		st := pl.snap.Bindings[b.Name]
+		if st == nil || !st.Known {
+			problem := "not read"
+			if st != nil {
+				problem = cmp.Or(st.Problem, "unknown error")
+			}
+			pl.find(FindingUnknownSource, b.Name, "", "variables of binding %s (repository %s) could not be read (%s); not rotated", b.Name, b.Repository, problem)
+			continue
+		}
+		sp := pl.findSP(b.ServicePrincipal)
+		if sp == nil {
+			pl.find(FindingMissingUser, b.ServicePrincipal, "", "service principal %s of binding %s not found in Databricks; not rotated", b.ServicePrincipal, b.Name)
+			continue
+		}
+		var reason string
+		switch {
+		case !st.VariableFound:
+			reason = fmt.Sprintf("variable %s missing in repository %s", b.Variable, b.Repository)
+		case st.RecordedID == "":
+			reason = fmt.Sprintf("no credential recorded in %s_ID", b.Variable)
+		case (b.Credential == config.CredentialOAuthSecret && !pl.snap.SecretsKnown) || (b.Credential != config.CredentialOAuthSecret && !pl.snap.TokensKnown):
+			pl.find(FindingUnknownSource, b.Name, "", "credentials of service principal %s could not be read; binding %s not checked", b.ServicePrincipal, b.Name)
+			continue
+		default:
+			i := slices.IndexFunc(pl.snap.Credentials, func(c Credential) bool { return c.ID == st.RecordedID })
+			if i < 0 {
+				reason = fmt.Sprintf("recorded credential %s no longer exists", st.RecordedID)
+			} else if age := pl.now.Sub(pl.snap.Credentials[i].Created); b.RotateEvery > 0 && age >= b.RotateEvery.Std() {
+				reason = fmt.Sprintf("due: credential is %dd old (rotate every %s)", ageDays(age), b.RotateEvery)
+			}
+		}
+		if reason == "" {
+			continue
+		}
+		pl.changes = append(pl.changes, Change{
+			ID: "rotate_credential/" + b.Name, Action: ActionRotateCredential, Principal: b.ServicePrincipal,
+			PrincipalType: PrincipalServicePrincipal, Binding: b.Name, Reason: reason, PrincipalID: cmp.Or(st.SPID, sp.ID),
+		})
+	}
+}

@@ -1,0 +1,149 @@
+package components
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// ConfirmKeyMap answers a Confirm.
+type ConfirmKeyMap struct {
+	Yes, No, Toggle, Choose key.Binding
+}
+
+// DefaultConfirmKeyMap answers with y/n, or picks a button with tab and enter.
+func DefaultConfirmKeyMap() ConfirmKeyMap {
+	return ConfirmKeyMap{
+		Yes:    key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "yes")),
+		No:     key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n/esc", "no")),
+		Toggle: key.NewBinding(key.WithKeys("tab", "left", "right", "h", "l"), key.WithHelp("tab", "switch")),
+		Choose: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "choose")),
+	}
+}
+
+// ConfirmMsg is a Confirm's answer. ID is the one the dialog was made with, so a parent
+// can tell answers to different questions apart.
+type ConfirmMsg struct {
+	ID  int
+	Yes bool
+}
+
+// Confirm asks a yes/no question. The answer defaults to No: enter on a fresh dialog
+// cancels. With Require set, the user must type that text (a principal's name, for
+// owner-wide and bulk actions) and y is not an answer.
+type Confirm struct {
+	Keys ConfirmKeyMap
+
+	id                   int
+	title, body, require string
+	st                   *Styles
+	input                Input
+	yes                  bool // the Yes button has focus
+	problem              string
+	width                int
+}
+
+// NewConfirm returns a dialog with No focused.
+func NewConfirm(st *Styles, id int, title, body, require string) Confirm {
+	c := Confirm{Keys: DefaultConfirmKeyMap(), id: id, title: title, body: body, require: require, st: st}
+	if require != "" {
+		c.input = NewInput(st, "› ")
+		c.Keys.Yes.SetEnabled(false)
+		c.Keys.Toggle.SetEnabled(false)
+		c.Keys.No.SetKeys("esc")
+		c.Keys.No.SetHelp("esc", "cancel")
+		c.Keys.Choose.SetHelp("enter", "confirm")
+	}
+	return c
+}
+
+// ID is the dialog's question id.
+func (c Confirm) ID() int { return c.id }
+
+// Init implements the component contract.
+func (c Confirm) Init() tea.Cmd { return nil }
+
+// SetSize implements the component contract; the dialog takes what it needs up to w.
+func (c *Confirm) SetSize(w, _ int) {
+	c.width = w
+	c.input.SetSize(max(w-6, 10), 1)
+}
+
+// Focus and Blur implement the component contract; a dialog always has focus.
+func (c *Confirm) Focus() {}
+
+// Blur implements the component contract.
+func (c *Confirm) Blur() {}
+
+func (c Confirm) answer(yes bool) tea.Cmd {
+	id := c.id
+	return func() tea.Msg { return ConfirmMsg{ID: id, Yes: yes} }
+}
+
+// Update answers on y, n, esc or enter.
+func (c Confirm) Update(msg tea.Msg) (Confirm, tea.Cmd) {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return c, nil
+	}
+	switch {
+	case key.Matches(km, c.Keys.No):
+		return c, c.answer(false)
+	case key.Matches(km, c.Keys.Yes):
+		return c, c.answer(true)
+	case key.Matches(km, c.Keys.Toggle):
+		c.yes = !c.yes
+	case key.Matches(km, c.Keys.Choose):
+		if c.require == "" {
+			return c, c.answer(c.yes)
+		}
+		if strings.TrimSpace(c.input.Value()) == c.require {
+			return c, c.answer(true)
+		}
+		c.problem = GlyphWarn + " type " + c.require + " exactly, or esc to cancel"
+	case c.require != "":
+		c.input, _ = c.input.Update(km)
+		c.problem = ""
+	}
+	return c, nil
+}
+
+// View draws the dialog.
+func (c Confirm) View() string {
+	var b strings.Builder
+	b.WriteString(c.st.Text.Bold.Render(c.title))
+	if c.body != "" {
+		b.WriteString("\n\n" + c.body)
+	}
+	b.WriteString("\n\n")
+	if c.require != "" {
+		b.WriteString("Type " + c.st.Text.Bold.Render(c.require) + " to confirm:\n")
+		b.WriteString(c.input.View())
+		if c.problem != "" {
+			b.WriteString("\n" + c.st.Status.Error.Render(c.problem))
+		}
+	} else {
+		no, yes := "[ No ]", "  Yes  "
+		if c.yes {
+			no, yes = "  No  ", "[ Yes ]"
+		}
+		b.WriteString(c.st.Text.Accent.Render(no) + "  " + c.st.Text.Accent.Render(yes))
+	}
+	w := c.width
+	if w <= 0 {
+		w = 72
+	}
+	frame := c.st.Dialog.GetHorizontalFrameSize()
+	inner := max(min(w-frame, 72), 10)
+	// Width includes the padding, not the border.
+	return c.st.Dialog.Width(inner + c.st.Dialog.GetHorizontalPadding()).Render(b.String())
+}
+
+// ShortHelp implements help.KeyMap.
+func (c Confirm) ShortHelp() []key.Binding {
+	return []key.Binding{c.Keys.Yes, c.Keys.No, c.Keys.Toggle, c.Keys.Choose}
+}
+
+// FullHelp implements help.KeyMap.
+func (c Confirm) FullHelp() [][]key.Binding { return [][]key.Binding{c.ShortHelp()} }

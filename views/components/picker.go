@@ -1,0 +1,127 @@
+package components
+
+import (
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+)
+
+// PickerKeyMap chooses in a Picker.
+type PickerKeyMap struct {
+	Choose, Cancel key.Binding
+}
+
+// PickedMsg is a Picker's answer; OK is false when it was cancelled.
+type PickedMsg struct {
+	ID    int
+	Value string
+	OK    bool
+}
+
+// Picker chooses one value from a list narrowed by typing.
+type Picker struct {
+	Keys PickerKeyMap
+
+	id     int
+	title  string
+	st     *Styles
+	input  Input
+	list   Table[string]
+	width  int
+	height int
+}
+
+// NewPicker returns a focused picker over values, with the cursor on current.
+func NewPicker(st *Styles, id int, title string, values []string, current string) Picker {
+	p := Picker{
+		Keys: PickerKeyMap{
+			Choose: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "choose")),
+			Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		},
+		id: id, title: title, st: st,
+		input: NewInput(st, "filter › "),
+		list: NewTable(st, func(s string) string { return s }, func(s string) string { return s },
+			func(s string, _ int) string { return s }),
+	}
+	// Letters filter, so the list moves with the arrows only.
+	p.list.Keys = TableKeyMap{
+		Up:       key.NewBinding(key.WithKeys("up"), key.WithHelp("↑", "up")),
+		Down:     key.NewBinding(key.WithKeys("down"), key.WithHelp("↓", "down")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown")),
+		Home:     key.NewBinding(key.WithKeys("home")),
+		End:      key.NewBinding(key.WithKeys("end")),
+	}
+	p.list.SetEmpty("no match")
+	p.list.SetItems(values)
+	p.list.SelectID(current)
+	p.list.Focus()
+	return p
+}
+
+// Init implements the component contract.
+func (p Picker) Init() tea.Cmd { return nil }
+
+// SetSize implements the component contract.
+func (p *Picker) SetSize(w, h int) {
+	p.width, p.height = w, h
+	fw, fh := p.st.Dialog.GetFrameSize()
+	inner := max(min(w-fw, 60), 10)
+	p.input.SetSize(inner, 1)
+	p.list.SetSize(inner, max(min(h-fh-3, 12), 1))
+}
+
+// Focus implements the component contract.
+func (p *Picker) Focus() {}
+
+// Blur implements the component contract.
+func (p *Picker) Blur() {}
+
+// Update filters on typing, moves on arrows, answers on enter or esc.
+func (p Picker) Update(msg tea.Msg) (Picker, tea.Cmd) {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return p, nil
+	}
+	answer := func(v string, ok bool) tea.Cmd {
+		id := p.id
+		return func() tea.Msg { return PickedMsg{ID: id, Value: v, OK: ok} }
+	}
+	switch {
+	case key.Matches(km, p.Keys.Cancel):
+		return p, answer("", false)
+	case key.Matches(km, p.Keys.Choose):
+		if v, ok := p.list.Selected(); ok {
+			return p, answer(v, true)
+		}
+		return p, nil
+	case key.Matches(km, p.list.Keys.Up, p.list.Keys.Down, p.list.Keys.PageUp, p.list.Keys.PageDown, p.list.Keys.Home, p.list.Keys.End):
+		p.list, _ = p.list.Update(km)
+	default:
+		before := p.input.Value()
+		p.input, _ = p.input.Update(km)
+		if p.input.Value() != before {
+			p.list.SetFilter(p.input.Value())
+		}
+	}
+	return p, nil
+}
+
+// View draws the picker as a dialog.
+func (p Picker) View() string {
+	body := lipgloss.JoinVertical(lipgloss.Left,
+		p.st.Text.Bold.Render(p.title),
+		p.input.View(),
+		"",
+		p.list.View(),
+	)
+	return p.st.Dialog.Render(body)
+}
+
+// ShortHelp implements help.KeyMap.
+func (p Picker) ShortHelp() []key.Binding {
+	return []key.Binding{withHelp(p.list.Keys.Up, "↑↓", "move"), p.Keys.Choose, p.Keys.Cancel}
+}
+
+// FullHelp implements help.KeyMap.
+func (p Picker) FullHelp() [][]key.Binding { return [][]key.Binding{p.ShortHelp()} }

@@ -1,0 +1,146 @@
+package views
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/bitbricks/bitbricks/sync"
+)
+
+// TokensOptions tune RenderTokensText.
+type TokensOptions struct {
+	TextOptions
+	Now time.Time // the clock expiry and last use are measured against
+}
+
+const day = 24 * time.Hour
+
+// Age is a duration in whole days: "120d".
+func Age(d time.Duration) string { return fmt.Sprintf("%dd", int(d/day)) }
+
+// Expiry says when a credential expires: "never", "expired", "in 10d" (or
+// hours when under a day).
+func Expiry(expiry, now time.Time) string {
+	switch left := expiry.Sub(now); {
+	case expiry.IsZero():
+		return "never"
+	case left <= 0:
+		return "expired"
+	case left < day:
+		return fmt.Sprintf("in %dh", int(left/time.Hour))
+	default:
+		return fmt.Sprintf("in %dd", int(left/day))
+	}
+}
+
+// LastUsed says when a credential was last used: "never", "today", "3d ago".
+func LastUsed(last, now time.Time) string {
+	switch d := now.Sub(last); {
+	case last.IsZero():
+		return "never"
+	case d < day:
+		return "today"
+	default:
+		return Age(d) + " ago"
+	}
+}
+
+// flagStyle is the ANSI colour of a credential flag: red past policy, amber
+// for warnings, dim for information.
+func flagStyle(flag string) string {
+	switch flag {
+	case sync.FlagOverAge, sync.FlagOverWorkspaceMax, sync.FlagOrphaned:
+		return ansiRed
+	case sync.FlagBound:
+		return ansiDim
+	}
+	return ansiYellow
+}
+
+// RenderTokensText writes the credential inventory as a table, in the order
+// given (Inventory sorts by age). The id column is there for `revoke --token-id`.
+func RenderTokensText(w io.Writer, list []sync.CredentialStatus, opts TokensOptions) error {
+	t := &textWriter{w: w}
+	if len(list) == 0 {
+		t.printf("No credentials.\n")
+		return t.err
+	}
+	rows := [][]string{{"ID", "OWNER", "KIND", "COMMENT", "AGE", "EXPIRES", "LAST USED", "FLAGS"}}
+	for _, s := range list {
+		comment := ""
+		if s.Comment != "" {
+			comment = fmt.Sprintf("%q", s.Comment)
+		}
+		rows = append(rows, []string{s.ID, s.Owner, string(s.Kind), comment, Age(s.Age),
+			Expiry(s.Expiry, opts.Now), LastUsed(s.LastUsed, opts.Now), ""})
+	}
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, cell := range r {
+			widths[i] = max(widths[i], len([]rune(cell)))
+		}
+	}
+	const ageCol = 4 // right-aligned
+	for i, r := range rows {
+		var b strings.Builder
+		for j, cell := range r[:len(r)-1] {
+			if j == ageCol {
+				cell = strings.Repeat(" ", widths[j]-len([]rune(cell))) + cell
+			}
+			b.WriteString(pad(cell, widths[j]) + "  ")
+		}
+		if i == 0 {
+			t.printf("%s\n", opts.paint(ansiBold, b.String()+r[len(r)-1]))
+			continue
+		}
+		flags := list[i-1].Flags
+		painted := make([]string, len(flags))
+		for k, f := range flags {
+			painted[k] = opts.paint(flagStyle(f), f)
+		}
+		t.printf("%s\n", strings.TrimRight(b.String()+strings.Join(painted, " "), " "))
+	}
+	return t.err
+}
+
+type tokensJSON struct {
+	FormatVersion string           `json:"format_version"`
+	GeneratedAt   string           `json:"generated_at"`
+	Credentials   []credentialJSON `json:"credentials"`
+}
+
+type credentialJSON struct {
+	ID        string   `json:"id"`
+	Kind      string   `json:"kind"`
+	Owner     string   `json:"owner"`
+	OwnerType string   `json:"owner_type"`
+	Comment   string   `json:"comment"`
+	Created   string   `json:"created"`
+	Expiry    string   `json:"expiry"`    // "" when it never expires
+	LastUsed  string   `json:"last_used"` // "" when never used
+	AgeDays   int      `json:"age_days"`
+	Flags     []string `json:"flags"`
+}
+
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// RenderTokensJSON writes the credential inventory as JSON. Only metadata:
+// credential values never reach these types.
+func RenderTokensJSON(w io.Writer, list []sync.CredentialStatus, now time.Time) error {
+	doc := tokensJSON{FormatVersion: FormatVersion, GeneratedAt: now.UTC().Format(time.RFC3339), Credentials: []credentialJSON{}}
+	for _, s := range list {
+		doc.Credentials = append(doc.Credentials, credentialJSON{
+			ID: s.ID, Kind: string(s.Kind), Owner: s.Owner, OwnerType: string(s.OwnerType), Comment: s.Comment,
+			Created: rfc3339(s.Created), Expiry: rfc3339(s.Expiry), LastUsed: rfc3339(s.LastUsed),
+			AgeDays: int(s.Age / day), Flags: append([]string{}, s.Flags...),
+		})
+	}
+	return writeJSON(w, doc)
+}

@@ -1,0 +1,180 @@
+package views
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/bitbricks/bitbricks/sync"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+// golden compares got with testdata/name, or rewrites it under -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./views/... -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test ./views/... -update to accept):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+// samplePlan holds every action and every finding kind, in plan order.
+func samplePlan() sync.Plan {
+	ch := func(c sync.Change) sync.Change { c.Destructive = c.Action.Destructive(); return c }
+	return sync.Plan{
+		GeneratedAt: time.Date(2026, 11, 26, 13, 0, 0, 0, time.FixedZone("CET", 3600)),
+		Changes: []sync.Change{
+			ch(sync.Change{ID: "create_group/ml-team", Action: sync.ActionCreateGroup, Group: "ml-team", GroupKind: sync.KindWorkspace,
+				Reason: "mapped from Bitbucket group ml", Route: sync.RouteWorkspace}),
+			ch(sync.Change{ID: "add_member/de-team/bob@acme.com", Action: sync.ActionAddMember, Group: "de-team", GroupKind: sync.KindAccount,
+				Principal: "bob@acme.com", PrincipalType: sync.PrincipalUser, Reason: "in Bitbucket group data-engineers", Route: sync.RouteAccount}),
+			ch(sync.Change{ID: "add_member/ml-team/alice@acme.com", Action: sync.ActionAddMember, Group: "ml-team", GroupKind: sync.KindWorkspace,
+				Principal: "alice@acme.com", PrincipalType: sync.PrincipalUser, Reason: "in Bitbucket group ml", Route: sync.RouteWorkspace}),
+			ch(sync.Change{ID: "add_entitlement/ml-team/workspace-access", Action: sync.ActionAddEntitlement, Group: "ml-team", GroupKind: sync.KindWorkspace,
+				Entitlement: "workspace-access", Reason: "listed by the mapping of ml", Route: sync.RouteWorkspace}),
+			ch(sync.Change{ID: "rotate_credential/etl-prod", Action: sync.ActionRotateCredential, Principal: "etl-deployer",
+				PrincipalType: sync.PrincipalServicePrincipal, Binding: "etl-prod", Reason: "due: credential is 35d old (rotate every 30d)"}),
+			ch(sync.Change{ID: "remove_entitlement/de-team/allow-cluster-create", Action: sync.ActionRemoveEntitlement, Group: "de-team",
+				GroupKind: sync.KindAccount, Entitlement: "allow-cluster-create", Reason: "not listed by the mappings to de-team", Route: sync.RouteWorkspace}),
+			ch(sync.Change{ID: "remove_member/de-team/fay@acme.com", Action: sync.ActionRemoveMember, Group: "de-team", GroupKind: sync.KindAccount,
+				Principal: "fay@acme.com", PrincipalType: sync.PrincipalUser, Reason: "in no mapped Bitbucket group (data-engineers)", Route: sync.RouteAccount}),
+			ch(sync.Change{ID: "revoke_token/t-old", Action: sync.ActionRevokeToken, Principal: "hal@acme.com", PrincipalType: sync.PrincipalUser,
+				TokenID: "t-old", Reason: "older than 90d (120d)"}),
+			ch(sync.Change{ID: "revoke_secret/s-1", Action: sync.ActionRevokeSecret, Principal: "bi-sp", PrincipalType: sync.PrincipalServicePrincipal,
+				TokenID: "s-1", Reason: "revoked by hand"}),
+		},
+		Findings: []sync.Finding{
+			{Kind: sync.FindingAccountGroupNoAccess, Subject: "ops", Group: "ops", Detail: "ops is an account group and neither account SCIM nor the workspace proxy is reachable; would add carol@acme.com"},
+			{Kind: sync.FindingNoDeparted, Subject: "acme", Detail: "1 Bitbucket workspace member(s) have no email; nobody is treated as departed"},
+			{Kind: sync.FindingIdPManaged, Subject: "okta-team", Group: "okta-team", Detail: "okta-team is provisioned by an identity provider; not removing gus@acme.com"},
+			{Kind: sync.FindingMissingUser, Subject: "eve@acme.com", Group: "de-team", Detail: "no Databricks user eve@acme.com; bitbricks never creates users"},
+			{Kind: sync.FindingNotAssigned, Subject: "ivy@acme.com", Group: "de-team", Detail: "ivy@acme.com is in the account but not assigned to this workspace"},
+			{Kind: sync.FindingSecretLimit, Subject: "bi-sp", Detail: "service principal bi-sp holds 5 of 5 OAuth secrets"},
+			{Kind: sync.FindingStaleToken, Subject: "t-idle", Detail: "owner hal@acme.com, unused for 85 days"},
+			{Kind: sync.FindingUnknownSource, Subject: "contractors", Group: "partners", Detail: "Bitbucket group contractors could not be read (HTTP 500)"},
+			{Kind: sync.FindingUnresolvedIdentity, Subject: "{b2c3}", Group: "de-team", Detail: "no email for Bitbucket account 5570:x (Ghost) in group data-engineers"},
+		},
+	}
+}
+
+func sampleInventory() []sync.CredentialStatus {
+	return []sync.CredentialStatus{
+		{Credential: sync.Credential{ID: "t-old", Kind: sync.CredentialPAT, Owner: "hal@acme.com", OwnerType: sync.PrincipalUser, Comment: "old",
+			Created: testNow.Add(-120 * day), Expiry: testNow.Add(10 * day), LastUsed: testNow.Add(-25 * time.Hour)},
+			Age: 120 * day, Flags: []string{sync.FlagOverAge, sync.FlagOverWorkspaceMax}},
+		{Credential: sync.Credential{ID: "t-idle", Kind: sync.CredentialPAT, Owner: "hal@acme.com", OwnerType: sync.PrincipalUser,
+			Created: testNow.Add(-85 * day)}, Age: 85 * day, Flags: []string{sync.FlagWarnAge, sync.FlagNoExpiry, sync.FlagStale}},
+		{Credential: sync.Credential{ID: "s-1", Kind: sync.CredentialOAuthSecret, Owner: "bi-sp", OwnerType: sync.PrincipalServicePrincipal,
+			Created: testNow.Add(-20 * day), Expiry: testNow.Add(-time.Hour)}, Age: 20 * day, Flags: []string{sync.FlagSecretLimit}},
+		{Credential: sync.Credential{ID: "t-etl", Kind: sync.CredentialOBO, Owner: "etl-deployer", OwnerType: sync.PrincipalServicePrincipal,
+			Comment: "bitbricks:etl-prod:1764000000", Created: testNow.Add(-10 * day), Expiry: testNow.Add(5 * time.Hour), LastUsed: testNow.Add(-time.Hour)},
+			Age: 10 * day, Flags: []string{sync.FlagExpiring, sync.FlagBound}},
+	}
+}
+
+func TestRenderPlanText(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		plan  sync.Plan
+		color bool
+	}{
+		{"plan.golden", samplePlan(), false},
+		{"plan_color.golden", samplePlan(), true},
+		{"plan_empty.golden", sync.Plan{GeneratedAt: testNow}, false},
+		{"plan_findings_only.golden", sync.Plan{GeneratedAt: testNow, Findings: samplePlan().Findings[:2]}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := RenderPlanText(&b, tc.plan, TextOptions{Color: tc.color}); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.color && bytes.Contains(b.Bytes(), []byte("\x1b[")) {
+				t.Error("colour codes without Color")
+			}
+			golden(t, tc.name, b.Bytes())
+			if tc.color { // colour adds codes, never changes the text
+				var plain bytes.Buffer
+				_ = RenderPlanText(&plain, tc.plan, TextOptions{})
+				if got := ansiCodes.ReplaceAll(b.Bytes(), nil); !bytes.Equal(got, plain.Bytes()) {
+					t.Errorf("colour output differs from plain beyond colour codes:\n%s", got)
+				}
+			}
+		})
+	}
+}
+
+var ansiCodes = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+func TestSummaryLine(t *testing.T) {
+	p := samplePlan()
+	if got, want := SummaryLine(p), "Plan: 4 to add, 4 to remove, 1 to rotate; 9 findings."; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got, want := SummaryLine(sync.Plan{}), "No changes. Databricks is in step with Bitbucket."; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestRenderPlanJSONGolden(t *testing.T) {
+	var b bytes.Buffer
+	results := []sync.Result{{ID: "create_group/ml-team", Status: sync.ResultApplied}, {ID: "revoke_token/t-old", Status: sync.ResultFailed, Error: "HTTP 500"}}
+	if err := RenderPlanJSON(&b, samplePlan(), results); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "plan_results.json", b.Bytes())
+}
+
+func TestRenderTokens(t *testing.T) {
+	for _, color := range []bool{false, true} {
+		var b bytes.Buffer
+		if err := RenderTokensText(&b, sampleInventory(), TokensOptions{TextOptions{Color: color}, testNow}); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, map[bool]string{false: "tokens.golden", true: "tokens_color.golden"}[color], b.Bytes())
+	}
+	var b bytes.Buffer
+	if err := RenderTokensText(&b, nil, TokensOptions{Now: testNow}); err != nil || b.String() != "No credentials.\n" {
+		t.Errorf("empty: %q, %v", b.String(), err)
+	}
+	b.Reset()
+	if err := RenderTokensJSON(&b, sampleInventory(), testNow); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "tokens.json", b.Bytes())
+}
+
+func TestExpiryAndLastUsed(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{Expiry(time.Time{}, testNow), "never"},
+		{Expiry(testNow, testNow), "expired"},
+		{Expiry(testNow.Add(3*time.Hour), testNow), "in 3h"},
+		{Expiry(testNow.Add(10*day+time.Hour), testNow), "in 10d"},
+		{LastUsed(time.Time{}, testNow), "never"},
+		{LastUsed(testNow.Add(-time.Hour), testNow), "today"},
+		{LastUsed(testNow.Add(-3*day), testNow), "3d ago"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}
