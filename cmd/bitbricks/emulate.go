@@ -1,0 +1,115 @@
+package main
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bitbricks/bitbricks/emulator"
+)
+
+func newEmulateCmd(s *ioStreams, g *globalFlags) *cobra.Command {
+	var (
+		listen, seed, latency, faults, writeConfig string
+	)
+	cmd := &cobra.Command{
+		Use:   "emulate",
+		Short: "Serve the Bitbucket, Atlassian Admin and Databricks emulator on loopback",
+		Long: `emulate serves a local, faithful Bitbucket Cloud (2.0 and /1.0 groups),
+Atlassian Admin API and Databricks workspace and account API on one loopback
+port, seeded with an organisation, and prints the environment that points
+bitbricks, the Databricks SDK and CLI, or curl at it:
+
+  terminal 1:  bitbricks emulate --write-config demo.yaml
+  terminal 2:  paste the export lines it printed, then
+               bitbricks sync --config demo.yaml
+
+It never reads your own Databricks environment or ~/.databrickscfg.
+Request counts per route: GET <url>/_emulator/stats (reset: POST .../stats/reset).
+
+--latency is FIXED[+JITTER], such as 20ms or 20ms+30ms.
+--faults injects failures by route:
+` + indent(emulator.FaultsHelp, "  "),
+		Example: `  bitbricks emulate
+  bitbricks emulate --seed large --latency 5ms+5ms
+  bitbricks emulate --write-config demo.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := emulator.Options{}
+			var err error
+			if opts.Latency, opts.Jitter, err = parseLatency(latency); err != nil {
+				return err
+			}
+			if faults != "" {
+				if opts.Faults, err = emulator.ParseFaults(faults); err != nil {
+					return fmt.Errorf("--faults: %w", err)
+				}
+			}
+			org, err := emulator.Seed(seed, s.Now())
+			if err != nil {
+				return fmt.Errorf("--seed: %w", err)
+			}
+			srv := emulator.New(org, opts)
+			url, hs, err := serve(srv, listen)
+			if err != nil {
+				return err
+			}
+			defer hs.Close()
+			if writeConfig != "" && seed != "demo" {
+				return fmt.Errorf("--write-config: only the demo seed has a matching config; use --seed demo")
+			}
+			if writeConfig != "" {
+				if err := writeDemoConfig(org, url, writeConfig); err != nil {
+					return err
+				}
+				fmt.Fprintf(s.Err, "wrote %s\n", writeConfig)
+			}
+			env := demoEnv(org, url)
+			keys := make([]string, 0, len(env))
+			for k := range env {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				fmt.Fprintf(s.Out, "export %s=%s\n", k, env[k])
+			}
+			fmt.Fprintf(s.Err, "emulator (%s seed) serving on %s; Ctrl-C stops it\n", seed, url)
+			<-cmd.Context().Done()
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", "127.0.0.1:8790", "address to serve on (keep it on loopback)")
+	f.StringVar(&seed, "seed", "demo", "organisation to serve: demo or large")
+	f.StringVar(&latency, "latency", "", "added to every request: FIXED[+JITTER], such as 20ms+10ms")
+	f.StringVar(&faults, "faults", "", "faults to inject (see above)")
+	f.StringVar(&writeConfig, "write-config", "", "write a bitbricks config that matches the seed to this file")
+	return cmd
+}
+
+func parseLatency(v string) (fixed, jitter time.Duration, err error) {
+	if v == "" {
+		return 0, 0, nil
+	}
+	a, b, hasJitter := strings.Cut(v, "+")
+	if fixed, err = time.ParseDuration(a); err != nil {
+		return 0, 0, fmt.Errorf("--latency %q: want FIXED[+JITTER], such as 20ms+10ms", v)
+	}
+	if hasJitter {
+		if jitter, err = time.ParseDuration(b); err != nil {
+			return 0, 0, fmt.Errorf("--latency %q: want FIXED[+JITTER], such as 20ms+10ms", v)
+		}
+	}
+	return fixed, jitter, nil
+}
+
+func indent(text, prefix string) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bitbricks/bitbricks/config"
+	bbsync "github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views"
+)
+
+type syncFlags struct {
+	apply            bool
+	yes              bool
+	maxChanges       int
+	detailedExitcode bool
+}
+
+func addSyncFlags(cmd *cobra.Command, sf *syncFlags) {
+	f := cmd.Flags()
+	f.BoolVar(&sf.apply, "apply", false, "apply the plan (asks first on a terminal unless --yes)")
+	f.BoolVarP(&sf.yes, "yes", "y", false, "apply without asking (needed when not on a terminal)")
+	f.IntVar(&sf.maxChanges, "max-changes", -1, "refuse plans with more changes than this (default policy.max_changes)")
+	f.BoolVar(&sf.detailedExitcode, "detailed-exitcode", false, "plan only: exit 2 when changes are pending, 0 when in sync")
+}
+
+func newSyncCmd(s *ioStreams, g *globalFlags) *cobra.Command {
+	var sf syncFlags
+	cmd := &cobra.Command{
+		Use:   "sync",
+		Short: "Plan (and with --apply, make) the changes that bring Databricks in step with Bitbucket",
+		Long: `sync reads Bitbucket groups and the Databricks workspace, compares them with the
+config's mappings and policy, and prints the plan: changes (additive first,
+destructive last) and findings (reported, never acted on). It changes nothing
+unless --apply is given.
+
+With --apply it makes exactly the plan it printed, reports each change, writes
+one audit line per change, and goes on past independent failures. It asks for
+confirmation on a terminal; elsewhere it needs --yes. A plan with more changes
+than policy.max_changes (or --max-changes) is refused with exit code 3 and
+nothing changed.
+
+Exit codes: 0 in sync or applied; 1 error (including a change that failed);
+2 changes pending (with --detailed-exitcode, plan only); 3 refused by a safety guard.`,
+		Example: `  bitbricks sync
+  bitbricks sync --output json --detailed-exitcode
+  bitbricks sync --apply --yes --config bitbricks.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSync(cmd.Context(), s, g, &sf)
+		},
+	}
+	addSyncFlags(cmd, &sf)
+	return cmd
+}
+
+// engine is one configured connection to Bitbucket and Databricks.
+type engine struct {
+	cfg *config.Config
+	src bbsync.Sources
+	// reads reports read progress on stderr.
+	progress func(string)
+}
+
+// engineOptions let `demo` point the engine at its in-process emulator,
+// isolated from the user's environment and Databricks profiles.
+type engineOptions struct {
+	env bbsync.Env
+	db  bbsync.DatabricksOptions
+}
+
+func newEngine(s *ioStreams, cfg *config.Config, eo engineOptions) (*engine, error) {
+	env := eo.env
+	if env == nil {
+		env = bbsync.Env(s.Getenv)
+	}
+	db := eo.db
+	if db.Env == nil {
+		db.Env = env
+	}
+	src, err := bbsync.NewSources(cfg, bbsync.SourceOptions{Env: env, Databricks: db})
+	if err != nil {
+		return nil, err
+	}
+	return &engine{cfg: cfg, src: src, progress: func(msg string) {
+		fmt.Fprintf(s.Err, "… %s\n", msg)
+	}}, nil
+}
+
+// plan reads a snapshot and computes the plan.
+func (e *engine) plan(ctx context.Context, s *ioStreams) (*bbsync.Snapshot, bbsync.Plan, error) {
+	snap, err := bbsync.Read(ctx, e.src, e.cfg, e.progress)
+	if err != nil {
+		return nil, bbsync.Plan{}, err
+	}
+	return snap, bbsync.ComputePlan(snap, e.cfg, s.Now()), nil
+}
+
+func runSync(ctx context.Context, s *ioStreams, g *globalFlags, sf *syncFlags) error {
+	asJSON, err := g.json()
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(s, g)
+	if err != nil {
+		return err
+	}
+	e, err := newEngine(s, cfg, engineOptions{})
+	if err != nil {
+		return err
+	}
+	return e.syncRun(ctx, s, asJSON, sf)
+}
+
+// syncRun is `sync` on a ready engine: shared by `sync` and `demo --headless`.
+func (e *engine) syncRun(ctx context.Context, s *ioStreams, asJSON bool, sf *syncFlags) error {
+	snap, plan, err := e.plan(ctx, s)
+	if err != nil {
+		return err
+	}
+	if !sf.apply {
+		if err := e.render(s, asJSON, plan, nil); err != nil {
+			return err
+		}
+		if sf.detailedExitcode && len(plan.Changes) > 0 {
+			return &exitError{code: 2}
+		}
+		return nil
+	}
+
+	maxChanges := e.cfg.Policy.MaxChanges
+	if sf.maxChanges >= 0 {
+		maxChanges = sf.maxChanges
+	}
+	if !asJSON {
+		if err := e.render(s, false, plan, nil); err != nil {
+			return err
+		}
+	}
+	if len(plan.Changes) == 0 {
+		if asJSON {
+			return e.render(s, true, plan, []bbsync.Result{})
+		}
+		return nil
+	}
+	if len(plan.Changes) > maxChanges && maxChanges >= 0 {
+		// Checked here as well as in Apply so nobody is asked to confirm a
+		// plan that will be refused.
+		return &bbsync.GuardError{Changes: len(plan.Changes), Max: maxChanges}
+	}
+	if !sf.yes {
+		ok, err := confirm(s, fmt.Sprintf("Apply %d changes (%d destructive)?", len(plan.Changes), plan.Destructive()))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fmt.Fprintln(s.Err, "Apply cancelled: nothing changed.")
+			return nil
+		}
+	}
+	exec, ok := e.src.Executor()
+	if !ok {
+		return fmt.Errorf("apply: the Databricks adapter cannot make changes")
+	}
+	obs := &textObserver{s: s, quiet: asJSON}
+	results, err := bbsync.Apply(ctx, plan, exec, obs, bbsync.ApplyOptions{
+		MaxChanges: maxChanges,
+		AuditFile:  e.cfg.Audit.File,
+		Operator:   bbsync.CurrentOperator(snap.Caller),
+		Rotator:    e.rotator(),
+		Now:        s.Now,
+	})
+	if asJSON && results != nil {
+		if rerr := e.render(s, true, plan, results); rerr != nil {
+			return rerr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	applied, failed, skipped := countResults(results)
+	if !asJSON {
+		fmt.Fprintf(s.Out, "\nApply complete: %d applied, %d failed, %d skipped.\n", applied, failed, skipped)
+	}
+	if failed > 0 || skipped > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d of %d changes failed and %d were skipped: see the results above, fix the cause, then run sync again", failed, len(results), skipped)}
+	}
+	return nil
+}
+
+func (e *engine) render(s *ioStreams, asJSON bool, plan bbsync.Plan, results []bbsync.Result) error {
+	if asJSON {
+		return views.RenderPlanJSON(s.Out, plan, results)
+	}
+	return views.RenderPlanText(s.Out, plan, views.TextOptions{Color: s.ColorOut})
+}
+
+func countResults(rs []bbsync.Result) (applied, failed, skipped int) {
+	for _, r := range rs {
+		switch r.Status {
+		case bbsync.ResultApplied:
+			applied++
+		case bbsync.ResultFailed:
+			failed++
+		default:
+			skipped++
+		}
+	}
+	return
+}
+
+// textObserver prints each step of an apply as it happens.
+type textObserver struct {
+	s     *ioStreams
+	quiet bool
+}
+
+func (o *textObserver) Start(i, n int, c bbsync.Change) {}
+
+func (o *textObserver) Done(i, n int, c bbsync.Change, r bbsync.Result) {
+	w := o.s.Err
+	if !o.quiet {
+		w = o.s.Out
+	}
+	mark := "✓"
+	switch r.Status {
+	case bbsync.ResultFailed:
+		mark = "✗"
+	case bbsync.ResultSkipped:
+		mark = "–"
+	}
+	line := fmt.Sprintf("[%d/%d] %s %s %s", i+1, n, mark, r.Status, c.ID)
+	if r.Error != "" {
+		line += ": " + oneLine(r.Error)
+	}
+	fmt.Fprintln(w, line)
+}
+
+// confirm asks a yes/no question on the terminal; only "yes" or "y" agrees.
+// Without a terminal it never asks: it refuses, pointing at --yes.
+func confirm(s *ioStreams, question string) (bool, error) {
+	if !s.IsTerminal {
+		return false, &exitError{code: 3, err: fmt.Errorf("refused: not on a terminal, so nothing was applied; review the plan, then pass --yes")}
+	}
+	fmt.Fprintf(s.Err, "%s Only 'yes' applies: ", question)
+	line, err := bufio.NewReader(s.In).ReadString('\n')
+	if err != nil && line == "" {
+		return false, nil
+	}
+	answer := strings.ToLower(strings.TrimSpace(line))
+	return answer == "yes" || answer == "y", nil
+}
+
+// confirmName asks the user to type name exactly (owner-wide and bulk actions).
+func confirmName(s *ioStreams, question, name string) (bool, error) {
+	if !s.IsTerminal {
+		return false, &exitError{code: 3, err: fmt.Errorf("refused: not on a terminal, so nothing was changed; review the list, then pass --yes")}
+	}
+	fmt.Fprintf(s.Err, "%s Type %q to confirm: ", question, name)
+	line, err := bufio.NewReader(s.In).ReadString('\n')
+	if err != nil && line == "" {
+		return false, nil
+	}
+	return strings.TrimSpace(line) == name, nil
+}
