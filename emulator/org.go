@@ -5,6 +5,7 @@
 package emulator
 
 import (
+	"crypto/rsa"
 	"sync"
 	"time"
 )
@@ -53,6 +54,9 @@ type BitbucketState struct {
 	// AccessTokens are Bearer tokens accepted by the Bitbucket API, mapped to
 	// the account id they act as.
 	AccessTokens map[string]string
+	// OIDCKey signs the workspace's Pipelines OIDC tokens and is published at
+	// keys.json. Generated on first use when nil.
+	OIDCKey *rsa.PrivateKey
 }
 
 // BBWorkspace identifies the workspace.
@@ -170,6 +174,10 @@ type DatabricksState struct {
 	Secrets map[string]*DBSecret
 	// FederationPolicies are keyed by policy id.
 	FederationPolicies map[string]*DBFederationPolicy
+	// OAuthTokens are access tokens minted at /oidc/v1/token from SP OAuth
+	// secrets, keyed by value. They authenticate like PATs but are not
+	// listed by token management. Nil until the first is minted.
+	OAuthTokens map[string]*DBOAuthToken
 	// NextID is the next SCIM/token id to hand out.
 	NextID int64
 }
@@ -234,6 +242,8 @@ type DBServicePrincipal struct {
 	Entitlements  []string
 	Admin         bool
 	Assigned      bool
+	// AccountAdmin service principals may call the account APIs.
+	AccountAdmin bool
 }
 
 // DBToken is a personal access token or on-behalf-of token. OwnerID is the
@@ -275,4 +285,11 @@ type DBFederationPolicy struct {
 	JWKSJSON     string
 	Created      time.Time
 	Updated      time.Time
+}
+
+// DBOAuthToken is an OAuth access token issued to a service principal for
+// one of its secrets (client credentials grant).
+type DBOAuthToken struct {
+	SPID   string
+	Expiry time.Time
 }
