@@ -426,6 +426,7 @@ atlassian_admin:
 databricks:
   host: %q
   account_id: %q
+  account_host: %q
 identity:
   email_from: atlassian-admin
 mappings:
@@ -467,5 +468,5 @@ pipelines:
     variable: DATABRICKS_CLIENT_SECRET
     service_principal: ml-deployer
     credential: oauth-secret
-`, o.BB.Workspace.Slug, host+"/2.0", o.Admin.OrgID, host, host, o.DB.AccountID)
+`, o.BB.Workspace.Slug, host+"/2.0", o.Admin.OrgID, host, host, o.DB.AccountID, host)
 }

@@ -17,6 +17,7 @@ var (
 )
 
 func main() {
+	quietSDK()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, newIO(), os.Args[1:])
 	stop()

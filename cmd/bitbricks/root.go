@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	sdklogger "github.com/databricks/databricks-sdk-go/logger"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -180,4 +181,15 @@ func newVersionCmd(s *ioStreams) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// quietSDK keeps the Databricks SDK's own warnings (such as a workspace
+// without host metadata) off stderr unless BITBRICKS_DEBUG is set: bitbricks
+// reports every problem that matters itself, as one line.
+func quietSDK() {
+	if os.Getenv("BITBRICKS_DEBUG") != "" {
+		sdklogger.DefaultLogger = &sdklogger.SimpleLogger{Level: sdklogger.LevelDebug}
+		return
+	}
+	sdklogger.DefaultLogger = &sdklogger.SimpleLogger{Level: sdklogger.LevelError}
 }

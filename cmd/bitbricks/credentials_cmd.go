@@ -1,0 +1,392 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	bbsync "github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views"
+)
+
+// credentials is the engine's revoke and rotate service, audited as the
+// current operator.
+func (e *engine) credentials(ctx context.Context, s *ioStreams) (*bbsync.Credentials, error) {
+	db, ok := e.src.Databricks.(*bbsync.Databricks)
+	if !ok {
+		return nil, errors.New("credentials: the Databricks adapter cannot make changes")
+	}
+	bb, _ := e.src.Bitbucket.(*bbsync.Bitbucket)
+	me, err := db.Me(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &bbsync.Credentials{
+		Databricks: db, Bitbucket: bb, Config: e.cfg,
+		AuditFile: e.cfg.Audit.File,
+		Operator:  bbsync.CurrentOperator(me),
+		Now:       s.Now,
+	}, nil
+}
+
+// rotator runs rotate_credential changes during `sync --apply`.
+func (e *engine) rotator() bbsync.Rotator {
+	db, ok := e.src.Databricks.(*bbsync.Databricks)
+	if !ok {
+		return nil
+	}
+	bb, _ := e.src.Bitbucket.(*bbsync.Bitbucket)
+	return &bbsync.Credentials{Databricks: db, Bitbucket: bb, Config: e.cfg}
+}
+
+// engineFromFlags loads the config and builds the engine, for the commands
+// that talk to the real systems.
+func engineFromFlags(s *ioStreams, g *globalFlags) (*engine, error) {
+	cfg, err := loadConfig(s, g)
+	if err != nil {
+		return nil, err
+	}
+	return newEngine(s, cfg, engineOptions{})
+}
+
+func newRevokeCmd(s *ioStreams, g *globalFlags) *cobra.Command {
+	var (
+		tokenID, secretID, sp, owner string
+		leaked, yes                  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "revoke",
+		Short: "Revoke a token or secret: by id, every credential of one owner, or a leaked token value",
+		Long: `revoke removes Databricks credentials, audited one line each.
+
+  --token-id ID                      one token (PAT or on-behalf-of)
+  --secret-id ID --service-principal SP   one OAuth secret of a service principal
+  --owner NAME                       every credential of one user or service principal;
+                                     lists them first, and on a terminal you confirm by
+                                     typing the owner's name
+  --leaked                           reads a token VALUE from stdin (never from argv),
+                                     finds its owner by asking Databricks who it is, shows
+                                     the owner and their tokens, and revokes them all; a
+                                     service principal's pipeline bindings are rotated
+                                     first so the pipelines keep working
+
+On a terminal it asks first; elsewhere it needs --yes. Values are never printed:
+only their first and last four characters (dapi…1a2b).`,
+		Example: `  bitbricks revoke --token-id 0e9c80442d063f7e
+  bitbricks revoke --owner hal@acme.com
+  pbpaste | bitbricks revoke --leaked --yes`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			modes := 0
+			for _, set := range []bool{tokenID != "", secretID != "", owner != "", leaked} {
+				if set {
+					modes++
+				}
+			}
+			if modes != 1 {
+				return errors.New("revoke: give exactly one of --token-id, --secret-id (with --service-principal), --owner or --leaked")
+			}
+			if secretID != "" && sp == "" {
+				return errors.New("revoke --secret-id needs --service-principal NAME")
+			}
+			asJSON, err := g.json()
+			if err != nil {
+				return err
+			}
+			var value string
+			if leaked {
+				// Read the value before anything else, so a bad config does
+				// not leave it waiting in a pipe.
+				if value, err = readSecret(s.In); err != nil {
+					return err
+				}
+			}
+			e, err := engineFromFlags(s, g)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			c, err := e.credentials(ctx, s)
+			if err != nil {
+				return err
+			}
+			switch {
+			case tokenID != "":
+				if !yes {
+					if ok, err := confirm(s, fmt.Sprintf("Revoke token %s?", tokenID)); err != nil || !ok {
+						return cancelled(s, err)
+					}
+				}
+				cr, err := c.RevokeToken(ctx, tokenID)
+				if err != nil {
+					return err
+				}
+				return report(s, asJSON, []bbsync.Credential{cr}, nil)
+			case secretID != "":
+				if !yes {
+					if ok, err := confirm(s, fmt.Sprintf("Revoke OAuth secret %s of %s?", secretID, sp)); err != nil || !ok {
+						return cancelled(s, err)
+					}
+				}
+				cr, err := c.RevokeSecret(ctx, sp, secretID)
+				if err != nil {
+					return err
+				}
+				return report(s, asJSON, []bbsync.Credential{cr}, nil)
+			case owner != "":
+				owned, err := c.OwnerCredentials(ctx, owner)
+				if err != nil {
+					return err
+				}
+				if owned.Unknown != "" {
+					fmt.Fprintf(s.Err, "note: could not read every credential of %s: %s\n", owner, owned.Unknown)
+				}
+				if len(owned.Credentials) == 0 {
+					fmt.Fprintf(s.Err, "%s holds no credentials: nothing to revoke.\n", owned.Principal.Name)
+					return report(s, asJSON, nil, nil)
+				}
+				listCredentials(s, owned.Principal.Name, owned.Credentials)
+				if !yes {
+					if ok, err := confirmName(s, fmt.Sprintf("Revoke all %d credentials of %s?", len(owned.Credentials), owned.Principal.Name), owned.Principal.Name); err != nil || !ok {
+						return cancelled(s, err)
+					}
+				}
+				rev, err := c.RevokeCredentials(ctx, owned.Credentials)
+				if rerr := report(s, asJSON, rev.Revoked, rev.Failed); rerr != nil {
+					return rerr
+				}
+				return err
+			default:
+				leak, err := c.FindLeaked(ctx, value)
+				value = ""
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(s.Err, "Token %s belongs to %s (%s).\n", leak.Redacted, leak.Owner.Name, leak.Owner.Type)
+				listCredentials(s, leak.Owner.Name, leak.Tokens)
+				for _, b := range leak.Bindings {
+					fmt.Fprintf(s.Err, "  pipeline binding %s (%s, variable %s) is rotated first\n", b.Name, b.Repository, b.Variable)
+				}
+				if !yes {
+					if ok, err := confirmName(s, fmt.Sprintf("Revoke all %d tokens of %s?", len(leak.Tokens), leak.Owner.Name), leak.Owner.Name); err != nil || !ok {
+						return cancelled(s, err)
+					}
+				}
+				res, err := c.RevokeLeaked(ctx, leak)
+				for _, r := range res.Rotations {
+					if r.NewID != "" {
+						fmt.Fprintf(s.Err, "rotated %s: new credential %s\n", r.Binding, r.NewID)
+					}
+				}
+				if rerr := report(s, asJSON, res.Revoked, res.Failed); rerr != nil {
+					return rerr
+				}
+				if err == nil && !res.StillValid {
+					fmt.Fprintf(s.Err, "Token %s no longer authenticates.\n", leak.Redacted)
+				}
+				return err
+			}
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&tokenID, "token-id", "", "revoke this token")
+	f.StringVar(&secretID, "secret-id", "", "revoke this OAuth secret (with --service-principal)")
+	f.StringVar(&sp, "service-principal", "", "the service principal of --secret-id (display name or application id)")
+	f.StringVar(&owner, "owner", "", "revoke every credential of this user (userName) or service principal")
+	f.BoolVar(&leaked, "leaked", false, "read a leaked token value from stdin and revoke every token of its owner")
+	f.BoolVarP(&yes, "yes", "y", false, "do not ask (needed when not on a terminal)")
+	return cmd
+}
+
+// readSecret reads one token value from stdin. It is never echoed.
+func readSecret(in io.Reader) (string, error) {
+	line, err := bufio.NewReader(in).ReadString('\n')
+	line = strings.TrimSpace(line)
+	if line == "" {
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read the token value from stdin: %w", err)
+		}
+		return "", errors.New("--leaked reads the token value from stdin: pipe it in, such as `pbpaste | bitbricks revoke --leaked`")
+	}
+	return line, nil
+}
+
+// cancelled ends a command whose confirmation was declined (or could not be
+// asked): nothing was changed.
+func cancelled(s *ioStreams, err error) error {
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(s.Err, "Cancelled: nothing changed.")
+	return nil
+}
+
+func listCredentials(s *ioStreams, owner string, creds []bbsync.Credential) {
+	fmt.Fprintf(s.Err, "%s holds %d credential(s):\n", owner, len(creds))
+	now := s.Now()
+	for _, c := range creds {
+		fmt.Fprintf(s.Err, "  %-34s %-12s %-24q created %s ago\n", c.ID, c.Kind, c.Comment, views.Age(now.Sub(c.Created)))
+	}
+}
+
+// revokeReport is the JSON form of a revocation.
+type revokeReport struct {
+	Revoked []revokedCredential `json:"revoked"`
+	Failed  []revokedCredential `json:"failed"`
+}
+
+type revokedCredential struct {
+	ID    string `json:"id"`
+	Kind  string `json:"kind"`
+	Owner string `json:"owner"`
+	Error string `json:"error,omitempty"`
+}
+
+func report(s *ioStreams, asJSON bool, revoked []bbsync.Credential, failed []bbsync.RevokeFailure) error {
+	if asJSON {
+		r := revokeReport{Revoked: []revokedCredential{}, Failed: []revokedCredential{}}
+		for _, c := range revoked {
+			r.Revoked = append(r.Revoked, revokedCredential{ID: c.ID, Kind: string(c.Kind), Owner: c.Owner})
+		}
+		for _, f := range failed {
+			r.Failed = append(r.Failed, revokedCredential{ID: f.Credential.ID, Kind: string(f.Credential.Kind), Owner: f.Credential.Owner, Error: f.Error})
+		}
+		enc := json.NewEncoder(s.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	for _, c := range revoked {
+		fmt.Fprintf(s.Out, "- revoked %s %s of %s\n", c.Kind, c.ID, c.Owner)
+	}
+	for _, f := range failed {
+		fmt.Fprintf(s.Out, "✗ could not revoke %s %s of %s: %s\n", f.Credential.Kind, f.Credential.ID, f.Credential.Owner, f.Error)
+	}
+	if len(failed) > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d of %d credentials could not be revoked (see above)", len(failed), len(failed)+len(revoked))}
+	}
+	return nil
+}
+
+func newRotateCmd(s *ioStreams, g *globalFlags) *cobra.Command {
+	var due, yes bool
+	cmd := &cobra.Command{
+		Use:   "rotate [BINDING]",
+		Short: "Rotate pipeline credentials: one binding, or every one that is due",
+		Long: `rotate replaces the credential a Bitbucket pipeline holds for a service
+principal, by a protocol that never leaves the pipeline without a working one:
+
+  1. create a new credential (on-behalf-of token, or OAuth secret)
+  2. verify it authenticates as the service principal
+  3. write it into the secured pipeline variable
+  4. record its id in the companion variable <VARIABLE>_ID
+  5. revoke the binding's older credentials
+
+A failure before step 3 revokes the new credential and keeps the old one; a
+failure later leaves both working, and the next rotation cleans up.
+--due rotates every binding older than its rotate_every, or whose variable or
+credential is missing.`,
+		Example: `  bitbricks rotate etl-prod
+  bitbricks rotate --due --yes`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if due == (len(args) == 1) {
+				return errors.New("rotate: name one BINDING, or pass --due")
+			}
+			asJSON, err := g.json()
+			if err != nil {
+				return err
+			}
+			e, err := engineFromFlags(s, g)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			var todo []bbsync.DueBinding
+			if due {
+				snap, err := bbsync.Read(ctx, e.src, e.cfg, e.progress)
+				if err != nil {
+					return err
+				}
+				todo = bbsync.DueBindings(snap, e.cfg, s.Now())
+			} else {
+				b, ok := e.cfg.BindingByName(args[0])
+				if !ok {
+					names := make([]string, 0, len(e.cfg.Pipelines))
+					for _, p := range e.cfg.Pipelines {
+						names = append(names, p.Name)
+					}
+					return fmt.Errorf("rotate: no binding %q in %s (bindings: %s)", args[0], e.cfg.Path, strings.Join(names, ", "))
+				}
+				todo = []bbsync.DueBinding{{Binding: b, Reason: "asked for"}}
+			}
+			if len(todo) == 0 {
+				fmt.Fprintln(s.Err, "No binding is due for rotation.")
+				return rotateReport(s, asJSON, nil)
+			}
+			for _, d := range todo {
+				fmt.Fprintf(s.Err, "~ %s (%s, %s): %s\n", d.Binding.Name, d.Binding.ServicePrincipal, d.Binding.Credential, d.Reason)
+			}
+			if !yes {
+				if ok, err := confirm(s, fmt.Sprintf("Rotate %d binding(s)?", len(todo))); err != nil || !ok {
+					return cancelled(s, err)
+				}
+			}
+			c, err := e.credentials(ctx, s)
+			if err != nil {
+				return err
+			}
+			var results []rotationOutcome
+			var errs []error
+			for _, d := range todo {
+				res, err := c.RotateBinding(ctx, d.Binding)
+				o := rotationOutcome{Binding: d.Binding.Name, NewID: res.NewID, Done: res.Done.String(), Revoked: res.Revoked, Status: "applied"}
+				if err != nil {
+					o.Status, o.Error = "failed", oneLine(err.Error())
+					errs = append(errs, err)
+				}
+				results = append(results, o)
+			}
+			if err := rotateReport(s, asJSON, results); err != nil {
+				return err
+			}
+			return errors.Join(errs...)
+		},
+	}
+	cmd.Flags().BoolVar(&due, "due", false, "rotate every binding that is due")
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask (needed when not on a terminal)")
+	return cmd
+}
+
+type rotationOutcome struct {
+	Binding string   `json:"binding"`
+	Status  string   `json:"status"`
+	NewID   string   `json:"new_credential_id"`
+	Done    string   `json:"last_step"`
+	Revoked []string `json:"revoked"`
+	Error   string   `json:"error"`
+}
+
+func rotateReport(s *ioStreams, asJSON bool, rs []rotationOutcome) error {
+	if asJSON {
+		if rs == nil {
+			rs = []rotationOutcome{}
+		}
+		enc := json.NewEncoder(s.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"rotations": rs})
+	}
+	for _, r := range rs {
+		if r.Status == "failed" {
+			fmt.Fprintf(s.Out, "✗ %s: %s\n", r.Binding, r.Error)
+			continue
+		}
+		fmt.Fprintf(s.Out, "~ rotated %s: new credential %s recorded; %d older revoked\n", r.Binding, r.NewID, len(r.Revoked))
+	}
+	return nil
+}

@@ -1,0 +1,467 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/bitbricks/bitbricks/emulator"
+)
+
+// testNow is the clock every CLI test runs on.
+var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+// cliRun runs the command line in-process with its own streams and env.
+type cliRun struct {
+	code     int
+	out, err string
+}
+
+func runCLI(t *testing.T, env map[string]string, stdin string, args ...string) cliRun {
+	t.Helper()
+	var out, errb bytes.Buffer
+	s := &ioStreams{
+		In: strings.NewReader(stdin), Out: &out, Err: &errb,
+		Getenv: func(k string) string { return env[k] },
+		Now:    func() time.Time { return testNow },
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	code := run(ctx, s, args)
+	return cliRun{code: code, out: out.String(), err: errb.String()}
+}
+
+// isolate keeps the user's Databricks env and ~/.databrickscfg out of a test.
+func isolate(t *testing.T) {
+	t.Helper()
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	for _, k := range []string{"DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET",
+		"DATABRICKS_ACCOUNT_ID", "DATABRICKS_AUTH_TYPE", "DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CONFIG_FILE",
+		"BITBUCKET_API_BASE_URL", "BITBUCKET_USERNAME", "BITBUCKET_API_TOKEN", "BITBUCKET_ACCESS_TOKEN",
+		"ATLASSIAN_API_BASE_URL", "ATLASSIAN_ADMIN_API_KEY", "BITBRICKS_CONFIG"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	t.Setenv("DATABRICKS_CONFIG_FILE", filepath.Join(home, "no-databrickscfg"))
+}
+
+// testOrg serves the demo seed on loopback and writes its config. The
+// returned env holds the seed's credentials, as `bitbricks emulate` prints them.
+type testOrg struct {
+	org  *emulator.Org
+	srv  *emulator.Server
+	url  string
+	cfg  string
+	env  map[string]string
+	root string
+}
+
+func newTestOrg(t *testing.T) *testOrg {
+	t.Helper()
+	isolate(t)
+	org := emulator.Demo(testNow)
+	srv := emulator.New(org, emulator.Options{})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bitbricks.yaml")
+	if err := writeDemoConfig(org, hs.URL, path); err != nil {
+		t.Fatal(err)
+	}
+	env := demoEnv(org, hs.URL)
+	// The SDK reads DATABRICKS_HOST/TOKEN from the process environment.
+	t.Setenv("DATABRICKS_HOST", env["DATABRICKS_HOST"])
+	t.Setenv("DATABRICKS_TOKEN", env["DATABRICKS_TOKEN"])
+	return &testOrg{org: org, srv: srv, url: hs.URL, cfg: path, env: env, root: dir}
+}
+
+// secrets are every credential value the organisation holds.
+func (o *testOrg) secrets() []string {
+	o.org.Mu.Lock()
+	defer o.org.Mu.Unlock()
+	var out []string
+	for v := range o.org.DB.TokensByValue {
+		out = append(out, v)
+	}
+	for _, s := range o.org.DB.Secrets {
+		out = append(out, s.Secret)
+	}
+	out = append(out, o.org.Creds.BitbucketAPIToken, o.org.Creds.AtlassianAdminKey, o.org.Creds.BitbucketBearer)
+	return out
+}
+
+func assertNoSecrets(t *testing.T, o *testOrg, texts ...string) {
+	t.Helper()
+	for _, s := range o.secrets() {
+		if s == "" {
+			continue
+		}
+		for _, text := range texts {
+			if strings.Contains(text, s) {
+				t.Fatalf("a credential value (%s…) appears in the output", s[:4])
+			}
+		}
+	}
+}
+
+func planOf(t *testing.T, js string) map[string]any {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(js), &doc); err != nil {
+		t.Fatalf("plan JSON: %v\n%s", err, js)
+	}
+	return doc
+}
+
+func changesOf(doc map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, c := range doc["changes"].([]any) {
+		out = append(out, c.(map[string]any))
+	}
+	return out
+}
+
+func TestDemoHeadlessPrintsPlan(t *testing.T) {
+	isolate(t)
+	r := runCLI(t, nil, "", "demo", "--headless")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.err)
+	}
+	for _, want := range []string{"Databricks group de-team", "+ bob@acme.com", "create group ml-team", "Findings", "Plan:"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("demo plan lacks %q:\n%s", want, r.out)
+		}
+	}
+}
+
+func TestDemoHeadlessJSONMatchesSchema(t *testing.T) {
+	isolate(t)
+	r := runCLI(t, nil, "", "demo", "--headless", "--output", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.err)
+	}
+	c := jsonschema.NewCompiler()
+	sch, err := c.Compile(filepath.Join("..", "..", "schema", "plan.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(strings.NewReader(r.out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Fatalf("demo plan does not match schema/plan.schema.json: %v", err)
+	}
+	// Both kinds of group are changed, each change carrying its group_kind.
+	kinds := map[string]int{}
+	for _, ch := range changesOf(planOf(t, r.out)) {
+		if k, ok := ch["group_kind"].(string); ok {
+			kinds[k]++
+		}
+	}
+	if kinds["workspace"] == 0 || kinds["account"] == 0 {
+		t.Fatalf("want changes to workspace and account groups, got %v", kinds)
+	}
+}
+
+func TestSyncApplyThenInSync(t *testing.T) {
+	o := newTestOrg(t)
+	r := runCLI(t, o.env, "", "sync", "--config", o.cfg, "--detailed-exitcode")
+	if r.code != 2 {
+		t.Fatalf("plan with pending changes: want exit 2, got %d: %s", r.code, r.err)
+	}
+	r = runCLI(t, o.env, "", "sync", "--config", o.cfg, "--apply", "--yes", "--output", "json")
+	if r.code != 0 {
+		t.Fatalf("apply: exit %d\nstdout: %s\nstderr: %s", r.code, r.out, r.err)
+	}
+	doc := planOf(t, r.out)
+	results := doc["results"].([]any)
+	if len(results) == 0 || len(results) != len(doc["changes"].([]any)) {
+		t.Fatalf("want one result per change, got %d results for %d changes", len(results), len(doc["changes"].([]any)))
+	}
+	for _, res := range results {
+		if st := res.(map[string]any)["status"]; st != "applied" {
+			t.Errorf("result %v", res)
+		}
+	}
+	assertNoSecrets(t, o, r.out, r.err)
+
+	r = runCLI(t, o.env, "", "sync", "--config", o.cfg, "--detailed-exitcode", "--output", "json")
+	if r.code != 0 {
+		t.Fatalf("second plan: want exit 0 (in sync), got %d: %s", r.code, r.out)
+	}
+	if n := len(changesOf(planOf(t, r.out))); n != 0 {
+		t.Fatalf("second plan has %d changes, want 0:\n%s", n, r.out)
+	}
+
+	// The audit log has one line per applied change, and its chain holds.
+	r = runCLI(t, o.env, "", "audit", "verify", "--config", o.cfg)
+	if r.code != 0 {
+		t.Fatalf("audit verify: exit %d: %s", r.code, r.err)
+	}
+	audit, err := os.ReadFile(filepath.Join(o.root, "bitbricks-audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(audit), "\n"); n != len(results) {
+		t.Fatalf("audit has %d lines for %d applied changes", n, len(results))
+	}
+	assertNoSecrets(t, o, string(audit))
+}
+
+func TestSyncMaxChangesGuardChangesNothing(t *testing.T) {
+	o := newTestOrg(t)
+	o.srv.ResetStats()
+	r := runCLI(t, o.env, "", "sync", "--config", o.cfg, "--apply", "--yes", "--max-changes", "3")
+	if r.code != 3 {
+		t.Fatalf("want exit 3, got %d: %s", r.code, r.err)
+	}
+	if !strings.Contains(r.err, "max_changes") || strings.Count(strings.TrimSpace(lastLine(r.err)), "\n") != 0 {
+		t.Fatalf("want one line naming max_changes, got %q", r.err)
+	}
+	for route, n := range o.srv.Stats().Routes {
+		if n > 0 && !isRead(route) {
+			t.Errorf("guard refused the plan but %s was called %d times", route, n)
+		}
+	}
+}
+
+func TestSyncApplyWithoutTerminalNeedsYes(t *testing.T) {
+	o := newTestOrg(t)
+	o.srv.ResetStats()
+	r := runCLI(t, o.env, "", "sync", "--config", o.cfg, "--apply")
+	if r.code != 3 || !strings.Contains(r.err, "--yes") {
+		t.Fatalf("want exit 3 pointing at --yes, got %d: %s", r.code, r.err)
+	}
+	for route, n := range o.srv.Stats().Routes {
+		if n > 0 && !isRead(route) {
+			t.Errorf("nothing confirmed, but %s was called %d times", route, n)
+		}
+	}
+}
+
+// isRead tells a read route from a write in the emulator's stats keys
+// ("databricks GET /api/...").
+func isRead(route string) bool {
+	f := strings.Fields(route)
+	return len(f) < 2 || f[1] == "GET" || strings.HasSuffix(route, "/search") || route == "databricks unmatched"
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func TestWrongCredentialsOneLine(t *testing.T) {
+	o := newTestOrg(t)
+	t.Setenv("DATABRICKS_TOKEN", "dapi"+strings.Repeat("0", 32))
+	r := runCLI(t, o.env, "", "sync", "--config", o.cfg)
+	if r.code != 1 {
+		t.Fatalf("want exit 1, got %d", r.code)
+	}
+	msg := lastLine(r.err)
+	if !strings.HasPrefix(msg, "bitbricks: databricks:") || !strings.Contains(msg, "check") {
+		t.Fatalf("want one line naming databricks and what to check, got %q", msg)
+	}
+	if strings.Contains(r.err, strings.Repeat("0", 32)) {
+		t.Fatal("the token value appears in the error")
+	}
+
+	env := map[string]string{}
+	for k, v := range o.env {
+		env[k] = v
+	}
+	env["BITBUCKET_API_TOKEN"] = "wrong"
+	t.Setenv("DATABRICKS_TOKEN", o.env["DATABRICKS_TOKEN"])
+	r = runCLI(t, env, "", "sync", "--config", o.cfg)
+	if msg := lastLine(r.err); r.code != 1 || !strings.HasPrefix(msg, "bitbricks: bitbucket:") {
+		t.Fatalf("want exit 1 and one line naming bitbucket, got %d %q", r.code, msg)
+	}
+}
+
+func TestUnreachableHostOneLine(t *testing.T) {
+	o := newTestOrg(t)
+	ln := httptest.NewServer(http.NotFoundHandler())
+	dead := ln.URL
+	ln.Close() // nothing listens there now
+	t.Setenv("DATABRICKS_HOST", dead)
+	o.env["DATABRICKS_HOST"] = dead
+	cfg := strings.ReplaceAll(readFile(t, o.cfg), "host: \""+o.url+"\"", "host: \""+dead+"\"")
+	if err := os.WriteFile(o.cfg, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := runCLI(t, o.env, "", "sync", "--config", o.cfg)
+	if r.code != 1 || !strings.HasPrefix(lastLine(r.err), "bitbricks: databricks:") {
+		t.Fatalf("want exit 1 and one line naming databricks, got %d %q", r.code, lastLine(r.err))
+	}
+	t.Logf("unreachable Databricks host reported in %s", time.Since(start).Round(time.Millisecond))
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestBadConfigOneLineWithPosition(t *testing.T) {
+	isolate(t)
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(path, []byte("bitbucket:\n  workspace: acme\n  colour: blue\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, nil, "", "config", "validate", "--config", path)
+	if r.code != 1 {
+		t.Fatalf("want exit 1, got %d", r.code)
+	}
+	if !strings.Contains(r.err, path+":3:3:") || strings.Count(strings.TrimSpace(r.err), "\n") != 0 {
+		t.Fatalf("want one line with %s:3:3:, got %q", path, r.err)
+	}
+}
+
+// The emulator's printed environment and written config work from another
+// process's point of view: config validate passes and every API answers.
+func TestEmulateWriteConfigAndEnv(t *testing.T) {
+	isolate(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "emu.yaml")
+	var out, errb syncBuffer
+	s := &ioStreams{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(string) string { return "" }, Now: func() time.Time { return testNow }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() { done <- run(ctx, s, []string{"emulate", "--listen", "127.0.0.1:0", "--write-config", cfgPath}) }()
+	env := map[string]string{}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(env) < 7 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		env = map[string]string{}
+		for _, line := range strings.Split(out.String(), "\n") {
+			if k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "="); ok && strings.HasPrefix(line, "export ") {
+				env[k] = v
+			}
+		}
+	}
+	if len(env) != 7 {
+		cancel()
+		t.Fatalf("want 7 export lines, got %v (stderr %s)", env, errb.String())
+	}
+	r := runCLI(t, env, "", "config", "validate", "--config", cfgPath)
+	if r.code != 0 {
+		t.Fatalf("config validate of the written config: %d %s", r.code, r.err)
+	}
+	get := func(method, url, body string, set func(*http.Request)) int {
+		req, _ := http.NewRequest(method, url, strings.NewReader(body))
+		set(req)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, url, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	bearer := func(tok string) func(*http.Request) {
+		return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
+	}
+	basic := func(r *http.Request) { r.SetBasicAuth(env["BITBUCKET_USERNAME"], env["BITBUCKET_API_TOKEN"]) }
+	if c := get("GET", env["DATABRICKS_HOST"]+"/api/2.0/preview/scim/v2/Me", "", bearer(env["DATABRICKS_TOKEN"])); c != 200 {
+		t.Errorf("Databricks Me: %d", c)
+	}
+	if c := get("GET", env["BITBUCKET_API_BASE_URL"]+"/user", "", basic); c != 200 {
+		t.Errorf("Bitbucket /2.0/user: %d", c)
+	}
+	if c := get("POST", env["ATLASSIAN_API_BASE_URL"]+"/admin/v2/orgs/"+orgIDOf(t, cfgPath)+"/directories/-/users/search", "{}", func(r *http.Request) {
+		bearer(env["ATLASSIAN_ADMIN_API_KEY"])(r)
+		r.Header.Set("Content-Type", "application/json")
+	}); c != 200 {
+		t.Errorf("Atlassian users/search: %d", c)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("emulate exited %d: %s", code, errb.String())
+	}
+}
+
+func orgIDOf(t *testing.T, cfgPath string) string {
+	var doc struct {
+		Atlassian struct {
+			OrgID string `yaml:"org_id"`
+		} `yaml:"atlassian_admin"`
+	}
+	if err := yaml.Unmarshal([]byte(readFile(t, cfgPath)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Atlassian.OrgID
+}
+
+func TestPipelinesExampleIsYAML(t *testing.T) {
+	var doc map[string]any
+	if err := yaml.Unmarshal([]byte(readFile(t, filepath.Join("..", "..", "docs", "bitbucket-pipelines.yml"))), &doc); err != nil {
+		t.Fatalf("docs/bitbucket-pipelines.yml: %v", err)
+	}
+	custom, _ := doc["pipelines"].(map[string]any)["custom"].(map[string]any)
+	for _, name := range []string{"bitbricks-sync", "bitbricks-rotate"} {
+		if _, ok := custom[name]; !ok {
+			t.Errorf("no custom pipeline %s", name)
+		}
+	}
+	text := readFile(t, filepath.Join("..", "..", "docs", "bitbucket-pipelines.yml"))
+	for _, want := range []string{"sync --apply --yes", "rotate --due --yes"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("pipelines example lacks %q", want)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	r := runCLI(t, nil, "", "version")
+	if r.code != 0 || !strings.HasPrefix(r.out, "bitbricks ") {
+		t.Fatalf("version: %d %q", r.code, r.out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader goroutine.
+type syncBuffer struct {
+	mu  chanMutex
+	buf bytes.Buffer
+}
+
+type chanMutex struct{ ch chan struct{} }
+
+func (m *chanMutex) lock() {
+	if m.ch == nil {
+		m.ch = make(chan struct{}, 1)
+	}
+	m.ch <- struct{}{}
+}
+func (m *chanMutex) unlock() { <-m.ch }
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.lock()
+	defer b.mu.unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.lock()
+	defer b.mu.unlock()
+	return b.buf.String()
+}
+
+func TestMain(m *testing.M) {
+	quietSDK()
+	os.Exit(m.Run())
+}
