@@ -127,9 +127,10 @@ type demoConfig struct {
 		BaseURL     string `yaml:"base_url"`
 	} `yaml:"atlassian_admin"`
 	Databricks struct {
-		Profile   string `yaml:"profile"`
-		Host      string `yaml:"host"`
-		AccountID string `yaml:"account_id"`
+		Profile     string `yaml:"profile"`
+		Host        string `yaml:"host"`
+		AccountID   string `yaml:"account_id"`
+		AccountHost string `yaml:"account_host"`
 	} `yaml:"databricks"`
 	Identity struct {
 		EmailFrom string `yaml:"email_from"`

@@ -1,0 +1,161 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Executor makes the changes of a plan. *Databricks implements it.
+type Executor interface {
+	// CreateGroup creates group c.Group and returns its id.
+	CreateGroup(ctx context.Context, c Change) (string, error)
+	AddMember(ctx context.Context, c Change) error
+	RemoveMember(ctx context.Context, c Change) error
+	AddEntitlement(ctx context.Context, c Change) error
+	RemoveEntitlement(ctx context.Context, c Change) error
+	RevokeToken(ctx context.Context, c Change) error
+	RevokeSecret(ctx context.Context, c Change) error
+}
+
+// Rotator rotates a pipeline binding's credential (rotate_credential).
+type Rotator interface {
+	Rotate(ctx context.Context, c Change) error
+}
+
+// Observer hears each step of Apply: Start before a change runs, Done with
+// its result (Done alone for a change skipped without running). i counts
+// from 0; n is the number of changes.
+type Observer interface {
+	Start(i, n int, c Change)
+	Done(i, n int, c Change, r Result)
+}
+
+// NopObserver hears nothing.
+type NopObserver struct{}
+
+func (NopObserver) Start(int, int, Change)        {}
+func (NopObserver) Done(int, int, Change, Result) {}
+
+// ApplyOptions bound and record an Apply.
+type ApplyOptions struct {
+	// MaxChanges is the most changes Apply makes; a bigger plan is refused
+	// with a *GuardError before anything changes. Negative: no limit.
+	MaxChanges int
+	// AuditFile receives one line per applied or failed change; "" writes none.
+	AuditFile string
+	Operator  Operator
+	// Rotator runs rotate_credential changes; nil skips them.
+	Rotator Rotator
+	// Now is the audit clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// Apply runs exactly plan's changes, in order, never re-planning. It goes on
+// past a failed change, except that the changes of a group whose creation
+// failed are skipped. The error is for the run as a whole: a *GuardError
+// (nothing changed), a cancelled context or an audit log that cannot be
+// written (the remaining changes are skipped); failures of single changes are
+// in the results.
+func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts ApplyOptions) ([]Result, error) {
+	n := len(plan.Changes)
+	if opts.MaxChanges >= 0 && n > opts.MaxChanges {
+		return nil, &GuardError{Changes: n, Max: opts.MaxChanges}
+	}
+	if obs == nil {
+		obs = NopObserver{}
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	results := make([]Result, 0, n)
+	created := map[string]string{} // group name -> id, from create_group
+	notCreated := map[string]bool{}
+	var stop error
+	for i, c := range plan.Changes {
+		r := Result{ID: c.ID, Status: ResultSkipped}
+		switch {
+		case stop != nil:
+			r.Error = "not run: " + oneLine(stop)
+		case ctx.Err() != nil:
+			stop = ctx.Err()
+			r.Error = "not run: " + oneLine(stop)
+		case c.Group != "" && notCreated[c.Group] && c.Action != ActionCreateGroup:
+			r.Error = fmt.Sprintf("group %s was not created", c.Group)
+		case c.Action == ActionRotateCredential && opts.Rotator == nil:
+			r.Error = "rotation not available"
+		default:
+			if c.GroupID == "" && created[c.Group] != "" {
+				c.GroupID = created[c.Group]
+			}
+			obs.Start(i, n, c)
+			err := run(ctx, exec, opts.Rotator, c, created)
+			r.Status = ResultApplied
+			if err != nil {
+				r.Status, r.Error = ResultFailed, oneLine(err)
+				if c.Action == ActionCreateGroup {
+					notCreated[c.Group] = true
+				}
+			}
+			if opts.AuditFile != "" {
+				ev := AuditEvent{Time: now().UTC(), Operator: opts.Operator, Action: c.Action.String(), Target: auditTarget(c),
+					Result: r.Status, Error: r.Error, ChangeID: c.ID}
+				if err := AppendAudit(opts.AuditFile, ev); err != nil {
+					stop = fmt.Errorf("write audit log: %w", err)
+				}
+			}
+		}
+		results = append(results, r)
+		obs.Done(i, n, c, r)
+	}
+	return results, stop
+}
+
+// run makes one change through exec (or rot).
+func run(ctx context.Context, exec Executor, rot Rotator, c Change, created map[string]string) error {
+	switch c.Action {
+	case ActionCreateGroup:
+		id, err := exec.CreateGroup(ctx, c)
+		if err == nil {
+			created[c.Group] = id
+		}
+		return err
+	case ActionAddMember:
+		return exec.AddMember(ctx, c)
+	case ActionRemoveMember:
+		return exec.RemoveMember(ctx, c)
+	case ActionAddEntitlement:
+		return exec.AddEntitlement(ctx, c)
+	case ActionRemoveEntitlement:
+		return exec.RemoveEntitlement(ctx, c)
+	case ActionRevokeToken:
+		return exec.RevokeToken(ctx, c)
+	case ActionRevokeSecret:
+		return exec.RevokeSecret(ctx, c)
+	case ActionRotateCredential:
+		return rot.Rotate(ctx, c)
+	}
+	return errors.New("unknown action " + c.Action.String())
+}
+
+// auditTarget names what a change acts on; never a credential value (a
+// Change holds none).
+func auditTarget(c Change) string {
+	switch c.Action {
+	case ActionCreateGroup:
+		return "group:" + c.Group
+	case ActionAddMember, ActionRemoveMember:
+		return "group:" + c.Group + " " + string(c.PrincipalType) + ":" + c.Principal
+	case ActionAddEntitlement, ActionRemoveEntitlement:
+		return "group:" + c.Group + " entitlement:" + c.Entitlement
+	case ActionRevokeToken:
+		return "token:" + c.TokenID + " owner:" + c.Principal
+	case ActionRevokeSecret:
+		return "secret:" + c.TokenID + " owner:" + c.Principal
+	case ActionRotateCredential:
+		return "binding:" + c.Binding + " " + string(c.PrincipalType) + ":" + c.Principal
+	}
+	return c.ID
+}

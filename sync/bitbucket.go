@@ -1,0 +1,434 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bitbricks/bitbricks/config"
+	bitbucket "github.com/ktrysmt/go-bitbucket"
+)
+
+// Env looks up an environment variable. Tests and `bitbricks demo` inject
+// their own so the user's environment never leaks in; nil means the process
+// environment.
+type Env func(string) string
+
+// MapEnv is an Env that reads only m.
+func MapEnv(m map[string]string) Env { return func(k string) string { return m[k] } }
+
+func (e Env) get(k string) string {
+	if e == nil {
+		return os.Getenv(k)
+	}
+	return strings.TrimSpace(e(k))
+}
+
+// DefaultBitbucketBaseURL is the Bitbucket Cloud /2.0 root.
+const DefaultBitbucketBaseURL = "https://api.bitbucket.org/2.0"
+
+// bitbucketTimeout bounds one Bitbucket or Atlassian HTTP exchange, retries
+// included; go-bitbucket ignores contexts, so this is its only deadline.
+const bitbucketTimeout = 30 * time.Second
+
+// BitbucketSource reads the Bitbucket side. *Bitbucket implements it.
+type BitbucketSource interface {
+	// Groups returns every workspace group with its members.
+	Groups(ctx context.Context) ([]*BitbucketGroup, error)
+	// Members returns the workspace members.
+	Members(ctx context.Context) ([]Account, error)
+	// Variables returns the pipeline variables of a repository, of one of its
+	// deployment environments (by name), or of the workspace when repository
+	// is empty. Secured values are never returned.
+	Variables(ctx context.Context, repository, environment string) ([]Variable, error)
+}
+
+// Variable is a Bitbucket pipeline variable; Value is empty when Secured.
+type Variable struct {
+	UUID    string
+	Key     string
+	Value   string
+	Secured bool
+}
+
+// Bitbucket is the Bitbucket Cloud adapter: go-bitbucket for what it covers,
+// raw HTTP for /1.0/groups and workspace variables.
+type Bitbucket struct {
+	workspace string
+	v2, v1    string // the /2.0 and /1.0 roots, without trailing slash
+	http      *http.Client
+	bb        *bitbucket.Client
+	auth      func(*http.Request)
+	authCheck string // what to check when the credentials are refused
+}
+
+// NewBitbucket builds the adapter from cfg and the credentials in env:
+// BITBUCKET_USERNAME + BITBUCKET_API_TOKEN (Basic) or BITBUCKET_ACCESS_TOKEN
+// (Bearer). The /2.0 root is BITBUCKET_API_BASE_URL, else
+// cfg.Bitbucket.BaseURL, else Bitbucket Cloud's.
+func NewBitbucket(cfg *config.Config, env Env) (*Bitbucket, error) {
+	base := strings.TrimRight(firstNonEmpty(env.get("BITBUCKET_API_BASE_URL"), cfg.Bitbucket.BaseURL, DefaultBitbucketBaseURL), "/")
+	if u, err := url.Parse(base); err != nil || u.Scheme == "" || u.Host == "" {
+		return nil, fmt.Errorf("bitbucket: base URL %q is not an absolute URL (check BITBUCKET_API_BASE_URL or bitbucket.base_url)", base)
+	}
+	b := &Bitbucket{
+		workspace: cfg.Bitbucket.Workspace,
+		v2:        base,
+		v1:        strings.TrimSuffix(base, "/2.0") + "/1.0",
+		http:      newHTTPClient(),
+	}
+	user, token, bearer := env.get("BITBUCKET_USERNAME"), env.get("BITBUCKET_API_TOKEN"), env.get("BITBUCKET_ACCESS_TOKEN")
+	var err error
+	switch {
+	case user != "" && token != "":
+		b.bb, err = bitbucket.NewAPITokenAuthWithBaseUrlStr(user, token, base)
+		b.auth = func(r *http.Request) { r.SetBasicAuth(user, token) }
+		b.authCheck = "BITBUCKET_USERNAME and BITBUCKET_API_TOKEN"
+	case bearer != "":
+		b.bb, err = bitbucket.NewOAuthbearerTokenWithBaseUrlStr(bearer, base)
+		b.auth = func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+bearer) }
+		b.authCheck = "BITBUCKET_ACCESS_TOKEN"
+	default:
+		return nil, errors.New("bitbucket: no credentials (set BITBUCKET_USERNAME and BITBUCKET_API_TOKEN, or BITBUCKET_ACCESS_TOKEN)")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bitbucket: client for %s: %w", base, err)
+	}
+	b.bb.HttpClient = b.http
+	b.bb.Pagelen = 100
+	return b, nil
+}
+
+// BaseURL is the /2.0 root in use.
+func (b *Bitbucket) BaseURL() string { return b.v2 }
+
+// wrap names what failed, or turns a credential or connection failure
+// (403 included) into the one-line SystemError that stops the run.
+func (b *Bitbucket) wrap(what string, err error) error { return b.check(what, err, true) }
+
+// check is wrap where a 403 may be a problem of one source only, such as
+// one repository's variables, rather than of the whole run.
+func (b *Bitbucket) check(what string, err error, forbiddenIsFatal bool) error {
+	if err == nil {
+		return nil
+	}
+	forbidden := httpStatus(err) == http.StatusForbidden
+	check := b.authCheck
+	if forbidden {
+		check = "that " + b.authCheck + " belong to a workspace admin of " + b.workspace
+	}
+	if !forbidden || forbiddenIsFatal {
+		if f := fatal(SystemBitbucket, b.v2, check, "BITBUCKET_API_BASE_URL and the network", err); f != nil {
+			return f
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// v1Group is a /1.0 group with its embedded members.
+type v1Group struct {
+	Name    string `json:"name"`
+	Slug    string `json:"slug"`
+	Members []struct {
+		DisplayName string `json:"display_name"`
+		AccountID   string `json:"account_id"`
+		UUID        string `json:"uuid"`
+		Nickname    string `json:"nickname"`
+	} `json:"members"`
+}
+
+// Groups reads every group and its members with ONE /1.0/groups call (the
+// members are embedded), whatever the number of groups or users.
+func (b *Bitbucket) Groups(ctx context.Context) ([]*BitbucketGroup, error) {
+	var raw []v1Group
+	u := b.v1 + "/groups/" + url.PathEscape(b.workspace)
+	if err := getJSON(ctx, b.http, b.auth, u, &raw); err != nil {
+		return nil, b.wrap("list Bitbucket groups", err)
+	}
+	out := make([]*BitbucketGroup, 0, len(raw))
+	for _, g := range raw {
+		bg := &BitbucketGroup{Slug: g.Slug, Name: g.Name, Known: true}
+		for _, m := range g.Members {
+			bg.Members = append(bg.Members, Account{AccountID: m.AccountID, UUID: m.UUID, Nickname: m.Nickname, DisplayName: m.DisplayName})
+		}
+		out = append(out, bg)
+	}
+	return out, nil
+}
+
+// Members reads the workspace members, every page.
+func (b *Bitbucket) Members(ctx context.Context) ([]Account, error) {
+	res, err := withContext(ctx, func() (*bitbucket.WorkspaceMembers, error) { return b.bb.Workspaces.Members(b.workspace) })
+	if err != nil {
+		return nil, b.wrap("list Bitbucket workspace members", err)
+	}
+	out := make([]Account, 0, len(res.Members))
+	for _, m := range res.Members {
+		out = append(out, Account{AccountID: m.AccountId, UUID: m.Uuid, Nickname: m.Nickname, DisplayName: m.DisplayName})
+	}
+	return out, nil
+}
+
+// Variables reads pipeline variables at the level the arguments name.
+func (b *Bitbucket) Variables(ctx context.Context, repository, environment string) ([]Variable, error) {
+	switch {
+	case repository == "":
+		vs, err := b.workspaceVariables(ctx)
+		return vs, b.check("list workspace variables of "+b.workspace, err, false)
+	case environment == "":
+		vs, err := b.repositoryVariables(ctx, repository)
+		return vs, b.check("list pipeline variables of "+repository, err, false)
+	}
+	vs, err := b.deploymentVariables(ctx, repository, environment)
+	return vs, b.check(fmt.Sprintf("list deployment variables of %s environment %s", repository, environment), err, false)
+}
+
+func (b *Bitbucket) repositoryVariables(ctx context.Context, repo string) ([]Variable, error) {
+	var out []Variable
+	for page := 1; ; page++ {
+		res, err := withContext(ctx, func() (*bitbucket.PipelineVariables, error) {
+			return b.bb.Repositories.Repository.ListPipelineVariables(&bitbucket.RepositoryPipelineVariablesOptions{
+				Owner: b.workspace, RepoSlug: repo, PageNum: page, Pagelen: 100})
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range res.Variables {
+			out = append(out, variable(v.Uuid, v.Key, v.Value, v.Secured))
+		}
+		if res.Next == "" || len(res.Variables) == 0 {
+			return out, nil
+		}
+	}
+}
+
+func (b *Bitbucket) deploymentVariables(ctx context.Context, repo, envName string) ([]Variable, error) {
+	envs, err := withContext(ctx, func() (*bitbucket.Environments, error) {
+		return b.bb.Repositories.Repository.ListEnvironments(&bitbucket.RepositoryEnvironmentsOptions{Owner: b.workspace, RepoSlug: repo})
+	})
+	if err != nil {
+		return nil, err
+	}
+	var env *bitbucket.Environment
+	for i := range envs.Environments {
+		if strings.EqualFold(envs.Environments[i].Name, envName) {
+			env = &envs.Environments[i]
+		}
+	}
+	if env == nil {
+		return nil, fmt.Errorf("repository %s has no deployment environment %q", repo, envName)
+	}
+	var out []Variable
+	for page := 1; ; page++ {
+		res, err := withContext(ctx, func() (*bitbucket.DeploymentVariables, error) {
+			return b.bb.Repositories.Repository.ListDeploymentVariables(&bitbucket.RepositoryDeploymentVariablesOptions{
+				Owner: b.workspace, RepoSlug: repo, Environment: env, PageNum: page, Pagelen: 100})
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range res.Variables {
+			out = append(out, variable(v.Uuid, v.Key, v.Value, v.Secured))
+		}
+		if res.Next == "" || len(res.Variables) == 0 {
+			return out, nil
+		}
+	}
+}
+
+// workspaceVariables is raw HTTP: go-bitbucket has no workspace variables.
+func (b *Bitbucket) workspaceVariables(ctx context.Context) ([]Variable, error) {
+	var out []Variable
+	next := b.v2 + "/workspaces/" + url.PathEscape(b.workspace) + "/pipelines-config/variables?pagelen=100"
+	for next != "" {
+		var page struct {
+			Next   string `json:"next"`
+			Values []struct {
+				UUID    string `json:"uuid"`
+				Key     string `json:"key"`
+				Value   string `json:"value"`
+				Secured bool   `json:"secured"`
+			} `json:"values"`
+		}
+		if err := getJSON(ctx, b.http, b.auth, next, &page); err != nil {
+			return nil, err
+		}
+		for _, v := range page.Values {
+			out = append(out, variable(v.UUID, v.Key, v.Value, v.Secured))
+		}
+		next = page.Next
+	}
+	return out, nil
+}
+
+// variable drops the value of a secured variable, whatever the API returned.
+func variable(uuid, key, value string, secured bool) Variable {
+	if secured {
+		value = ""
+	}
+	return Variable{UUID: uuid, Key: key, Value: value, Secured: secured}
+}
+
+// withContext runs a go-bitbucket call (which ignores contexts) so that the
+// caller returns when ctx ends; the call itself ends by the client timeout.
+// A panic in the library's decoding becomes an error.
+func withContext[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				ch <- result{err: fmt.Errorf("unexpected response: %v", p)}
+			}
+		}()
+		v, err := f()
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// ---- the small HTTP client shared by the Bitbucket and Atlassian adapters ----
+
+func newHTTPClient() *http.Client {
+	return &http.Client{
+		Timeout:   bitbucketTimeout,
+		Transport: &retryTransport{base: http.DefaultTransport, retries: 4, unit: time.Second},
+	}
+}
+
+// retryTransport retries 429 and 503 with exponential backoff (honouring
+// Retry-After when sent, and the request's context while waiting), and reads
+// JSON bodies whole so that a truncated or reset body is an error here rather
+// than a silently short page inside go-bitbucket's pager.
+type retryTransport struct {
+	base    http.RoundTripper
+	retries int
+	unit    time.Duration // first backoff step
+}
+
+func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		resp, err := t.base.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		retryable := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable
+		if !retryable || attempt >= t.retries || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
+			return checkBody(resp)
+		}
+		wait := t.backoff(attempt, resp.Header.Get("Retry-After"))
+		resp.Body.Close()
+		timer := time.NewTimer(wait)
+		select {
+		case <-req.Context().Done():
+			timer.Stop()
+			return nil, req.Context().Err()
+		case <-timer.C:
+		}
+		if req.GetBody != nil {
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			req = req.Clone(req.Context())
+			req.Body = body
+		}
+	}
+}
+
+func (t *retryTransport) backoff(attempt int, retryAfter string) time.Duration {
+	if s, err := strconv.Atoi(strings.TrimSpace(retryAfter)); err == nil && s >= 0 {
+		return min(time.Duration(s)*time.Second, 60*time.Second)
+	}
+	d := t.unit << attempt
+	return d + rand.N(d/4+1)
+}
+
+// checkBody buffers a successful JSON body and rejects it when incomplete.
+func checkBody(resp *http.Response) (*http.Response, error) {
+	if resp.StatusCode >= 300 || !strings.Contains(resp.Header.Get("Content-Type"), "json") {
+		return resp, nil
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", resp.Request.URL.Redacted(), err)
+	}
+	if len(bytes.TrimSpace(body)) > 0 && !json.Valid(body) {
+		return nil, fmt.Errorf("read %s: incomplete JSON body (%d bytes)", resp.Request.URL.Redacted(), len(body))
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	return resp, nil
+}
+
+// getJSON GETs u and decodes the JSON answer into v.
+func getJSON(ctx context.Context, c *http.Client, auth func(*http.Request), u string, v any) error {
+	return doJSON(ctx, c, auth, http.MethodGet, u, nil, v)
+}
+
+// doJSON sends body (JSON, if not nil) and decodes a 2xx answer into v; any
+// other status is a *statusError.
+func doJSON(ctx context.Context, c *http.Client, auth func(*http.Request), method, u string, body, v any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	auth(req)
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return &statusError{StatusCode: resp.StatusCode, URL: req.URL.Redacted(), Body: string(msg)}
+	}
+	if v == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fmt.Errorf("decode %s: %w", req.URL.Redacted(), err)
+	}
+	return nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,142 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bitbricks/bitbricks/config"
+	"github.com/bitbricks/bitbricks/emulator"
+)
+
+// fastRetries shortens the Bitbucket and Atlassian backoff for tests.
+func fastRetries(src Sources) {
+	src.Bitbucket.(*Bitbucket).http.Transport.(*retryTransport).unit = time.Millisecond
+	src.Atlassian.(*Atlassian).http.Transport.(*retryTransport).unit = time.Millisecond
+}
+
+// TestBitbucketPagingAndBatches reads a workspace of over 100 members: the
+// members come in pages, the emails in batches of 100, the groups in one call.
+func TestBitbucketPagingAndBatches(t *testing.T) {
+	e := newDemo(t, emulator.Options{})
+	for i := range 170 {
+		e.org.AddBBUser(emulator.BBUser{Email: fmt.Sprintf("extra%03d@acme.com", i), InWorkspace: true})
+	}
+	snap := e.read(t)
+	if len(snap.Members) != 38+170 {
+		t.Errorf("members = %d, want %d", len(snap.Members), 38+170)
+	}
+	if len(snap.Emails) != 37+170 {
+		t.Errorf("emails = %d, want %d", len(snap.Emails), 37+170)
+	}
+	st := e.srv.Stats()
+	if n := st.Routes["bitbucket GET /2.0/workspaces/{workspace}/members"]; n != 3 {
+		t.Errorf("member pages = %d, want 3 (pagelen 100)", n)
+	}
+	if n := st.Routes["atlassian POST /admin/v2/orgs/{orgId}/directories/{directoryId}/users/search"]; n != 3 {
+		t.Errorf("users/search batches = %d, want 3", n)
+	}
+	if n := st.Routes["bitbucket GET /1.0/groups/{workspace}"]; n != 1 {
+		t.Errorf("/1.0/groups calls = %d, want 1", n)
+	}
+}
+
+func TestBitbucketRetriesAndShortPages(t *testing.T) {
+	e := newDemo(t, emulator.Options{})
+	for i := range 120 {
+		e.org.AddBBUser(emulator.BBUser{Email: fmt.Sprintf("extra%03d@acme.com", i), InWorkspace: true})
+	}
+	fastRetries(e.src)
+	e.srv.SetFaults([]emulator.FaultRule{
+		{Route: "/1.0/groups/**", Sequence: []emulator.FaultKind{emulator.Fault429, emulator.Fault503}},
+		{Route: "/admin/v2/orgs/*/directories/*/users/search", Sequence: []emulator.FaultKind{emulator.Fault429}},
+		// The second page of members is cut short: an error, not a short list.
+		{Route: "/2.0/workspaces/{workspace}/members", Sequence: []emulator.FaultKind{emulator.FaultNone, emulator.FaultTruncated}},
+	})
+	snap := e.read(t)
+	if g := snap.Groups["data-engineers"]; g == nil || !g.Known {
+		t.Errorf("429 then 503 on /1.0/groups were not retried: %+v", g)
+	}
+	if snap.MembersKnown || len(snap.Members) != 0 {
+		t.Errorf("a truncated member page gave MembersKnown %v with %d members", snap.MembersKnown, len(snap.Members))
+	}
+	if st := e.srv.Stats(); st.Faults["429"] != 2 || st.Faults["503"] != 1 {
+		t.Errorf("faults served: %v", st.Faults)
+	}
+	// The group members (34 accounts, one a guest without email) still resolve.
+	if len(snap.Emails) != 33 {
+		t.Errorf("emails = %d after a retried users/search, want 33", len(snap.Emails))
+	}
+}
+
+func TestRetryTransportHonoursContext(t *testing.T) {
+	e := newDemo(t, emulator.Options{Faults: []emulator.FaultRule{{Route: "/1.0/groups/**", Kind: emulator.Fault429}}})
+	bb := e.src.Bitbucket.(*Bitbucket)
+	bb.http.Transport.(*retryTransport).unit = time.Hour
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := bb.Groups(ctx)
+	if err == nil || time.Since(start) > 5*time.Second {
+		t.Errorf("Groups = %v after %s, want a quick context error", err, time.Since(start))
+	}
+}
+
+func TestBitbucketVariables(t *testing.T) {
+	e := newDemo(t, emulator.Options{})
+	e.org.AddVariable("", "", emulator.BBVariable{Key: "SHARED_TOKEN", Value: "s3cr3t-value", Secured: true})
+	e.org.AddVariable("", "", emulator.BBVariable{Key: "REGION", Value: "eu"})
+	bb := e.src.Bitbucket.(*Bitbucket)
+	ws, err := bb.Variables(context.Background(), "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Variable{}
+	for _, v := range ws {
+		got[v.Key] = v
+	}
+	if v := got["SHARED_TOKEN"]; !v.Secured || v.Value != "" {
+		t.Errorf("secured workspace variable = %+v", v)
+	}
+	if v := got["REGION"]; v.Value != "eu" {
+		t.Errorf("plain workspace variable = %+v", v)
+	}
+	env, err := bb.Variables(context.Background(), "ml-models", "production")
+	if err != nil || len(env) != 3 {
+		t.Errorf("ml-models Production variables = %+v, %v", env, err)
+	}
+	if _, err := bb.Variables(context.Background(), "ml-models", "Nowhere"); err == nil || !strings.Contains(err.Error(), `no deployment environment "Nowhere"`) {
+		t.Errorf("missing environment: %v", err)
+	}
+}
+
+func TestNewBitbucketEnv(t *testing.T) {
+	cfg := &config.Config{Bitbucket: config.BitbucketConfig{Workspace: "acme", BaseURL: "https://bb.example/2.0/"}}
+	for _, tc := range []struct {
+		env              map[string]string
+		v2, v1, auth, er string
+	}{
+		{map[string]string{"BITBUCKET_USERNAME": "a@b.c", "BITBUCKET_API_TOKEN": "t"}, "https://bb.example/2.0", "https://bb.example/1.0", "Basic ", ""},
+		{map[string]string{"BITBUCKET_ACCESS_TOKEN": "x", "BITBUCKET_API_BASE_URL": "http://127.0.0.1:9/2.0"}, "http://127.0.0.1:9/2.0", "http://127.0.0.1:9/1.0", "Bearer x", ""},
+		{map[string]string{}, "", "", "", "bitbucket: no credentials (set BITBUCKET_USERNAME and BITBUCKET_API_TOKEN, or BITBUCKET_ACCESS_TOKEN)"},
+	} {
+		b, err := NewBitbucket(cfg, MapEnv(tc.env))
+		if tc.er != "" {
+			if err == nil || err.Error() != tc.er {
+				t.Errorf("%v: err %v, want %q", tc.env, err, tc.er)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest("GET", "http://x", nil)
+		b.auth(req)
+		if b.v2 != tc.v2 || b.v1 != tc.v1 || !strings.HasPrefix(req.Header.Get("Authorization"), tc.auth) || b.http.Timeout == 0 {
+			t.Errorf("%v: v2 %s v1 %s auth %q timeout %s", tc.env, b.v2, b.v1, req.Header.Get("Authorization"), b.http.Timeout)
+		}
+	}
+}

@@ -1,0 +1,581 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/bitbricks/bitbricks/config"
+	"github.com/databricks/databricks-sdk-go"
+	"github.com/databricks/databricks-sdk-go/apierr"
+	"github.com/databricks/databricks-sdk-go/client"
+	sdkconfig "github.com/databricks/databricks-sdk-go/config"
+	"github.com/databricks/databricks-sdk-go/service/iam"
+	"github.com/databricks/databricks-sdk-go/service/oauth2"
+	"github.com/databricks/databricks-sdk-go/service/settings"
+)
+
+// SCIMConcurrency is how many SCIM requests run at once, workspace and
+// account together: the service answers more with REQUEST_LIMIT_EXCEEDED.
+const SCIMConcurrency = 4
+
+// Default SDK timeouts: wrong credentials or a dead host fail within 15 s
+// (the SDK's own defaults would retry for 5 minutes).
+const (
+	DefaultDatabricksRetryTimeout = 10 * time.Second
+	DefaultDatabricksHTTPTimeout  = 10 * time.Second
+)
+
+// DatabricksSource reads the Databricks side. *Databricks implements it.
+type DatabricksSource interface {
+	// Host is the workspace URL, for messages.
+	Host() string
+	// Me is who the credentials act as (userName, or a service principal's
+	// application id); it fails with a *SystemError on bad credentials.
+	Me(ctx context.Context) (string, error)
+	Users(ctx context.Context) ([]*User, error)
+	Groups(ctx context.Context) ([]*Group, error)
+	ServicePrincipals(ctx context.Context) ([]*ServicePrincipal, error)
+	// Tokens lists every token of the workspace; Kind is CredentialPAT and
+	// Owner empty: the snapshot resolves owners (and OBO) from the principals.
+	Tokens(ctx context.Context) ([]Credential, error)
+	MaxTokenLifetimeDays(ctx context.Context) (int, error)
+	// AccountAccess and ProxyAccess succeed when the account SCIM API, or its
+	// workspace-proxied form, answers with the credentials in use.
+	AccountAccess(ctx context.Context) error
+	ProxyAccess(ctx context.Context) error
+	// AccountUsers lists the account's users (for users not assigned to the workspace).
+	AccountUsers(ctx context.Context) ([]*User, error)
+	// Secrets lists one service principal's OAuth secrets (account API).
+	Secrets(ctx context.Context, spID string) ([]Credential, error)
+}
+
+// DatabricksOptions tune how the Databricks clients are configured.
+type DatabricksOptions struct {
+	// Token, when set, makes an isolated config with Host: PAT auth only, and
+	// no environment variable, profile or ~/.databrickscfg read (tests, demo).
+	// Otherwise the SDK's unified auth runs untouched, from cfg.Databricks and
+	// the environment.
+	Host, Token string
+	// Env overrides DATABRICKS_HOST and DATABRICKS_CONFIG_PROFILE lookups for
+	// the non-isolated config; nil is the process environment.
+	Env Env
+	// RetryTimeout and HTTPTimeout default to 10 s each.
+	RetryTimeout, HTTPTimeout time.Duration
+	// RateLimit is the SDK's client-side requests per second; 0: its default (15).
+	RateLimit int
+}
+
+// Databricks is the Databricks adapter, for reading (DatabricksSource) and
+// for applying (Executor).
+type Databricks struct {
+	w         *databricks.WorkspaceClient
+	raw       *client.DatabricksClient // the workspace's raw client, for the SCIM proxy
+	a         *databricks.AccountClient
+	accountOK bool
+	accErr    error // why there is no account client
+	host      string
+	authCheck string
+	reach     string
+}
+
+// NewDatabricks builds the workspace client and, when cfg.Databricks.AccountID
+// is set, the account client.
+func NewDatabricks(cfg *config.Config, opts DatabricksOptions) (*Databricks, error) {
+	d := &Databricks{reach: "DATABRICKS_HOST or databricks.host, and the network"}
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	base.MaxIdleConnsPerHost = 16
+	gate := &scimGate{base: base, sem: make(chan struct{}, SCIMConcurrency)}
+	retry := int(cmpDuration(opts.RetryTimeout, DefaultDatabricksRetryTimeout) / time.Second)
+	httpTimeout := int(cmpDuration(opts.HTTPTimeout, DefaultDatabricksHTTPTimeout) / time.Second)
+	tune := func(c *databricks.Config) *databricks.Config {
+		c.RetryTimeoutSeconds, c.HTTPTimeoutSeconds, c.RateLimitPerSecond = max(retry, 1), max(httpTimeout, 1), opts.RateLimit
+		c.HTTPTransport = gate
+		return c
+	}
+	var wcfg *databricks.Config
+	if opts.Token != "" {
+		wcfg = isolated(opts.Host, opts.Token)
+		d.authCheck = "the Databricks token given to bitbricks"
+	} else {
+		profile := firstNonEmpty(opts.Env.get("DATABRICKS_CONFIG_PROFILE"), cfg.Databricks.Profile)
+		wcfg = &databricks.Config{Host: firstNonEmpty(opts.Env.get("DATABRICKS_HOST"), cfg.Databricks.Host), Profile: profile}
+		wcfg.HostMetadataResolver = quickMetadata((*sdkconfig.Config)(wcfg))
+		d.authCheck = "DATABRICKS_TOKEN, DATABRICKS_HOST or ~/.databrickscfg"
+		if profile != "" {
+			d.authCheck = fmt.Sprintf("DATABRICKS_TOKEN or the profile %q", profile)
+		}
+	}
+	w, err := databricks.NewWorkspaceClient(tune(wcfg))
+	if err != nil {
+		return nil, &SystemError{System: SystemDatabricks, Problem: "cannot configure the client (" + oneLine(err) + ")", Check: d.authCheck, Err: err}
+	}
+	d.w, d.host = w, strings.TrimRight(w.Config.CanonicalHostName(), "/")
+	if d.raw, err = client.New(w.Config); err != nil {
+		return nil, &SystemError{System: SystemDatabricks, Problem: "cannot configure the client (" + oneLine(err) + ")", Check: d.authCheck, Err: err}
+	}
+	if cfg.Databricks.AccountID == "" {
+		d.accErr = errors.New("no databricks.account_id configured")
+		return d, nil
+	}
+	acfg := accountConfig(w.Config, cfg.Databricks, opts)
+	if d.a, err = databricks.NewAccountClient(tune(acfg)); err != nil {
+		d.a, d.accErr = nil, fmt.Errorf("configure the account client: %w", err)
+	}
+	return d, nil
+}
+
+// noLoader keeps an isolated config from reading the environment or profiles.
+type noLoader struct{}
+
+func (noLoader) Name() string                      { return "bitbricks-isolated" }
+func (noLoader) Configure(*sdkconfig.Config) error { return nil }
+
+func isolated(host, token string) *databricks.Config {
+	return &databricks.Config{
+		Host: host, Token: token, AuthType: "pat",
+		Loaders: []sdkconfig.Loader{noLoader{}},
+		HostMetadataResolver: func(context.Context, string) (*sdkconfig.HostMetadata, error) {
+			return nil, nil
+		},
+	}
+}
+
+// accountConfig is the account client's config: the isolated token on the
+// same host (the emulator serves both), or the workspace's resolved
+// credentials pointed at the accounts host.
+func accountConfig(w *sdkconfig.Config, dc config.DatabricksConfig, opts DatabricksOptions) *databricks.Config {
+	if opts.Token != "" {
+		c := isolated(firstNonEmpty(dc.AccountHost, opts.Host), opts.Token)
+		c.AccountID = dc.AccountID
+		return c
+	}
+	host := firstNonEmpty(dc.AccountHost, w.Environment().DeploymentURL("accounts"))
+	c := &databricks.Config{
+		Host: host, AccountID: dc.AccountID, AuthType: w.AuthType,
+		Token: w.Token, ClientID: w.ClientID, ClientSecret: w.ClientSecret,
+		AzureClientID: w.AzureClientID, AzureClientSecret: w.AzureClientSecret, AzureTenantID: w.AzureTenantID,
+		AzureUseMSI: w.AzureUseMSI, GoogleServiceAccount: w.GoogleServiceAccount, GoogleCredentials: w.GoogleCredentials,
+		OIDCTokenEnv: w.OIDCTokenEnv, OIDCTokenFilepath: w.OIDCTokenFilepath, DatabricksCliPath: w.DatabricksCliPath,
+		Loaders: []sdkconfig.Loader{noLoader{}},
+	}
+	c.HostMetadataResolver = quickMetadata((*sdkconfig.Config)(c))
+	return c
+}
+
+// quickMetadata is the SDK's host metadata lookup (best effort) bounded to
+// one second, so that it never eats the 15 s a bad setup has to fail in.
+func quickMetadata(c *sdkconfig.Config) sdkconfig.HostMetadataResolver {
+	return func(ctx context.Context, host string) (*sdkconfig.HostMetadata, error) {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return c.DefaultHostMetadataResolver()(ctx, host)
+	}
+}
+
+func cmpDuration(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// RetryTimeout is the SDK retry budget in force.
+func (d *Databricks) RetryTimeout() time.Duration {
+	return time.Duration(d.w.Config.RetryTimeoutSeconds) * time.Second
+}
+
+// Host is the workspace URL.
+func (d *Databricks) Host() string { return d.host }
+
+// wrap names what failed, or makes bad credentials or a dead host the one
+// SystemError that stops the run. A 403 is fatal only where noted (an
+// admin-only API refused is a problem of that source).
+func (d *Databricks) wrap(what string, err error, forbiddenIsFatal bool) error {
+	if err == nil {
+		return nil
+	}
+	if httpStatus(err) != http.StatusForbidden || forbiddenIsFatal {
+		if f := fatal(SystemDatabricks, d.host, d.authCheck, d.reach, err); f != nil {
+			return f
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// Me reads the caller; any failure here (including credentials the SDK
+// cannot even configure) stops the run.
+func (d *Databricks) Me(ctx context.Context) (string, error) {
+	me, err := d.w.CurrentUser.Me(ctx)
+	if err == nil {
+		return me.UserName, nil
+	}
+	if f := d.wrap("", err, true); errors.As(f, new(*SystemError)) {
+		return "", f
+	}
+	if httpStatus(err) == 0 {
+		return "", &SystemError{System: SystemDatabricks, Problem: "cannot authenticate to " + d.host + " (" + oneLine(err) + ")", Check: d.authCheck, Err: err}
+	}
+	return "", fmt.Errorf("read the Databricks caller: %w", err)
+}
+
+const userAttrs = "id,userName,displayName,active,externalId"
+
+// Users lists the workspace's users, every page.
+func (d *Databricks) Users(ctx context.Context) ([]*User, error) {
+	us, err := d.w.UsersV2.ListAll(ctx, iam.ListUsersRequest{Attributes: userAttrs})
+	if err != nil {
+		return nil, d.wrap("list Databricks users", err, true)
+	}
+	out := make([]*User, 0, len(us))
+	for _, u := range us {
+		out = append(out, &User{ID: u.Id, UserName: u.UserName, DisplayName: u.DisplayName, Active: u.Active, ExternalID: u.ExternalId, Assigned: true})
+	}
+	return out, nil
+}
+
+// AccountUsers lists the account's users; Assigned is left false (the
+// snapshot knows the assigned ones from the workspace list).
+func (d *Databricks) AccountUsers(ctx context.Context) ([]*User, error) {
+	if d.a == nil {
+		return nil, d.accErr
+	}
+	us, err := d.a.UsersV2.ListAll(ctx, iam.ListAccountUsersRequest{Attributes: userAttrs})
+	if err != nil {
+		return nil, fmt.Errorf("list Databricks account users: %w", err)
+	}
+	out := make([]*User, 0, len(us))
+	for _, u := range us {
+		out = append(out, &User{ID: u.Id, UserName: u.UserName, DisplayName: u.DisplayName, Active: u.Active, ExternalID: u.ExternalId})
+	}
+	return out, nil
+}
+
+// Groups lists the workspace's groups with members, entitlements and kind.
+// The workspace list carries members; should a service omit them from every
+// group, each group is read on its own.
+func (d *Databricks) Groups(ctx context.Context) ([]*Group, error) {
+	gs, err := d.w.GroupsV2.ListAll(ctx, iam.ListGroupsRequest{})
+	if err != nil {
+		return nil, d.wrap("list Databricks groups", err, true)
+	}
+	out := make([]*Group, 0, len(gs))
+	for _, g := range gs {
+		out = append(out, fromSCIMGroup(g))
+	}
+	if len(gs) > 0 && !slices.ContainsFunc(gs, func(g iam.Group) bool { return len(g.Members) > 0 }) {
+		var wg gosync.WaitGroup
+		for _, g := range out {
+			wg.Go(func() {
+				full, err := d.w.GroupsV2.Get(ctx, iam.GetGroupRequest{Id: g.ID})
+				if err != nil {
+					g.MembersKnown = false
+					return
+				}
+				g.Members = members(full.Members)
+			})
+		}
+		wg.Wait()
+	}
+	return out, nil
+}
+
+func fromSCIMGroup(g iam.Group) *Group {
+	kind := KindWorkspace
+	if g.Meta != nil && g.Meta.ResourceType == "Group" {
+		kind = KindAccount
+	}
+	out := &Group{ID: g.Id, Name: g.DisplayName, Kind: kind, ExternalID: g.ExternalId, Members: members(g.Members), MembersKnown: true}
+	for _, e := range g.Entitlements {
+		out.Entitlements = append(out.Entitlements, e.Value)
+	}
+	return out
+}
+
+// members types each member by its $ref ("Users/1", "ServicePrincipals/2",
+// "Groups/3"); Display is refined by the snapshot (userName for users).
+func members(cv []iam.ComplexValue) []Member {
+	out := make([]Member, 0, len(cv))
+	for _, m := range cv {
+		t := PrincipalType("")
+		switch {
+		case strings.HasPrefix(m.Ref, "Users/") || strings.EqualFold(m.Type, "User"):
+			t = PrincipalUser
+		case strings.HasPrefix(m.Ref, "ServicePrincipals/") || strings.EqualFold(m.Type, "ServicePrincipal"):
+			t = PrincipalServicePrincipal
+		case strings.HasPrefix(m.Ref, "Groups/") || strings.EqualFold(m.Type, "Group"):
+			t = PrincipalGroup
+		}
+		out = append(out, Member{ID: m.Value, Type: t, Display: m.Display})
+	}
+	return out
+}
+
+// ServicePrincipals lists the workspace's service principals, every page.
+func (d *Databricks) ServicePrincipals(ctx context.Context) ([]*ServicePrincipal, error) {
+	sps, err := d.w.ServicePrincipalsV2.ListAll(ctx, iam.ListServicePrincipalsRequest{Attributes: "id,applicationId,displayName,active"})
+	if err != nil {
+		return nil, d.wrap("list Databricks service principals", err, true)
+	}
+	out := make([]*ServicePrincipal, 0, len(sps))
+	for _, sp := range sps {
+		out = append(out, &ServicePrincipal{ID: sp.Id, ApplicationID: sp.ApplicationId, DisplayName: sp.DisplayName, Active: sp.Active})
+	}
+	return out, nil
+}
+
+// Tokens lists every token through token management (one response).
+func (d *Databricks) Tokens(ctx context.Context) ([]Credential, error) {
+	ts, err := d.w.TokenManagement.ListAll(ctx, settings.ListTokenManagementRequest{})
+	if err != nil {
+		return nil, d.wrap("list Databricks tokens", err, false)
+	}
+	out := make([]Credential, 0, len(ts))
+	for _, t := range ts {
+		c := Credential{
+			ID: t.TokenId, Kind: CredentialPAT, OwnerID: strconv.FormatInt(t.OwnerId, 10), OwnerType: PrincipalUser,
+			Owner: t.CreatedByUsername, Comment: t.Comment, Created: epochMillis(t.CreationTime),
+			Expiry: epochMillis(t.ExpiryTime), LastUsed: epochMillis(t.LastUsedDay),
+		}
+		if t.OwnerId == 0 {
+			c.OwnerID = strconv.FormatInt(t.CreatedById, 10)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// epochMillis reads Databricks' epoch milliseconds; 0 and -1 (never) are zero.
+func epochMillis(ms int64) time.Time {
+	if ms <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// MaxTokenLifetimeDays reads workspace-conf maxTokenLifetimeDays (0: no limit).
+func (d *Databricks) MaxTokenLifetimeDays(ctx context.Context) (int, error) {
+	conf, err := d.w.WorkspaceConf.GetStatus(ctx, settings.GetStatusRequest{Keys: "maxTokenLifetimeDays"})
+	if err != nil {
+		return 0, d.wrap("read workspace-conf maxTokenLifetimeDays", err, false)
+	}
+	v := strings.TrimSpace((*conf)["maxTokenLifetimeDays"])
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("workspace-conf maxTokenLifetimeDays %q is not a number", v)
+	}
+	return n, nil
+}
+
+// AccountAccess asks the account SCIM API for one group.
+func (d *Databricks) AccountAccess(ctx context.Context) error {
+	if d.a == nil {
+		return d.accErr
+	}
+	it := d.a.GroupsV2.List(ctx, iam.ListAccountGroupsRequest{Count: 1, Attributes: "id"})
+	if it.HasNext(ctx) { // on an error HasNext is true and Next returns it
+		if _, err := it.Next(ctx); err != nil {
+			return fmt.Errorf("account SCIM at %s: %w", d.a.Config.Host, err)
+		}
+	}
+	d.accountOK = true
+	return nil
+}
+
+const proxyGroups = "/api/2.0/account/scim/v2/Groups"
+
+// ProxyAccess asks the workspace-proxied account SCIM API for one group.
+func (d *Databricks) ProxyAccess(ctx context.Context) error {
+	var resp map[string]any
+	q := map[string]any{"count": 1, "attributes": "id"}
+	if err := d.raw.Do(ctx, http.MethodGet, proxyGroups, map[string]string{"Accept": "application/json"}, q, nil, &resp); err != nil {
+		return fmt.Errorf("workspace-proxied account SCIM: %w", err)
+	}
+	return nil
+}
+
+// Secrets lists one service principal's OAuth secrets through the account API.
+func (d *Databricks) Secrets(ctx context.Context, spID string) ([]Credential, error) {
+	if d.a == nil {
+		return nil, d.accErr
+	}
+	ss, err := d.a.ServicePrincipalSecrets.ListAll(ctx, oauth2.ListServicePrincipalSecretsRequest{ServicePrincipalId: spID})
+	if err != nil {
+		return nil, fmt.Errorf("list OAuth secrets of service principal %s: %w", spID, err)
+	}
+	out := make([]Credential, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, Credential{
+			ID: s.Id, Kind: CredentialOAuthSecret, OwnerID: spID, OwnerType: PrincipalServicePrincipal,
+			Created: parseTime(s.CreateTime), Expiry: parseTime(s.ExpireTime),
+		})
+	}
+	return out, nil
+}
+
+// ---- Executor ----
+
+var patchSchemas = []iam.PatchSchema{iam.PatchSchemaUrnIetfParamsScimApiMessages20PatchOp}
+
+// CreateGroup creates a workspace-local group (or an account group when the
+// change routes through the account API) and returns its id.
+func (d *Databricks) CreateGroup(ctx context.Context, c Change) (string, error) {
+	if c.Route == RouteAccount {
+		if d.a == nil {
+			return "", d.accErr
+		}
+		g, err := d.a.GroupsV2.Create(ctx, iam.CreateAccountGroupRequest{DisplayName: c.Group})
+		if err != nil {
+			return "", fmt.Errorf("create account group %s: %w", c.Group, err)
+		}
+		return g.Id, nil
+	}
+	g, err := d.w.GroupsV2.Create(ctx, iam.CreateGroupRequest{DisplayName: c.Group})
+	if err != nil {
+		return "", fmt.Errorf("create group %s: %w", c.Group, err)
+	}
+	return g.Id, nil
+}
+
+// AddMember adds c.PrincipalID to group c.GroupID through c.Route.
+func (d *Databricks) AddMember(ctx context.Context, c Change) error {
+	op := iam.Patch{Op: iam.PatchOpAdd, Value: map[string]any{"members": []map[string]string{{"value": c.PrincipalID}}}}
+	return d.patch(ctx, c, fmt.Sprintf("add %s to %s", c.Principal, c.Group), op)
+}
+
+// RemoveMember removes c.PrincipalID from group c.GroupID through c.Route.
+func (d *Databricks) RemoveMember(ctx context.Context, c Change) error {
+	op := iam.Patch{Op: iam.PatchOpRemove, Path: fmt.Sprintf("members[value eq %q]", c.PrincipalID)}
+	return d.patch(ctx, c, fmt.Sprintf("remove %s from %s", c.Principal, c.Group), op)
+}
+
+// AddEntitlement grants c.Entitlement to the group (workspace SCIM, for
+// account groups too) and reads the group back to confirm it applied.
+func (d *Databricks) AddEntitlement(ctx context.Context, c Change) error {
+	op := iam.Patch{Op: iam.PatchOpAdd, Path: "entitlements", Value: []map[string]string{{"value": c.Entitlement}}}
+	return d.entitlement(ctx, c, op, true)
+}
+
+// RemoveEntitlement takes c.Entitlement away and confirms by reading back.
+func (d *Databricks) RemoveEntitlement(ctx context.Context, c Change) error {
+	op := iam.Patch{Op: iam.PatchOpRemove, Path: fmt.Sprintf("entitlements[value eq %q]", c.Entitlement)}
+	return d.entitlement(ctx, c, op, false)
+}
+
+func (d *Databricks) entitlement(ctx context.Context, c Change, op iam.Patch, want bool) error {
+	what := fmt.Sprintf("%s %s on %s", c.Action, c.Entitlement, c.Group)
+	wc := c
+	wc.Route = RouteWorkspace
+	if err := d.patch(ctx, wc, what, op); err != nil {
+		return err
+	}
+	g, err := d.w.GroupsV2.Get(ctx, iam.GetGroupRequest{Id: c.GroupID})
+	if err != nil {
+		return fmt.Errorf("%s: read back: %w", what, err)
+	}
+	has := slices.ContainsFunc(g.Entitlements, func(e iam.ComplexValue) bool { return e.Value == c.Entitlement })
+	if has != want {
+		return fmt.Errorf("%s: accepted, but reading %s back shows it did not apply", what, c.Group)
+	}
+	return nil
+}
+
+func (d *Databricks) patch(ctx context.Context, c Change, what string, op iam.Patch) error {
+	if c.GroupID == "" {
+		return fmt.Errorf("%s: no group id", what)
+	}
+	ops := []iam.Patch{op}
+	var err error
+	switch c.Route {
+	case RouteAccount:
+		if d.a == nil {
+			return fmt.Errorf("%s: %w", what, d.accErr)
+		}
+		err = d.a.GroupsV2.Patch(ctx, iam.PatchAccountGroupRequest{Id: c.GroupID, Operations: ops, Schemas: patchSchemas})
+	case RouteProxy:
+		body := iam.PatchGroupRequest{Operations: ops, Schemas: patchSchemas}
+		err = d.raw.Do(ctx, http.MethodPatch, proxyGroups+"/"+c.GroupID, map[string]string{"Content-Type": "application/json"}, nil, body, nil)
+	default:
+		err = d.w.GroupsV2.Patch(ctx, iam.PatchGroupRequest{Id: c.GroupID, Operations: ops, Schemas: patchSchemas})
+	}
+	if err != nil {
+		return fmt.Errorf("%s (%s SCIM): %w", what, cmpRoute(c.Route), err)
+	}
+	return nil
+}
+
+func cmpRoute(r Route) Route {
+	if r == "" {
+		return RouteWorkspace
+	}
+	return r
+}
+
+// RevokeToken deletes a token through token management; a token already
+// gone counts as revoked.
+func (d *Databricks) RevokeToken(ctx context.Context, c Change) error {
+	err := d.w.TokenManagement.Delete(ctx, settings.DeleteTokenManagementRequest{TokenId: c.TokenID})
+	if err != nil && !apierr.IsMissing(err) {
+		return fmt.Errorf("revoke token %s of %s: %w", c.TokenID, c.Principal, err)
+	}
+	return nil
+}
+
+// RevokeSecret deletes a service principal OAuth secret (account API); a
+// secret already gone counts as revoked.
+func (d *Databricks) RevokeSecret(ctx context.Context, c Change) error {
+	if d.a == nil {
+		return fmt.Errorf("revoke secret %s of %s: %w", c.TokenID, c.Principal, d.accErr)
+	}
+	err := d.a.ServicePrincipalSecrets.Delete(ctx, oauth2.DeleteServicePrincipalSecretRequest{ServicePrincipalId: c.PrincipalID, SecretId: c.TokenID})
+	if err != nil && !apierr.IsMissing(err) {
+		return fmt.Errorf("revoke secret %s of %s: %w", c.TokenID, c.Principal, err)
+	}
+	return nil
+}
+
+// scimGate lets at most cap(sem) SCIM requests run at once, across the
+// workspace and account clients; a slot is held until the body is closed.
+type scimGate struct {
+	base http.RoundTripper
+	sem  chan struct{}
+}
+
+func (g *scimGate) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !strings.Contains(req.URL.Path, "/scim/v2/") {
+		return g.base.RoundTrip(req)
+	}
+	select {
+	case g.sem <- struct{}{}:
+	case <-req.Context().Done():
+		return nil, req.Context().Err()
+	}
+	release := gosync.OnceFunc(func() { <-g.sem })
+	resp, err := g.base.RoundTrip(req)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	resp.Body = &releasingBody{ReadCloser: resp.Body, release: release}
+	return resp, nil
+}
+
+type releasingBody struct {
+	io.ReadCloser
+	release func()
+}
+
+func (b *releasingBody) Close() error {
+	defer b.release()
+	return b.ReadCloser.Close()
+}

@@ -1,0 +1,169 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/bitbricks/bitbricks/emulator"
+)
+
+// captureDefaultLog sends the process-wide slog (and so the standard log,
+// which the Databricks SDK writes to) into the env's log buffer.
+func captureDefaultLog(t *testing.T, e *credEnv) {
+	prev := slog.Default()
+	slog.SetDefault(e.creds.Log)
+	t.Cleanup(func() { slog.SetDefault(prev) })
+}
+
+func (e *credEnv) tokenValue(ownerID, comment string) emulator.DBToken {
+	for _, tk := range e.tokens(ownerID, comment) {
+		if tk.Comment == comment {
+			return tk
+		}
+	}
+	return emulator.DBToken{}
+}
+
+// A leaked token of a service principal bound to a pipeline: the binding is
+// rotated first, every token of the owner is revoked, the value stops
+// working, and it shows nowhere.
+func TestLeakedTokenOfBoundServicePrincipal(t *testing.T) {
+	e := newCredEnv(t)
+	captureDefaultLog(t, e)
+	ctx := context.Background()
+	b := e.binding(t, "etl-prod")
+	sp := e.sp("etl-deployer")
+	leaked, _ := e.bound(b) // the pipeline's own token leaked
+	owned := e.tokens(sp.ID, "")
+
+	leak, err := e.creds.FindLeaked(ctx, leaked+"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leak.Owner.Name != "etl-deployer" || leak.Owner.Type != PrincipalServicePrincipal || len(leak.Tokens) != len(owned) ||
+		len(leak.Bindings) != 1 || leak.Bindings[0].Name != "etl-prod" || leak.Redacted != Redact(leaked) {
+		t.Fatalf("leak %+v, want etl-deployer's %d tokens and binding etl-prod", leak, len(owned))
+	}
+	out, err := e.creds.RevokeLeaked(ctx, leak)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Revoked) != len(owned) || len(out.Failed) != 0 || out.StillValid || len(out.Rotations) != 1 {
+		t.Errorf("revocation %+v, want all %d tokens revoked after one rotation", out, len(owned))
+	}
+	if _, err := e.authenticatesAs(t, b, leaked); !isAuth(err) || httpStatus(err) != 401 {
+		t.Errorf("Me with the leaked value: %v, want 401", err)
+	}
+	if left := e.tokens(sp.ID, ""); len(left) != 1 || left[0].ID != out.Rotations[0].NewID {
+		t.Errorf("etl-deployer has %d tokens left, want only the new pipeline token", len(left))
+	}
+	e.mustConverge(t, b, out.Rotations[0])
+
+	js, _ := json.Marshal([]any{leak, out})
+	newValue, _ := e.bound(b)
+	e.mustNotShow(t, []string{leaked, newValue}, string(js), fmt.Sprintf("%+v %#v %+v", leak, leak, out))
+	if !strings.Contains(e.logs.String(), leak.Redacted) {
+		t.Errorf("the log does not name the leaked token by its redacted form %s", leak.Redacted)
+	}
+}
+
+// A leaked token of a user: every token of the user goes.
+func TestLeakedTokenOfUser(t *testing.T) {
+	e := newCredEnv(t)
+	captureDefaultLog(t, e)
+	ctx := context.Background()
+	hana := e.userID(t, "hana@acme.com")
+	leaked := e.tokenValue(hana, "laptop").Value
+	n := len(e.tokens(hana, ""))
+
+	leak, err := e.creds.FindLeaked(ctx, leaked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leak.Owner.Name != "hana@acme.com" || leak.Owner.Type != PrincipalUser || len(leak.Tokens) != n || len(leak.Bindings) != 0 {
+		t.Fatalf("leak %+v, want hana's %d tokens", leak, n)
+	}
+	out, err := e.creds.RevokeLeaked(ctx, leak)
+	if err != nil || len(out.Revoked) != n || out.StillValid {
+		t.Fatalf("revocation %+v, %v", out, err)
+	}
+	if left := e.tokens(hana, ""); len(left) != 0 {
+		t.Errorf("hana still has %d tokens", len(left))
+	}
+
+	// The same value again: it no longer authenticates, and the error says so
+	// without showing it.
+	_, err = e.creds.FindLeaked(ctx, leaked)
+	if err == nil || !strings.Contains(err.Error(), "does not authenticate") || !strings.Contains(err.Error(), Redact(leaked)) {
+		t.Errorf("second lookup: %v, want a 'does not authenticate' error naming %s", err, Redact(leaked))
+	}
+	e.mustNotShow(t, []string{leaked}, err2s(err), fmt.Sprintf("%+v %+v", leak, out))
+	if err := VerifyAudit(e.creds.AuditFile); err != nil {
+		t.Error(err)
+	}
+}
+
+// Revocation by owner lists first (tokens and OAuth secrets), then revokes.
+func TestRevokeCredentialsByOwner(t *testing.T) {
+	e := newCredEnv(t)
+	ctx := context.Background()
+	sp := e.sp("reporting-bot")
+	wantTokens, wantSecrets := len(e.tokens(sp.ID, "")), len(e.secrets(sp.ID))
+
+	owned, err := e.creds.OwnerCredentials(ctx, "reporting-bot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if owned.Principal.ID != sp.ID || owned.Unknown != "" || len(owned.Credentials) != wantTokens+wantSecrets {
+		t.Fatalf("owned %+v, want %d tokens and %d secrets of reporting-bot", owned, wantTokens, wantSecrets)
+	}
+	rev, err := e.creds.RevokeCredentials(ctx, owned.Credentials)
+	if err != nil || len(rev.Revoked) != len(owned.Credentials) {
+		t.Fatalf("revocation %+v, %v", rev, err)
+	}
+	if len(e.tokens(sp.ID, "")) != 0 || len(e.secrets(sp.ID)) != 0 {
+		t.Errorf("reporting-bot still has credentials")
+	}
+
+	// A user by userName.
+	owned, err = e.creds.OwnerCredentials(ctx, "paul@acme.com")
+	if err != nil || owned.Principal.Type != PrincipalUser || len(owned.Credentials) != 2 {
+		t.Errorf("paul's credentials: %+v, %v; want 2 tokens", owned, err)
+	}
+	if _, err := e.creds.OwnerCredentials(ctx, "nobody@acme.com"); err == nil {
+		t.Error("an unknown owner: no error")
+	}
+}
+
+func TestRevokeCredentialByID(t *testing.T) {
+	e := newCredEnv(t)
+	ctx := context.Background()
+	tk := e.tokenValue(e.userID(t, "paul@acme.com"), "terraform")
+	c, err := e.creds.RevokeToken(ctx, tk.ID)
+	if err != nil || c.Owner != "paul@acme.com" || c.Kind != CredentialPAT {
+		t.Fatalf("revoke token: %+v, %v", c, err)
+	}
+	if _, err := e.creds.RevokeToken(ctx, tk.ID); err == nil || !strings.Contains(err.Error(), "no token") {
+		t.Errorf("revoking it again: %v, want 'no token'", err)
+	}
+
+	sp := e.sp("reporting-bot")
+	sec := e.secrets(sp.ID)[0]
+	c, err = e.creds.RevokeSecret(ctx, "reporting-bot", sec.ID)
+	if err != nil || c.Kind != CredentialOAuthSecret || c.Owner != "reporting-bot" {
+		t.Fatalf("revoke secret: %+v, %v", c, err)
+	}
+	if len(e.secrets(sp.ID)) != 3 {
+		t.Errorf("reporting-bot has %d secrets, want 3", len(e.secrets(sp.ID)))
+	}
+	if _, err := e.creds.RevokeSecret(ctx, "reporting-bot", sec.ID); err == nil || !strings.Contains(err.Error(), "has no OAuth secret") {
+		t.Errorf("revoking it again: %v", err)
+	}
+	if err := VerifyAudit(e.creds.AuditFile); err != nil {
+		t.Error(err)
+	}
+}

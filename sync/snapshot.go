@@ -1,0 +1,590 @@
+package sync
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/bitbricks/bitbricks/config"
+)
+
+// Sources are the adapters a snapshot is read from. Atlassian is nil when
+// atlassian_admin is not configured.
+type Sources struct {
+	Bitbucket  BitbucketSource
+	Atlassian  AtlassianSource
+	Databricks DatabricksSource
+}
+
+// SourceOptions configure NewSources.
+type SourceOptions struct {
+	// Env supplies the Bitbucket and Atlassian endpoints and credentials;
+	// nil is the process environment.
+	Env        Env
+	Databricks DatabricksOptions
+}
+
+// NewSources builds the real adapters for cfg. The Databricks adapter is
+// also the Executor for Apply (see Sources.Executor).
+func NewSources(cfg *config.Config, opts SourceOptions) (Sources, error) {
+	bb, err := NewBitbucket(cfg, opts.Env)
+	if err != nil {
+		return Sources{}, err
+	}
+	if opts.Databricks.Env == nil {
+		opts.Databricks.Env = opts.Env
+	}
+	db, err := NewDatabricks(cfg, opts.Databricks)
+	if err != nil {
+		return Sources{}, err
+	}
+	src := Sources{Bitbucket: bb, Databricks: db}
+	if a := NewAtlassian(cfg, opts.Env); a != nil {
+		src.Atlassian = a
+	}
+	return src, nil
+}
+
+// Executor returns the Databricks source as an Executor, when it is one.
+func (s Sources) Executor() (Executor, bool) {
+	e, ok := s.Databricks.(Executor)
+	return e, ok
+}
+
+// readConcurrency bounds the reads in flight at once (SCIM requests are
+// bounded further, to 4, by the Databricks adapter).
+const readConcurrency = 8
+
+// Read takes a Snapshot of every source, concurrently and through every
+// page. A source that fails becomes a SourceProblem and marks its part of the
+// snapshot unknown; the snapshot is still returned. Bad credentials or an
+// unreachable host for Bitbucket or Databricks stop the read with a one-line
+// *SystemError naming the system and what to check. progress, if not nil,
+// hears what is being read (called from one goroutine at a time).
+func Read(ctx context.Context, src Sources, cfg *config.Config, progress func(string)) (*Snapshot, error) {
+	r := &reader{src: src, cfg: cfg, progress: progress, snap: &Snapshot{
+		TakenAt: time.Now().UTC(), Workspace: cfg.Bitbucket.Workspace, Host: src.Databricks.Host(),
+		Groups: map[string]*BitbucketGroup{}, Emails: map[string]string{}, Users: map[string]*User{},
+		DBGroups: map[string]*Group{}, SPs: map[string]*ServicePrincipal{}, Bindings: map[string]*BindingState{},
+	}}
+	fromAdmin := cfg.Bitbucket.GroupsSource == config.GroupsSourceAtlassianAdmin
+
+	// One call per system first: bad credentials or a dead host end the run
+	// here, before a storm of requests that would all fail the same way.
+	g := newGroup(ctx, readConcurrency)
+	g.Go(r.me)
+	if fromAdmin {
+		g.Go(r.members)
+	} else {
+		g.Go(r.bitbucketGroups)
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	g = newGroup(ctx, readConcurrency)
+	if fromAdmin {
+		g.Go(r.adminGroups)
+	} else {
+		g.Go(r.members)
+	}
+	g.Go(r.databricksUsers)
+	g.Go(r.databricksGroups)
+	g.Go(r.servicePrincipals)
+	g.Go(r.tokens)
+	g.Go(r.maxTokenDays)
+	g.Go(r.account)
+	g.Go(r.proxy)
+	if src.Atlassian != nil {
+		g.Go(r.atlassianTokens)
+	}
+	for _, b := range cfg.Pipelines {
+		g.Go(func(ctx context.Context) error { return r.binding(ctx, b) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	// What needs the above: emails of every account seen, SP secrets.
+	g = newGroup(ctx, readConcurrency)
+	g.Go(r.emails)
+	g.Go(r.spSecrets)
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	r.finish()
+	return r.snap, nil
+}
+
+// reader holds one Read's state; mu guards snap while the reads run.
+type reader struct {
+	src      Sources
+	cfg      *config.Config
+	progress func(string)
+
+	mu         gosync.Mutex
+	snap       *Snapshot
+	bbGroups   []*BitbucketGroup
+	usersKnown bool
+	spsKnown   bool
+	rawTokens  []Credential // owners not yet resolved
+	secrets    []Credential
+	atlTokens  []Credential
+}
+
+func (r *reader) say(format string, args ...any) {
+	if r.progress == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.progress(fmt.Sprintf(format, args...))
+}
+
+// fail records a source problem; a SystemError is returned to stop the read.
+func (r *reader) fail(system, source string, err error) error {
+	var se *SystemError
+	if errors.As(err, &se) {
+		return se
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.snap.Problems = append(r.snap.Problems, SourceProblem{System: system, Source: source, Err: oneLine(err)})
+	return nil
+}
+
+func (r *reader) me(ctx context.Context) error {
+	r.say("checking Databricks credentials at %s", r.src.Databricks.Host())
+	caller, err := r.src.Databricks.Me(ctx)
+	if err != nil {
+		return r.fail(SystemDatabricks, "caller identity", err)
+	}
+	r.mu.Lock()
+	r.snap.Caller = caller
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *reader) bitbucketGroups(ctx context.Context) error {
+	r.say("reading Bitbucket groups of %s", r.cfg.Bitbucket.Workspace)
+	gs, err := r.src.Bitbucket.Groups(ctx)
+	if err != nil {
+		return r.groupsFailed(SystemBitbucket, err)
+	}
+	r.mu.Lock()
+	r.bbGroups = gs
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *reader) adminGroups(ctx context.Context) error {
+	r.say("reading Atlassian directory groups")
+	if r.src.Atlassian == nil {
+		return r.groupsFailed(SystemAtlassian, errors.New("groups_source is atlassian-admin but atlassian_admin is not configured"))
+	}
+	var mapped []string
+	for _, m := range r.cfg.Mappings {
+		mapped = append(mapped, m.BitbucketGroup)
+	}
+	gs, err := r.src.Atlassian.Groups(ctx, mapped)
+	if err != nil {
+		return r.groupsFailed(SystemAtlassian, err)
+	}
+	r.mu.Lock()
+	r.bbGroups = gs
+	r.mu.Unlock()
+	return nil
+}
+
+// groupsFailed records the problem and marks every mapped group unknown (so
+// nothing is removed on the strength of a list that was never read).
+func (r *reader) groupsFailed(system string, err error) error {
+	if stop := r.fail(system, "groups", err); stop != nil {
+		return stop
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.cfg.Mappings {
+		r.bbGroups = append(r.bbGroups, &BitbucketGroup{Slug: m.BitbucketGroup, Name: m.BitbucketGroup, Problem: "group list could not be read: " + oneLine(err)})
+	}
+	return nil
+}
+
+func (r *reader) members(ctx context.Context) error {
+	r.say("reading Bitbucket workspace members")
+	ms, err := r.src.Bitbucket.Members(ctx)
+	if err != nil {
+		return r.fail(SystemBitbucket, "workspace members", err)
+	}
+	r.mu.Lock()
+	r.snap.Members, r.snap.MembersKnown = ms, true
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *reader) databricksUsers(ctx context.Context) error {
+	r.say("reading Databricks users")
+	us, err := r.src.Databricks.Users(ctx)
+	if err != nil {
+		return r.fail(SystemDatabricks, "users", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, u := range us {
+		r.snap.Users[u.ID] = u
+	}
+	r.usersKnown = true
+	return nil
+}
+
+func (r *reader) databricksGroups(ctx context.Context) error {
+	r.say("reading Databricks groups")
+	gs, err := r.src.Databricks.Groups(ctx)
+	if err != nil {
+		if stop := r.fail(SystemDatabricks, "groups", err); stop != nil {
+			return stop
+		}
+		// Mapped groups stay in DBGroups with unknown members, so the planner
+		// neither creates them nor changes their members.
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, m := range r.cfg.Mappings {
+			r.snap.DBGroups[m.DatabricksGroup] = &Group{Name: m.DatabricksGroup, Kind: KindWorkspace}
+		}
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, g := range gs {
+		r.snap.DBGroups[g.Name] = g
+	}
+	return nil
+}
+
+func (r *reader) servicePrincipals(ctx context.Context) error {
+	r.say("reading Databricks service principals")
+	sps, err := r.src.Databricks.ServicePrincipals(ctx)
+	if err != nil {
+		return r.fail(SystemDatabricks, "service principals", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, sp := range sps {
+		r.snap.SPs[sp.ID] = sp
+	}
+	r.spsKnown = true
+	return nil
+}
+
+func (r *reader) tokens(ctx context.Context) error {
+	r.say("reading Databricks tokens")
+	ts, err := r.src.Databricks.Tokens(ctx)
+	if err != nil {
+		return r.fail(SystemDatabricks, "tokens", err)
+	}
+	r.mu.Lock()
+	r.rawTokens, r.snap.TokensKnown = ts, true
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *reader) maxTokenDays(ctx context.Context) error {
+	n, err := r.src.Databricks.MaxTokenLifetimeDays(ctx)
+	if err != nil {
+		return r.fail(SystemDatabricks, "workspace-conf maxTokenLifetimeDays", err)
+	}
+	r.mu.Lock()
+	r.snap.MaxTokenDays = n
+	r.mu.Unlock()
+	return nil
+}
+
+// account checks account SCIM access and, with it, reads the account's users
+// (to tell users not assigned to the workspace).
+func (r *reader) account(ctx context.Context) error {
+	if err := r.src.Databricks.AccountAccess(ctx); err != nil {
+		if r.cfg.Databricks.AccountID != "" {
+			return r.fail(SystemDatabricks, "account SCIM", err)
+		}
+		return nil
+	}
+	r.mu.Lock()
+	r.snap.AccountAccess = true
+	r.mu.Unlock()
+	r.say("reading Databricks account users")
+	us, err := r.src.Databricks.AccountUsers(ctx)
+	if err != nil {
+		return r.fail(SystemDatabricks, "account users", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, u := range us {
+		if _, ok := r.snap.Users[u.ID]; !ok {
+			r.snap.Users[u.ID] = u // not assigned: stays Assigned=false unless the workspace list has it
+		}
+	}
+	return nil
+}
+
+func (r *reader) proxy(ctx context.Context) error {
+	if r.src.Databricks.ProxyAccess(ctx) == nil {
+		r.mu.Lock()
+		r.snap.ProxyAccess = true
+		r.mu.Unlock()
+	}
+	return nil
+}
+
+func (r *reader) atlassianTokens(ctx context.Context) error {
+	r.say("reading Atlassian API tokens")
+	ts, err := r.src.Atlassian.APITokens(ctx)
+	if err != nil {
+		return r.fail(SystemAtlassian, "API tokens", err)
+	}
+	r.mu.Lock()
+	r.atlTokens = ts
+	r.mu.Unlock()
+	return nil
+}
+
+// binding reads the variables of one pipeline binding: whether the secured
+// variable exists and the credential id recorded in <VARIABLE>_ID.
+func (r *reader) binding(ctx context.Context, b config.Binding) error {
+	r.say("reading pipeline variables of %s", b.Name)
+	st := &BindingState{Name: b.Name}
+	vs, err := r.src.Bitbucket.Variables(ctx, b.Repository, b.Environment)
+	if err != nil {
+		if stop := r.fail(SystemBitbucket, "variables of binding "+b.Name, err); stop != nil {
+			return stop
+		}
+		st.Problem = oneLine(err)
+	} else {
+		st.Known = true
+		for _, v := range vs {
+			switch v.Key {
+			case b.Variable:
+				st.VariableFound = true
+			case b.Variable + "_ID":
+				if v.Secured {
+					st.Known, st.Problem = false, b.Variable+"_ID is secured, so the recorded credential id cannot be read; make it a plain variable"
+				}
+				st.RecordedID = strings.TrimSpace(v.Value)
+			}
+		}
+	}
+	r.mu.Lock()
+	r.snap.Bindings[b.Name] = st
+	r.mu.Unlock()
+	return nil
+}
+
+// emails resolves Bitbucket accounts to Databricks userNames: the identity
+// map first, then the Atlassian directory in batches.
+func (r *reader) emails(ctx context.Context) error {
+	var accounts []Account
+	for _, g := range r.bbGroups {
+		accounts = append(accounts, g.Members...)
+	}
+	accounts = append(accounts, r.snap.Members...)
+
+	idmap := map[string]string{}
+	if f := r.cfg.Identity.MapFile; f != "" {
+		m, err := config.LoadIdentityMap(f)
+		if err != nil {
+			if stop := r.fail("identity", "identity map "+f, err); stop != nil {
+				return stop
+			}
+		}
+		for k, v := range m {
+			idmap[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+		}
+	}
+	resolved := map[string]string{}
+	var todo []string
+	for _, a := range accounts {
+		if a.AccountID == "" || resolved[a.AccountID] != "" || slices.Contains(todo, a.AccountID) {
+			continue
+		}
+		if e := cmp.Or(idmap[strings.ToLower(a.AccountID)], idmap[strings.ToLower(a.UUID)]); e != "" {
+			resolved[a.AccountID] = e
+		} else {
+			todo = append(todo, a.AccountID)
+		}
+	}
+	useAdmin := r.src.Atlassian != nil && r.cfg.Identity.EmailFrom != config.EmailFromMap
+	if len(todo) > 0 && useAdmin {
+		r.say("resolving %d emails through the Atlassian directory", len(todo))
+		found, err := r.src.Atlassian.Emails(ctx, todo)
+		for id, e := range found {
+			resolved[id] = e
+		}
+		if err != nil {
+			if stop := r.fail(SystemAtlassian, "emails", err); stop != nil {
+				return stop
+			}
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, e := range resolved {
+		r.snap.Emails[id] = e
+	}
+	return nil
+}
+
+// secrets reads every service principal's OAuth secrets when the account
+// API is reachable; SecretsKnown is true only if all of them were read.
+func (r *reader) spSecrets(ctx context.Context) error {
+	if !r.snap.AccountAccess || !r.spsKnown {
+		return nil
+	}
+	r.say("reading OAuth secrets of %d service principals", len(r.snap.SPs))
+	g := newGroup(ctx, SCIMConcurrency)
+	var failed []string
+	var first error
+	for _, sp := range r.snap.SPs {
+		g.Go(func(ctx context.Context) error {
+			ss, err := r.src.Databricks.Secrets(ctx, sp.ID)
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if err != nil {
+				failed, first = append(failed, sp.DisplayName), cmp.Or(first, err)
+				return nil
+			}
+			for _, s := range ss {
+				s.Owner = sp.DisplayName
+				r.secrets = append(r.secrets, s)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		slices.Sort(failed)
+		return r.fail(SystemDatabricks, "OAuth secrets of "+strings.Join(failed, ", "), first)
+	}
+	r.snap.SecretsKnown = true
+	return nil
+}
+
+// finish joins what the reads found: group keys, member names, credential
+// owners, and the "came back empty" rule.
+func (r *reader) finish() {
+	s := r.snap
+	for _, g := range r.bbGroups {
+		s.Groups[g.Slug] = g
+		if g.Name != "" {
+			s.Groups[g.Name] = g
+		}
+	}
+	groupNames := map[string]string{}
+	for _, g := range s.DBGroups {
+		groupNames[g.ID] = g.Name
+		if !r.usersKnown {
+			g.MembersKnown = false // members cannot be told apart by userName
+		}
+	}
+	for _, g := range s.DBGroups {
+		for i, m := range g.Members {
+			if u := s.Users[m.ID]; u != nil {
+				g.Members[i].Type, g.Members[i].Display = PrincipalUser, u.UserName
+			} else if sp := s.SPs[m.ID]; sp != nil {
+				g.Members[i].Type, g.Members[i].Display = PrincipalServicePrincipal, sp.DisplayName
+			} else if n := groupNames[m.ID]; n != "" {
+				g.Members[i].Type, g.Members[i].Display = PrincipalGroup, n
+			}
+		}
+	}
+	// An empty Bitbucket group facing a populated Databricks group is far
+	// more likely a bad read than everybody leaving: unknown, not empty.
+	for _, m := range r.cfg.Mappings {
+		bg, dg := s.Groups[m.BitbucketGroup], s.DBGroups[m.DatabricksGroup]
+		if bg != nil && bg.Known && len(bg.Members) == 0 && dg != nil && hasUsers(dg) {
+			bg.Known = false
+			bg.Problem = fmt.Sprintf("came back empty while %s has members", m.DatabricksGroup)
+			s.Problems = append(s.Problems, SourceProblem{System: SystemBitbucket, Source: "group " + m.BitbucketGroup, Err: bg.Problem})
+		}
+	}
+	// Without every principal, a token's owner (and so whether it is an OBO
+	// token of a bound service principal, or a protected person's) is a guess.
+	if !r.usersKnown || !r.spsKnown {
+		s.TokensKnown = false
+	}
+	for _, c := range r.rawTokens {
+		if sp := s.SPs[c.OwnerID]; sp != nil {
+			c.Kind, c.OwnerType, c.Owner = CredentialOBO, PrincipalServicePrincipal, sp.DisplayName
+		} else if u := s.Users[c.OwnerID]; u != nil {
+			c.Owner = u.UserName
+		}
+		s.Credentials = append(s.Credentials, c)
+	}
+	s.Credentials = append(s.Credentials, r.secrets...)
+	for _, c := range r.atlTokens {
+		if e := s.Emails[c.OwnerID]; e != "" && c.Owner == "" {
+			c.Owner = e
+		}
+		s.Credentials = append(s.Credentials, c)
+	}
+	slices.SortStableFunc(s.Credentials, func(a, b Credential) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.ID, b.ID))
+	})
+	for _, b := range r.cfg.Pipelines {
+		if st := s.Bindings[b.Name]; st != nil {
+			for _, sp := range s.SPs {
+				if strings.EqualFold(sp.DisplayName, b.ServicePrincipal) || strings.EqualFold(sp.ApplicationID, b.ServicePrincipal) {
+					st.SPID = sp.ID
+				}
+			}
+		}
+	}
+	slices.SortFunc(s.Problems, func(a, b SourceProblem) int {
+		return cmp.Or(cmp.Compare(a.System, b.System), cmp.Compare(a.Source, b.Source))
+	})
+}
+
+// group runs functions concurrently, at most n at once; the first error
+// cancels the others' context and is what Wait returns.
+type group struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	sem    chan struct{}
+	wg     gosync.WaitGroup
+	once   gosync.Once
+	err    error
+}
+
+func newGroup(ctx context.Context, n int) *group {
+	ctx, cancel := context.WithCancel(ctx)
+	return &group{ctx: ctx, cancel: cancel, sem: make(chan struct{}, n)}
+}
+
+func (g *group) Go(f func(context.Context) error) {
+	g.wg.Go(func() {
+		select {
+		case g.sem <- struct{}{}:
+		case <-g.ctx.Done():
+			g.once.Do(func() { g.err = g.ctx.Err() })
+			return
+		}
+		defer func() { <-g.sem }()
+		if err := f(g.ctx); err != nil {
+			g.once.Do(func() { g.err = err; g.cancel() })
+		}
+	})
+}
+
+func (g *group) Wait() error {
+	g.wg.Wait()
+	g.cancel()
+	return g.err
+}
