@@ -2,14 +2,65 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/bitbricks/bitbricks/tui"
 )
 
-// Temporary until the console lands.
+// runConsole opens the console on the configured systems.
 func runConsole(ctx context.Context, s *ioStreams, g *globalFlags) error {
-	return errors.New("console: not wired yet")
+	if !s.IsTerminal {
+		return tui.ErrNoTerminal
+	}
+	e, err := engineFromFlags(s, g)
+	if err != nil {
+		return err
+	}
+	return runConsoleWith(ctx, s, g, e)
 }
 
+// runConsoleWith runs the console on a ready engine (also `demo`). Logs go to
+// a file, never to the terminal the console draws on.
 func runConsoleWith(ctx context.Context, s *ioStreams, g *globalFlags, e *engine) error {
-	return errors.New("console: not wired yet")
+	if !s.IsTerminal {
+		return tui.ErrNoTerminal
+	}
+	logFile, path, err := openLog(s)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	log := slog.New(slog.NewTextHandler(logFile, nil))
+	b := tui.NewEngineBackend(e.src, e.cfg, s.Now)
+	b.Log = log
+	log.Info("console started", "config", e.cfg.Path, "read_only", g.readOnly)
+	err = tui.Run(ctx, b, tui.Options{ReadOnly: g.readOnly, Now: s.Now, LogWriter: logFile})
+	if err != nil {
+		return fmt.Errorf("console: %w (log: %s)", err, path)
+	}
+	return nil
+}
+
+// openLog opens the console's log file: $BITBRICKS_LOG, else
+// ~/.local/state/bitbricks/console.log.
+func openLog(s *ioStreams) (*os.File, string, error) {
+	path := s.Getenv("BITBRICKS_LOG")
+	if path == "" {
+		dir, err := os.UserHomeDir()
+		if err != nil {
+			dir = os.TempDir()
+		}
+		path = filepath.Join(dir, ".local", "state", "bitbricks", "console.log")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, "", fmt.Errorf("console log: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, "", fmt.Errorf("console log %s: %w (set BITBRICKS_LOG to another file)", path, err)
+	}
+	return f, path, nil
 }

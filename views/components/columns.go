@@ -34,7 +34,8 @@ func FitLeft(s string, w int) string {
 // Column is one column of a row layout.
 type Column struct {
 	Width int  // preferred width; the minimum for a Flex column
-	Flex  bool // takes the width left over
+	Flex  bool // takes a share of the width left over
+	Max   int  // a Flex column grows no wider than this; 0: no limit
 	Drop  int  // when the row does not fit, columns with the highest Drop go first; 0 never
 }
 
@@ -78,18 +79,33 @@ func Layout(total, gap int, cols []Column) []int {
 		}
 	}
 	for i, c := range cols {
-		if !on[i] {
-			continue
+		if on[i] {
+			w[i] = c.Width
 		}
-		w[i] = c.Width
-		if c.Flex && flex > 0 {
-			share := spare / flex
-			if spare > 0 {
-				w[i] += share
-				spare -= share
-			}
-			flex--
+	}
+	// Share the spare width among the flex columns, capped ones first so what they
+	// cannot take goes to the others.
+	order := make([]int, 0, flex)
+	for i, c := range cols {
+		if on[i] && c.Flex && c.Max > 0 {
+			order = append(order, i)
 		}
+	}
+	for i, c := range cols {
+		if on[i] && c.Flex && c.Max <= 0 {
+			order = append(order, i)
+		}
+	}
+	for k, i := range order {
+		if spare <= 0 {
+			break
+		}
+		share := spare / (len(order) - k)
+		if m := cols[i].Max; m > 0 {
+			share = min(share, max(m-w[i], 0))
+		}
+		w[i] += share
+		spare -= share
 	}
 	if spare < 0 { // still too wide: cut the flex columns, then the last ones
 		for i := len(w) - 1; i >= 0 && spare < 0; i-- {

@@ -41,7 +41,7 @@ type Confirm struct {
 	input                Input
 	yes                  bool // the Yes button has focus
 	problem              string
-	width                int
+	width, height        int
 }
 
 // NewConfirm returns a dialog with No focused.
@@ -65,8 +65,8 @@ func (c Confirm) ID() int { return c.id }
 func (c Confirm) Init() tea.Cmd { return nil }
 
 // SetSize implements the component contract; the dialog takes what it needs up to w.
-func (c *Confirm) SetSize(w, _ int) {
-	c.width = w
+func (c *Confirm) SetSize(w, h int) {
+	c.width, c.height = w, h
 	c.input.SetSize(max(w-6, 10), 1)
 }
 
@@ -113,8 +113,8 @@ func (c Confirm) Update(msg tea.Msg) (Confirm, tea.Cmd) {
 func (c Confirm) View() string {
 	var b strings.Builder
 	b.WriteString(c.st.Text.Bold.Render(c.title))
-	if c.body != "" {
-		b.WriteString("\n\n" + c.body)
+	if body := c.fitBody(); body != "" {
+		b.WriteString("\n\n" + body)
 	}
 	b.WriteString("\n\n")
 	if c.require != "" {
@@ -138,6 +138,31 @@ func (c Confirm) View() string {
 	inner := max(min(w-frame, 72), 10)
 	// Width includes the padding, not the border.
 	return c.st.Dialog.Width(inner + c.st.Dialog.GetHorizontalPadding()).Render(b.String())
+}
+
+// fitBody cuts the body to the lines the dialog has room for: the question and the
+// answer always show.
+func (c Confirm) fitBody() string {
+	if c.height <= 0 || c.body == "" {
+		return c.body
+	}
+	_, fh := c.st.Dialog.GetFrameSize()
+	fixed := fh + 1 + 2 + 1 // title, the blank lines around the body, the buttons
+	if c.require != "" {
+		fixed++ // the prompt
+		if c.problem != "" {
+			fixed++
+		}
+	}
+	room := c.height - fixed
+	lines := strings.Split(c.body, "\n")
+	if len(lines) <= room {
+		return c.body
+	}
+	if room < 1 {
+		return ""
+	}
+	return strings.Join(append(lines[:room-1:room-1], "…"), "\n")
 }
 
 // ShortHelp implements help.KeyMap.

@@ -29,6 +29,7 @@ type Picker struct {
 	list   Table[string]
 	width  int
 	height int
+	inner  int // width inside the dialog's frame
 }
 
 // NewPicker returns a focused picker over values, with the cursor on current.
@@ -67,8 +68,9 @@ func (p *Picker) SetSize(w, h int) {
 	p.width, p.height = w, h
 	fw, fh := p.st.Dialog.GetFrameSize()
 	inner := max(min(w-fw, 60), 10)
+	p.inner = inner
 	p.input.SetSize(inner, 1)
-	p.list.SetSize(inner, max(min(h-fh-3, 12), 1))
+	p.list.SetSize(inner, max(min(h-fh-3, 12, len(p.list.Items())), 1))
 }
 
 // Focus implements the component contract.
@@ -115,7 +117,11 @@ func (p Picker) View() string {
 		"",
 		p.list.View(),
 	)
-	return p.st.Dialog.Render(body)
+	if p.inner == 0 {
+		return p.st.Dialog.Render(body)
+	}
+	// Width includes the padding, not the border.
+	return p.st.Dialog.Width(p.inner + p.st.Dialog.GetHorizontalPadding()).Render(body)
 }
 
 // ShortHelp implements help.KeyMap.

@@ -123,22 +123,44 @@ func NewStyles(r *lipgloss.Renderer, p Palette) *Styles {
 type boxChars struct {
 	tl, tr, bl, br, left, right string
 	h                           string // one horizontal piece, unstyled
-	style                       lipgloss.Style
+	open, close                 string // the style's escape codes around a run of h
 }
 
 func newBoxChars(b lipgloss.Border, st lipgloss.Style) boxChars {
-	return boxChars{
+	c := boxChars{
 		tl: st.Render(b.TopLeft), tr: st.Render(b.TopRight),
 		bl: st.Render(b.BottomLeft), br: st.Render(b.BottomRight),
 		left: st.Render(b.Left), right: st.Render(b.Right),
-		h: b.Top, style: st,
+		h: b.Top,
 	}
+	// Rendering a run of h costs a style pass per box; find the codes once instead.
+	c.open, c.close, _ = strings.Cut(st.Render(b.Top), b.Top)
+	return c
+}
+
+// hline writes n horizontal pieces in the border's style.
+func (c boxChars) hline(b *strings.Builder, n int) {
+	b.WriteString(c.open)
+	for range max(n, 0) {
+		b.WriteString(c.h)
+	}
+	b.WriteString(c.close)
 }
 
 // Box draws body inside a w×h border with title in the top edge. A focused box has a
 // heavy border, so focus shows without colour. Body lines are fitted to the inner width
 // and the body is cut or padded to the inner height.
 func (s *Styles) Box(title, body string, w, h int, focused bool) string {
+	lines := strings.Split(body, "\n")
+	for i, l := range lines {
+		lines[i] = Fit(l, w-2)
+	}
+	return s.BoxLines(title, lines, w, h, focused)
+}
+
+// BoxLines is Box for lines already exactly w-2 cells wide (as Table.Lines draws
+// them): it does not measure them, which matters for long lists.
+func (s *Styles) BoxLines(title string, lines []string, w, h int, focused bool) string {
 	if w < 4 || h < 2 {
 		return ""
 	}
@@ -147,35 +169,42 @@ func (s *Styles) Box(title, body string, w, h int, focused bool) string {
 		c = s.focused
 	}
 	inner := w - 2
+	n := 0
+	for _, l := range lines {
+		n += len(l)
+	}
 	var b strings.Builder
-	b.Grow((w + 8) * h)
+	b.Grow(n + (inner*3+32)*2 + h*(len(c.left)+len(c.right)+inner+1))
 	b.WriteString(c.tl)
 	t := ""
 	if title != "" && inner > 4 {
 		t = " " + Fit(title, min(lipgloss.Width(title), inner-3)) + " "
-		b.WriteString(c.style.Render(c.h))
+		c.hline(&b, 1)
 		b.WriteString(s.Pane.Title.Render(t))
 	}
 	rest := inner - lipgloss.Width(t)
 	if t != "" {
 		rest--
 	}
-	b.WriteString(c.style.Render(strings.Repeat(c.h, max(rest, 0))))
+	c.hline(&b, rest)
 	b.WriteString(c.tr)
-	lines := strings.Split(body, "\n")
+	blank := ""
 	for i := 0; i < h-2; i++ {
 		b.WriteByte('\n')
 		b.WriteString(c.left)
 		if i < len(lines) {
-			b.WriteString(Fit(lines[i], inner))
+			b.WriteString(lines[i])
 		} else {
-			b.WriteString(strings.Repeat(" ", inner))
+			if blank == "" {
+				blank = strings.Repeat(" ", inner)
+			}
+			b.WriteString(blank)
 		}
 		b.WriteString(c.right)
 	}
 	b.WriteByte('\n')
 	b.WriteString(c.bl)
-	b.WriteString(c.style.Render(strings.Repeat(c.h, inner)))
+	c.hline(&b, inner)
 	b.WriteString(c.br)
 	return b.String()
 }

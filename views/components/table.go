@@ -60,6 +60,7 @@ type Table[T any] struct {
 	cursor, offset int // positions in view
 	width, height  int
 	header, empty  string
+	headerLine     string // the header drawn, cached
 	filter         string
 	focused        bool
 }
@@ -100,7 +101,10 @@ func (t *Table[T]) InvalidateSelected() {
 }
 
 // SetHeader sets a column header line drawn above the rows.
-func (t *Table[T]) SetHeader(h string) { t.header = h }
+func (t *Table[T]) SetHeader(h string) {
+	t.header = h
+	t.headerLine = t.st.Text.Muted.Render(Fit("  "+h, t.width))
+}
 
 // SetEmpty sets what the table says when no row passes the filter.
 func (t *Table[T]) SetEmpty(s string) { t.empty = s }
@@ -111,6 +115,7 @@ func (t *Table[T]) SetSize(w, h int) {
 		clear(t.cached)
 	}
 	t.width, t.height = w, h
+	t.SetHeader(t.header)
 	t.clamp()
 }
 
@@ -249,46 +254,43 @@ func (t Table[T]) Update(msg tea.Msg) (Table[T], tea.Cmd) {
 
 // View draws the header and the visible window of rows, exactly height lines of width
 // cells. The cursor row is marked by a glyph (▸ focused, › not), not only a style.
-func (t Table[T]) View() string {
+func (t Table[T]) View() string { return strings.Join(t.Lines(), "\n") }
+
+// Lines is View as lines, each exactly the table's width, for a parent that frames them.
+func (t Table[T]) Lines() []string {
 	if t.width <= 0 || t.height <= 0 {
-		return ""
+		return nil
 	}
-	var b strings.Builder
-	n := 0
-	line := func(s string) {
-		if n > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(s)
-		n++
-	}
+	out := make([]string, 0, t.height)
 	if t.header != "" {
-		line(t.st.Text.Muted.Render(Fit("  "+t.header, t.width)))
+		out = append(out, t.headerLine)
 	}
 	if len(t.view) == 0 {
-		line(t.st.Text.Muted.Render(Fit("  "+t.empty, t.width)))
+		out = append(out, t.st.Text.Muted.Render(Fit("  "+t.empty, t.width)))
 	}
 	rw := t.RowWidth()
-	for pos := t.offset; pos < len(t.view) && n < t.height; pos++ {
+	for pos := t.offset; pos < len(t.view) && len(out) < t.height; pos++ {
 		i := t.view[pos]
-		if !t.cached[i] {
-			t.lines[i] = Fit(t.format(t.items[i], rw), rw)
+		if !t.cached[i] { // rows are cached with the cursor column's two spaces
+			t.lines[i] = "  " + Fit(t.format(t.items[i], rw), rw)
 			t.cached[i] = true
 		}
 		switch {
 		case pos != t.cursor:
-			line("  " + t.lines[i])
+			out = append(out, t.lines[i])
 		case t.focused:
-			line(t.st.Text.Accent.Render(GlyphCursor) + " " + t.st.Cursor.Render(t.lines[i]))
+			out = append(out, t.st.Text.Accent.Render(GlyphCursor)+" "+t.st.Cursor.Render(t.lines[i][2:]))
 		default:
-			line(GlyphCursorDim + " " + t.lines[i])
+			out = append(out, GlyphCursorDim+" "+t.lines[i][2:])
 		}
 	}
-	blank := strings.Repeat(" ", t.width)
-	for n < t.height {
-		line(blank)
+	if len(out) < t.height {
+		blank := strings.Repeat(" ", t.width)
+		for len(out) < t.height {
+			out = append(out, blank)
+		}
 	}
-	return b.String()
+	return out
 }
 
 // Position says where the cursor is, like "12/300", for titles.

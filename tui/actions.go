@@ -1,0 +1,241 @@
+package tui
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views/components"
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// ask opens a confirmation; a yes runs act. Every question gets a new operation id, so
+// a late answer to an old one is ignored.
+func (m Model) ask(title, body, require string, act action) (Model, tea.Cmd) {
+	m.op++
+	m.confirm = components.NewConfirm(m.th.st, m.op, title, body, require)
+	m.confirm.SetSize(m.width, m.bodyH)
+	m.modal = modalConfirm
+	m.pending = act
+	return m, nil
+}
+
+func (m Model) answered(msg components.ConfirmMsg) (Model, tea.Cmd) {
+	if msg.ID != m.op || m.modal != modalConfirm {
+		return m, nil
+	}
+	m.modal = modalNone
+	act := m.pending
+	m.pending = nil
+	if !msg.Yes || act == nil {
+		m.setStatus(statusInfo, "cancelled; nothing changed")
+		return m, nil
+	}
+	m.setStatus(statusInfo, "")
+	cmd := act(&m)
+	return m, tea.Batch(cmd, m.spin.Tick)
+}
+
+// intent turns what a view asks for into a confirmation (or, for a re-map, a picker).
+func (m Model) intent(msg tea.Msg) (Model, tea.Cmd) {
+	if m.ro || m.busy != "" || m.d == nil {
+		return m, nil // the keys were refused already; this is belt and braces
+	}
+	switch it := msg.(type) {
+	case applyIntent:
+		return m.askApply(it.changes)
+	case revokeIntent:
+		return m.askRevoke(it)
+	case rotateIntent:
+		return m.askRotate(it.binding)
+	case remapIntent:
+		m.op++
+		m.remap = it
+		m.picker = components.NewPicker(m.th.st, m.op,
+			fmt.Sprintf("Re-map %s (now %s) to the Databricks group…", it.bitbucket, it.from), m.d.dbGroups, it.from)
+		m.picker.SetSize(m.width, m.bodyH)
+		m.modal = modalPicker
+	}
+	return m, nil
+}
+
+func (m Model) askApply(changes []sync.Change) (Model, tea.Cmd) {
+	if len(changes) == 0 {
+		m.setStatus(statusInfo, "nothing selected to apply; toggle changes with space in the plan (5)")
+		return m, nil
+	}
+	var b strings.Builder
+	destructive := 0
+	for i, c := range changes {
+		if c.Action.Destructive() {
+			destructive++
+		}
+		if i < 8 {
+			fmt.Fprintf(&b, "%s %s %s %s\n", m.th.actionGlyph(c.Action), c.Action, cmp.Or(c.Group, c.Binding), changeSubject(c))
+		}
+	}
+	if len(changes) > 8 {
+		fmt.Fprintf(&b, "… and %d more\n", len(changes)-8)
+	}
+	require := ""
+	if len(changes) > 1 && destructive > 0 { // bulk and destructive: type the workspace
+		require = cmp.Or(m.d.snap.Workspace, "apply")
+	}
+	title := fmt.Sprintf("Apply %d %s?", len(changes), plural(len(changes), "change"))
+	if destructive > 0 {
+		title = fmt.Sprintf("Apply %d %s? %s %d take access or a credential away", len(changes), plural(len(changes), "change"), components.GlyphWarn, destructive)
+	}
+	return m.ask(title, strings.TrimRight(b.String(), "\n"), require, func(m *Model) tea.Cmd {
+		m.busy = fmt.Sprintf("applying %d %s", len(changes), plural(len(changes), "change"))
+		m.total, m.done = len(changes), 0
+		m.plan.ClearStatus()
+		for _, c := range changes {
+			m.plan.SetStatus(c.ID, components.GlyphPending+" queued")
+		}
+		return m.applyCmd(m.op, changes)
+	})
+}
+
+func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
+	var creds []sync.Credential
+	var b strings.Builder
+	for _, c := range it.creds {
+		if c.Kind == sync.CredentialAtlassianToken {
+			continue // read-only here: revoked in admin.atlassian.com
+		}
+		creds = append(creds, c.Credential)
+		if len(creds) <= 8 {
+			fmt.Fprintf(&b, "%s  %s  %s old, last used %s%s\n", shortID(c.ID), kindName(c.Kind), ageText(c.Age),
+				whenText(c.LastUsed, m.d.now, "never"), quoted(c.Comment))
+		}
+	}
+	if len(creds) == 0 {
+		m.setStatus(statusInfo, "Atlassian API tokens are revoked in admin.atlassian.com, not here")
+		return m, nil
+	}
+	if len(creds) > 8 {
+		fmt.Fprintf(&b, "… and %d more\n", len(creds)-8)
+	}
+	owner := creds[0].Owner
+	b.WriteString("\nWhatever uses it stops working at once; this cannot be undone.")
+	title := fmt.Sprintf("Revoke %s of %s?", kindName(creds[0].Kind), owner)
+	require := ""
+	if it.owner != "" || len(creds) > 1 {
+		title = fmt.Sprintf("Revoke all %d %s of %s?", len(creds), plural(len(creds), "credential"), owner)
+		require = owner
+	}
+	return m.ask(title, b.String(), require, func(m *Model) tea.Cmd {
+		m.busy = fmt.Sprintf("revoking %d %s of %s", len(creds), plural(len(creds), "credential"), owner)
+		b := m.b
+		return m.opCmd(m.op, "nothing was revoked; press R to refresh and try again", func(ctx context.Context) (string, error) {
+			if err := b.Revoke(ctx, creds); err != nil {
+				return "", fmt.Errorf("revoke %s: %w", owner, err)
+			}
+			return fmt.Sprintf("revoked %d %s of %s", len(creds), plural(len(creds), "credential"), owner), nil
+		})
+	})
+}
+
+func quoted(s string) string {
+	if s == "" {
+		return ""
+	}
+	return `  "` + s + `"`
+}
+
+func (m Model) askRotate(binding string) (Model, tea.Cmd) {
+	bd, ok := m.d.cfg.BindingByName(binding)
+	if !ok {
+		return m, nil
+	}
+	body := fmt.Sprintf("A new %s for %s is created, checked, written to %s/%s and recorded in %s_ID; then older credentials of the binding are revoked. A failure before the write leaves the old one working.",
+		bd.Credential, bd.ServicePrincipal, bd.Repository, bd.Variable, bd.Variable)
+	return m.ask("Rotate "+binding+" now?", body, "", func(m *Model) tea.Cmd {
+		m.busy = "rotating " + binding
+		b := m.b
+		return m.opCmd(m.op, "the old credential still works; press r to retry", func(ctx context.Context) (string, error) {
+			if err := b.Rotate(ctx, binding); err != nil {
+				return "", fmt.Errorf("rotate %s: %w", binding, err)
+			}
+			return "rotated " + binding, nil
+		})
+	})
+}
+
+func (m Model) picked(msg components.PickedMsg) (Model, tea.Cmd) {
+	if msg.ID != m.op || m.modal != modalPicker {
+		return m, nil
+	}
+	m.modal = modalNone
+	it := m.remap
+	switch {
+	case !msg.OK:
+		m.setStatus(statusInfo, "cancelled; nothing changed")
+		return m, nil
+	case msg.Value == it.from:
+		m.setStatus(statusInfo, fmt.Sprintf("%s already maps to %s; nothing changed", it.bitbucket, it.from))
+		return m, nil
+	}
+	to := msg.Value
+	body := fmt.Sprintf("mappings[%d].databricks_group in %s becomes %s; comments and layout are kept. The plan is recomputed: members of %s are no longer managed through this mapping.",
+		it.mapping, configName(m.d), to, it.from)
+	return m.ask(fmt.Sprintf("Re-map %s from %s to %s?", it.bitbucket, it.from, to), body, "", func(m *Model) tea.Cmd {
+		m.busy = "re-mapping " + it.bitbucket
+		b := m.b
+		return m.opCmd(m.op, "the config file is unchanged", func(ctx context.Context) (string, error) {
+			if err := b.Remap(ctx, it.mapping, to); err != nil {
+				return "", fmt.Errorf("re-map %s: %w", it.bitbucket, err)
+			}
+			return fmt.Sprintf("%s now maps to %s; config rewritten, plan refreshed", it.bitbucket, to), nil
+		})
+	})
+}
+
+// findLeaked asks the backend which credential a token value is; the value goes
+// nowhere else.
+func (m Model) findLeaked(value string) (Model, tea.Cmd) {
+	m.op++
+	m.setStatus(statusInfo, "")
+	m.busy = "looking up the leaked token"
+	op, b, ctx := m.op, m.b, m.ctx
+	return m, tea.Batch(m.spin.Tick, func() tea.Msg {
+		l, err := b.FindLeaked(ctx, value)
+		return leakFoundMsg{op: op, leak: l, value: value, err: err}
+	})
+}
+
+// askLeaked shows the blast radius of a leaked token: its owner, every token of
+// the owner (all are revoked, since Databricks cannot say which one the value
+// is) and the pipeline bindings rotated first; the owner's name must be typed.
+func (m Model) askLeaked(l Leak, value string) (Model, tea.Cmd) {
+	now := m.now()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s belongs to %s (%s), who holds %d %s:\n", l.Redacted, l.Owner,
+		strings.ReplaceAll(string(l.OwnerType), "_", " "), len(l.Tokens), plural(len(l.Tokens), "token"))
+	for i, c := range l.Tokens {
+		if i == 5 {
+			fmt.Fprintf(&b, "  … and %d more\n", len(l.Tokens)-i)
+			break
+		}
+		fmt.Fprintf(&b, "  %s  %s, created %s ago, last used %s%s\n", shortID(c.ID), kindName(c.Kind),
+			ageText(now.Sub(c.Created)), whenText(c.LastUsed, now, "never"), quoted(c.Comment))
+	}
+	if len(l.Bindings) > 0 {
+		fmt.Fprintf(&b, "Pipeline bindings rotated first: %s\n", strings.Join(l.Bindings, ", "))
+	}
+	b.WriteString("\nWhatever uses them stops working at once. The revocation is audited as leaked.")
+	return m.ask("Revoke every token of "+l.Owner+"?", b.String(), l.Owner, func(m *Model) tea.Cmd {
+		c := l
+		m.busy = "revoking the leaked token of " + c.Owner
+		b := m.b
+		return m.opCmd(m.op, "check the token in Credentials (3)", func(ctx context.Context) (string, error) {
+			owner, n, err := b.RevokeLeaked(ctx, value)
+			if err != nil {
+				return "", fmt.Errorf("revoke leaked token: %w", err)
+			}
+			return fmt.Sprintf("revoked %d leaked %s of %s; audited", n, plural(n, "token"), owner), nil
+		})
+	})
+}

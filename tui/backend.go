@@ -1,0 +1,77 @@
+// Package tui is the bitbricks admin console: a bubbletea program that shows Bitbucket
+// groups beside the Databricks principals they map to, the drift between them and the
+// age of every credential, and lets an admin rotate, revoke or re-map with confirmation.
+// It does no I/O itself: every call to the engine goes through a Backend from a tea.Cmd.
+package tui
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/bitbricks/bitbricks/config"
+	"github.com/bitbricks/bitbricks/sync"
+	"github.com/charmbracelet/lipgloss"
+)
+
+// Backend is what the console asks of the engine. The root model calls it only from
+// tea.Cmds, so a slow or failing call never blocks or crashes the console.
+type Backend interface {
+	// Load reads a snapshot and plans it against the current config.
+	Load(ctx context.Context) (*sync.Snapshot, sync.Plan, error)
+	// Config is the config the last Load planned with.
+	Config() *config.Config
+	// Apply executes exactly these changes, reporting each result as it lands.
+	Apply(ctx context.Context, changes []sync.Change, progress func(sync.Result)) ([]sync.Result, error)
+	// Revoke revokes tokens or service principal secrets.
+	Revoke(ctx context.Context, creds []sync.Credential) error
+	// FindLeaked says whose token a value is and what revoking it takes, without
+	// revoking anything, so the console can show the blast radius before asking.
+	FindLeaked(ctx context.Context, value string) (Leak, error)
+	// RevokeLeaked is `bitbricks revoke --leaked`: it rotates the owner's pipeline
+	// bindings first, then revokes every token of the owner, audited.
+	RevokeLeaked(ctx context.Context, value string) (owner string, revoked int, err error)
+	// Rotate rotates one pipeline binding by the rotation protocol.
+	Rotate(ctx context.Context, binding string) error
+	// Remap points mapping mappingIndex at databricksGroup, rewriting the config file
+	// with its comments and layout kept.
+	Remap(ctx context.Context, mappingIndex int, databricksGroup string) error
+	// Audit returns the n most recent audit events, newest first.
+	Audit(ctx context.Context, n int) ([]AuditEvent, error)
+}
+
+// Leak is what a leaked token value leads to. It never holds the value.
+type Leak struct {
+	Redacted  string // the value as dapi…1a2b
+	Owner     string
+	OwnerType sync.PrincipalType
+	// Tokens are every token of the owner: all are revoked.
+	Tokens []sync.Credential
+	// Bindings are the owner's pipeline bindings, rotated first.
+	Bindings []string
+}
+
+// AuditEvent is one line of the audit log, as the console shows it.
+type AuditEvent struct {
+	Time     time.Time
+	Operator string // OS user and Databricks identity
+	Action   string // a change action, or revoke_leaked, remap, rotate
+	Target   string
+	Result   string // sync.ResultApplied, ResultFailed, ResultSkipped
+	Error    string
+}
+
+// Options configure the console. The zero value is a working console on the real clock.
+type Options struct {
+	// ReadOnly disables every key that changes something.
+	ReadOnly bool
+	// Now is the clock (default time.Now); tests inject a fixed one.
+	Now func() time.Time
+	// Renderer draws the styles (default: lipgloss's, for stdout); tests pass one with
+	// the Ascii profile.
+	Renderer *lipgloss.Renderer
+	// LogWriter receives the console's log (default: discarded). Never stdout.
+	LogWriter io.Writer
+	// Context cancels backend calls when it is done (default: Background).
+	Context context.Context
+}

@@ -1,0 +1,249 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/bitbricks/bitbricks/config"
+	"github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views/components"
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// Results of backend calls. Each carries the generation (loads) or operation id it
+// answers, and the root drops any that is not the newest.
+type (
+	loadedMsg struct {
+		gen  int
+		snap *sync.Snapshot
+		plan sync.Plan
+		cfg  *config.Config
+		err  error
+	}
+	auditMsg struct {
+		gen    int
+		events []AuditEvent
+		err    error
+	}
+	opDoneMsg struct {
+		op   int
+		what string // what was done, for the status line
+		next string // what to do when it failed
+		err  error
+	}
+	applyProgressMsg struct {
+		op   int
+		r    sync.Result
+		next tea.Cmd // listens for the next result
+	}
+	applyDoneMsg struct {
+		op      int
+		results []sync.Result
+		err     error
+	}
+	leakFoundMsg struct {
+		op    int
+		leak  Leak
+		value string
+		err   error
+	}
+)
+
+// guard turns a panic in a backend call into an error, so a bug there shows in the
+// status line instead of leaving the terminal in raw mode.
+func guard(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error: %v (please report it)", r)
+		}
+	}()
+	return f()
+}
+
+func (m Model) loadCmd(gen int) tea.Cmd {
+	b, ctx := m.b, m.ctx
+	return func() tea.Msg {
+		msg := loadedMsg{gen: gen}
+		msg.err = guard(func() (err error) {
+			msg.snap, msg.plan, err = b.Load(ctx)
+			msg.cfg = b.Config()
+			return err
+		})
+		return msg
+	}
+}
+
+func (m Model) auditCmd(gen int) tea.Cmd {
+	b, ctx := m.b, m.ctx
+	return func() tea.Msg {
+		msg := auditMsg{gen: gen}
+		msg.err = guard(func() (err error) {
+			msg.events, err = b.Audit(ctx, 200)
+			return err
+		})
+		return msg
+	}
+}
+
+// opCmd runs one backend call; f returns what was done, for the status line.
+func (m Model) opCmd(op int, next string, f func(ctx context.Context) (string, error)) tea.Cmd {
+	ctx := m.ctx
+	return func() tea.Msg {
+		msg := opDoneMsg{op: op, next: next}
+		msg.err = guard(func() (err error) {
+			msg.what, err = f(ctx)
+			return err
+		})
+		return msg
+	}
+}
+
+// applyCmd runs Apply in its own goroutine and feeds its progress to the program one
+// message at a time, each carrying the command that waits for the next.
+func (m Model) applyCmd(op int, changes []sync.Change) tea.Cmd {
+	b, ctx := m.b, m.ctx
+	return func() tea.Msg {
+		ch := make(chan tea.Msg)
+		listen := func() tea.Msg { return <-ch }
+		send := func(msg tea.Msg) {
+			select {
+			case ch <- msg:
+			case <-ctx.Done():
+			}
+		}
+		go func() {
+			var results []sync.Result
+			err := guard(func() (err error) {
+				results, err = b.Apply(ctx, changes, func(r sync.Result) {
+					send(applyProgressMsg{op: op, r: r, next: listen})
+				})
+				return err
+			})
+			send(applyDoneMsg{op: op, results: results, err: err})
+		}()
+		return listen()
+	}
+}
+
+func (m Model) reload() (Model, tea.Cmd) {
+	m.gen++
+	m.loading = true
+	return m, tea.Batch(m.loadCmd(m.gen), m.spin.Tick)
+}
+
+// result handles what commands report.
+func (m Model) result(msg tea.Msg) (Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case loadedMsg:
+		if msg.gen != m.gen {
+			m.log.Debug("dropped a stale load", "gen", msg.gen, "newest", m.gen)
+			return m, nil
+		}
+		m.loading = false
+		if msg.err != nil {
+			m.setStatus(statusError, "could not load: "+sync.Message(msg.err)+"; fix that, then press R to retry")
+			return m, nil
+		}
+		if m.statusK == statusError && strings.HasPrefix(m.status, "could not load") {
+			m.setStatus(statusInfo, "")
+		}
+		m.d = newDataset(msg.snap, msg.plan, msg.cfg, m.now())
+		m.mappings.SetData(m.d)
+		m.principals.SetData(m.d)
+		m.creds.SetData(m.d)
+		m.pipelines.SetData(m.d)
+		m.plan.SetData(m.d)
+		m.layout()
+		return m, m.auditCmd(m.gen)
+	case auditMsg:
+		if msg.gen == m.gen {
+			m.audit.SetEvents(msg.events, msg.err)
+		}
+		return m, nil
+	case opDoneMsg:
+		if msg.op != m.op {
+			return m, nil
+		}
+		m.busy = ""
+		if msg.err != nil {
+			m.setStatus(statusError, sync.Message(msg.err)+"; "+msg.next)
+		} else {
+			m.setStatus(statusOK, msg.what)
+		}
+		return m.reload()
+	case applyProgressMsg:
+		if msg.op == m.op {
+			m.done++
+			m.plan.SetStatus(msg.r.ID, resultText(msg.r))
+		}
+		return m, msg.next
+	case applyDoneMsg:
+		if msg.op != m.op {
+			return m, nil
+		}
+		m.busy, m.total, m.done = "", 0, 0
+		applied, failed, firstErr := 0, 0, ""
+		for _, r := range msg.results {
+			m.plan.SetStatus(r.ID, resultText(r))
+			switch r.Status {
+			case sync.ResultApplied:
+				applied++
+			case sync.ResultFailed:
+				failed++
+				if firstErr == "" {
+					firstErr = r.ID + ": " + r.Error
+				}
+			}
+		}
+		switch {
+		case msg.err != nil:
+			m.setStatus(statusError, fmt.Sprintf("apply stopped after %d applied: %s; review the plan (5), then apply again", applied, sync.Message(msg.err)))
+		case failed > 0:
+			m.setStatus(statusError, fmt.Sprintf("applied %d, %d failed (%s); see the plan (5)", applied, failed, firstErr))
+		default:
+			m.setStatus(statusOK, fmt.Sprintf("applied %d %s; plan refreshed", applied, plural(applied, "change")))
+		}
+		return m.reload()
+	case leakFoundMsg:
+		if msg.op != m.op {
+			return m, nil
+		}
+		m.busy = ""
+		if msg.err != nil {
+			m.setStatus(statusError, "no credential matches that token: "+sync.Message(msg.err)+"; check it was copied whole, or revoke by owner in Credentials (3, then X)")
+			return m, nil
+		}
+		return m.askLeaked(msg.leak, msg.value)
+	}
+	return m.broadcast(msg)
+}
+
+// broadcast gives a message no one in particular handles to every view.
+func (m Model) broadcast(msg tea.Msg) (Model, tea.Cmd) {
+	cmds := make([]tea.Cmd, 6)
+	m.mappings, cmds[0] = m.mappings.Update(msg)
+	m.principals, cmds[1] = m.principals.Update(msg)
+	m.creds, cmds[2] = m.creds.Update(msg)
+	m.pipelines, cmds[3] = m.pipelines.Update(msg)
+	m.plan, cmds[4] = m.plan.Update(msg)
+	m.audit, cmds[5] = m.audit.Update(msg)
+	return m, tea.Batch(cmds...)
+}
+
+func resultText(r sync.Result) string {
+	switch r.Status {
+	case sync.ResultApplied:
+		return components.GlyphInSync + " applied"
+	case sync.ResultFailed:
+		return components.GlyphError + " failed"
+	}
+	return components.GlyphExtra + " " + r.Status
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}

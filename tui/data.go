@@ -1,0 +1,423 @@
+package tui
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bitbricks/bitbricks/config"
+	"github.com/bitbricks/bitbricks/sync"
+)
+
+// dataset is one load, indexed for the views. It is built once per load and only read
+// afterwards (members fills in as groups are first shown), so views share it.
+type dataset struct {
+	snap *sync.Snapshot
+	plan sync.Plan
+	cfg  *config.Config
+	now  time.Time
+
+	inv       []sync.CredentialStatus
+	groups    []groupRow
+	dbGroups  []string // Databricks group names, sorted, for the re-map picker
+	bindings  []bindingRow
+	principal []principalRow
+
+	changes  map[string][]sync.Change  // by Databricks group
+	findings map[string][]sync.Finding // by Databricks group
+	revokes  map[string]sync.Change    // revoke_token / revoke_secret changes by token id
+	byOwner  map[string][]sync.CredentialStatus
+	members  map[string][]memberRow // by Databricks group, built on first use
+	overAge  int
+}
+
+func newDataset(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config, now time.Time) *dataset {
+	d := &dataset{
+		snap: snap, plan: plan, cfg: cfg, now: now,
+		inv:      sync.Inventory(snap, cfg, now),
+		changes:  map[string][]sync.Change{},
+		findings: map[string][]sync.Finding{},
+		revokes:  map[string]sync.Change{},
+		byOwner:  map[string][]sync.CredentialStatus{},
+		members:  map[string][]memberRow{},
+	}
+	for _, c := range plan.Changes {
+		if c.Group != "" {
+			d.changes[c.Group] = append(d.changes[c.Group], c)
+		}
+		if c.TokenID != "" {
+			d.revokes[c.TokenID] = c
+		}
+	}
+	for _, f := range plan.Findings {
+		if f.Group != "" {
+			d.findings[f.Group] = append(d.findings[f.Group], f)
+		}
+	}
+	for _, s := range d.inv {
+		d.byOwner[s.OwnerID] = append(d.byOwner[s.OwnerID], s)
+		if s.Has(sync.FlagOverAge) {
+			d.overAge++
+		}
+	}
+	d.dbGroups = slices.Sorted(maps.Keys(snap.DBGroups))
+	d.groups = groupRows(d)
+	d.bindings = bindingRows(d)
+	d.principal = principalRows(d)
+	return d
+}
+
+// mark is how a principal of a mapped group stands against its Bitbucket group.
+type mark int
+
+const (
+	markMissing    mark = iota // + in Bitbucket, not in Databricks: the plan adds it
+	markExtra                  // - in Databricks, in no mapped Bitbucket group: the plan removes it
+	markUnresolved             // ? a Bitbucket account with no Databricks identity
+	markInSync                 // ✓ in both
+	markKept                   // ● in Databricks only, kept (protected, prune off, not a user)
+	markManaged                // ⚑ the group is IdP-managed; bitbricks leaves it alone
+)
+
+// groupRow is one Bitbucket group of the Mappings view: a mapping, or a group no
+// mapping mentions.
+type groupRow struct {
+	Key       string
+	Bitbucket string
+	Mapping   int // index in cfg.Mappings, -1 when not mapped
+	Target    string
+	Add, Rem  int // member changes
+	Other     int // entitlement and create changes
+	Unres     int // unresolved identities and missing users
+	IdP, New  bool
+	Unknown   bool // the Bitbucket group could not be read, or does not exist
+}
+
+func groupRows(d *dataset) []groupRow {
+	var rows []groupRow
+	mapped := map[string]bool{}
+	for i, m := range d.cfg.Mappings {
+		r := groupRow{Key: fmt.Sprintf("m%d", i), Bitbucket: m.BitbucketGroup, Mapping: i, Target: m.DatabricksGroup}
+		mapped[m.BitbucketGroup] = true
+		bg := d.snap.Groups[m.BitbucketGroup]
+		r.Unknown = bg == nil || !bg.Known
+		if bg != nil {
+			mapped[bg.Slug], mapped[bg.Name] = true, true
+		}
+		if g := d.snap.DBGroups[m.DatabricksGroup]; g != nil {
+			r.IdP = g.ExternalID != ""
+		}
+		for _, c := range d.changes[m.DatabricksGroup] {
+			switch c.Action {
+			case sync.ActionAddMember:
+				r.Add++
+			case sync.ActionRemoveMember:
+				r.Rem++
+			case sync.ActionCreateGroup:
+				r.New = true
+			default:
+				r.Other++
+			}
+		}
+		for _, f := range d.findings[m.DatabricksGroup] {
+			switch f.Kind {
+			case sync.FindingUnresolvedIdentity, sync.FindingMissingUser, sync.FindingNotAssigned:
+				r.Unres++
+			case sync.FindingIdPManaged:
+				r.IdP = true
+			}
+		}
+		rows = append(rows, r)
+	}
+	seen := map[*sync.BitbucketGroup]bool{}
+	var unmapped []groupRow
+	for _, k := range slices.Sorted(maps.Keys(d.snap.Groups)) {
+		bg := d.snap.Groups[k]
+		if seen[bg] || mapped[bg.Slug] || mapped[bg.Name] {
+			continue
+		}
+		seen[bg] = true
+		unmapped = append(unmapped, groupRow{Key: "u:" + bg.Slug, Bitbucket: bg.Slug, Mapping: -1, Unknown: !bg.Known})
+	}
+	return append(rows, unmapped...)
+}
+
+// drift is a group row's drift in glyphs: "+2 -1 ?1", "⚑", "new", "✓".
+func (r groupRow) drift() string {
+	if r.Mapping < 0 {
+		return "(not mapped)"
+	}
+	var parts []string
+	if r.New {
+		parts = append(parts, "new")
+	}
+	if r.Add > 0 {
+		parts = append(parts, fmt.Sprintf("+%d", r.Add))
+	}
+	if r.Rem > 0 {
+		parts = append(parts, fmt.Sprintf("-%d", r.Rem))
+	}
+	if r.Other > 0 {
+		parts = append(parts, fmt.Sprintf("~%d", r.Other))
+	}
+	if r.Unres > 0 {
+		parts = append(parts, fmt.Sprintf("?%d", r.Unres))
+	}
+	if r.IdP {
+		parts = append(parts, "⚑")
+	}
+	if r.Unknown {
+		parts = append(parts, "!unknown")
+	}
+	if len(parts) == 0 {
+		return "✓"
+	}
+	return strings.Join(parts, " ")
+}
+
+// memberRow is one principal of a mapped Databricks group, or one that should be.
+type memberRow struct {
+	Key     string
+	Mark    mark
+	Name    string
+	Type    sync.PrincipalType
+	Note    string
+	Change  *sync.Change
+	Finding *sync.Finding
+	ID      string // SCIM id, when the principal exists in Databricks
+}
+
+// membersOf lists the principals of the group r maps to: who is there, who the plan
+// adds or removes, who cannot be resolved. It reads the plan; it never re-plans.
+func (d *dataset) membersOf(r groupRow) []memberRow {
+	if r.Mapping < 0 {
+		return nil
+	}
+	if rows, ok := d.members[r.Target]; ok {
+		return rows
+	}
+	g := d.snap.DBGroups[r.Target]
+	idp := g != nil && g.ExternalID != ""
+	sources := d.sourcesOf(r.Target)
+	want := map[string][]string{} // lower-case email -> Bitbucket groups
+	for _, src := range sources {
+		if bg := d.snap.Groups[src]; bg != nil {
+			for _, a := range bg.Members {
+				if e := d.snap.Emails[a.AccountID]; e != "" {
+					want[strings.ToLower(e)] = append(want[strings.ToLower(e)], src)
+				}
+			}
+		}
+	}
+	var rows []memberRow
+	removing := map[string]*sync.Change{}
+	changes := d.changes[r.Target]
+	for i := range changes {
+		c := &changes[i]
+		switch c.Action {
+		case sync.ActionAddMember:
+			rows = append(rows, memberRow{Key: "+" + c.Principal, Mark: markMissing, Name: c.Principal, Type: c.PrincipalType, Note: c.Reason, Change: c, ID: c.PrincipalID})
+		case sync.ActionRemoveMember:
+			removing[c.PrincipalID] = c
+		}
+	}
+	prune := false
+	for _, m := range d.cfg.Mappings {
+		if m.DatabricksGroup == r.Target && m.Prune {
+			prune = true
+		}
+	}
+	if g != nil {
+		for _, m := range g.Members {
+			name := m.Display
+			if u := d.snap.Users[m.ID]; u != nil {
+				name = u.UserName
+			}
+			row := memberRow{Key: "=" + m.ID, Name: name, Type: m.Type, ID: m.ID}
+			switch c := removing[m.ID]; {
+			case c != nil:
+				row.Mark, row.Note, row.Change = markExtra, c.Reason, c
+			case idp:
+				row.Mark, row.Note = markManaged, "IdP-managed group"
+			case m.Type == sync.PrincipalUser && len(want[strings.ToLower(name)]) > 0:
+				row.Mark, row.Note = markInSync, "in "+strings.Join(want[strings.ToLower(name)], ", ")
+			case m.Type != sync.PrincipalUser:
+				row.Mark, row.Note = markKept, strings.ReplaceAll(string(m.Type), "_", " ")+", kept"
+			case d.cfg.IsProtected(name):
+				row.Mark, row.Note = markKept, "protected by policy, kept"
+			case !prune:
+				row.Mark, row.Note = markKept, "prune is off, kept"
+			default:
+				row.Mark, row.Note = markKept, "kept: sources incomplete"
+			}
+			rows = append(rows, row)
+		}
+	}
+	for i := range d.findings[r.Target] {
+		f := &d.findings[r.Target][i]
+		switch f.Kind {
+		case sync.FindingUnresolvedIdentity, sync.FindingMissingUser, sync.FindingNotAssigned:
+			rows = append(rows, memberRow{Key: "?" + f.Subject, Mark: markUnresolved, Name: f.Subject, Type: sync.PrincipalUser, Note: findingNote(f.Kind), Finding: f})
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b memberRow) int {
+		return cmp.Or(cmp.Compare(a.Mark, b.Mark), cmp.Compare(a.Name, b.Name))
+	})
+	d.members[r.Target] = rows
+	return rows
+}
+
+func findingNote(k sync.FindingKind) string {
+	switch k {
+	case sync.FindingUnresolvedIdentity:
+		return "unresolved Bitbucket account"
+	case sync.FindingMissingUser:
+		return "no usable Databricks user"
+	case sync.FindingNotAssigned:
+		return "not assigned to the workspace"
+	}
+	return string(k)
+}
+
+// sourcesOf lists the Bitbucket groups mapped to a Databricks group.
+func (d *dataset) sourcesOf(target string) []string {
+	var out []string
+	for _, m := range d.cfg.Mappings {
+		if m.DatabricksGroup == target && !slices.Contains(out, m.BitbucketGroup) {
+			out = append(out, m.BitbucketGroup)
+		}
+	}
+	return out
+}
+
+// principalRow is one Databricks user, service principal or group.
+type principalRow struct {
+	Key, Kind, Name, Detail, Flags string
+	Groups, Creds                  int
+}
+
+func principalRows(d *dataset) []principalRow {
+	memberOf := map[string]int{}
+	for _, g := range d.snap.DBGroups {
+		for _, m := range g.Members {
+			memberOf[m.ID]++
+		}
+	}
+	var rows []principalRow
+	for _, id := range slices.Sorted(maps.Keys(d.snap.Users)) {
+		u := d.snap.Users[id]
+		var flags []string
+		if !u.Active {
+			flags = append(flags, "inactive")
+		}
+		if !u.Assigned {
+			flags = append(flags, "not_assigned")
+		}
+		if u.ExternalID != "" {
+			flags = append(flags, "⚑ idp")
+		}
+		if d.cfg.IsProtected(u.UserName) {
+			flags = append(flags, "protected")
+		}
+		rows = append(rows, principalRow{Key: "u" + id, Kind: "user", Name: u.UserName, Detail: u.DisplayName,
+			Flags: strings.Join(flags, " "), Groups: memberOf[id], Creds: len(d.byOwner[id])})
+	}
+	for _, id := range slices.Sorted(maps.Keys(d.snap.SPs)) {
+		sp := d.snap.SPs[id]
+		var flags []string
+		if !sp.Active {
+			flags = append(flags, "inactive")
+		}
+		for _, b := range d.cfg.Pipelines {
+			if strings.EqualFold(b.ServicePrincipal, sp.DisplayName) || b.ServicePrincipal == sp.ApplicationID {
+				flags = append(flags, "binding "+b.Name)
+			}
+		}
+		rows = append(rows, principalRow{Key: "s" + id, Kind: "sp", Name: sp.DisplayName, Detail: sp.ApplicationID,
+			Flags: strings.Join(flags, " "), Groups: memberOf[id], Creds: len(d.byOwner[id])})
+	}
+	for _, name := range d.dbGroups {
+		g := d.snap.DBGroups[name]
+		var flags []string
+		if g.ExternalID != "" {
+			flags = append(flags, "⚑ idp")
+		}
+		if src := d.sourcesOf(name); len(src) > 0 {
+			flags = append(flags, "← "+strings.Join(src, ", "))
+		}
+		rows = append(rows, principalRow{Key: "g" + g.ID, Kind: "group", Name: name,
+			Detail: fmt.Sprintf("%s, %d %s", cmp.Or(string(g.Kind), "workspace"), len(g.Members), plural(len(g.Members), "member")),
+			Flags:  strings.Join(flags, " "), Groups: memberOf[g.ID]})
+	}
+	return rows
+}
+
+// bindingRow is one pipeline binding with what the snapshot knows of it.
+type bindingRow struct {
+	config.Binding
+	State    *sync.BindingState
+	Current  *sync.CredentialStatus // the recorded credential
+	DueIn    time.Duration          // until the next rotation; negative: overdue
+	Rotation *sync.Change           // the plan's rotate_credential, if any
+}
+
+func bindingRows(d *dataset) []bindingRow {
+	rows := make([]bindingRow, 0, len(d.cfg.Pipelines))
+	for _, b := range d.cfg.Pipelines {
+		r := bindingRow{Binding: b, State: d.snap.Bindings[b.Name]}
+		if r.State != nil && r.State.RecordedID != "" {
+			for i := range d.inv {
+				if d.inv[i].ID == r.State.RecordedID {
+					r.Current = &d.inv[i]
+					r.DueIn = b.RotateEvery.Std() - d.inv[i].Age
+				}
+			}
+		}
+		for i, c := range d.plan.Changes {
+			if c.Action == sync.ActionRotateCredential && c.Binding == b.Name {
+				r.Rotation = &d.plan.Changes[i]
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// ageText is a duration in the largest whole unit: "120d", "5h", "3m", "now".
+func ageText(d time.Duration) string {
+	switch {
+	case d >= 24*time.Hour:
+		return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh", int(d/time.Hour))
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d >= 0:
+		return "now"
+	}
+	return "-" + ageText(-d)
+}
+
+// whenText is t relative to now: "1d ago", "in 10d"; never when t is zero.
+func whenText(t, now time.Time, never string) string {
+	switch {
+	case t.IsZero():
+		return never
+	case t.After(now):
+		return "in " + ageText(t.Sub(now))
+	}
+	return ageText(now.Sub(t)) + " ago"
+}
+
+// shortID shortens a credential id for display: 1234…abcd. Ids are not secrets; values
+// never reach the console.
+func shortID(id string) string {
+	r := []rune(id)
+	if len(r) <= 12 {
+		return id
+	}
+	return string(r[:4]) + "…" + string(r[len(r)-4:])
+}

@@ -1,0 +1,446 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/bitbricks/bitbricks/config"
+	"github.com/bitbricks/bitbricks/sync"
+)
+
+// testNow is the fixed clock of every console test.
+var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+const testConfig = `# bitbricks console test organisation.
+bitbucket:
+  workspace: acme
+databricks:
+  host: https://adb-1234.cloud.databricks.com
+  account_id: 00000000-0000-0000-0000-000000000001
+identity:
+  email_from: map
+mappings:
+  # The data team: pruned, so leavers are removed.
+  - bitbucket_group: data-engineers
+    databricks_group: de-team      # workspace-local group
+    prune: true
+  - bitbucket_group: platform
+    databricks_group: platform-eng
+    prune: true
+  - bitbucket_group: contractors
+    databricks_group: partners     # provisioned by the IdP
+    prune: true
+  - bitbucket_group: ml
+    databricks_group: ml-team      # not created yet
+  - bitbucket_group: analysts
+    databricks_group: analysts
+    prune: false
+policy:
+  token_max_age: 90d
+  token_warn_age: 60d
+  require_expiry: false
+  revoke_departed: true
+  max_changes: 25
+  protected: [admin@acme.com]
+pipelines:
+  - name: etl-prod
+    repository: etl
+    variable: DATABRICKS_TOKEN
+    service_principal: etl-deployer
+    credential: pat
+    rotate_every: 30d
+    lifetime: 45d
+  - name: ml-train
+    repository: ml
+    variable: DATABRICKS_SECRET
+    service_principal: ml-runner
+    credential: oauth-secret
+    rotate_every: 30d
+    lifetime: 45d
+`
+
+// leakedValue is a token value the fake recognises as hal's old token.
+const leakedValue = "dapi0123456789abcdef0123456789abcdef"
+
+// fakeBackend is an in-memory organisation with drift of every kind. Apply, Revoke,
+// Rotate and Remap change it, so a test sees the console catch up.
+type fakeBackend struct {
+	mu      gosync.Mutex
+	snap    *sync.Snapshot
+	cfg     *config.Config
+	path    string
+	audit   []AuditEvent
+	loads   int
+	loadErr error
+	fail    map[string]string // change id -> apply error
+	step    chan struct{}     // when set, Apply takes one change per receive
+	seq     int
+}
+
+func newFakeBackend(t testing.TB) *fakeBackend {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "bitbricks.yaml")
+	if err := os.WriteFile(path, []byte(testConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("test config: %v", err)
+	}
+	return &fakeBackend{snap: demoSnapshot(), cfg: cfg, path: path, fail: map[string]string{}}
+}
+
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+func ago(n int) time.Time      { return testNow.Add(-days(n)) }
+func in(n int) time.Time       { return testNow.Add(days(n)) }
+
+func demoSnapshot() *sync.Snapshot {
+	acct := func(nick string) sync.Account {
+		return sync.Account{AccountID: "557058:" + nick, UUID: "{" + nick + "-uuid}", Nickname: nick, DisplayName: nick}
+	}
+	people := []string{"alice", "bob", "carol", "dan", "erin", "hal", "ivy", "jo", "lee", "nina", "kim", "admin"}
+	s := &sync.Snapshot{
+		TakenAt: testNow, Workspace: "acme", Host: "adb-1234.cloud.databricks.com", Caller: "admin@acme.com",
+		Groups: map[string]*sync.BitbucketGroup{}, Emails: map[string]string{}, MembersKnown: true,
+		Users: map[string]*sync.User{}, DBGroups: map[string]*sync.Group{}, SPs: map[string]*sync.ServicePrincipal{},
+		TokensKnown: true, SecretsKnown: true, AccountAccess: true, Bindings: map[string]*sync.BindingState{},
+	}
+	for _, p := range people {
+		a := acct(p)
+		s.Members = append(s.Members, a)
+		s.Emails[a.AccountID] = p + "@acme.com"
+	}
+	unresolved := sync.Account{AccountID: "557058:b2c3", UUID: "{b2c3d4e5-0000}", Nickname: "ghost", DisplayName: "Ghost Writer"}
+	group := func(slug string, members ...sync.Account) {
+		s.Groups[slug] = &sync.BitbucketGroup{Slug: slug, Name: slug, Members: members, Known: true}
+	}
+	group("data-engineers", acct("alice"), acct("bob"))
+	group("platform", acct("carol"), acct("dan"))
+	group("contractors", acct("erin"))
+	group("ml", acct("hal"), acct("ivy"), unresolved)
+	group("analysts", acct("jo"), acct("lee"))
+	group("interns", acct("nina"))
+
+	for _, p := range []string{"alice", "bob", "carol", "dan", "erin", "fay", "hal", "jo", "kim", "lee", "nina", "admin"} {
+		s.Users["u-"+p] = &sync.User{ID: "u-" + p, UserName: p + "@acme.com", DisplayName: p, Active: true, Assigned: true}
+	}
+	s.Users["u-gus"] = &sync.User{ID: "u-gus", UserName: "gus@partner.com", DisplayName: "Gus", Active: true, Assigned: true, ExternalID: "okta-gus"}
+	for _, sp := range []struct{ id, name string }{{"sp-etl", "etl-deployer"}, {"sp-ml", "ml-runner"}, {"sp-rep", "reporting-bot"}} {
+		s.SPs[sp.id] = &sync.ServicePrincipal{ID: sp.id, ApplicationID: "app-" + sp.id[3:], DisplayName: sp.name, Active: true}
+	}
+	user := func(p string) sync.Member {
+		return sync.Member{ID: "u-" + p, Type: sync.PrincipalUser, Display: p + "@acme.com"}
+	}
+	dbgroup := func(name string, kind sync.GroupKind, ext string, members ...sync.Member) {
+		s.DBGroups[name] = &sync.Group{ID: "g-" + name, Name: name, Kind: kind, ExternalID: ext, Members: members, MembersKnown: true}
+	}
+	dbgroup("de-team", sync.KindWorkspace, "", user("alice"), user("fay"), user("admin"),
+		sync.Member{ID: "sp-etl", Type: sync.PrincipalServicePrincipal, Display: "etl-deployer"})
+	dbgroup("platform-eng", sync.KindWorkspace, "", user("carol"))
+	dbgroup("partners", sync.KindAccount, "okta-partners", user("erin"),
+		sync.Member{ID: "u-gus", Type: sync.PrincipalUser, Display: "gus@partner.com"})
+	dbgroup("analysts", sync.KindWorkspace, "", user("jo"), user("kim"))
+	dbgroup("admins", sync.KindWorkspace, "", user("admin"))
+
+	cred := func(id string, kind sync.CredentialKind, owner, ownerID string, created, expiry, used time.Time, comment string) {
+		typ := sync.PrincipalUser
+		if ownerID[:3] == "sp-" {
+			typ = sync.PrincipalServicePrincipal
+		}
+		s.Credentials = append(s.Credentials, sync.Credential{ID: id, Kind: kind, OwnerID: ownerID, Owner: owner,
+			OwnerType: typ, Comment: comment, Created: created, Expiry: expiry, LastUsed: used})
+	}
+	none := time.Time{}
+	pat, obo, sec := sync.CredentialPAT, sync.CredentialOBO, sync.CredentialOAuthSecret
+	etlMark := func(d int) string { return fmt.Sprintf("bitbricks:etl-prod:%d", ago(d).Unix()) }
+	cred("tok-alice-1", pat, "alice@acme.com", "u-alice", ago(10), in(80), ago(1), "laptop")
+	cred("tok-alice-2", pat, "alice@acme.com", "u-alice", ago(75), none, ago(2), "ci")
+	cred("tok-hal-old", pat, "hal@acme.com", "u-hal", ago(120), in(10), ago(1), "old")
+	cred("tok-fay-1", pat, "fay@acme.com", "u-fay", ago(40), none, ago(30), "notebook")
+	cred("tok-fay-2", pat, "fay@acme.com", "u-fay", ago(3), in(87), none, "")
+	cred("tok-bob-1", pat, "bob@acme.com", "u-bob", ago(5), in(25), testNow.Add(-time.Hour), "dev")
+	cred("tok-carol-1", pat, "carol@acme.com", "u-carol", ago(200), none, none, "legacy")
+	cred("tok-etl-cur", obo, "etl-deployer", "sp-etl", ago(35), in(10), testNow.Add(-time.Hour), etlMark(35))
+	cred("tok-etl-prev", obo, "etl-deployer", "sp-etl", ago(70), ago(25), ago(36), etlMark(70))
+	for i, d := range []int{10, 20, 40, 80} {
+		cred(fmt.Sprintf("sec-ml-%d", i+1), sec, "ml-runner", "sp-ml", ago(d), in(365-d), ago(1), "")
+	}
+	cred("tok-rep-1", obo, "reporting-bot", "sp-rep", ago(95), none, ago(1), "dashboards")
+	cred("tok-admin-1", pat, "admin@acme.com", "u-admin", ago(300), none, ago(100), "break-glass")
+	cred("tok-dan-1", pat, "dan@acme.com", "u-dan", ago(30), in(60), ago(3), "")
+	cred("tok-jo-1", pat, "jo@acme.com", "u-jo", ago(61), in(29), ago(5), "bi")
+	cred("tok-kim-1", pat, "kim@acme.com", "u-kim", ago(89), in(1), ago(20), "sql")
+	cred("atl-lee-1", sync.CredentialAtlassianToken, "lee@acme.com", "557058:lee", ago(20), in(345), ago(2), "bitbucket cli")
+	cred("tok-gus-1", pat, "gus@partner.com", "u-gus", ago(15), in(15), ago(4), "partner")
+
+	s.Bindings["etl-prod"] = &sync.BindingState{Name: "etl-prod", VariableFound: true, RecordedID: "tok-etl-cur", SPID: "sp-etl", Known: true}
+	s.Bindings["ml-train"] = &sync.BindingState{Name: "ml-train", VariableFound: true, RecordedID: "sec-ml-1", SPID: "sp-ml", Known: true}
+	return s
+}
+
+// cloneSnapshot copies s deeply, so the console never shares memory with the fake.
+func cloneSnapshot(s *sync.Snapshot) *sync.Snapshot {
+	c := *s
+	c.Groups = map[string]*sync.BitbucketGroup{}
+	for k, g := range s.Groups {
+		g2 := *g
+		g2.Members = slices.Clone(g.Members)
+		c.Groups[k] = &g2
+	}
+	c.Members = slices.Clone(s.Members)
+	c.Emails = cloneMap(s.Emails)
+	c.Users = map[string]*sync.User{}
+	for k, u := range s.Users {
+		u2 := *u
+		c.Users[k] = &u2
+	}
+	c.DBGroups = map[string]*sync.Group{}
+	for k, g := range s.DBGroups {
+		g2 := *g
+		g2.Members = slices.Clone(g.Members)
+		g2.Entitlements = slices.Clone(g.Entitlements)
+		c.DBGroups[k] = &g2
+	}
+	c.SPs = map[string]*sync.ServicePrincipal{}
+	for k, sp := range s.SPs {
+		sp2 := *sp
+		c.SPs[k] = &sp2
+	}
+	c.Credentials = slices.Clone(s.Credentials)
+	c.Bindings = map[string]*sync.BindingState{}
+	for k, b := range s.Bindings {
+		b2 := *b
+		c.Bindings[k] = &b2
+	}
+	c.Problems = slices.Clone(s.Problems)
+	return &c
+}
+
+func cloneMap[K comparable, V any](m map[K]V) map[K]V {
+	out := make(map[K]V, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func (f *fakeBackend) Load(ctx context.Context) (*sync.Snapshot, sync.Plan, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.loads++
+	if f.loadErr != nil {
+		return nil, sync.Plan{}, f.loadErr
+	}
+	snap := cloneSnapshot(f.snap)
+	return snap, sync.ComputePlan(snap, f.cfg, testNow), nil
+}
+
+func (f *fakeBackend) Config() *config.Config {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cfg
+}
+
+func (f *fakeBackend) event(action, target string, err error) {
+	e := AuditEvent{Time: testNow, Operator: "tester / admin@acme.com", Action: action, Target: target, Result: sync.ResultApplied}
+	if err != nil {
+		e.Result, e.Error = sync.ResultFailed, err.Error()
+	}
+	f.audit = append(f.audit, e)
+}
+
+func (f *fakeBackend) Apply(ctx context.Context, changes []sync.Change, progress func(sync.Result)) ([]sync.Result, error) {
+	var results []sync.Result
+	for _, c := range changes {
+		if f.step != nil {
+			select {
+			case <-f.step:
+			case <-ctx.Done():
+				return results, ctx.Err()
+			}
+		}
+		f.mu.Lock()
+		err := f.apply(c)
+		f.event(c.Action.String(), c.ID, err)
+		f.mu.Unlock()
+		r := sync.Result{ID: c.ID, Status: sync.ResultApplied}
+		if err != nil {
+			r.Status, r.Error = sync.ResultFailed, err.Error()
+		}
+		results = append(results, r)
+		progress(r)
+	}
+	return results, nil
+}
+
+func (f *fakeBackend) apply(c sync.Change) error {
+	if msg, ok := f.fail[c.ID]; ok {
+		return fmt.Errorf("%s", msg)
+	}
+	g := f.snap.DBGroups[c.Group]
+	switch c.Action {
+	case sync.ActionCreateGroup:
+		f.snap.DBGroups[c.Group] = &sync.Group{ID: "g-" + c.Group, Name: c.Group, Kind: sync.KindWorkspace, MembersKnown: true}
+		return nil
+	case sync.ActionRevokeToken, sync.ActionRevokeSecret:
+		return f.revoke(c.TokenID)
+	case sync.ActionRotateCredential:
+		return f.rotate(c.Binding)
+	}
+	if g == nil {
+		return fmt.Errorf("group %s not found", c.Group)
+	}
+	switch c.Action {
+	case sync.ActionAddMember:
+		g.Members = append(g.Members, sync.Member{ID: c.PrincipalID, Type: c.PrincipalType, Display: c.Principal})
+	case sync.ActionRemoveMember:
+		g.Members = slices.DeleteFunc(g.Members, func(m sync.Member) bool { return m.ID == c.PrincipalID })
+	case sync.ActionAddEntitlement:
+		g.Entitlements = append(g.Entitlements, c.Entitlement)
+	case sync.ActionRemoveEntitlement:
+		g.Entitlements = slices.DeleteFunc(g.Entitlements, func(e string) bool { return e == c.Entitlement })
+	}
+	return nil
+}
+
+func (f *fakeBackend) revoke(id string) error {
+	n := len(f.snap.Credentials)
+	f.snap.Credentials = slices.DeleteFunc(f.snap.Credentials, func(c sync.Credential) bool { return c.ID == id })
+	if len(f.snap.Credentials) == n {
+		return fmt.Errorf("credential %s not found", id)
+	}
+	return nil
+}
+
+func (f *fakeBackend) Revoke(ctx context.Context, creds []sync.Credential) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range creds {
+		err := f.revoke(c.ID)
+		f.event("revoke_token", c.ID, err)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FindLeaked: the fake's leaked value is one of hal's tokens.
+func (f *fakeBackend) FindLeaked(ctx context.Context, value string) (Leak, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if value != leakedValue {
+		return Leak{}, fmt.Errorf("the token is not valid in %s", f.snap.Host)
+	}
+	l := Leak{Redacted: "dapi…" + value[len(value)-4:], Owner: "hal@acme.com", OwnerType: sync.PrincipalUser}
+	for _, c := range f.snap.Credentials {
+		if c.Owner == l.Owner && (c.Kind == sync.CredentialPAT || c.Kind == sync.CredentialOBO) {
+			l.Tokens = append(l.Tokens, c)
+		}
+	}
+	return l, nil
+}
+
+func (f *fakeBackend) RevokeLeaked(ctx context.Context, value string) (string, int, error) {
+	l, err := f.FindLeaked(ctx, value)
+	if err != nil {
+		return "", 0, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range l.Tokens {
+		if err = f.revoke(c.ID); err != nil {
+			break
+		}
+		f.event("revoke_leaked", c.ID, err)
+	}
+	return l.Owner, len(l.Tokens), err
+}
+
+func (f *fakeBackend) rotate(binding string) error {
+	st := f.snap.Bindings[binding]
+	b, ok := f.cfg.BindingByName(binding)
+	if st == nil || !ok {
+		return fmt.Errorf("binding %s not found", binding)
+	}
+	f.seq++
+	kind := sync.CredentialOBO
+	if b.Credential == config.CredentialOAuthSecret {
+		kind = sync.CredentialOAuthSecret
+	}
+	id := fmt.Sprintf("new-%s-%d", binding, f.seq)
+	f.snap.Credentials = append(f.snap.Credentials, sync.Credential{ID: id, Kind: kind, OwnerID: st.SPID, Owner: b.ServicePrincipal,
+		OwnerType: sync.PrincipalServicePrincipal, Comment: fmt.Sprintf("bitbricks:%s:%d", binding, testNow.Unix()),
+		Created: testNow, Expiry: testNow.Add(b.Lifetime.Std())})
+	st.RecordedID = id
+	f.snap.Credentials = slices.DeleteFunc(f.snap.Credentials, func(c sync.Credential) bool {
+		return c.OwnerID == st.SPID && c.ID != id && c.Kind == kind && c.Created.Before(testNow)
+	})
+	return nil
+}
+
+func (f *fakeBackend) Rotate(ctx context.Context, binding string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	err := f.rotate(binding)
+	f.event("rotate_credential", binding, err)
+	return err
+}
+
+func (f *fakeBackend) Remap(ctx context.Context, index int, group string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	src, err := os.ReadFile(f.path)
+	if err != nil {
+		return err
+	}
+	out, err := config.Remap(src, index, group)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Parse(f.path, out)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(f.path, out, 0o600); err != nil {
+		return err
+	}
+	f.cfg = cfg
+	f.event("remap", fmt.Sprintf("mappings[%d] -> %s", index, group), nil)
+	return nil
+}
+
+func (f *fakeBackend) Audit(ctx context.Context, n int) ([]AuditEvent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := slices.Clone(f.audit)
+	slices.Reverse(out)
+	return out[:min(n, len(out))], nil
+}
+
+// credential reports whether the fake still holds the credential id.
+func (f *fakeBackend) credential(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.ContainsFunc(f.snap.Credentials, func(c sync.Credential) bool { return c.ID == id })
+}
+
+// member reports whether the fake's Databricks group holds the principal id.
+func (f *fakeBackend) member(group, id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	g := f.snap.DBGroups[group]
+	return g != nil && slices.ContainsFunc(g.Members, func(m sync.Member) bool { return m.ID == id })
+}
+
+func (f *fakeBackend) credentials() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.snap.Credentials)
+}

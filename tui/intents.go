@@ -1,0 +1,22 @@
+package tui
+
+import (
+	"github.com/bitbricks/bitbricks/sync"
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// Intents are what a view asks the root to do; the root confirms and runs them.
+type (
+	applyIntent  struct{ changes []sync.Change }
+	revokeIntent struct {
+		creds []sync.CredentialStatus
+		owner string // set for an owner-wide revocation
+	}
+	remapIntent struct {
+		mapping         int
+		bitbucket, from string
+	}
+	rotateIntent struct{ binding string }
+)
+
+func emit(msg tea.Msg) tea.Cmd { return func() tea.Msg { return msg } }

@@ -1,0 +1,235 @@
+package tui
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bitbricks/bitbricks/config"
+	"github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views/components"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+type credentialsKeys struct {
+	Sort, Revoke, RevokeOwner key.Binding
+}
+
+func defaultCredentialsKeys() credentialsKeys {
+	return credentialsKeys{
+		Sort:        key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort")),
+		Revoke:      key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "revoke")),
+		RevokeOwner: key.NewBinding(key.WithKeys("X"), key.WithHelp("X", "revoke all of owner")),
+	}
+}
+
+type credSort int
+
+const (
+	byAge credSort = iota
+	byOwner
+	byLastUsed
+	byExpiry
+)
+
+var credSortNames = [...]string{byAge: "age ↓", byOwner: "owner", byLastUsed: "last used", byExpiry: "expiry"}
+
+// credFormat is what formatting a credential row needs. Copies of the view share it,
+// so a change here (then Invalidate) reaches every copy.
+type credFormat struct {
+	th      *theme
+	now     time.Time
+	pol     config.Policy
+	revokes map[string]sync.Change
+	width   int
+	cols    []int
+}
+
+// credentialsView lists every token and secret with its age drawn against the policy.
+type credentialsView struct {
+	th       *theme
+	keys     credentialsKeys
+	f        *credFormat
+	table    components.Table[sync.CredentialStatus]
+	sort     credSort
+	inv      []sync.CredentialStatus
+	w, h     int
+	readOnly bool
+}
+
+func newCredentialsView(th *theme, readOnly bool) credentialsView {
+	f := &credFormat{th: th}
+	v := credentialsView{th: th, keys: defaultCredentialsKeys(), f: f, readOnly: readOnly}
+	v.table = components.NewTable(th.st,
+		func(c sync.CredentialStatus) string { return c.ID },
+		func(c sync.CredentialStatus) string {
+			return c.Owner + " " + string(c.Kind) + " " + c.Comment + " " + c.ID + " " + strings.Join(c.Flags, " ")
+		},
+		f.line)
+	v.table.SetEmpty("no credentials")
+	v.table.Focus()
+	v.keys.Revoke.SetEnabled(!readOnly)
+	v.keys.RevokeOwner.SetEnabled(!readOnly)
+	return v
+}
+
+var credColumns = []components.Column{
+	{Width: 14, Flex: true, Max: 30},          // owner
+	{Width: 6},                                // kind
+	{Width: 14, Flex: true, Max: 28, Drop: 4}, // comment
+	{Width: 17},                               // level glyph, bar, age
+	{Width: 10, Drop: 2},                      // expiry
+	{Width: 11, Drop: 3},                      // last used
+	{Width: 12, Flex: true, Drop: 1},          // flags
+}
+
+func (f *credFormat) header(w int) string {
+	f.layout(w)
+	return components.Join(f.cols, 1, "owner", "kind", "comment", "age", "expires", "used", "flags")
+}
+
+func (f *credFormat) layout(w int) {
+	if w != f.width || f.cols == nil {
+		f.width, f.cols = w, components.Layout(w, 1, credColumns)
+	}
+}
+
+func (f *credFormat) line(c sync.CredentialStatus, w int) string {
+	f.layout(w)
+	level := 0
+	switch {
+	case c.Has(sync.FlagOverAge):
+		level = 2
+	case c.Has(sync.FlagWarnAge):
+		level = 1
+	}
+	comment := ""
+	if c.Comment != "" {
+		comment = `"` + c.Comment + `"`
+	}
+	flags := strings.Join(c.Flags, " ")
+	if ch, ok := f.revokes[c.ID]; ok {
+		flags = f.th.st.Drift.Extra.Render("- plan: "+ch.Action.String()) + " " + flags
+	}
+	return components.Join(f.cols, 1,
+		c.Owner, kindName(c.Kind), comment,
+		f.th.ageGl[level]+" "+f.th.age[level].Render(ageBar(c.Age, f.pol.TokenMaxAge.Std(), 10))+" "+components.FitLeft(ageText(c.Age), 4),
+		expiryText(c, f.now), whenText(c.LastUsed, f.now, "never used"), flags)
+}
+
+func kindName(k sync.CredentialKind) string {
+	switch k {
+	case sync.CredentialOAuthSecret:
+		return "secret"
+	case sync.CredentialAtlassianToken:
+		return "atl"
+	}
+	return string(k)
+}
+
+func expiryText(c sync.CredentialStatus, now time.Time) string {
+	switch {
+	case c.Expiry.IsZero():
+		return "no expiry"
+	case !c.Expiry.After(now):
+		return "expired"
+	}
+	return whenText(c.Expiry, now, "")
+}
+
+// ageBar draws age against the max age in n cells; full means over the max.
+func ageBar(age, maxAge time.Duration, n int) string {
+	fill := n
+	if maxAge > 0 && age < maxAge {
+		fill = int((age*time.Duration(n) + maxAge - 1) / maxAge)
+	}
+	fill = max(min(fill, n), 0)
+	return strings.Repeat("█", fill) + strings.Repeat("░", n-fill)
+}
+
+func (v credentialsView) Init() tea.Cmd { return nil }
+
+func (v *credentialsView) SetData(d *dataset) {
+	v.f.now, v.f.pol, v.f.revokes = d.now, d.cfg.Policy, d.revokes
+	v.inv = d.inv
+	v.resort()
+}
+
+func (v *credentialsView) resort() {
+	items := slices.Clone(v.inv) // Inventory's order is by age
+	switch v.sort {
+	case byOwner:
+		slices.SortStableFunc(items, func(a, b sync.CredentialStatus) int { return cmp.Compare(a.Owner, b.Owner) })
+	case byLastUsed:
+		slices.SortStableFunc(items, func(a, b sync.CredentialStatus) int { return a.LastUsed.Compare(b.LastUsed) })
+	case byExpiry:
+		slices.SortStableFunc(items, func(a, b sync.CredentialStatus) int {
+			if a.Expiry.IsZero() != b.Expiry.IsZero() { // never-expiring last
+				return cmp.Compare(b.Expiry.Unix(), a.Expiry.Unix())
+			}
+			return a.Expiry.Compare(b.Expiry)
+		})
+	}
+	v.table.SetItems(items)
+}
+
+func (v *credentialsView) SetSize(w, h int) {
+	v.w, v.h = w, h
+	fw, fh := v.th.st.BoxFrame()
+	v.table.SetSize(w-fw, h-fh)
+	v.table.SetHeader(v.f.header(v.table.RowWidth()))
+}
+
+func (v *credentialsView) Focus()             {}
+func (v *credentialsView) Blur()              {}
+func (v *credentialsView) SetFilter(q string) { v.table.SetFilter(q) }
+func (v credentialsView) Filter() string      { return v.table.Filter() }
+
+func (v credentialsView) Update(msg tea.Msg) (credentialsView, tea.Cmd) {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return v, nil
+	}
+	switch {
+	case key.Matches(km, v.keys.Sort):
+		v.sort = (v.sort + 1) % credSort(len(credSortNames))
+		v.resort()
+	case key.Matches(km, v.keys.Revoke):
+		if c, ok := v.table.Selected(); ok {
+			return v, emit(revokeIntent{creds: []sync.CredentialStatus{c}})
+		}
+	case key.Matches(km, v.keys.RevokeOwner):
+		if c, ok := v.table.Selected(); ok {
+			var all []sync.CredentialStatus
+			for _, o := range v.inv {
+				if o.OwnerID == c.OwnerID && o.Kind != sync.CredentialAtlassianToken {
+					all = append(all, o)
+				}
+			}
+			return v, emit(revokeIntent{creds: all, owner: c.Owner})
+		}
+	default:
+		var cmd tea.Cmd
+		v.table, cmd = v.table.Update(km)
+		return v, cmd
+	}
+	return v, nil
+}
+
+func (v credentialsView) View() string {
+	title := "Credentials · " + v.table.Position() + " · by " + credSortNames[v.sort]
+	if q := v.table.Filter(); q != "" {
+		title += " · /" + q
+	}
+	return v.th.st.BoxLines(title, v.table.Lines(), v.w, v.h, true)
+}
+
+func (v credentialsView) ShortHelp() []key.Binding {
+	return []key.Binding{v.table.ShortHelp()[0], v.keys.Sort, v.keys.Revoke, v.keys.RevokeOwner}
+}
+
+func (v credentialsView) FullHelp() [][]key.Binding {
+	return [][]key.Binding{v.table.Keys.FullHelp()[0], {v.keys.Sort, v.keys.Revoke, v.keys.RevokeOwner}}
+}

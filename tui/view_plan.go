@@ -1,0 +1,252 @@
+package tui
+
+import (
+	"cmp"
+	"fmt"
+
+	"github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views/components"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+)
+
+type planKeys struct {
+	Pane, Toggle, ToggleAll, Apply key.Binding
+}
+
+func defaultPlanKeys() planKeys {
+	return planKeys{
+		Pane:      key.NewBinding(key.WithKeys("tab", "shift+tab"), key.WithHelp("tab", "pane")),
+		Toggle:    key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "toggle")),
+		ToggleAll: key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "toggle all")),
+		Apply:     key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "apply selected")),
+	}
+}
+
+// planState is what the plan's rows show besides the change: selection and progress.
+// Copies of the view share it.
+type planState struct {
+	selected map[string]bool
+	status   map[string]string // by change id: "" none, else a glyph and a word
+}
+
+// planView lists the pending changes, each toggled for apply, and the findings.
+type planView struct {
+	th       *theme
+	keys     planKeys
+	s        *planState
+	changes  components.Table[sync.Change]
+	findings components.Table[sync.Finding]
+	focus    int
+	w, h     int
+	readOnly bool
+}
+
+var planColumns = []components.Column{
+	{Width: 3}, {Width: 1}, {Width: 18}, {Width: 12, Flex: true, Max: 24}, {Width: 20, Flex: true, Max: 40}, {Width: 20, Flex: true, Drop: 1}, {Width: 10, Drop: 2},
+}
+
+func newPlanView(th *theme, readOnly bool) planView {
+	s := &planState{selected: map[string]bool{}, status: map[string]string{}}
+	v := planView{th: th, keys: defaultPlanKeys(), s: s, readOnly: readOnly}
+	v.changes = components.NewTable(th.st,
+		func(c sync.Change) string { return c.ID },
+		func(c sync.Change) string {
+			return c.Action.String() + " " + c.Group + " " + c.Principal + " " + c.Binding + " " + c.Reason
+		},
+		func(c sync.Change, w int) string {
+			cols := components.Layout(w, 1, planColumns)
+			box := components.GlyphOff
+			if s.selected[c.ID] {
+				box = components.GlyphOn
+			}
+			return components.Join(cols, 1, box, th.actionGlyph(c.Action), c.Action.String(),
+				cmp.Or(c.Group, c.Binding), changeSubject(c), th.st.Text.Muted.Render(c.Reason), s.status[c.ID])
+		})
+	v.findings = components.NewTable(th.st,
+		func(f sync.Finding) string { return string(f.Kind) + "/" + f.Subject + "/" + f.Group + "/" + f.Detail },
+		func(f sync.Finding) string { return string(f.Kind) + " " + f.Subject + " " + f.Detail },
+		func(f sync.Finding, w int) string {
+			return th.findingGlyph(f.Kind) + " " + components.Fit(string(f.Kind)+" "+f.Subject+": "+th.st.Text.Muted.Render(f.Detail), w-2)
+		})
+	v.changes.SetEmpty(components.GlyphInSync + " nothing to change: Databricks is in step with Bitbucket")
+	v.findings.SetEmpty("no findings")
+	v.changes.Focus()
+	v.refresh()
+	return v
+}
+
+func changeSubject(c sync.Change) string {
+	switch {
+	case c.Entitlement != "":
+		return c.Entitlement
+	case c.TokenID != "":
+		return shortID(c.TokenID) + " " + c.Principal
+	}
+	return c.Principal
+}
+
+func (th *theme) findingGlyph(k sync.FindingKind) string {
+	switch k {
+	case sync.FindingUnresolvedIdentity, sync.FindingMissingUser, sync.FindingNotAssigned:
+		return th.marks[markUnresolved]
+	case sync.FindingIdPManaged:
+		return th.marks[markManaged]
+	}
+	return th.ageGl[1] // !
+}
+
+func (th *theme) actionGlyph(a sync.Action) string {
+	switch {
+	case a == sync.ActionRotateCredential:
+		return th.st.Drift.Managed.Render(components.GlyphRotate)
+	case a.Destructive():
+		return th.marks[markExtra]
+	}
+	return th.marks[markMissing]
+}
+
+func (v planView) Init() tea.Cmd { return nil }
+
+func (v *planView) SetData(d *dataset) {
+	seen := map[string]bool{}
+	for _, c := range d.plan.Changes {
+		seen[c.ID] = true
+		if _, ok := v.s.selected[c.ID]; !ok {
+			v.s.selected[c.ID] = true
+		}
+	}
+	for id := range v.s.selected {
+		if !seen[id] {
+			delete(v.s.selected, id)
+		}
+	}
+	v.changes.SetItems(d.plan.Changes)
+	v.findings.SetItems(d.plan.Findings)
+	v.refresh()
+}
+
+// SetStatus shows an apply's progress on a change's row.
+func (v *planView) SetStatus(id, status string) {
+	v.s.status[id] = status
+	v.changes.Invalidate()
+}
+
+// ClearStatus forgets the progress of an earlier apply.
+func (v *planView) ClearStatus() {
+	clear(v.s.status)
+	v.changes.Invalidate()
+}
+
+// Selected is the toggled changes, in plan order.
+func (v planView) Selected() []sync.Change {
+	var out []sync.Change
+	for _, c := range v.changes.Items() {
+		if v.s.selected[c.ID] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (v planView) findingsHeight() int {
+	_, fh := v.th.st.BoxFrame()
+	n := max(min(v.findings.Len(), v.h/3-fh), 1)
+	return n + fh
+}
+
+func (v *planView) SetSize(w, h int) {
+	v.w, v.h = w, h
+	fw, fh := v.th.st.BoxFrame()
+	fH := v.findingsHeight()
+	v.changes.SetSize(w-fw, h-fH-fh)
+	v.findings.SetSize(w-fw, fH-fh)
+	v.changes.SetHeader(components.Join(components.Layout(v.changes.RowWidth(), 1, planColumns), 1,
+		"", "", "action", "group", "principal", "reason", "status"))
+}
+
+func (v *planView) Focus() {}
+func (v *planView) Blur()  {}
+func (v *planView) SetFilter(q string) {
+	if v.focus == 0 {
+		v.changes.SetFilter(q)
+	} else {
+		v.findings.SetFilter(q)
+	}
+	v.refresh()
+}
+
+func (v planView) Filter() string {
+	if v.focus == 0 {
+		return v.changes.Filter()
+	}
+	return v.findings.Filter()
+}
+
+func (v planView) Update(msg tea.Msg) (planView, tea.Cmd) {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return v, nil
+	}
+	var cmd tea.Cmd
+	switch {
+	case key.Matches(km, v.keys.Pane):
+		v.focus = 1 - v.focus
+		if v.focus == 0 {
+			v.changes.Focus()
+			v.findings.Blur()
+		} else {
+			v.findings.Focus()
+			v.changes.Blur()
+		}
+	case key.Matches(km, v.keys.Toggle):
+		if c, ok := v.changes.Selected(); ok {
+			v.s.selected[c.ID] = !v.s.selected[c.ID]
+			v.changes.InvalidateSelected()
+		}
+	case key.Matches(km, v.keys.ToggleAll):
+		all := len(v.Selected()) < len(v.changes.Items())
+		for _, c := range v.changes.Items() {
+			v.s.selected[c.ID] = all
+		}
+		v.changes.Invalidate()
+	case key.Matches(km, v.keys.Apply):
+		cmd = emit(applyIntent{changes: v.Selected()})
+	case v.focus == 0:
+		v.changes, cmd = v.changes.Update(km)
+	default:
+		v.findings, cmd = v.findings.Update(km)
+	}
+	v.refresh()
+	return v, cmd
+}
+
+func (v *planView) refresh() {
+	n := len(v.Selected())
+	v.keys.Toggle.SetEnabled(v.focus == 0 && v.changes.Len() > 0)
+	v.keys.ToggleAll.SetEnabled(v.focus == 0 && v.changes.Len() > 0)
+	v.keys.Apply.SetEnabled(!v.readOnly && n > 0)
+	v.keys.Apply.SetHelp("a", fmt.Sprintf("apply %d selected", n))
+}
+
+func (v planView) View() string {
+	fH := v.findingsHeight()
+	n := len(v.changes.Items())
+	title := fmt.Sprintf("Plan · %d %s · %d selected", n, plural(n, "change"), len(v.Selected()))
+	if q := v.changes.Filter(); q != "" {
+		title += " · /" + q
+	}
+	ftitle := fmt.Sprintf("Findings · %d (reported, never acted on)", len(v.findings.Items()))
+	return lipgloss.JoinVertical(lipgloss.Left,
+		v.th.st.BoxLines(title, v.changes.Lines(), v.w, v.h-fH, v.focus == 0),
+		v.th.st.BoxLines(ftitle, v.findings.Lines(), v.w, fH, v.focus == 1))
+}
+
+func (v planView) ShortHelp() []key.Binding {
+	return []key.Binding{v.changes.ShortHelp()[0], v.keys.Pane, v.keys.Toggle, v.keys.ToggleAll, v.keys.Apply}
+}
+
+func (v planView) FullHelp() [][]key.Binding {
+	return [][]key.Binding{v.changes.Keys.FullHelp()[0], {v.keys.Pane, v.keys.Toggle, v.keys.ToggleAll, v.keys.Apply}}
+}

@@ -1,0 +1,46 @@
+package tui
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/charmbracelet/x/exp/golden"
+)
+
+// TestViewGoldens renders every view at the sizes that matter: 80x24 and 200x60 must
+// read well, 60x20 must still be legible.
+func TestViewGoldens(t *testing.T) {
+	views := []struct {
+		name  string
+		keys  []string
+		setup func(*fakeBackend)
+	}{
+		{"mappings-members", []string{"1", "tab", "j"}, nil},
+		{"principals", []string{"2"}, nil},
+		{"credentials", []string{"3", "j", "j"}, nil},
+		{"credentials-by-owner", []string{"3", "s", "/", "a", "l", "enter"}, nil},
+		{"pipelines", []string{"4"}, nil},
+		{"plan", []string{"5", "j", " "}, nil},
+		{"help", []string{"3", "?"}, nil},
+		{"confirm-apply", []string{"5", "a"}, nil},
+		{"remap-picker", []string{"1", "m"}, nil},
+		{"leaked-input", []string{"!", "d", "a", "p", "i"}, nil},
+		{"audit", []string{"6"}, func(b *fakeBackend) {
+			b.event("add_member", "add_member/de-team/bob@acme.com", nil)
+			b.event("revoke_token", "tok-hal-old", fmt.Errorf("PERMISSION_DENIED: not an admin"))
+			b.event("remap", "mappings[0] -> platform-eng", nil)
+		}},
+	}
+	for _, size := range [][2]int{{80, 24}, {200, 60}, {60, 20}} {
+		for _, v := range views {
+			t.Run(fmt.Sprintf("%dx%d/%s", size[0], size[1], v.name), func(t *testing.T) {
+				b := newFakeBackend(t)
+				if v.setup != nil {
+					v.setup(b)
+				}
+				m := keys(t, loaded(t, b, size[0], size[1], false), v.keys...)
+				golden.RequireEqual(t, []byte(m.View()))
+			})
+		}
+	}
+}
