@@ -465,3 +465,85 @@ func TestMain(m *testing.M) {
 	quietSDK()
 	os.Exit(m.Run())
 }
+
+func TestRevokeLeakedFromStdin(t *testing.T) {
+	o := newTestOrg(t)
+	// A token of a user: the value a user might paste after a leak.
+	var value, owner string
+	o.org.Mu.Lock()
+	for v, tok := range o.org.DB.TokensByValue {
+		if u := o.org.DB.Users[tok.OwnerID]; u != nil && u.UserName == "hana@acme.com" {
+			value, owner = v, u.UserName
+			break
+		}
+	}
+	o.org.Mu.Unlock()
+	if value == "" {
+		t.Fatal("the demo seed has no token of hana@acme.com")
+	}
+	me := func() int {
+		req, _ := http.NewRequest("GET", o.url+"/api/2.0/preview/scim/v2/Me", nil)
+		req.Header.Set("Authorization", "Bearer "+value)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := me(); c != 200 {
+		t.Fatalf("the token does not authenticate before the revocation: %d", c)
+	}
+
+	// Off a terminal without --yes: refused, nothing revoked.
+	r := runCLI(t, o.env, value+"\n", "revoke", "--leaked", "--config", o.cfg)
+	if r.code != 3 || me() != 200 {
+		t.Fatalf("without --yes: want exit 3 and the token alive, got %d: %s", r.code, r.err)
+	}
+	assertNoSecrets(t, o, r.out, r.err)
+
+	r = runCLI(t, o.env, value+"\n", "revoke", "--leaked", "--yes", "--config", o.cfg, "--output", "json")
+	if r.code != 0 {
+		t.Fatalf("revoke --leaked: exit %d: %s", r.code, r.err)
+	}
+	if c := me(); c != 401 {
+		t.Fatalf("the leaked token still authenticates: %d", c)
+	}
+	if !strings.Contains(r.err, owner) || !strings.Contains(r.err, value[:4]+"…"+value[len(value)-4:]) {
+		t.Errorf("stderr should name the owner and the redacted value:\n%s", r.err)
+	}
+	var rep revokeReport
+	if err := json.Unmarshal([]byte(r.out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Revoked) == 0 || len(rep.Failed) != 0 {
+		t.Fatalf("report: %+v", rep)
+	}
+	for _, c := range rep.Revoked {
+		if c.Owner != owner {
+			t.Errorf("revoked a credential of %s, not of the owner %s", c.Owner, owner)
+		}
+	}
+	audit := readFile(t, filepath.Join(o.root, "bitbricks-audit.jsonl"))
+	if !strings.Contains(audit, "lookup_leaked_token") {
+		t.Error("the leak lookup is not audited")
+	}
+	// Every place the value could end up: stdout, stderr, the audit log.
+	for name, text := range map[string]string{"stdout": r.out, "stderr": r.err, "audit": audit} {
+		if strings.Contains(text, value) || strings.Contains(text, value[4:]) {
+			t.Errorf("the leaked value appears in %s", name)
+		}
+	}
+}
+
+func TestRevokeNeedsExactlyOneMode(t *testing.T) {
+	isolate(t)
+	r := runCLI(t, nil, "", "revoke", "--token-id", "a", "--owner", "b")
+	if r.code != 1 || !strings.Contains(r.err, "exactly one") {
+		t.Fatalf("want exit 1 asking for exactly one mode, got %d %q", r.code, r.err)
+	}
+	r = runCLI(t, nil, "", "revoke", "--leaked")
+	if r.code != 1 || !strings.Contains(r.err, "stdin") {
+		t.Fatalf("--leaked with empty stdin: want exit 1 pointing at stdin, got %d %q", r.code, r.err)
+	}
+}
