@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,6 +52,10 @@ type DatabricksSource interface {
 	// workspace-proxied form, answers with the credentials in use.
 	AccountAccess(ctx context.Context) error
 	ProxyAccess(ctx context.Context) error
+	// ProxyGroupAccess succeeds when the workspace proxy lets the caller at
+	// account group groupID (a workspace admin, or a manager of that group):
+	// the proxy answers any workspace user, so ProxyAccess alone proves little.
+	ProxyGroupAccess(ctx context.Context, groupID string) error
 	// AccountUsers lists the account's users (for users not assigned to the workspace).
 	AccountUsers(ctx context.Context) ([]*User, error)
 	// Secrets lists one service principal's OAuth secrets (account API).
@@ -400,6 +405,18 @@ func (d *Databricks) ProxyAccess(ctx context.Context) error {
 	q := map[string]any{"count": 1, "attributes": "id"}
 	if err := d.raw.Do(ctx, http.MethodGet, proxyGroups, map[string]string{"Accept": "application/json"}, q, nil, &resp); err != nil {
 		return fmt.Errorf("workspace-proxied account SCIM: %w", err)
+	}
+	return nil
+}
+
+// ProxyGroupAccess reads account group groupID through the workspace proxy;
+// the proxy refuses (403) callers who are neither workspace admins nor
+// managers of the group, the same rule as for changing it.
+func (d *Databricks) ProxyGroupAccess(ctx context.Context, groupID string) error {
+	var resp map[string]any
+	q := map[string]any{"attributes": "id"}
+	if err := d.raw.Do(ctx, http.MethodGet, proxyGroups+"/"+url.PathEscape(groupID), map[string]string{"Accept": "application/json"}, q, nil, &resp); err != nil {
+		return fmt.Errorf("workspace-proxied account SCIM, group %s: %w", groupID, err)
 	}
 	return nil
 }

@@ -35,7 +35,7 @@ type Snapshot struct {
 	SecretsKnown  bool                         // false when SP secrets could not be read (or no account access)
 	MaxTokenDays  int                          // workspace maxTokenLifetimeDays; 0 = no limit
 	AccountAccess bool                         // account SCIM reachable with the credentials in use
-	ProxyAccess   bool                         // workspace-proxied account SCIM reachable
+	ProxyAccess   bool                         // workspace-proxied account SCIM answers (which groups it may change: Group.ProxyAccess)
 
 	// Bindings are what the snapshot knows about each pipeline binding, by name.
 	Bindings map[string]*BindingState
@@ -103,6 +103,10 @@ type Group struct {
 	Entitlements []string
 	// MembersKnown is false when the member list could not be read.
 	MembersKnown bool
+	// ProxyAccess is true for an account group the caller may change through
+	// the workspace-proxied account SCIM (a workspace admin, or a manager of
+	// this group). Read only when there is no account access.
+	ProxyAccess bool
 }
 
 // Member is one member of a Databricks group.

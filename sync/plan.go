@@ -68,9 +68,12 @@ func ComputePlan(snap *Snapshot, cfg *config.Config, now time.Time) Plan {
 		for e := range desired {
 			desiredAnywhere[e] = true
 		}
+		if pl.groupUnknown(t) {
+			continue
+		}
 		pl.membership(t, desired, complete)
 		pl.entitlements(t)
-		if g := snap.DBGroups[t.name]; g != nil && g.ExternalID == "" && g.MembersKnown && complete {
+		if g := snap.DBGroups[t.name]; g != nil && g.ExternalID == "" && complete {
 			clean = append(clean, g)
 		}
 	}
@@ -229,6 +232,27 @@ func (pl *planner) memberName(m Member) string {
 	return m.Display
 }
 
+// groupUnknown reports (as unknown_source) a mapped group that exists but
+// whose members or id could not be read, such as the placeholders Read leaves
+// when the group list fails: neither its members nor its entitlements are
+// changed, since any such change would act on unknown data or fail at apply.
+func (pl *planner) groupUnknown(t *groupTarget) bool {
+	g := pl.snap.DBGroups[t.name]
+	if g == nil || (g.MembersKnown && g.ID != "") {
+		return false
+	}
+	what := "no members are added or removed"
+	if t.managesEnts {
+		what = "no members are added or removed and no entitlements changed"
+	}
+	if g.ID == "" {
+		pl.find(FindingUnknownSource, t.name, t.name, "Databricks group %s could not be read; %s", t.name, what)
+	} else {
+		pl.find(FindingUnknownSource, t.name, t.name, "members of Databricks group %s could not be read; %s", t.name, what)
+	}
+	return true
+}
+
 func (pl *planner) membership(t *groupTarget, desired map[string][]string, complete bool) {
 	g := pl.snap.DBGroups[t.name]
 	kind, groupID, route := KindWorkspace, "", RouteWorkspace
@@ -239,17 +263,16 @@ func (pl *planner) membership(t *groupTarget, desired map[string][]string, compl
 		})
 	} else {
 		kind, groupID = cmp.Or(g.Kind, KindWorkspace), g.ID
-		if !g.MembersKnown {
-			pl.find(FindingUnknownSource, t.name, t.name, "members of Databricks group %s could not be read; no members are added or removed", t.name)
-			return
-		}
 	}
+	// Workspace SCIM refuses membership changes of account groups: they go
+	// through account SCIM, or the workspace proxy where it lets the caller at
+	// this very group (workspace admins, the group's managers).
 	noAccess := false
 	if kind == KindAccount {
 		switch {
 		case pl.snap.AccountAccess:
 			route = RouteAccount
-		case pl.snap.ProxyAccess:
+		case g.ProxyAccess:
 			route = RouteProxy
 		default:
 			noAccess = true
@@ -330,8 +353,8 @@ func (pl *planner) membership(t *groupTarget, desired map[string][]string, compl
 		if len(rems) > 0 {
 			would = append(would, "remove "+principalList(rems))
 		}
-		pl.find(FindingAccountGroupNoAccess, t.name, t.name, "%s is an account group and neither account SCIM nor the workspace proxy is reachable with these credentials; would %s",
-			t.name, strings.Join(would, "; "))
+		pl.find(FindingAccountGroupNoAccess, t.name, t.name, "%s is an account group and neither account SCIM nor the workspace proxy lets these credentials change it (the proxy needs a workspace admin or a manager of %s); would %s",
+			t.name, t.name, strings.Join(would, "; "))
 		return
 	}
 	pl.changes = append(pl.changes, changes...)

@@ -208,6 +208,37 @@ func TestComputePlan(t *testing.T) {
 			findings: []string{"unknown_source de-team"},
 		},
 		{
+			// Read leaves a placeholder (no id, members unknown) for each
+			// mapped group when the Databricks group list fails.
+			name: "group list failed: no entitlement or member change for the placeholder",
+			mod: func(s *Snapshot, c *config.Config) {
+				c.Mappings[0].Entitlements = []string{"workspace-access"}
+				s.DBGroups["de-team"] = &Group{Name: "de-team", Kind: KindWorkspace}
+				s.Credentials = []Credential{planToken("t-ok", "alice", 3)}
+			},
+			findings: []string{"unknown_source de-team"},
+			details:  map[string][]string{"unknown_source de-team": {"could not be read", "no entitlements changed"}},
+		},
+		{
+			name: "group without id: nothing planned against it",
+			mod: func(s *Snapshot, c *config.Config) {
+				c.Mappings[0].Entitlements = []string{"workspace-access"}
+				s.DBGroups["de-team"].ID = ""
+				s.DBGroups["de-team"].Entitlements = []string{"allow-cluster-create"}
+			},
+			findings: []string{"unknown_source de-team"},
+		},
+		{
+			name: "unknown Databricks members: entitlements not changed either",
+			mod: func(s *Snapshot, c *config.Config) {
+				c.Mappings[0].Entitlements = []string{"workspace-access"}
+				s.DBGroups["de-team"].MembersKnown = false
+				s.DBGroups["de-team"].Entitlements = []string{"allow-cluster-create"}
+			},
+			findings: []string{"unknown_source de-team"},
+			details:  map[string][]string{"unknown_source de-team": {"members of Databricks group de-team could not be read", "no entitlements changed"}},
+		},
+		{
 			name: "service principals and nested groups are untouched",
 			mod: func(s *Snapshot, c *config.Config) {
 				s.DBGroups["de-team"].Members = []Member{planMember("alice"), planMember("bob"),
@@ -270,10 +301,29 @@ func TestComputePlan(t *testing.T) {
 			routes:  map[string]Route{"add_member/de-team/bob@acme.com": RouteAccount, "add_entitlement/de-team/workspace-access": RouteWorkspace},
 		},
 		{
-			name:    "account group through the workspace proxy",
-			mod:     func(s *Snapshot, c *config.Config) { s.DBGroups["de-team"].Kind = KindAccount; s.ProxyAccess = true },
+			name: "account group through the workspace proxy",
+			mod: func(s *Snapshot, c *config.Config) {
+				s.DBGroups["de-team"].Kind = KindAccount
+				s.ProxyAccess, s.DBGroups["de-team"].ProxyAccess = true, true
+			},
 			changes: []string{"add_member/de-team/bob@acme.com"},
 			routes:  map[string]Route{"add_member/de-team/bob@acme.com": RouteProxy},
+		},
+		{
+			// The proxy answers every workspace user; only a workspace admin
+			// or the group's manager may change the group through it.
+			name: "account group the proxy does not let the caller change: finding",
+			mod: func(s *Snapshot, c *config.Config) {
+				s.DBGroups["de-team"].Kind = KindAccount
+				s.ProxyAccess = true
+				c.Mappings = append(c.Mappings, config.Mapping{BitbucketGroup: "data-engineers", DatabricksGroup: "ops"})
+				s.DBGroups["ops"] = &Group{ID: "g-ops", Name: "ops", Kind: KindAccount, MembersKnown: true, ProxyAccess: true,
+					Members: []Member{planMember("alice")}}
+			},
+			changes:  []string{"add_member/ops/bob@acme.com"},
+			findings: []string{"account_group_no_access de-team"},
+			routes:   map[string]Route{"add_member/ops/bob@acme.com": RouteProxy},
+			details:  map[string][]string{"account_group_no_access de-team": {"manager of de-team", "add bob@acme.com"}},
 		},
 		{
 			name: "account group without access: finding, entitlements still planned",

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -110,10 +111,12 @@ func Read(ctx context.Context, src Sources, cfg *config.Config, progress func(st
 		return nil, err
 	}
 
-	// What needs the above: emails of every account seen, SP secrets.
+	// What needs the above: emails of every account seen, SP secrets, which
+	// mapped account groups the workspace proxy lets the caller change.
 	g = newGroup(ctx, readConcurrency)
 	g.Go(r.emails)
 	g.Go(r.spSecrets)
+	g.Go(r.proxyGroups)
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
@@ -341,6 +344,40 @@ func (r *reader) proxy(ctx context.Context) error {
 		r.mu.Unlock()
 	}
 	return nil
+}
+
+// proxyGroups asks the workspace proxy, group by group, which mapped account
+// groups the caller may change: a group manager may change their group and no
+// other. Not needed (nor asked) with account access.
+func (r *reader) proxyGroups(ctx context.Context) error {
+	if r.snap.AccountAccess || !r.snap.ProxyAccess {
+		return nil
+	}
+	var todo []*Group
+	for _, m := range r.cfg.Mappings {
+		if g := r.snap.DBGroups[m.DatabricksGroup]; g != nil && g.Kind == KindAccount && g.ID != "" && !slices.Contains(todo, g) {
+			todo = append(todo, g)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	r.say("checking workspace-proxy access to %d account groups", len(todo))
+	g := newGroup(ctx, SCIMConcurrency)
+	for _, dg := range todo {
+		g.Go(func(ctx context.Context) error {
+			err := r.src.Databricks.ProxyGroupAccess(ctx, dg.ID)
+			r.mu.Lock()
+			dg.ProxyAccess = err == nil
+			r.mu.Unlock()
+			if err != nil && httpStatus(err) != http.StatusForbidden && httpStatus(err) != http.StatusNotFound {
+				// Not a plain refusal: worth telling (the group's changes become findings).
+				return r.fail(SystemDatabricks, "workspace-proxy access to group "+dg.Name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 func (r *reader) atlassianTokens(ctx context.Context) error {
