@@ -27,11 +27,14 @@ import (
 // account together: the service answers more with REQUEST_LIMIT_EXCEEDED.
 const SCIMConcurrency = 4
 
-// Default SDK timeouts: wrong credentials or a dead host fail within 15 s
-// (the SDK's own defaults would retry for 5 minutes).
+// SDK timeouts. The first call of a run (Me) has ProbeTimeout, so wrong
+// credentials or a dead host fail within seconds; later calls may retry rate
+// limits for up to DefaultDatabricksRetryTimeout (the SDK's own default
+// would retry for 5 minutes).
 const (
-	DefaultDatabricksRetryTimeout = 10 * time.Second
-	DefaultDatabricksHTTPTimeout  = 10 * time.Second
+	ProbeTimeout                  = 6 * time.Second
+	DefaultDatabricksRetryTimeout = 30 * time.Second
+	DefaultDatabricksHTTPTimeout  = 30 * time.Second
 )
 
 // DatabricksSource reads the Databricks side. *Databricks implements it.
@@ -218,9 +221,16 @@ func (d *Databricks) wrap(what string, err error, forbiddenIsFatal bool) error {
 // Me reads the caller; any failure here (including credentials the SDK
 // cannot even configure) stops the run.
 func (d *Databricks) Me(ctx context.Context) (string, error) {
-	me, err := d.w.CurrentUser.Me(ctx)
+	// The first call of a run fails fast: a dead host or a wrong token is
+	// reported within seconds, not after the whole retry budget.
+	probe, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	defer cancel()
+	me, err := d.w.CurrentUser.Me(probe)
 	if err == nil {
 		return me.UserName, nil
+	}
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return "", &SystemError{System: SystemDatabricks, Problem: fmt.Sprintf("no answer from %s within %s", d.host, ProbeTimeout), Check: d.reach, Err: err}
 	}
 	if f := d.wrap("", err, true); errors.As(f, new(*SystemError)) {
 		return "", f

@@ -256,8 +256,8 @@ func TestReadWrongCredentials(t *testing.T) {
 	e := newDemo(t, emulator.Options{})
 	t.Run("databricks", func(t *testing.T) {
 		src := e.sources(t, "dapi"+strings.Repeat("0", 32))
-		if rt := src.Databricks.(*Databricks).RetryTimeout(); rt > 10*time.Second {
-			t.Errorf("retry timeout %s, want at most 10s so a bad setup fails within 15s", rt)
+		if ProbeTimeout > 10*time.Second {
+			t.Errorf("probe timeout %s, want at most 10s so a bad setup fails within 15s", ProbeTimeout)
 		}
 		_, err := Read(context.Background(), src, e.cfg, nil)
 		wantSystemError(t, err, "databricks: authentication failed at "+e.http.URL+" (check ")

@@ -306,7 +306,7 @@ func TestUnreachableHostOneLine(t *testing.T) {
 	if r.code != 1 || !strings.HasPrefix(lastLine(r.err), "bitbricks: databricks:") {
 		t.Fatalf("want exit 1 and one line naming databricks, got %d %q", r.code, lastLine(r.err))
 	}
-	t.Logf("unreachable Databricks host reported in %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("unreachable Databricks host reported in %s: %s", time.Since(start).Round(time.Millisecond), lastLine(r.err))
 }
 
 func readFile(t *testing.T, path string) string {
