@@ -98,12 +98,15 @@ const (
 	CredentialOAuthSecret      = "oauth-secret"
 )
 
-// Entitlements lists the Databricks entitlements a mapping may grant.
-var Entitlements = []string{
-	"workspace-access",
-	"databricks-sql-access",
-	"allow-cluster-create",
-	"allow-instance-pool-create",
+// AllowedEntitlements lists the Databricks entitlements a mapping may grant
+// (a new slice each call: no package-level state to mutate).
+func AllowedEntitlements() []string {
+	return []string{
+		"workspace-access",
+		"databricks-sql-access",
+		"allow-cluster-create",
+		"allow-instance-pool-create",
+	}
 }
 
 // DefaultPath is $BITBRICKS_CONFIG, else ./bitbricks.yaml.

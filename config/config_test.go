@@ -76,6 +76,7 @@ func TestParseErrors(t *testing.T) {
 		{"pipeline without service principal", head + "pipelines:\n  - name: etl\n    repository: etl\n    variable: TOKEN_X\n", 6, 5, "pipelines[0] has no service_principal", ""},
 		{"pipeline without name", head + "pipelines:\n  - repository: etl\n", 6, 5, "pipelines[0] has no name", ""},
 		{"duplicate binding", head + "pipelines:\n  - {name: etl, repository: r, variable: V, service_principal: sp}\n  - name: etl\n    repository: r2\n    variable: W\n    service_principal: sp\n", 7, 11, `pipelines[1].name "etl" is already used by pipelines[0] (line 6)`, ""},
+		{"binding name with a colon", head + "pipelines:\n  - name: etl:prod\n    repository: r\n    variable: V\n    service_principal: sp\n", 6, 11, `pipelines[0].name "etl:prod" may not contain a colon`, ""},
 		{"bad credential", head + "pipelines:\n  - name: etl\n    repository: r\n    variable: V\n    service_principal: sp\n    credential: password-ish\n", 10, 17, `pipelines[0].credential must be "pat" or "oauth-secret", not "password-ish"`, ""},
 		{"oauth without account", head + "pipelines:\n  - name: etl\n    repository: r\n    variable: V\n    service_principal: sp\n    credential: oauth-secret\n", 10, 17, "needs the Databricks account: set databricks.account_id", ""},
 		{"bad variable name", head + "pipelines:\n  - name: etl\n    repository: r\n    variable: MY-VAR\n    service_principal: sp\n", 8, 15, `pipelines[0].variable "MY-VAR" is not a valid variable name`, ""},

@@ -132,8 +132,9 @@ func (d *decoder) checkIdentity(c *Config) error {
 }
 
 func (d *decoder) checkMappings(c *Config) error {
+	entitlements := AllowedEntitlements()
 	allowed := map[string]bool{}
-	for _, e := range Entitlements {
+	for _, e := range entitlements {
 		allowed[e] = true
 	}
 	seen := map[[2]string]int{}
@@ -158,8 +159,8 @@ func (d *decoder) checkMappings(c *Config) error {
 				continue
 			}
 			epath := fmt.Sprintf("%s.entitlements[%d]", path, k)
-			hint := "allowed: " + strings.Join(Entitlements, ", ")
-			if s := suggest(e, Entitlements); s != "" {
+			hint := "allowed: " + strings.Join(entitlements, ", ")
+			if s := suggest(e, entitlements); s != "" {
 				hint = fmt.Sprintf("did you mean %q?", s)
 			}
 			return d.errAt(d.where(epath), "unknown entitlement %q in %s.entitlements: %s", e, path, hint)
@@ -215,6 +216,13 @@ func (d *decoder) checkPipelines(c *Config) error {
 			if req.value == "" {
 				return d.errAt(d.where(path+"."+req.key), "%s has no %s: add %s", path, req.key, req.what)
 			}
+		}
+		if strings.ContainsAny(b.Name, ": \t") {
+			// The name is part of the marker in the comments of the credentials
+			// made for the binding, "bitbricks:NAME:TIME"; with a colon in it,
+			// one binding's marker could be read as another's (and its
+			// credentials revoked by the other's rotation).
+			return d.errAt(d.where(path+".name"), "%s.name %q may not contain a colon or white space: use letters, digits, - or _", path, b.Name)
 		}
 		if j, dup := names[b.Name]; dup {
 			return d.errAt(d.where(path+".name"), "%s.name %q is already used by pipelines[%d] (line %d): binding names must be unique",

@@ -95,14 +95,15 @@ func TestControlFaults(t *testing.T) {
 }
 
 func TestControlLatency(t *testing.T) {
-	_, srv := mwServer(t, Options{})
+	s, srv := mwServer(t, Options{})
 	if code, _ := ctlDo(t, "PUT", srv.URL+"/_emulator/latency", "application/json", `{"latency":"80ms"}`); code != http.StatusNoContent {
 		t.Fatal(code)
 	}
-	start := time.Now()
-	mwStatus(t, srv.URL+"/api/2.0/ping")
-	if d := time.Since(start); d < 80*time.Millisecond {
-		t.Errorf("answered in %v after setting 80ms latency", d)
+	if d := s.mw.pause(); d != 80*time.Millisecond {
+		t.Errorf("pause %v after setting 80ms latency", d)
+	}
+	if got := mwStatus(t, srv.URL+"/api/2.0/ping"); got != 200 {
+		t.Errorf("ping with latency: %d", got)
 	}
 	if code, _ := ctlDo(t, "PUT", srv.URL+"/_emulator/latency", "application/json", `{"latency":"soon"}`); code != 400 {
 		t.Errorf("bad latency: %d", code)

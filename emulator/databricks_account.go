@@ -37,6 +37,24 @@ func pageOf(w http.ResponseWriter, r *http.Request, n int) (lo, hi int, next str
 	return lo, hi, next, true
 }
 
+// writePage answers a list route with the page of all that page_size and
+// page_token ask for, under key, and the next page's token when there is one.
+func writePage[T any](w http.ResponseWriter, r *http.Request, key string, all []T, render func(T) any) {
+	lo, hi, next, ok := pageOf(w, r, len(all))
+	if !ok {
+		return
+	}
+	items := []any{}
+	for _, it := range all[lo:hi] {
+		items = append(items, render(it))
+	}
+	resp := map[string]any{key: items}
+	if next != "" {
+		resp["next_page_token"] = next
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
 // ---- service principal OAuth secrets ----
 
 // secretSP finds the service principal of a secrets route: by SCIM id, in
@@ -117,20 +135,7 @@ func (s *Server) secretList(w http.ResponseWriter, r *http.Request, p principal)
 	if sp == nil {
 		return
 	}
-	all := s.Org.secretsOf(sp.ID)
-	lo, hi, next, ok := pageOf(w, r, len(all))
-	if !ok {
-		return
-	}
-	infos := []any{}
-	for _, sec := range all[lo:hi] {
-		infos = append(infos, s.Org.secretInfo(sec))
-	}
-	resp := map[string]any{"secrets": infos}
-	if next != "" {
-		resp["next_page_token"] = next
-	}
-	writeJSON(w, http.StatusOK, resp)
+	writePage(w, r, "secrets", s.Org.secretsOf(sp.ID), func(sec *DBSecret) any { return s.Org.secretInfo(sec) })
 }
 
 func (s *Server) secretDelete(w http.ResponseWriter, r *http.Request, p principal) {
@@ -276,20 +281,7 @@ func (s *Server) policyList(w http.ResponseWriter, r *http.Request, p principal)
 	if sp == nil {
 		return
 	}
-	all := s.Org.policiesOf(sp.ID)
-	lo, hi, next, ok := pageOf(w, r, len(all))
-	if !ok {
-		return
-	}
-	policies := []any{}
-	for _, fp := range all[lo:hi] {
-		policies = append(policies, s.policyJSON(fp))
-	}
-	resp := map[string]any{"policies": policies}
-	if next != "" {
-		resp["next_page_token"] = next
-	}
-	writeJSON(w, http.StatusOK, resp)
+	writePage(w, r, "policies", s.Org.policiesOf(sp.ID), func(fp *DBFederationPolicy) any { return s.policyJSON(fp) })
 }
 
 func (s *Server) policyGet(w http.ResponseWriter, r *http.Request, p principal) {

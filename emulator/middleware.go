@@ -100,15 +100,22 @@ func (m *middleware) serve(w http.ResponseWriter, r *http.Request, mux *http.Ser
 	mux.ServeHTTP(w, r)
 }
 
-// delay sleeps for the configured latency plus jitter, or until ctx ends;
-// it reports whether the request should go on.
-func (m *middleware) delay(ctx context.Context) bool {
+// pause is the latency the next request gets: the configured latency plus
+// a random part of the jitter.
+func (m *middleware) pause() time.Duration {
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	d := m.latency
 	if m.jitter > 0 {
 		d += time.Duration(m.rng.Int64N(int64(m.jitter)))
 	}
-	m.mu.Unlock()
+	return d
+}
+
+// delay sleeps for pause, or until ctx ends; it reports whether the request
+// should go on.
+func (m *middleware) delay(ctx context.Context) bool {
+	d := m.pause()
 	if d <= 0 {
 		return ctx.Err() == nil
 	}

@@ -301,13 +301,15 @@ func TestBitbucketHourlyBudget(t *testing.T) {
 }
 
 func TestLatency(t *testing.T) {
-	_, srv := mwServer(t, Options{Latency: 60 * time.Millisecond, Jitter: 20 * time.Millisecond})
-	start := time.Now()
+	ls, srv := mwServer(t, Options{Latency: 60 * time.Millisecond, Jitter: 20 * time.Millisecond})
 	if got := mwStatus(t, srv.URL+"/api/2.0/ping"); got != 200 {
 		t.Fatal(got)
 	}
-	if d := time.Since(start); d < 60*time.Millisecond {
-		t.Errorf("answered in %v, want at least the 60ms latency", d)
+	// The pause each request gets, not a stopwatch: no wall-clock assertions.
+	for range 50 {
+		if d := ls.mw.pause(); d < 60*time.Millisecond || d >= 80*time.Millisecond {
+			t.Fatalf("pause %v, want 60ms plus up to 20ms of jitter", d)
+		}
 	}
 
 	// A client that gives up ends the wait, and the handler never runs.

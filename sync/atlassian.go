@@ -98,10 +98,8 @@ func (a *Atlassian) searchUsers(ctx context.Context, body map[string]any) ([]adm
 	if a.key == "" {
 		return nil, errNoAdminKey
 	}
-	var out []adminUser
-	cursor := ""
-	for {
-		body["limit"] = atlassianBatch
+	body["limit"] = atlassianBatch
+	return allPages(func(_ int, cursor string) ([]adminUser, string, error) {
 		if cursor != "" {
 			body["cursor"] = cursor
 		}
@@ -110,9 +108,8 @@ func (a *Atlassian) searchUsers(ctx context.Context, body map[string]any) ([]adm
 			Links adminLinks  `json:"links"`
 		}
 		if err := doJSON(ctx, a.http, a.auth, http.MethodPost, a.directory()+"/users/search", body, &page); err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		out = append(out, page.Data...)
 		a.mu.Lock()
 		for _, u := range page.Data {
 			if u.Email != "" {
@@ -120,11 +117,8 @@ func (a *Atlassian) searchUsers(ctx context.Context, body map[string]any) ([]adm
 			}
 		}
 		a.mu.Unlock()
-		cursor = nextCursor(page.Links.Next)
-		if cursor == "" || len(page.Data) == 0 {
-			return out, nil
-		}
-	}
+		return page.Data, nextCursor(page.Links.Next), nil
+	})
 }
 
 // nextCursor accepts links.next as a bare cursor or as a URL carrying one.
@@ -175,22 +169,20 @@ func (a *Atlassian) Groups(ctx context.Context, withMembers []string) ([]*Bitbuc
 		ID   string `json:"id"`
 		Name string `json:"name"`
 	}
-	var groups []adminGroup
 	body := map[string]any{"limit": atlassianBatch}
-	for {
+	groups, err := allPages(func(_ int, cursor string) ([]adminGroup, string, error) {
+		if cursor != "" {
+			body["cursor"] = cursor
+		}
 		var page struct {
 			Data  []adminGroup `json:"data"`
 			Links adminLinks   `json:"links"`
 		}
-		if err := doJSON(ctx, a.http, a.auth, http.MethodPost, a.directory()+"/groups/search", body, &page); err != nil {
-			return nil, a.check("list Atlassian directory groups", err)
-		}
-		groups = append(groups, page.Data...)
-		cursor := nextCursor(page.Links.Next)
-		if cursor == "" || len(page.Data) == 0 {
-			break
-		}
-		body["cursor"] = cursor
+		err := doJSON(ctx, a.http, a.auth, http.MethodPost, a.directory()+"/groups/search", body, &page)
+		return page.Data, nextCursor(page.Links.Next), err
+	})
+	if err != nil {
+		return nil, a.check("list Atlassian directory groups", err)
 	}
 	out := make([]*BitbucketGroup, 0, len(groups))
 	for _, g := range groups {
@@ -220,47 +212,51 @@ func (a *Atlassian) APITokens(ctx context.Context) ([]Credential, error) {
 		return nil, a.check(what, errNoAdminKey)
 	}
 	base := a.base + "/admin/api-access/v1/orgs/" + url.PathEscape(a.org) + "/api-tokens"
-	var out []Credential
-	for u := base; u != ""; {
-		var page struct {
-			Data []struct {
-				ID           string `json:"id"`
-				Label        string `json:"label"`
-				Status       string `json:"status"`
-				CreatedAt    string `json:"createdAt"`
-				ExpiresAt    string `json:"expiresAt"`
-				LastActiveAt string `json:"lastActiveAt"`
-				User         struct {
-					ID    string `json:"id"`
-					Name  string `json:"name"`
-					Email string `json:"email"`
-				} `json:"user"`
-			} `json:"data"`
-			Links adminLinks `json:"links"`
-		}
-		if err := getJSON(ctx, a.http, a.auth, u, &page); err != nil {
-			return nil, a.check(what, err)
-		}
-		for _, t := range page.Data {
-			if t.Status != "" && !strings.EqualFold(t.Status, "active") {
-				continue
-			}
-			out = append(out, Credential{
-				ID: t.ID, Kind: CredentialAtlassianToken, OwnerID: t.User.ID, Owner: firstNonEmpty(t.User.Email, t.User.Name),
-				OwnerType: PrincipalUser, Comment: t.Label,
-				Created: parseTime(t.CreatedAt), Expiry: parseTime(t.ExpiresAt), LastUsed: parseTime(t.LastActiveAt),
-			})
-		}
-		switch next := page.Links.Next; {
-		case next == "" || len(page.Data) == 0:
-			u = ""
+	tokens, err := allPages(func(_ int, next string) ([]adminAPIToken, string, error) {
+		u := base
+		switch {
 		case strings.HasPrefix(next, "http://") || strings.HasPrefix(next, "https://"):
 			u = next
-		default:
+		case next != "":
 			u = base + "?cursor=" + url.QueryEscape(next)
 		}
+		var page struct {
+			Data  []adminAPIToken `json:"data"`
+			Links adminLinks      `json:"links"`
+		}
+		err := getJSON(ctx, a.http, a.auth, u, &page)
+		return page.Data, page.Links.Next, err
+	})
+	if err != nil {
+		return nil, a.check(what, err)
+	}
+	var out []Credential
+	for _, t := range tokens {
+		if t.Status != "" && !strings.EqualFold(t.Status, "active") {
+			continue
+		}
+		out = append(out, Credential{
+			ID: t.ID, Kind: CredentialAtlassianToken, OwnerID: t.User.ID, Owner: firstNonEmpty(t.User.Email, t.User.Name),
+			OwnerType: PrincipalUser, Comment: t.Label,
+			Created: parseTime(t.CreatedAt), Expiry: parseTime(t.ExpiresAt), LastUsed: parseTime(t.LastActiveAt),
+		})
 	}
 	return out, nil
+}
+
+// adminAPIToken is one managed user's API token in the Admin API.
+type adminAPIToken struct {
+	ID           string `json:"id"`
+	Label        string `json:"label"`
+	Status       string `json:"status"`
+	CreatedAt    string `json:"createdAt"`
+	ExpiresAt    string `json:"expiresAt"`
+	LastActiveAt string `json:"lastActiveAt"`
+	User         struct {
+		ID    string `json:"id"`
+		Name  string `json:"name"`
+		Email string `json:"email"`
+	} `json:"user"`
 }
 
 // parseTime reads an RFC 3339 time; anything else is the zero time.

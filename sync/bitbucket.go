@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,9 +28,11 @@ type Env func(string) string
 // MapEnv is an Env that reads only m.
 func MapEnv(m map[string]string) Env { return func(k string) string { return m[k] } }
 
+// get reads k with surrounding white space (a pasted newline) dropped, from
+// the process environment or the injected one alike.
 func (e Env) get(k string) string {
 	if e == nil {
-		return os.Getenv(k)
+		return strings.TrimSpace(os.Getenv(k))
 	}
 	return strings.TrimSpace(e(k))
 }
@@ -166,15 +169,36 @@ func (b *Bitbucket) Groups(ctx context.Context) ([]*BitbucketGroup, error) {
 	return out, nil
 }
 
-// Members reads the workspace members, every page.
+// Members reads the workspace members, every page. It is raw HTTP: the list
+// decides who has left the workspace, and go-bitbucket's pager ends quietly
+// on a page it cannot decode (a short list) and never ends on a next link
+// that does not advance.
 func (b *Bitbucket) Members(ctx context.Context) ([]Account, error) {
-	res, err := withContext(ctx, func() (*bitbucket.WorkspaceMembers, error) { return b.bb.Workspaces.Members(b.workspace) })
+	first := b.v2 + "/workspaces/" + url.PathEscape(b.workspace) + "/members?pagelen=100"
+	out, err := allPages(func(_ int, next string) ([]Account, string, error) {
+		var page struct {
+			Next   string `json:"next"`
+			Values []struct {
+				User struct {
+					AccountID   string `json:"account_id"`
+					UUID        string `json:"uuid"`
+					Nickname    string `json:"nickname"`
+					DisplayName string `json:"display_name"`
+				} `json:"user"`
+			} `json:"values"`
+		}
+		if err := getJSON(ctx, b.http, b.auth, cmp.Or(next, first), &page); err != nil {
+			return nil, "", err
+		}
+		ms := make([]Account, 0, len(page.Values))
+		for _, m := range page.Values {
+			u := m.User
+			ms = append(ms, Account{AccountID: u.AccountID, UUID: u.UUID, Nickname: u.Nickname, DisplayName: u.DisplayName})
+		}
+		return ms, page.Next, nil
+	})
 	if err != nil {
 		return nil, b.wrap("list Bitbucket workspace members", err)
-	}
-	out := make([]Account, 0, len(res.Members))
-	for _, m := range res.Members {
-		out = append(out, Account{AccountID: m.AccountId, UUID: m.Uuid, Nickname: m.Nickname, DisplayName: m.DisplayName})
 	}
 	return out, nil
 }
@@ -194,25 +218,25 @@ func (b *Bitbucket) Variables(ctx context.Context, repository, environment strin
 }
 
 func (b *Bitbucket) repositoryVariables(ctx context.Context, repo string) ([]Variable, error) {
-	var out []Variable
-	for page := 1; ; page++ {
+	return allPages(func(page int, _ string) ([]Variable, string, error) {
 		res, err := withContext(ctx, func() (*bitbucket.PipelineVariables, error) {
 			return b.bb.Repositories.Repository.ListPipelineVariables(&bitbucket.RepositoryPipelineVariablesOptions{
 				Owner: b.workspace, RepoSlug: repo, PageNum: page, Pagelen: 100})
 		})
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
+		vs := make([]Variable, 0, len(res.Variables))
 		for _, v := range res.Variables {
-			out = append(out, variable(v.Uuid, v.Key, v.Value, v.Secured))
+			vs = append(vs, variable(v.Uuid, v.Key, v.Value, v.Secured))
 		}
-		if res.Next == "" || len(res.Variables) == 0 {
-			return out, nil
-		}
-	}
+		return vs, res.Next, nil
+	})
 }
 
-func (b *Bitbucket) deploymentVariables(ctx context.Context, repo, envName string) ([]Variable, error) {
+// environment finds a repository's deployment environment by name, ignoring
+// case; nil, nil when it has none of that name.
+func (b *Bitbucket) environment(ctx context.Context, repo, name string) (*bitbucket.Environment, error) {
 	envs, err := withContext(ctx, func() (*bitbucket.Environments, error) {
 		return b.bb.Repositories.Repository.ListEnvironments(&bitbucket.RepositoryEnvironmentsOptions{Owner: b.workspace, RepoSlug: repo})
 	})
@@ -221,36 +245,41 @@ func (b *Bitbucket) deploymentVariables(ctx context.Context, repo, envName strin
 	}
 	var env *bitbucket.Environment
 	for i := range envs.Environments {
-		if strings.EqualFold(envs.Environments[i].Name, envName) {
+		if strings.EqualFold(envs.Environments[i].Name, name) {
 			env = &envs.Environments[i]
 		}
+	}
+	return env, nil
+}
+
+func (b *Bitbucket) deploymentVariables(ctx context.Context, repo, envName string) ([]Variable, error) {
+	env, err := b.environment(ctx, repo, envName)
+	if err != nil {
+		return nil, err
 	}
 	if env == nil {
 		return nil, fmt.Errorf("repository %s has no deployment environment %q", repo, envName)
 	}
-	var out []Variable
-	for page := 1; ; page++ {
+	return allPages(func(page int, _ string) ([]Variable, string, error) {
 		res, err := withContext(ctx, func() (*bitbucket.DeploymentVariables, error) {
 			return b.bb.Repositories.Repository.ListDeploymentVariables(&bitbucket.RepositoryDeploymentVariablesOptions{
 				Owner: b.workspace, RepoSlug: repo, Environment: env, PageNum: page, Pagelen: 100})
 		})
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
+		vs := make([]Variable, 0, len(res.Variables))
 		for _, v := range res.Variables {
-			out = append(out, variable(v.Uuid, v.Key, v.Value, v.Secured))
+			vs = append(vs, variable(v.Uuid, v.Key, v.Value, v.Secured))
 		}
-		if res.Next == "" || len(res.Variables) == 0 {
-			return out, nil
-		}
-	}
+		return vs, res.Next, nil
+	})
 }
 
 // workspaceVariables is raw HTTP: go-bitbucket has no workspace variables.
 func (b *Bitbucket) workspaceVariables(ctx context.Context) ([]Variable, error) {
-	var out []Variable
-	next := b.v2 + "/workspaces/" + url.PathEscape(b.workspace) + "/pipelines-config/variables?pagelen=100"
-	for next != "" {
+	first := b.v2 + "/workspaces/" + url.PathEscape(b.workspace) + "/pipelines-config/variables?pagelen=100"
+	return allPages(func(_ int, next string) ([]Variable, string, error) {
 		var page struct {
 			Next   string `json:"next"`
 			Values []struct {
@@ -260,15 +289,39 @@ func (b *Bitbucket) workspaceVariables(ctx context.Context) ([]Variable, error) 
 				Secured bool   `json:"secured"`
 			} `json:"values"`
 		}
-		if err := getJSON(ctx, b.http, b.auth, next, &page); err != nil {
+		if err := getJSON(ctx, b.http, b.auth, cmp.Or(next, first), &page); err != nil {
+			return nil, "", err
+		}
+		vs := make([]Variable, 0, len(page.Values))
+		for _, v := range page.Values {
+			vs = append(vs, variable(v.UUID, v.Key, v.Value, v.Secured))
+		}
+		return vs, page.Next, nil
+	})
+}
+
+// allPages reads a listing page by page until one comes without a next link
+// or without items. read gets the page number (from 1) and the previous
+// page's next link ("" for the first). A next link seen before is an error:
+// a listing that does not move on would otherwise never end.
+func allPages[T any](read func(page int, next string) (items []T, nextLink string, err error)) ([]T, error) {
+	var out []T
+	seen := map[string]bool{}
+	next := ""
+	for page := 1; ; page++ {
+		items, link, err := read(page, next)
+		if err != nil {
 			return nil, err
 		}
-		for _, v := range page.Values {
-			out = append(out, variable(v.UUID, v.Key, v.Value, v.Secured))
+		out = append(out, items...)
+		if link == "" || len(items) == 0 {
+			return out, nil
 		}
-		next = page.Next
+		if seen[link] {
+			return nil, fmt.Errorf("page %d links back to an earlier page: the listing does not advance", page)
+		}
+		seen[link], next = true, link
 	}
-	return out, nil
 }
 
 // variable drops the value of a secured variable, whatever the API returned.

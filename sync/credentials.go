@@ -11,7 +11,6 @@ import (
 	"github.com/bitbricks/bitbricks/config"
 	"github.com/databricks/databricks-sdk-go"
 	"github.com/databricks/databricks-sdk-go/apierr"
-	sdkconfig "github.com/databricks/databricks-sdk-go/config"
 	"github.com/databricks/databricks-sdk-go/service/iam"
 )
 
@@ -119,10 +118,8 @@ func scrub(err error, values ...string) error {
 func (c *Credentials) probe(ctx context.Context, cfg *databricks.Config) (*iam.User, error) {
 	base := c.Databricks.w.Config
 	cfg.Host = base.Host
-	cfg.Loaders = []sdkconfig.Loader{noLoader{}}
-	cfg.HostMetadataResolver = func(context.Context, string) (*sdkconfig.HostMetadata, error) { return nil, nil }
 	cfg.RetryTimeoutSeconds, cfg.HTTPTimeoutSeconds = base.RetryTimeoutSeconds, base.HTTPTimeoutSeconds
-	w, err := databricks.NewWorkspaceClient(cfg)
+	w, err := databricks.NewWorkspaceClient(isolate(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +143,7 @@ func (c *Credentials) findServicePrincipal(ctx context.Context, name string) (*S
 		return nil, err
 	}
 	for _, sp := range sps {
-		if named(name, sp.DisplayName, sp.ApplicationID) {
+		if sp.Named(name) {
 			return sp, nil
 		}
 	}

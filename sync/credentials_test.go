@@ -279,3 +279,25 @@ func TestCredentialInventoryFromEmulator(t *testing.T) {
 		}
 	}
 }
+
+// A binding's service principal is found the same way everywhere: by display
+// name or application id, ignoring case; of two with one name, the smallest
+// id, whatever the map order.
+func TestServicePrincipalNamed(t *testing.T) {
+	sps := map[string]*ServicePrincipal{
+		"9": {ID: "9", DisplayName: "etl-deployer", ApplicationID: "aaaa-1111"},
+		"3": {ID: "3", DisplayName: "ETL-Deployer", ApplicationID: "bbbb-2222"},
+		"5": {ID: "5", DisplayName: "other", ApplicationID: "cccc-3333"},
+	}
+	for range 20 { // map order varies from run to run
+		if sp := servicePrincipalNamed(sps, "etl-deployer"); sp == nil || sp.ID != "3" {
+			t.Fatalf("etl-deployer = %+v, want id 3", sp)
+		}
+	}
+	if sp := servicePrincipalNamed(sps, "CCCC-3333"); sp == nil || sp.ID != "5" {
+		t.Errorf("application id in upper case = %+v, want id 5", sp)
+	}
+	if sp := servicePrincipalNamed(sps, "nobody"); sp != nil {
+		t.Errorf("nobody = %+v, want nil", sp)
+	}
+}

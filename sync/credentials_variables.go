@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/bitbricks/bitbricks/config"
 	bitbucket "github.com/ktrysmt/go-bitbucket"
@@ -27,18 +26,11 @@ func (c *Credentials) bindingVars(ctx context.Context, b config.Binding) (*pipel
 	}
 	v := &pipelineVars{bb: c.Bitbucket, repo: b.Repository}
 	if b.Environment != "" {
-		envs, err := withContext(ctx, func() (*bitbucket.Environments, error) {
-			return v.bb.bb.Repositories.Repository.ListEnvironments(&bitbucket.RepositoryEnvironmentsOptions{Owner: v.bb.workspace, RepoSlug: b.Repository})
-		})
+		env, err := v.bb.environment(ctx, b.Repository, b.Environment)
 		if err != nil {
 			return nil, v.bb.wrap("list deployment environments of "+b.Repository, err)
 		}
-		for i, e := range envs.Environments {
-			if strings.EqualFold(e.Name, b.Environment) {
-				v.env = &envs.Environments[i]
-			}
-		}
-		if v.env == nil {
+		if v.env = env; v.env == nil {
 			return nil, fmt.Errorf("binding %s: repository %s has no deployment environment %q", b.Name, b.Repository, b.Environment)
 		}
 	}

@@ -147,13 +147,15 @@ func (noLoader) Name() string                      { return "bitbricks-isolated"
 func (noLoader) Configure(*sdkconfig.Config) error { return nil }
 
 func isolated(host, token string) *databricks.Config {
-	return &databricks.Config{
-		Host: host, Token: token, AuthType: "pat",
-		Loaders: []sdkconfig.Loader{noLoader{}},
-		HostMetadataResolver: func(context.Context, string) (*sdkconfig.HostMetadata, error) {
-			return nil, nil
-		},
-	}
+	return isolate(&databricks.Config{Host: host, Token: token, AuthType: "pat"})
+}
+
+// isolate keeps c to the auth it holds: no environment variable, profile or
+// host metadata is read.
+func isolate(c *databricks.Config) *databricks.Config {
+	c.Loaders = []sdkconfig.Loader{noLoader{}}
+	c.HostMetadataResolver = func(context.Context, string) (*sdkconfig.HostMetadata, error) { return nil, nil }
+	return c
 }
 
 // accountConfig is the account client's config: the isolated token on the

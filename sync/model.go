@@ -124,6 +124,25 @@ type ServicePrincipal struct {
 	Active        bool
 }
 
+// Named reports whether the service principal is called name in a config: by
+// display name or application id, ignoring case.
+func (sp *ServicePrincipal) Named(name string) bool {
+	return named(name, sp.DisplayName, sp.ApplicationID)
+}
+
+// servicePrincipalNamed finds the service principal called name (see Named);
+// when several are, the one with the smallest id, so the choice is
+// deterministic. nil: none.
+func servicePrincipalNamed(sps map[string]*ServicePrincipal, name string) *ServicePrincipal {
+	var found *ServicePrincipal
+	for _, sp := range sps {
+		if sp.Named(name) && (found == nil || sp.ID < found.ID) {
+			found = sp
+		}
+	}
+	return found
+}
+
 // CredentialKind is the kind of a credential.
 type CredentialKind string
 

@@ -315,7 +315,19 @@ func (pl *planner) membership(t *groupTarget, desired map[string][]string, compl
 		for _, m := range g.Members {
 			name := pl.memberName(m)
 			// Service principals and nested groups are never removed by a mapping.
-			if m.Type != PrincipalUser || len(desired[strings.ToLower(name)]) > 0 || pl.cfg.IsProtected(name) {
+			if m.Type != PrincipalUser {
+				continue
+			}
+			if pl.snap.Users[m.ID] == nil {
+				// Not in the users list (an account user not assigned to the
+				// workspace, read without account access): name is only its
+				// display name, so neither the mappings nor policy.protected
+				// can be checked against its userName.
+				pl.find(FindingUnknownSource, name, t.name, "member %s (id %s) of %s is not in the Databricks users list, so its userName is unknown; not removed",
+					name, m.ID, t.name)
+				continue
+			}
+			if len(desired[strings.ToLower(name)]) > 0 || pl.cfg.IsProtected(name) {
 				continue
 			}
 			removals = append(removals, Change{
@@ -549,15 +561,6 @@ func (pl *planner) secretLimits() {
 	}
 }
 
-func (pl *planner) findSP(name string) *ServicePrincipal {
-	for _, id := range slices.Sorted(maps.Keys(pl.snap.SPs)) {
-		if sp := pl.snap.SPs[id]; strings.EqualFold(sp.DisplayName, name) || sp.ApplicationID == name {
-			return sp
-		}
-	}
-	return nil
-}
-
 func (pl *planner) rotations() {
 	for _, b := range pl.cfg.Pipelines {
 		st := pl.snap.Bindings[b.Name]
@@ -569,7 +572,7 @@ func (pl *planner) rotations() {
 			pl.find(FindingUnknownSource, b.Name, "", "variables of binding %s (repository %s) could not be read (%s); not rotated", b.Name, b.Repository, problem)
 			continue
 		}
-		sp := pl.findSP(b.ServicePrincipal)
+		sp := servicePrincipalNamed(pl.snap.SPs, b.ServicePrincipal)
 		if sp == nil {
 			pl.find(FindingMissingUser, b.ServicePrincipal, "", "service principal %s of binding %s not found in Databricks; not rotated", b.ServicePrincipal, b.Name)
 			continue

@@ -113,6 +113,24 @@ func TestComputePlan(t *testing.T) {
 					{ID: "other-id", Type: PrincipalUser, Display: "bob@ACME.com"}, // id not in the users list
 				}
 			},
+			// A member the users list lacks is never removed: its display is
+			// not known to be a userName.
+			findings: []string{"unknown_source bob@ACME.com"},
+		},
+		{
+			// Without account access, an account group may hold account users
+			// not assigned to the workspace: the workspace users list lacks
+			// them and their display is a display name. Removing "Dee Partner"
+			// would act on a guess (she may well be dee@partner.com, wanted by
+			// a mapped group, or protected).
+			name: "a member not in the users list is never removed",
+			mod: func(s *Snapshot, c *config.Config) {
+				c.Policy.Protected = append(c.Policy.Protected, "dee@partner.com")
+				s.DBGroups["de-team"].Members = []Member{planMember("alice"), planMember("bob"),
+					{ID: "u-dee", Type: PrincipalUser, Display: "Dee Partner"}}
+			},
+			findings: []string{"unknown_source Dee Partner"},
+			details:  map[string][]string{"unknown_source Dee Partner": {"not in the Databricks users list", "not removed"}},
 		},
 		{
 			name: "prune removes an unjustified member",

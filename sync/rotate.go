@@ -255,7 +255,7 @@ type sharing struct {
 func (r *rotation) sharing(ctx context.Context, ss []Credential) (sharing, error) {
 	var sh sharing
 	for _, o := range r.c.Config.Pipelines {
-		if o.Name == r.b.Name || o.Credential != config.CredentialOAuthSecret || !named(o.ServicePrincipal, r.sp.DisplayName, r.sp.ApplicationID) {
+		if o.Name == r.b.Name || o.Credential != config.CredentialOAuthSecret || !r.sp.Named(o.ServicePrincipal) {
 			continue
 		}
 		vs, err := r.c.bindingVars(ctx, o)

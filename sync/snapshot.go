@@ -577,10 +577,8 @@ func (r *reader) finish() {
 	})
 	for _, b := range r.cfg.Pipelines {
 		if st := s.Bindings[b.Name]; st != nil {
-			for _, sp := range s.SPs {
-				if strings.EqualFold(sp.DisplayName, b.ServicePrincipal) || strings.EqualFold(sp.ApplicationID, b.ServicePrincipal) {
-					st.SPID = sp.ID
-				}
+			if sp := servicePrincipalNamed(s.SPs, b.ServicePrincipal); sp != nil {
+				st.SPID = sp.ID
 			}
 		}
 	}

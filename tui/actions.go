@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views"
 	"github.com/bitbricks/bitbricks/views/components"
 	tea "github.com/charmbracelet/bubbletea"
 )
@@ -142,7 +143,7 @@ func quoted(s string) string {
 	if s == "" {
 		return ""
 	}
-	return `  "` + s + `"`
+	return "  " + views.QuoteComment(s)
 }
 
 func (m Model) askRotate(binding string) (Model, tea.Cmd) {

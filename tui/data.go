@@ -332,7 +332,7 @@ func principalRows(d *dataset) []principalRow {
 			flags = append(flags, "inactive")
 		}
 		for _, b := range d.cfg.Pipelines {
-			if strings.EqualFold(b.ServicePrincipal, sp.DisplayName) || b.ServicePrincipal == sp.ApplicationID {
+			if sp.Named(b.ServicePrincipal) {
 				flags = append(flags, "binding "+b.Name)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bitbricks/bitbricks/config"
 	"github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views"
 	"github.com/bitbricks/bitbricks/views/components"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -105,16 +106,12 @@ func (f *credFormat) line(c sync.CredentialStatus, w int) string {
 	case c.Has(sync.FlagWarnAge):
 		level = 1
 	}
-	comment := ""
-	if c.Comment != "" {
-		comment = `"` + c.Comment + `"`
-	}
 	flags := strings.Join(c.Flags, " ")
 	if ch, ok := f.revokes[c.ID]; ok {
 		flags = f.th.st.Drift.Extra.Render("- plan: "+ch.Action.String()) + " " + flags
 	}
 	return components.Join(f.cols, 1,
-		c.Owner, kindName(c.Kind), comment,
+		c.Owner, kindName(c.Kind), views.QuoteComment(c.Comment),
 		f.th.ageGl[level]+" "+f.th.age[level].Render(ageBar(c.Age, f.pol.TokenMaxAge.Std(), 10))+" "+components.FitLeft(ageText(c.Age), 4),
 		expiryText(c, f.now), whenText(c.LastUsed, f.now, "never used"), flags)
 }

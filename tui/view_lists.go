@@ -9,62 +9,34 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 )
 
-// principalsView lists every Databricks user, service principal and group.
-type principalsView struct {
-	th    *theme
-	table components.Table[principalRow]
-	w, h  int
+// listPane is a view of one table in a titled box, under a header of column
+// names. The one-table views embed it.
+type listPane[T any] struct {
+	th      *theme
+	title   string
+	columns []components.Column
+	headers []string
+	table   components.Table[T]
+	w, h    int
 }
 
-var principalColumns = []components.Column{
-	{Width: 5}, {Width: 18, Flex: true, Max: 36}, {Width: 18, Flex: true, Max: 36, Drop: 2}, {Width: 7}, {Width: 7, Drop: 3}, {Width: 10, Flex: true, Drop: 1},
-}
-
-func newPrincipalsView(th *theme) principalsView {
-	v := principalsView{th: th}
-	v.table = components.NewTable(th.st,
-		func(r principalRow) string { return r.Key },
-		func(r principalRow) string { return r.Kind + " " + r.Name + " " + r.Detail + " " + r.Flags },
-		func(r principalRow, w int) string {
-			cols := components.Layout(w, 1, principalColumns)
-			groups := fmt.Sprintf("%d grp", r.Groups)
-			creds := ""
-			if r.Kind != "group" {
-				creds = fmt.Sprintf("%d cred", r.Creds)
-			}
-			return components.Join(cols, 1, r.Kind, r.Name, th.st.Text.Muted.Render(r.Detail), groups, creds, r.Flags)
-		})
-	v.table.SetEmpty("no principals")
-	v.table.Focus()
-	return v
-}
-
-func (v principalsView) Init() tea.Cmd       { return nil }
-func (v *principalsView) SetData(d *dataset) { v.table.SetItems(d.principal) }
-func (v *principalsView) SetSize(w, h int) {
+func (v *listPane[T]) SetSize(w, h int) {
 	v.w, v.h = w, h
 	fw, fh := v.th.st.BoxFrame()
 	v.table.SetSize(w-fw, h-fh)
-	v.table.SetHeader(components.Join(components.Layout(v.table.RowWidth(), 1, principalColumns), 1,
-		"type", "name", "detail", "groups", "creds", "flags"))
+	v.table.SetHeader(components.Join(components.Layout(v.table.RowWidth(), 1, v.columns), 1, v.headers...))
 }
-func (v *principalsView) Focus()             {}
-func (v *principalsView) Blur()              {}
-func (v *principalsView) SetFilter(q string) { v.table.SetFilter(q) }
-func (v principalsView) Filter() string      { return v.table.Filter() }
+func (v *listPane[T]) Focus()             {}
+func (v *listPane[T]) Blur()              {}
+func (v *listPane[T]) SetFilter(q string) { v.table.SetFilter(q) }
+func (v listPane[T]) Filter() string      { return v.table.Filter() }
 
-func (v principalsView) Update(msg tea.Msg) (principalsView, tea.Cmd) {
-	var cmd tea.Cmd
-	v.table, cmd = v.table.Update(msg)
-	return v, cmd
+func (v listPane[T]) View() string {
+	return v.th.st.BoxLines(listTitle(v.title, v.table.Position(), v.table.Filter()), v.table.Lines(), v.w, v.h, true)
 }
 
-func (v principalsView) View() string {
-	return v.th.st.BoxLines(listTitle("Databricks principals", v.table.Position(), v.table.Filter()), v.table.Lines(), v.w, v.h, true)
-}
-
-func (v principalsView) ShortHelp() []key.Binding  { return v.table.ShortHelp() }
-func (v principalsView) FullHelp() [][]key.Binding { return v.table.FullHelp() }
+func (v listPane[T]) ShortHelp() []key.Binding  { return v.table.ShortHelp() }
+func (v listPane[T]) FullHelp() [][]key.Binding { return v.table.FullHelp() }
 
 func listTitle(name, pos, filter string) string {
 	t := name + " · " + pos
@@ -74,12 +46,47 @@ func listTitle(name, pos, filter string) string {
 	return t
 }
 
+// principalsView lists every Databricks user, service principal and group.
+type principalsView struct {
+	listPane[principalRow]
+}
+
+func newPrincipalsView(th *theme) principalsView {
+	cols := []components.Column{
+		{Width: 5}, {Width: 18, Flex: true, Max: 36}, {Width: 18, Flex: true, Max: 36, Drop: 2}, {Width: 7}, {Width: 7, Drop: 3}, {Width: 10, Flex: true, Drop: 1},
+	}
+	v := principalsView{listPane[principalRow]{th: th, title: "Databricks principals", columns: cols,
+		headers: []string{"type", "name", "detail", "groups", "creds", "flags"}}}
+	v.table = components.NewTable(th.st,
+		func(r principalRow) string { return r.Key },
+		func(r principalRow) string { return r.Kind + " " + r.Name + " " + r.Detail + " " + r.Flags },
+		func(r principalRow, w int) string {
+			widths := components.Layout(w, 1, cols)
+			groups := fmt.Sprintf("%d grp", r.Groups)
+			creds := ""
+			if r.Kind != "group" {
+				creds = fmt.Sprintf("%d cred", r.Creds)
+			}
+			return components.Join(widths, 1, r.Kind, r.Name, th.st.Text.Muted.Render(r.Detail), groups, creds, r.Flags)
+		})
+	v.table.SetEmpty("no principals")
+	v.table.Focus()
+	return v
+}
+
+func (v principalsView) Init() tea.Cmd       { return nil }
+func (v *principalsView) SetData(d *dataset) { v.table.SetItems(d.principal) }
+
+func (v principalsView) Update(msg tea.Msg) (principalsView, tea.Cmd) {
+	var cmd tea.Cmd
+	v.table, cmd = v.table.Update(msg)
+	return v, cmd
+}
+
 // pipelinesView lists the pipeline bindings: last rotation, when the next is due.
 type pipelinesView struct {
-	th       *theme
+	listPane[bindingRow]
 	keys     struct{ Rotate key.Binding }
-	table    components.Table[bindingRow]
-	w, h     int
 	readOnly bool
 }
 
@@ -89,7 +96,8 @@ var pipelineColumns = []components.Column{
 }
 
 func newPipelinesView(th *theme, readOnly bool) pipelinesView {
-	v := pipelinesView{th: th, readOnly: readOnly}
+	v := pipelinesView{listPane: listPane[bindingRow]{th: th, title: "Pipeline bindings", columns: pipelineColumns,
+		headers: []string{"binding", "variable", "service principal", "kind", "rotated", "due", "status"}}, readOnly: readOnly}
 	v.keys.Rotate = rotateKey()
 	v.keys.Rotate.SetEnabled(!readOnly)
 	v.table = components.NewTable(th.st,
@@ -129,17 +137,6 @@ func (th *theme) bindingLine(r bindingRow, w int) string {
 
 func (v pipelinesView) Init() tea.Cmd       { return nil }
 func (v *pipelinesView) SetData(d *dataset) { v.table.SetItems(d.bindings) }
-func (v *pipelinesView) SetSize(w, h int) {
-	v.w, v.h = w, h
-	fw, fh := v.th.st.BoxFrame()
-	v.table.SetSize(w-fw, h-fh)
-	v.table.SetHeader(components.Join(components.Layout(v.table.RowWidth(), 1, pipelineColumns), 1,
-		"binding", "variable", "service principal", "kind", "rotated", "due", "status"))
-}
-func (v *pipelinesView) Focus()             {}
-func (v *pipelinesView) Blur()              {}
-func (v *pipelinesView) SetFilter(q string) { v.table.SetFilter(q) }
-func (v pipelinesView) Filter() string      { return v.table.Filter() }
 
 func (v pipelinesView) Update(msg tea.Msg) (pipelinesView, tea.Cmd) {
 	if km, ok := msg.(tea.KeyMsg); ok && key.Matches(km, v.keys.Rotate) {
@@ -153,10 +150,6 @@ func (v pipelinesView) Update(msg tea.Msg) (pipelinesView, tea.Cmd) {
 	return v, cmd
 }
 
-func (v pipelinesView) View() string {
-	return v.th.st.BoxLines(listTitle("Pipeline bindings", v.table.Position(), v.table.Filter()), v.table.Lines(), v.w, v.h, true)
-}
-
 func (v pipelinesView) ShortHelp() []key.Binding {
 	return append(v.table.ShortHelp(), v.keys.Rotate)
 }
@@ -166,28 +159,26 @@ func (v pipelinesView) FullHelp() [][]key.Binding {
 
 // auditView lists recent audit events, newest first.
 type auditView struct {
-	th    *theme
-	table components.Table[AuditEvent]
-	err   string
-	w, h  int
-}
-
-var auditColumns = []components.Column{
-	{Width: 16}, {Width: 16, Flex: true, Max: 32, Drop: 2}, {Width: 18}, {Width: 24, Flex: true, Max: 48}, {Width: 10}, {Width: 10, Flex: true, Drop: 1},
+	listPane[AuditEvent]
+	err string
 }
 
 func newAuditView(th *theme) auditView {
-	v := auditView{th: th}
+	cols := []components.Column{
+		{Width: 16}, {Width: 16, Flex: true, Max: 32, Drop: 2}, {Width: 18}, {Width: 24, Flex: true, Max: 48}, {Width: 10}, {Width: 10, Flex: true, Drop: 1},
+	}
+	v := auditView{listPane: listPane[AuditEvent]{th: th, title: "Audit log", columns: cols,
+		headers: []string{"time (UTC)", "operator", "action", "target", "result", "error"}}}
 	v.table = components.NewTable(th.st,
 		func(e AuditEvent) string { return e.Time.Format("20060102150405.000000000") + e.Action + e.Target },
 		func(e AuditEvent) string { return e.Operator + " " + e.Action + " " + e.Target + " " + e.Result },
 		func(e AuditEvent, w int) string {
-			cols := components.Layout(w, 1, auditColumns)
+			widths := components.Layout(w, 1, cols)
 			res := th.marks[markInSync] + " " + e.Result
 			if e.Result != sync.ResultApplied {
 				res = th.st.Status.Error.Render(components.GlyphError + " " + e.Result)
 			}
-			return components.Join(cols, 1, e.Time.UTC().Format("2006-01-02 15:04"), e.Operator, e.Action, e.Target, res, e.Error)
+			return components.Join(widths, 1, e.Time.UTC().Format("2006-01-02 15:04"), e.Operator, e.Action, e.Target, res, e.Error)
 		})
 	v.table.SetEmpty("no audit events yet")
 	v.table.Focus()
@@ -205,27 +196,9 @@ func (v *auditView) SetEvents(ev []AuditEvent, err error) {
 	v.table.SetEmpty("no audit events yet")
 	v.table.SetItems(ev)
 }
-func (v *auditView) SetSize(w, h int) {
-	v.w, v.h = w, h
-	fw, fh := v.th.st.BoxFrame()
-	v.table.SetSize(w-fw, h-fh)
-	v.table.SetHeader(components.Join(components.Layout(v.table.RowWidth(), 1, auditColumns), 1,
-		"time (UTC)", "operator", "action", "target", "result", "error"))
-}
-func (v *auditView) Focus()             {}
-func (v *auditView) Blur()              {}
-func (v *auditView) SetFilter(q string) { v.table.SetFilter(q) }
-func (v auditView) Filter() string      { return v.table.Filter() }
 
 func (v auditView) Update(msg tea.Msg) (auditView, tea.Cmd) {
 	var cmd tea.Cmd
 	v.table, cmd = v.table.Update(msg)
 	return v, cmd
 }
-
-func (v auditView) View() string {
-	return v.th.st.BoxLines(listTitle("Audit log", v.table.Position(), v.table.Filter()), v.table.Lines(), v.w, v.h, true)
-}
-
-func (v auditView) ShortHelp() []key.Binding  { return v.table.ShortHelp() }
-func (v auditView) FullHelp() [][]key.Binding { return v.table.FullHelp() }

@@ -47,6 +47,16 @@ func LastUsed(last, now time.Time) string {
 	}
 }
 
+// QuoteComment shows a credential's comment quoted, "" when it has none.
+// Anyone who creates a token writes its comment, so quoting (Go syntax)
+// also keeps control characters and escape sequences in it off the terminal.
+func QuoteComment(comment string) string {
+	if comment == "" {
+		return ""
+	}
+	return fmt.Sprintf("%q", comment)
+}
+
 // flagStyle is the ANSI colour of a credential flag: red past policy, amber
 // for warnings, dim for information.
 func flagStyle(flag string) string {
@@ -69,11 +79,7 @@ func RenderTokensText(w io.Writer, list []sync.CredentialStatus, opts TokensOpti
 	}
 	rows := [][]string{{"ID", "OWNER", "KIND", "COMMENT", "AGE", "EXPIRES", "LAST USED", "FLAGS"}}
 	for _, s := range list {
-		comment := ""
-		if s.Comment != "" {
-			comment = fmt.Sprintf("%q", s.Comment)
-		}
-		rows = append(rows, []string{s.ID, s.Owner, string(s.Kind), comment, Age(s.Age),
+		rows = append(rows, []string{s.ID, s.Owner, string(s.Kind), QuoteComment(s.Comment), Age(s.Age),
 			Expiry(s.Expiry, opts.Now), LastUsed(s.LastUsed, opts.Now), ""})
 	}
 	widths := make([]int, len(rows[0]))

@@ -178,3 +178,24 @@ func TestExpiryAndLastUsed(t *testing.T) {
 		}
 	}
 }
+
+// A token comment is written by whoever made the token: escape sequences and
+// line breaks in it are shown escaped, never sent to the terminal.
+func TestQuoteCommentEscapes(t *testing.T) {
+	if got := QuoteComment(""); got != "" {
+		t.Errorf("QuoteComment(\"\") = %q, want empty", got)
+	}
+	got := QuoteComment("nb\x1b[2J\nrm")
+	if want := `"nb\x1b[2J\nrm"`; got != want {
+		t.Errorf("QuoteComment = %q, want %q", got, want)
+	}
+	var b bytes.Buffer
+	list := []sync.CredentialStatus{{Credential: sync.Credential{ID: "t1", Owner: "eve@acme.com", Kind: sync.CredentialPAT,
+		Comment: "x\x1b]0;pwned\x07\ny", Created: testNow.Add(-24 * time.Hour)}, Flags: []string{}}}
+	if err := RenderTokensText(&b, list, TokensOptions{Now: testNow}); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.ContainsAny(b.Bytes(), "\x1b\x07") || bytes.Count(b.Bytes(), []byte("\n")) != 2 {
+		t.Errorf("control characters of a comment reached the output:\n%q", b.String())
+	}
+}
