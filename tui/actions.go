@@ -203,14 +203,14 @@ func (m Model) findLeaked(value string) (Model, tea.Cmd) {
 	op, b, ctx := m.op, m.b, m.ctx
 	return m, tea.Batch(m.spin.Tick, func() tea.Msg {
 		l, err := b.FindLeaked(ctx, value)
-		return leakFoundMsg{op: op, leak: l, value: value, err: err}
+		return leakFoundMsg{op: op, leak: l, err: err}
 	})
 }
 
 // askLeaked shows the blast radius of a leaked token: its owner, every token of
 // the owner (all are revoked, since Databricks cannot say which one the value
 // is) and the pipeline bindings rotated first; the owner's name must be typed.
-func (m Model) askLeaked(l Leak, value string) (Model, tea.Cmd) {
+func (m Model) askLeaked(l Leak) (Model, tea.Cmd) {
 	now := m.now()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s belongs to %s (%s), who holds %d %s:\n", l.Redacted, l.Owner,
@@ -232,7 +232,7 @@ func (m Model) askLeaked(l Leak, value string) (Model, tea.Cmd) {
 		m.busy = "revoking the leaked token of " + c.Owner
 		b := m.b
 		return m.opCmd(m.op, "check the token in Credentials (3)", func(ctx context.Context) (string, error) {
-			owner, n, err := b.RevokeLeaked(ctx, value)
+			owner, n, err := b.RevokeLeaked(ctx, c)
 			if err != nil {
 				return "", fmt.Errorf("revoke leaked token: %w", err)
 			}

@@ -28,9 +28,10 @@ type Backend interface {
 	// FindLeaked says whose token a value is and what revoking it takes, without
 	// revoking anything, so the console can show the blast radius before asking.
 	FindLeaked(ctx context.Context, value string) (Leak, error)
-	// RevokeLeaked is `bitbricks revoke --leaked`: it rotates the owner's pipeline
-	// bindings first, then revokes every token of the owner, audited.
-	RevokeLeaked(ctx context.Context, value string) (owner string, revoked int, err error)
+	// RevokeLeaked is `bitbricks revoke --leaked` on exactly the leak FindLeaked
+	// showed: it rotates the owner's pipeline bindings first, then revokes the
+	// owner's tokens, audited.
+	RevokeLeaked(ctx context.Context, leak Leak) (owner string, revoked int, err error)
 	// Rotate rotates one pipeline binding by the rotation protocol.
 	Rotate(ctx context.Context, binding string) error
 	// Remap points mapping mappingIndex at databricksGroup, rewriting the config file
@@ -49,6 +50,8 @@ type Leak struct {
 	Tokens []sync.Credential
 	// Bindings are the owner's pipeline bindings, rotated first.
 	Bindings []string
+	// trace is the backend's own record of the leak, opaque to the console.
+	trace any
 }
 
 // AuditEvent is one line of the audit log, as the console shows it.

@@ -43,10 +43,9 @@ type (
 		err     error
 	}
 	leakFoundMsg struct {
-		op    int
-		leak  Leak
-		value string
-		err   error
+		op   int
+		leak Leak
+		err  error
 	}
 )
 
@@ -214,7 +213,7 @@ func (m Model) result(msg tea.Msg) (Model, tea.Cmd) {
 			m.setStatus(statusError, "no credential matches that token: "+sync.Message(msg.err)+"; check it was copied whole, or revoke by owner in Credentials (3, then X)")
 			return m, nil
 		}
-		return m.askLeaked(msg.leak, msg.value)
+		return m.askLeaked(msg.leak)
 	}
 	return m.broadcast(msg)
 }

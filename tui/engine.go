@@ -131,20 +131,21 @@ func (e *EngineBackend) FindLeaked(ctx context.Context, value string) (Leak, err
 	if err != nil {
 		return Leak{}, err
 	}
-	out := Leak{Redacted: l.Redacted, Owner: l.Owner.Name, OwnerType: l.Owner.Type, Tokens: l.Tokens}
+	out := Leak{Redacted: l.Redacted, Owner: l.Owner.Name, OwnerType: l.Owner.Type, Tokens: l.Tokens, trace: l}
 	for _, b := range l.Bindings {
 		out.Bindings = append(out.Bindings, b.Name)
 	}
 	return out, nil
 }
 
-// RevokeLeaked is `bitbricks revoke --leaked`.
-func (e *EngineBackend) RevokeLeaked(ctx context.Context, value string) (string, int, error) {
-	c, err := e.credentials()
-	if err != nil {
-		return "", 0, err
+// RevokeLeaked is `bitbricks revoke --leaked` on the leak FindLeaked traced,
+// so exactly the tokens shown are revoked.
+func (e *EngineBackend) RevokeLeaked(ctx context.Context, leak Leak) (string, int, error) {
+	l, ok := leak.trace.(*sync.Leak)
+	if !ok {
+		return "", 0, errors.New("revoke leaked token: trace it first")
 	}
-	l, err := c.FindLeaked(ctx, value)
+	c, err := e.credentials()
 	if err != nil {
 		return "", 0, err
 	}

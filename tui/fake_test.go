@@ -347,11 +347,8 @@ func (f *fakeBackend) FindLeaked(ctx context.Context, value string) (Leak, error
 	return l, nil
 }
 
-func (f *fakeBackend) RevokeLeaked(ctx context.Context, value string) (string, int, error) {
-	l, err := f.FindLeaked(ctx, value)
-	if err != nil {
-		return "", 0, err
-	}
+func (f *fakeBackend) RevokeLeaked(ctx context.Context, l Leak) (string, int, error) {
+	var err error
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, c := range l.Tokens {

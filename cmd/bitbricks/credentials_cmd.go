@@ -35,14 +35,16 @@ func (e *engine) credentials(ctx context.Context, s *ioStreams) (*bbsync.Credent
 	}, nil
 }
 
-// rotator runs rotate_credential changes during `sync --apply`.
-func (e *engine) rotator() bbsync.Rotator {
+// rotator runs rotate_credential changes during `sync --apply`. Apply audits
+// each change; the rotator audits each protocol step (create, verify, write,
+// record, revoke older) under it.
+func (e *engine) rotator(op bbsync.Operator) bbsync.Rotator {
 	db, ok := e.src.Databricks.(*bbsync.Databricks)
 	if !ok {
 		return nil
 	}
 	bb, _ := e.src.Bitbucket.(*bbsync.Bitbucket)
-	return &bbsync.Credentials{Databricks: db, Bitbucket: bb, Config: e.cfg}
+	return &bbsync.Credentials{Databricks: db, Bitbucket: bb, Config: e.cfg, AuditFile: e.cfg.Audit.File, Operator: op}
 }
 
 // engineFromFlags loads the config and builds the engine, for the commands

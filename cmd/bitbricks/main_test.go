@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -214,8 +215,37 @@ func TestSyncApplyThenInSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(string(audit), "\n"); n != len(results) {
-		t.Fatalf("audit has %d lines for %d applied changes", n, len(results))
+	// Exactly one line per change; the rotation also records each protocol
+	// step (create, verify, write, record, revoke older), without a change id.
+	perChange := map[string]int{}
+	steps := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(audit)), "\n") {
+		var ev struct {
+			ChangeID string `json:"change_id"`
+			Action   string `json:"action"`
+			Result   string `json:"result"`
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		if ev.ChangeID != "" {
+			perChange[ev.ChangeID]++
+		} else {
+			steps[ev.Action] = true
+		}
+	}
+	for _, res := range results {
+		if id := res.(map[string]any)["id"].(string); perChange[id] != 1 {
+			t.Errorf("change %s has %d audit lines, want 1", id, perChange[id])
+		}
+	}
+	if len(perChange) != len(results) {
+		t.Errorf("audit names %d changes, the apply made %d", len(perChange), len(results))
+	}
+	for _, step := range []string{"create_credential", "verify_credential", "write_variable", "record_credential_id"} {
+		if !steps[step] {
+			t.Errorf("the rotation step %s is not audited (steps: %v)", step, steps)
+		}
 	}
 	assertNoSecrets(t, o, string(audit))
 }
@@ -339,15 +369,19 @@ func TestEmulateWriteConfigAndEnv(t *testing.T) {
 	isolate(t)
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "emu.yaml")
-	var out, errb syncBuffer
-	s := &ioStreams{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(string) string { return "" }, Now: func() time.Time { return testNow }}
+	out, errb := newSyncBuffer(), newSyncBuffer()
+	s := &ioStreams{In: strings.NewReader(""), Out: out, Err: errb, Getenv: func(string) string { return "" }, Now: func() time.Time { return testNow }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
 	go func() { done <- run(ctx, s, []string{"emulate", "--listen", "127.0.0.1:0", "--write-config", cfgPath}) }()
 	env := map[string]string{}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(env) < 7 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	timeout := time.After(30 * time.Second)
+	for waiting := true; len(env) < 7 && waiting; {
+		select {
+		case <-out.wrote:
+		case <-timeout:
+			waiting = false
+		}
 		env = map[string]string{}
 		for _, line := range strings.Split(out.String(), "\n") {
 			if k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "="); ok && strings.HasPrefix(line, "export ") {
@@ -433,31 +467,30 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and one reader goroutine.
+// syncBuffer is a bytes.Buffer safe for one writer and one reader
+// goroutine; wrote is signalled after every write.
 type syncBuffer struct {
-	mu  chanMutex
-	buf bytes.Buffer
+	mu    gosync.Mutex
+	buf   bytes.Buffer
+	wrote chan struct{}
 }
 
-type chanMutex struct{ ch chan struct{} }
-
-func (m *chanMutex) lock() {
-	if m.ch == nil {
-		m.ch = make(chan struct{}, 1)
-	}
-	m.ch <- struct{}{}
-}
-func (m *chanMutex) unlock() { <-m.ch }
+func newSyncBuffer() *syncBuffer { return &syncBuffer{wrote: make(chan struct{}, 1)} }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.lock()
-	defer b.mu.unlock()
-	return b.buf.Write(p)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n, err := b.buf.Write(p)
+	select {
+	case b.wrote <- struct{}{}:
+	default:
+	}
+	return n, err
 }
 
 func (b *syncBuffer) String() string {
-	b.mu.lock()
-	defer b.mu.unlock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	return b.buf.String()
 }
 

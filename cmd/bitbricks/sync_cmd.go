@@ -105,11 +105,7 @@ func runSync(ctx context.Context, s *ioStreams, g *globalFlags, sf *syncFlags) e
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(s, g)
-	if err != nil {
-		return err
-	}
-	e, err := newEngine(s, cfg, engineOptions{})
+	e, err := engineFromFlags(s, g)
 	if err != nil {
 		return err
 	}
@@ -171,7 +167,7 @@ func (e *engine) syncRun(ctx context.Context, s *ioStreams, asJSON bool, sf *syn
 		MaxChanges: maxChanges,
 		AuditFile:  e.cfg.Audit.File,
 		Operator:   bbsync.CurrentOperator(snap.Caller),
-		Rotator:    e.rotator(),
+		Rotator:    e.rotator(bbsync.CurrentOperator(snap.Caller)),
 		Now:        s.Now,
 	})
 	if asJSON && results != nil {

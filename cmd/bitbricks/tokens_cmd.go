@@ -45,11 +45,7 @@ Values are never shown: they cannot be read back from Databricks.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(s, g)
-			if err != nil {
-				return err
-			}
-			e, err := newEngine(s, cfg, engineOptions{})
+			e, err := engineFromFlags(s, g)
 			if err != nil {
 				return err
 			}
