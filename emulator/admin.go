@@ -362,15 +362,27 @@ func (s *Server) adminRemoveMembership(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// adminTokenStatus is a token's status as the API Access API reports it:
+// an active token is "ALLOWED" (developer.atlassian.com/cloud/admin/api-access/rest/api-group-api-token/);
+// other statuses are upper-cased (not confirmed: the document shows only ALLOWED).
+func adminTokenStatus(status string) string {
+	if strings.EqualFold(status, "active") {
+		return "ALLOWED"
+	}
+	return strings.ToUpper(status)
+}
+
 // adminAPITokens pages the managed users' API tokens (`pageSize`, default
-// 20, `cursor`, `status`).
+// 20, `cursor`, `status`, and `q`: a case-insensitive search of the label
+// and the user's name and email).
 func (s *Server) adminAPITokens(w http.ResponseWriter, r *http.Request) {
 	o := s.Org
 	type query struct {
 		Status string `json:"s,omitempty"`
+		Text   string `json:"q,omitempty"`
 		Size   int    `json:"n"`
 	}
-	q := query{Status: r.URL.Query().Get("status"), Size: 20}
+	q := query{Status: r.URL.Query().Get("status"), Text: strings.ToLower(r.URL.Query().Get("q")), Size: 20}
 	offset := 0
 	if v := r.URL.Query().Get("pageSize"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -391,9 +403,17 @@ func (s *Server) adminAPITokens(w http.ResponseWriter, r *http.Request) {
 	users := o.bbUserIndex()
 	var found []*AdminAPIToken
 	for _, t := range o.Admin.Tokens {
-		if u := users[t.AccountID]; u != nil && u.Email != "" && (q.Status == "" || strings.EqualFold(q.Status, t.Status)) {
-			found = append(found, t)
+		u := users[t.AccountID]
+		if u == nil || u.Email == "" {
+			continue
 		}
+		if q.Status != "" && !strings.EqualFold(q.Status, t.Status) && !strings.EqualFold(q.Status, adminTokenStatus(t.Status)) {
+			continue
+		}
+		if q.Text != "" && !strings.Contains(strings.ToLower(t.Label+"\n"+u.DisplayName+"\n"+u.Email), q.Text) {
+			continue
+		}
+		found = append(found, t)
 	}
 	page, links := adminPage(found, offset, q.Size, q)
 	data := []any{}
@@ -402,11 +422,12 @@ func (s *Server) adminAPITokens(w http.ResponseWriter, r *http.Request) {
 		data = append(data, map[string]any{
 			"id":           t.ID,
 			"label":        t.Label,
-			"status":       t.Status,
+			"status":       adminTokenStatus(t.Status),
 			"createdAt":    adminTime(t.CreatedAt),
 			"expiresAt":    adminTime(t.ExpiresAt),
 			"lastActiveAt": adminTime(t.LastActiveAt),
-			"user":         map[string]any{"id": u.AccountID, "name": u.DisplayName, "email": u.Email},
+			"user":         map[string]any{"id": u.AccountID, "orgId": o.Admin.OrgID, "name": u.DisplayName, "email": u.Email},
+			"scopes":       []string{},
 		})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"data": data, "links": links})

@@ -188,7 +188,8 @@ func TestAdminAPITokens(t *testing.T) {
 	type token struct {
 		ID, Label, Status, CreatedAt, ExpiresAt string
 		LastActiveAt                            *string
-		User                                    struct{ ID, Name, Email string }
+		User                                    struct{ ID, OrgID, Name, Email string }
+		Scopes                                  []string
 	}
 	var labels []string
 	next := path + "?pageSize=2"
@@ -202,7 +203,7 @@ func TestAdminAPITokens(t *testing.T) {
 			labels = append(labels, tk.Label)
 		}
 		if pages == 0 {
-			if tk := p.Data[0]; tk.User.Email != "admin@acme.com" || tk.Status != "active" || tk.CreatedAt != "2026-11-26T12:00:00.000Z" || tk.LastActiveAt != nil {
+			if tk := p.Data[0]; tk.User.Email != "admin@acme.com" || tk.User.OrgID != o.Admin.OrgID || tk.Scopes == nil || tk.Status != "ALLOWED" || tk.CreatedAt != "2026-11-26T12:00:00.000Z" || tk.LastActiveAt != nil {
 				t.Errorf("token fields: %+v", tk)
 			}
 		}
@@ -217,6 +218,14 @@ func TestAdminAPITokens(t *testing.T) {
 	_, body := f.do(t, "GET", path+"?status=revoked", "Bearer "+f.adminKey, "")
 	if p := decodeJSON[adminPageResp[token]](t, body); len(p.Data) != 1 || p.Data[0].Label != "token-2" || p.Data[0].LastActiveAt == nil {
 		t.Errorf("status filter: %s", body)
+	}
+	_, body = f.do(t, "GET", path+"?status=ALLOWED", "Bearer "+f.adminKey, "")
+	if p := decodeJSON[adminPageResp[token]](t, body); len(p.Data) != 3 {
+		t.Errorf("status=ALLOWED: %s", body)
+	}
+	_, body = f.do(t, "GET", path+"?q="+url.QueryEscape("FAY@"), "Bearer "+f.adminKey, "")
+	if p := decodeJSON[adminPageResp[token]](t, body); len(p.Data) != 1 || p.Data[0].Label != "token-3" {
+		t.Errorf("q filter: %s", body)
 	}
 }
 

@@ -343,25 +343,48 @@ func (s *Server) bbGetUser(w http.ResponseWriter, r *http.Request, u *BBUser) {
 	writeJSON(w, http.StatusOK, m)
 }
 
-// bbUserWorkspaces lists the caller's workspaces as workspace_access objects
-// (CHANGE-3022, the replacement for GET /2.0/workspaces).
+// bbUserWorkspaces lists the caller's workspaces (CHANGE-3022, the
+// replacement for GET /2.0/workspaces) as the current OpenAPI document
+// describes them: paginated workspace_access objects, each with
+// administrator and a workspace_base (type, uuid, slug, links avatar and
+// self; no name). The administrator query parameter filters on it.
 func (s *Server) bbUserWorkspaces(w http.ResponseWriter, r *http.Request, u *BBUser) {
+	ws := s.Org.BB.Workspace
+	base := baseURL(r)
+	admin := u.Permission == "owner"
 	access := []map[string]any{}
-	if u.InWorkspace {
+	if want := r.URL.Query().Get("administrator"); u.InWorkspace && (want == "" || strings.EqualFold(want, strconv.FormatBool(admin))) {
 		access = append(access, map[string]any{
 			"type":          "workspace_access",
-			"administrator": u.Permission == "owner",
-			"workspace":     s.Org.bbWorkspaceJSON(),
+			"administrator": admin,
+			"workspace": map[string]any{
+				"type": "workspace_base",
+				"uuid": ws.UUID,
+				"slug": ws.Slug,
+				"links": map[string]any{
+					"avatar": href(base + "/workspaces/" + url.PathEscape(ws.Slug) + "/avatar/"),
+					"self":   href(base + "/2.0/workspaces/" + url.PathEscape(ws.Slug)),
+				},
+			},
 		})
 	}
 	bbPaged(w, r, access, func(a map[string]any) any { return a })
 }
 
-// bbWorkspacesGone answers GET /2.0/workspaces, removed by CHANGE-2770.
+// bbWorkspacesGone answers GET /2.0/workspaces, removed by CHANGE-2770, with
+// the body the service gives (ktrysmt/go-bitbucket#357): the error's data
+// repeated at the top level.
 func bbWorkspacesGone(w http.ResponseWriter, r *http.Request, u *BBUser) {
-	bbError(w, http.StatusGone, "This API is no longer available.",
-		"GET /2.0/workspaces was removed (CHANGE-2770, https://developer.atlassian.com/cloud/bitbucket/changelog/#CHANGE-2770). "+
-			"Use GET /2.0/user/workspaces to list the workspaces you can access.")
+	data := map[string]any{"announcement_url": "https://developer.atlassian.com/cloud/bitbucket/changelog#CHANGE-2770"}
+	writeJSON(w, http.StatusGone, map[string]any{
+		"type": "error",
+		"error": map[string]any{
+			"message": "CHANGE-2770 - Functionality has been deprecated",
+			"detail":  "Please read the changelog entry for more details.",
+			"data":    data,
+		},
+		"data": data,
+	})
 }
 
 func (s *Server) bbGetWorkspace(w http.ResponseWriter, r *http.Request, u *BBUser) {

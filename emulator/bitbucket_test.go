@@ -47,7 +47,8 @@ func TestGoBitbucket(t *testing.T) {
 		t.Fatalf("Profile = %+v, %v", me, err)
 	}
 	wss, err := c.Workspaces.List()
-	if err != nil || len(wss.Workspaces) != 1 || wss.Workspaces[0].Slug != "acme" || !wss.Workspaces[0].Is_Private {
+	// user/workspaces nests a workspace_base: uuid and slug, no name or is_private.
+	if err != nil || len(wss.Workspaces) != 1 || wss.Workspaces[0].Slug != "acme" || wss.Workspaces[0].UUID != f.org.BB.Workspace.UUID {
 		t.Fatalf("Workspaces.List = %+v, %v", wss, err)
 	}
 	if ws, err := c.Workspaces.Get("acme"); err != nil || ws.UUID != f.org.BB.Workspace.UUID {
@@ -210,14 +211,65 @@ func TestBitbucketAuth(t *testing.T) {
 	}
 }
 
+// GET /2.0/user/workspaces: workspace_access items with administrator and a
+// workspace_base, filtered by ?administrator=.
+func TestBitbucketUserWorkspaces(t *testing.T) {
+	f := newBBFixture(t, 1)
+	type access struct {
+		Type          string
+		Administrator *bool
+		Workspace     struct {
+			Type, UUID, Slug, Name string
+			Links                  struct{ Avatar, Self struct{ Href string } }
+		}
+	}
+	list := func(u *BBUser, query string) []access {
+		t.Helper()
+		resp, body := f.do(t, "GET", "/2.0/user/workspaces"+query, basic(u), "")
+		page := decodeJSON[struct{ Values []access }](t, body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("user/workspaces%s: %d %s", query, resp.StatusCode, body)
+		}
+		return page.Values
+	}
+	got := list(f.admin, "")
+	if len(got) != 1 {
+		t.Fatalf("admin's workspaces: %+v", got)
+	}
+	a := got[0]
+	if a.Type != "workspace_access" || a.Administrator == nil || !*a.Administrator || a.Workspace.Type != "workspace_base" ||
+		a.Workspace.Slug != "acme" || a.Workspace.UUID != f.org.BB.Workspace.UUID || a.Workspace.Name != "" ||
+		!strings.HasSuffix(a.Workspace.Links.Self.Href, "/2.0/workspaces/acme") || !strings.HasSuffix(a.Workspace.Links.Avatar.Href, "/workspaces/acme/avatar/") {
+		t.Errorf("admin's workspace access: %+v", a)
+	}
+	if got := list(f.member, ""); len(got) != 1 || got[0].Administrator == nil || *got[0].Administrator {
+		t.Errorf("member's workspace access: %+v", got)
+	}
+	if got := list(f.member, "?administrator=true"); len(got) != 0 {
+		t.Errorf("member with administrator=true: %+v", got)
+	}
+	if got := list(f.admin, "?administrator=false"); len(got) != 0 {
+		t.Errorf("admin with administrator=false: %+v", got)
+	}
+}
+
 func TestBitbucketWorkspacesGone(t *testing.T) {
 	f := newBBFixture(t, 1)
 	resp, body := f.do(t, "GET", "/2.0/workspaces", basic(f.admin), "")
+	type data struct {
+		AnnouncementURL string `json:"announcement_url"`
+	}
 	e := decodeJSON[struct {
 		Type  string
-		Error struct{ Message, Detail string }
+		Error struct {
+			Message, Detail string
+			Data            data
+		}
+		Data data
 	}](t, body)
-	if resp.StatusCode != http.StatusGone || e.Type != "error" || !strings.Contains(e.Error.Detail, "CHANGE-2770") || !strings.Contains(e.Error.Detail, "/2.0/user/workspaces") {
+	const announcement = "https://developer.atlassian.com/cloud/bitbucket/changelog#CHANGE-2770"
+	if resp.StatusCode != http.StatusGone || e.Type != "error" || e.Error.Message != "CHANGE-2770 - Functionality has been deprecated" ||
+		e.Error.Detail != "Please read the changelog entry for more details." || e.Error.Data.AnnouncementURL != announcement || e.Data.AnnouncementURL != announcement {
 		t.Errorf("GET /2.0/workspaces: %d %s", resp.StatusCode, body)
 	}
 	resp, body = f.do(t, "GET", "/2.0/nothing/here", basic(f.admin), "")

@@ -82,9 +82,10 @@ func (s *Server) routesDatabricks(mux *http.ServeMux) {
 
 // Service limits.
 const (
-	maxUserTokens    = 600                // tokens per principal per workspace
-	maxSPSecrets     = 5                  // OAuth secrets per service principal
-	defaultSecretTTL = 730 * 24 * 60 * 60 // seconds; also the maximum
+	maxUserTokens        = 600                // tokens per principal per workspace
+	maxTokenLifetimeDays = 730                // platform limit on new tokens' lifetime
+	maxSPSecrets         = 5                  // OAuth secrets per service principal
+	defaultSecretTTL     = 730 * 24 * 60 * 60 // seconds; also the maximum
 )
 
 // ---- authentication ----
@@ -194,20 +195,19 @@ func (s *Server) db(level access, h dbHandler) http.HandlerFunc {
 
 // authenticate resolves the Bearer token to its principal: a live PAT or
 // on-behalf-of token (which acts as its owner), or an OAuth access token. A
-// token that was deleted or has expired fails at once. Callers hold o.Mu.
+// token that was deleted or has expired fails at once. As the service does,
+// a missing credential gets 401 and a bearer token that does not resolve
+// (unknown, revoked or expired) gets 403 "Invalid access token.", both with a
+// numeric error_code. Callers hold o.Mu.
 func (o *Org) authenticate(w http.ResponseWriter, r *http.Request) (principal, bool) {
 	value, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || value == "" {
-		dbError(w, http.StatusUnauthorized, "401", "Credential was not sent or was of an unsupported type for this API.")
+		dbAuthError(w, http.StatusUnauthorized, "Credential was not sent or was of an unsupported type for this API.")
 		return principal{}, false
 	}
 	now := o.Now()
 	var owner string
-	if t := o.DB.TokensByValue[value]; t != nil {
-		if !t.Expiry.IsZero() && !now.Before(t.Expiry) {
-			dbError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "Token expired.")
-			return principal{}, false
-		}
+	if t := o.DB.TokensByValue[value]; t != nil && (t.Expiry.IsZero() || now.Before(t.Expiry)) {
 		t.LastUsed = day(now)
 		owner = t.OwnerID
 	} else if t := o.DB.OAuthTokens[value]; t != nil && now.Before(t.Expiry) {
@@ -215,10 +215,18 @@ func (o *Org) authenticate(w http.ResponseWriter, r *http.Request) (principal, b
 	}
 	p, found := o.principalByID(owner)
 	if !found {
-		dbError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "Invalid access token.")
+		dbAuthError(w, http.StatusForbidden, "Invalid access token.")
 		return principal{}, false
 	}
 	return p, true
+}
+
+// dbAuthError writes the authentication layer's error: the HTTP status as a
+// number in error_code, and the message also in X-Databricks-Reason-Phrase
+// (databricks/databricks-sdk-go#873, #917; PipedreamHQ/pipedream#20701).
+func dbAuthError(w http.ResponseWriter, status int, message string) {
+	w.Header().Set("X-Databricks-Reason-Phrase", message)
+	writeJSON(w, status, map[string]any{"error_code": status, "message": message})
 }
 
 // ---- errors and small helpers ----

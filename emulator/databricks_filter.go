@@ -123,7 +123,8 @@ func (p *filterParser) unary() (*filterNode, error) {
 		return n, nil
 	}
 	if p.pos+1 >= len(p.toks) || p.toks[p.pos].quoted {
-		return nil, errors.New("invalid filter: expected attribute and operator")
+		// The service's words (databricks/databricks-sdk-py#440, test_scim_error_unmarshall).
+		return nil, errors.New("Given filter operator is not supported.")
 	}
 	attr, op := p.toks[p.pos].text, strings.ToLower(p.toks[p.pos+1].text)
 	p.pos += 2
@@ -134,7 +135,7 @@ func (p *filterParser) unary() (*filterNode, error) {
 		return n, nil
 	case "eq", "ne", "co", "sw", "ew":
 	default:
-		return nil, fmt.Errorf("invalid filter: unsupported operator %q", op)
+		return nil, fmt.Errorf("Given filter operator is not supported: %q.", op)
 	}
 	if p.pos >= len(p.toks) {
 		return nil, fmt.Errorf("invalid filter: %s %s needs a value", attr, op)

@@ -446,7 +446,7 @@ func (s *Server) scimCreate(t string) dbHandler {
 			}
 			u := s.Org.dbUserByName(b.UserName)
 			if u != nil && u.Assigned {
-				writeSCIMError(w, scimFail(http.StatusConflict, "uniqueness", "User with username %s already exists.", b.UserName))
+				writeSCIMError(w, scimFail(http.StatusConflict, "", "User with username %s already exists.", b.UserName))
 				return
 			}
 			if u == nil {
@@ -467,7 +467,7 @@ func (s *Server) scimCreate(t string) dbHandler {
 				}
 			}
 			if sp != nil && sp.Assigned {
-				writeSCIMError(w, scimFail(http.StatusConflict, "uniqueness", "Service principal with application id %s already exists.", b.ApplicationID))
+				writeSCIMError(w, scimFail(http.StatusConflict, "", "Service principal with application ID %s already exists.", b.ApplicationID))
 				return
 			}
 			if sp == nil {
@@ -486,7 +486,7 @@ func (s *Server) scimCreate(t string) dbHandler {
 			}
 			for _, id := range c.ids(scimGroups) {
 				if strings.EqualFold(db.Groups[id].DisplayName, b.DisplayName) {
-					writeSCIMError(w, scimFail(http.StatusConflict, "uniqueness", "Group with name %s already exists.", b.DisplayName))
+					writeSCIMError(w, scimFail(http.StatusConflict, "", "Group with name %s already exists.", b.DisplayName))
 					return
 				}
 			}

@@ -2,8 +2,10 @@ package emulator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -232,6 +234,11 @@ func TestDatabricksSCIMFilters(t *testing.T) {
 	}
 	_, err = userNames(`userName gt "a"`)
 	wantErr(t, err, apierr.ErrBadRequest)
+	// A bare word is no filter; the service's message (databricks-sdk-py#440).
+	_, err = userNames("qwertyuiopas")
+	if wantErr(t, err, apierr.ErrBadRequest); err == nil || !strings.Contains(err.Error(), "Given filter operator is not supported") {
+		t.Errorf("bare word filter: %v", err)
+	}
 }
 
 func TestDatabricksSCIMAttributes(t *testing.T) {
@@ -299,6 +306,10 @@ func TestDatabricksSCIMWrites(t *testing.T) {
 	}
 	_, err = w.GroupsV2.Create(ctx, iam.CreateGroupRequest{DisplayName: "ML-team"})
 	wantErr(t, err, apierr.ErrResourceConflict)
+	// The detail alone, no scimType: Terraform's force-create matches it exactly.
+	if err == nil || err.Error() != "Group with name ML-team already exists." {
+		t.Errorf("conflict message = %v", err)
+	}
 
 	err = w.GroupsV2.Patch(ctx, iam.PatchGroupRequest{Id: g.Id,
 		Schemas: []iam.PatchSchema{iam.PatchSchemaUrnIetfParamsScimApiMessages20PatchOp},
@@ -439,9 +450,47 @@ func TestDatabricksMe(t *testing.T) {
 	_, err = f.workspace(t, f.carolTok).CurrentUser.Me(ctx)
 	wantErr(t, err, apierr.ErrPermissionDenied) // carol is not assigned to the workspace
 	_, err = f.workspace(t, "dapi"+strings.Repeat("0", 32)).CurrentUser.Me(ctx)
-	wantErr(t, err, apierr.ErrUnauthenticated)
+	wantErr(t, err, apierr.ErrPermissionDenied) // 403 "Invalid access token."
 
 	expired := f.org.AddToken(DBToken{OwnerID: f.alice.ID, Created: testNow.Add(-48 * time.Hour), Expiry: testNow.Add(-time.Hour)})
 	_, err = f.workspace(t, expired.Value).CurrentUser.Me(ctx)
-	wantErr(t, err, apierr.ErrUnauthenticated)
+	wantErr(t, err, apierr.ErrPermissionDenied) // 403 "Invalid access token."
+}
+
+// The authentication layer's answers, as the service gives them: no
+// credential is 401, a token that does not resolve (unknown, revoked,
+// expired) is 403 "Invalid access token.", both with a numeric error_code,
+// on every API including SCIM.
+func TestDatabricksAuthErrorBodies(t *testing.T) {
+	f := newTestOrg(t)
+	expired := f.org.AddToken(DBToken{OwnerID: f.alice.ID, Created: testNow.Add(-48 * time.Hour), Expiry: testNow.Add(-time.Hour)})
+	for _, tc := range []struct {
+		name, auth string
+		status     int
+		message    string
+	}{
+		{"none", "", 401, "Credential was not sent or was of an unsupported type for this API."},
+		{"basic", "Basic dXNlcjpwYXNz", 401, "Credential was not sent or was of an unsupported type for this API."},
+		{"unknown", "Bearer dapi" + strings.Repeat("0", 32), 403, "Invalid access token."},
+		{"expired", "Bearer " + expired.Value, 403, "Invalid access token."},
+	} {
+		for _, path := range []string{"/api/2.0/token-management/tokens", "/api/2.0/preview/scim/v2/Users"} {
+			req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || body["error_code"] != float64(tc.status) || body["message"] != tc.message ||
+				resp.Header.Get("X-Databricks-Reason-Phrase") != tc.message {
+				t.Errorf("%s %s: %d %v (reason %q), want %d with error_code %d and %q",
+					tc.name, path, resp.StatusCode, body, resp.Header.Get("X-Databricks-Reason-Phrase"), tc.status, tc.status, tc.message)
+			}
+		}
+	}
 }

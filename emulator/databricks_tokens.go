@@ -111,30 +111,32 @@ type tokenRequest struct {
 }
 
 // newToken creates a token for owner on behalf of creator, enforcing the
-// workspace's token settings, lifetime limit and the per-owner quota. It
-// writes the error and returns nil on failure. Callers hold o.Mu.
+// workspace's token settings, lifetime limit and the per-owner quota. The
+// limit is maxTokenLifetimeDays or, when that is "0", the platform's 730
+// days ("By default, the maximum lifetime for all new tokens is 730 days");
+// a token asked for without a lifetime (0, or the -1 that once meant "never
+// expires") gets the limit, so no new token is without expiry. It writes the
+// error and returns nil on failure. Callers hold o.Mu.
 func (o *Org) newToken(w http.ResponseWriter, owner, creator principal, req tokenRequest) *DBToken {
 	conf := o.DB.Conf
 	if strings.EqualFold(conf["enableTokensConfig"], "false") {
 		dbError(w, http.StatusForbidden, "PERMISSION_DENIED", "Personal access tokens are disabled for this workspace.")
 		return nil
 	}
-	if req.LifetimeSeconds < 0 {
-		dbError(w, http.StatusBadRequest, "INVALID_PARAMETER_VALUE", "lifetime_seconds must not be negative.")
-		return nil
+	limitDays := maxTokenLifetimeDays
+	if days, _ := strconv.Atoi(conf["maxTokenLifetimeDays"]); days > 0 {
+		limitDays = days
 	}
+	limit := time.Duration(limitDays) * 24 * time.Hour
 	lifetime := time.Duration(req.LifetimeSeconds) * time.Second
-	if maxDays, _ := strconv.Atoi(conf["maxTokenLifetimeDays"]); maxDays > 0 {
-		limit := time.Duration(maxDays) * 24 * time.Hour
-		switch {
-		case lifetime > limit:
-			dbError(w, http.StatusBadRequest, "INVALID_PARAMETER_VALUE",
-				"Requested token lifetime of %d seconds exceeds the maximum lifetime of %d days allowed for new tokens in this workspace (maxTokenLifetimeDays).",
-				req.LifetimeSeconds, maxDays)
-			return nil
-		case lifetime == 0:
-			lifetime = limit // tokens without a lifetime get the maximum
-		}
+	switch {
+	case lifetime > limit:
+		dbError(w, http.StatusBadRequest, "INVALID_PARAMETER_VALUE",
+			"Requested token lifetime of %d seconds exceeds the maximum lifetime of %d days allowed for new tokens in this workspace.",
+			req.LifetimeSeconds, limitDays)
+		return nil
+	case lifetime <= 0:
+		lifetime = limit
 	}
 	if n := len(o.tokensWhere(func(t *DBToken) bool { return t.OwnerID == owner.id() })); n >= maxUserTokens {
 		dbError(w, http.StatusBadRequest, "QUOTA_EXCEEDED", "Cannot create more than %d tokens for %s in this workspace; revoke unused tokens first.", maxUserTokens, owner.name())
@@ -142,9 +144,7 @@ func (o *Org) newToken(w http.ResponseWriter, owner, creator principal, req toke
 	}
 	t := DBToken{Value: "dapi" + randomHex(32), OwnerID: owner.id(), CreatedByID: creator.id(), CreatedByUsername: creator.name(),
 		Comment: req.Comment, Created: o.Now()}
-	if lifetime > 0 {
-		t.Expiry = t.Created.Add(lifetime)
-	}
+	t.Expiry = t.Created.Add(lifetime)
 	return o.addToken(t)
 }
 

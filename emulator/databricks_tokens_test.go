@@ -57,7 +57,7 @@ func TestDatabricksTokenManagement(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = f.workspace(t, obo.TokenValue).CurrentUser.Me(ctx)
-	wantErr(t, err, apierr.ErrUnauthenticated)
+	wantErr(t, err, apierr.ErrPermissionDenied) // 403 "Invalid access token."
 	_, err = w.TokenManagement.Get(ctx, settings.GetTokenManagementRequest{TokenId: obo.TokenInfo.TokenId})
 	wantErr(t, err, apierr.ErrResourceDoesNotExist)
 	wantErr(t, w.TokenManagement.Delete(ctx, settings.DeleteTokenManagementRequest{TokenId: obo.TokenInfo.TokenId}), apierr.ErrNotFound)
@@ -122,7 +122,7 @@ func TestDatabricksOwnTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = f.workspace(t, created.TokenValue).CurrentUser.Me(ctx)
-	wantErr(t, err, apierr.ErrUnauthenticated)
+	wantErr(t, err, apierr.ErrPermissionDenied) // 403 "Invalid access token."
 }
 
 func TestDatabricksWorkspaceConf(t *testing.T) {
@@ -141,4 +141,25 @@ func TestDatabricksWorkspaceConf(t *testing.T) {
 	if conf, err := f.workspace(t, f.aliceTok).WorkspaceConf.GetStatus(ctx, settings.GetStatusRequest{Keys: "maxTokenLifetimeDays"}); err != nil || (*conf)["maxTokenLifetimeDays"] != strconv.Itoa(30) {
 		t.Errorf("non-admin read = %v, %v", conf, err)
 	}
+}
+
+// With no workspace limit (maxTokenLifetimeDays "0") new tokens still expire:
+// the platform caps them at 730 days, and a token asked for without a
+// lifetime (0, or the -1 that once meant "never") gets the cap.
+func TestDatabricksTokenPlatformLifetime(t *testing.T) {
+	f := newTestOrg(t)
+	ctx := context.Background()
+	alice, admin := f.workspace(t, f.aliceTok), f.workspace(t, f.adminTok)
+	maxExpiry := testNow.Add(730 * 24 * time.Hour).UnixMilli()
+
+	own, err := alice.Tokens.Create(ctx, settings.CreateTokenRequest{Comment: "no lifetime"})
+	if err != nil || own.TokenInfo.ExpiryTime != maxExpiry {
+		t.Errorf("token without a lifetime: %+v, %v; want expiry in 730 days", own, err)
+	}
+	obo, err := admin.TokenManagement.CreateOboToken(ctx, settings.CreateOboTokenRequest{ApplicationId: f.etl.ApplicationID, LifetimeSeconds: -1})
+	if err != nil || obo.TokenInfo.ExpiryTime != maxExpiry {
+		t.Errorf("OBO token with lifetime -1: %+v, %v; want expiry in 730 days", obo, err)
+	}
+	_, err = alice.Tokens.Create(ctx, settings.CreateTokenRequest{LifetimeSeconds: 731 * 24 * 3600})
+	wantErr(t, err, apierr.ErrBadRequest)
 }

@@ -231,7 +231,11 @@ func (m *middleware) inject(w http.ResponseWriter, r *http.Request, mux *http.Se
 		faultError(w, family, http.StatusServiceUnavailable, "TEMPORARILY_UNAVAILABLE",
 			"The service is temporarily unavailable. Please retry later.")
 	case Fault401:
-		faultError(w, family, http.StatusUnauthorized, "UNAUTHENTICATED", "Invalid access token.")
+		if family == "databricks" {
+			dbAuthError(w, http.StatusUnauthorized, "Credential was not sent or was of an unsupported type for this API.")
+			return
+		}
+		faultError(w, family, http.StatusUnauthorized, "UNAUTHENTICATED", "Unauthorized")
 	case FaultReset:
 		resetConn(w)
 	case FaultTruncated:

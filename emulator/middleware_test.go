@@ -100,7 +100,8 @@ func TestFaultKinds(t *testing.T) {
 		{Fault500Limit, "/api/2.0/ping", 500, "application/json", `"error_code":"REQUEST_LIMIT_EXCEEDED"`},
 		{Fault500, "/api/2.0/ping", 500, "application/json", `"error_code":"INTERNAL_ERROR"`},
 		{Fault503, "/api/2.0/ping", 503, "application/json", `"error_code":"TEMPORARILY_UNAVAILABLE"`},
-		{Fault401, "/api/2.0/ping", 401, "application/json", `"error_code":"UNAUTHENTICATED"`},
+		{Fault401, "/api/2.0/ping", 401, "application/json", `"error_code":401,"message":"Credential was not sent`},
+		{Fault401, "/admin/v1/orgs/o/directories/-/users/search", 401, "application/json", `"code":401,"message":"Unauthorized"`},
 		{Fault401, "/2.0/user", 401, "text/plain; charset=utf-8", "Unauthorized"},
 	} {
 		t.Run(string(tc.kind)+tc.path, func(t *testing.T) {

@@ -148,7 +148,7 @@ type AdminGroup struct {
 type AdminAPIToken struct {
 	ID           string
 	Label        string
-	Status       string // "active", "revoked"
+	Status       string // "active" (rendered "ALLOWED"), "revoked"
 	CreatedAt    time.Time
 	ExpiresAt    time.Time
 	LastActiveAt time.Time

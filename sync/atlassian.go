@@ -232,7 +232,8 @@ func (a *Atlassian) APITokens(ctx context.Context) ([]Credential, error) {
 	}
 	var out []Credential
 	for _, t := range tokens {
-		if t.Status != "" && !strings.EqualFold(t.Status, "active") {
+		// The Admin API calls a live token ALLOWED; skip revoked ones.
+		if t.Status != "" && !strings.EqualFold(t.Status, "ALLOWED") && !strings.EqualFold(t.Status, "active") {
 			continue
 		}
 		out = append(out, Credential{

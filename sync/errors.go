@@ -99,6 +99,12 @@ func isAuth(err error) bool {
 	return s == http.StatusUnauthorized || s == http.StatusForbidden
 }
 
+// invalidToken reports Databricks' answer to an unknown, revoked or expired
+// token: 403 with "Invalid access token." (a missing one gets 401).
+func invalidToken(err error) bool {
+	return httpStatus(err) == http.StatusForbidden && strings.Contains(strings.ToLower(err.Error()), "invalid access token")
+}
+
 // isUnreachable reports a host that could not be reached: refused, unknown,
 // timed out, or given up on after the SDK's retries. A connection dropped
 // mid-answer is not: that is a problem of one source, not of the host.
@@ -124,7 +130,7 @@ func fatal(system, at, authCheck, reachCheck string, err error) error {
 		return nil
 	case errors.As(err, &se):
 		return se
-	case httpStatus(err) == http.StatusUnauthorized:
+	case httpStatus(err) == http.StatusUnauthorized, invalidToken(err):
 		return &SystemError{System: system, Problem: "authentication failed at " + at, Check: authCheck, Err: err}
 	case httpStatus(err) == http.StatusForbidden:
 		return &SystemError{System: system, Problem: "access denied at " + at, Check: authCheck, Err: err}

@@ -539,7 +539,8 @@ func TestRevokeLeakedFromStdin(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("revoke --leaked: exit %d: %s", r.code, r.err)
 	}
-	if c := me(); c != 401 {
+	// Databricks answers a revoked token with 403 "Invalid access token."
+	if c := me(); c != 401 && c != 403 {
 		t.Fatalf("the leaked token still authenticates: %d", c)
 	}
 	if !strings.Contains(r.err, owner) || !strings.Contains(r.err, value[:4]+"…"+value[len(value)-4:]) {
