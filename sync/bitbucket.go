@@ -237,19 +237,49 @@ func (b *Bitbucket) repositoryVariables(ctx context.Context, repo string) ([]Var
 // environment finds a repository's deployment environment by name, ignoring
 // case; nil, nil when it has none of that name.
 func (b *Bitbucket) environment(ctx context.Context, repo, name string) (*bitbucket.Environment, error) {
-	envs, err := withContext(ctx, func() (*bitbucket.Environments, error) {
-		return b.bb.Repositories.Repository.ListEnvironments(&bitbucket.RepositoryEnvironmentsOptions{Owner: b.workspace, RepoSlug: repo})
-	})
+	envs, err := b.environments(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
-	var env *bitbucket.Environment
-	for i := range envs.Environments {
-		if strings.EqualFold(envs.Environments[i].Name, name) {
-			env = &envs.Environments[i]
+	for i := range envs {
+		if strings.EqualFold(envs[i].Name, name) {
+			return &envs[i], nil
 		}
 	}
-	return env, nil
+	return nil, nil
+}
+
+// environments lists a repository's deployment environments, every page. It
+// is raw HTTP: go-bitbucket's ListEnvironments reads the first page only, so
+// an environment further down would look missing.
+func (b *Bitbucket) environments(ctx context.Context, repo string) ([]bitbucket.Environment, error) {
+	first := b.v2 + "/repositories/" + url.PathEscape(b.workspace) + "/" + url.PathEscape(repo) + "/environments?pagelen=100"
+	return allPages(func(_ int, next string) ([]bitbucket.Environment, string, error) {
+		var page struct {
+			Next   string `json:"next"`
+			Values []struct {
+				UUID            string `json:"uuid"`
+				Name            string `json:"name"`
+				Rank            int    `json:"rank"`
+				Type            string `json:"type"`
+				EnvironmentType struct {
+					Name string `json:"name"`
+					Rank int    `json:"rank"`
+					Type string `json:"type"`
+				} `json:"environment_type"`
+			} `json:"values"`
+		}
+		if err := getJSON(ctx, b.http, b.auth, cmp.Or(next, first), &page); err != nil {
+			return nil, "", err
+		}
+		envs := make([]bitbucket.Environment, 0, len(page.Values))
+		for _, v := range page.Values {
+			et := v.EnvironmentType
+			envs = append(envs, bitbucket.Environment{Uuid: v.UUID, Name: v.Name, Rank: v.Rank, Type: v.Type,
+				EnvironmentType: bitbucket.EnvironmentType{Name: et.Name, Rank: et.Rank, Type: et.Type}})
+		}
+		return envs, page.Next, nil
+	})
 }
 
 func (b *Bitbucket) deploymentVariables(ctx context.Context, repo, envName string) ([]Variable, error) {
@@ -260,6 +290,12 @@ func (b *Bitbucket) deploymentVariables(ctx context.Context, repo, envName strin
 	if env == nil {
 		return nil, fmt.Errorf("repository %s has no deployment environment %q", repo, envName)
 	}
+	return b.environmentVariables(ctx, repo, env)
+}
+
+// environmentVariables reads the variables of an environment already found,
+// so that a caller holding one lists the environments only once.
+func (b *Bitbucket) environmentVariables(ctx context.Context, repo string, env *bitbucket.Environment) ([]Variable, error) {
 	return allPages(func(page int, _ string) ([]Variable, string, error) {
 		res, err := withContext(ctx, func() (*bitbucket.DeploymentVariables, error) {
 			return b.bb.Repositories.Repository.ListDeploymentVariables(&bitbucket.RepositoryDeploymentVariablesOptions{

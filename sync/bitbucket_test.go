@@ -174,3 +174,51 @@ func TestPagingThatDoesNotAdvance(t *testing.T) {
 		t.Errorf("workspace variables = %d, %v; want a 'does not advance' error", len(vs), err)
 	}
 }
+
+// environmentListings counts the requests that listed deployment environments.
+func environmentListings(e *demoEnv) int64 {
+	var n int64
+	for route, c := range e.srv.Stats().Routes {
+		if strings.HasPrefix(route, "bitbucket GET ") && strings.Contains(route, "/environments") &&
+			!strings.Contains(route, "{environment_uuid}") {
+			n += c
+		}
+	}
+	return n
+}
+
+// A repository with more deployment environments than one page holds: the
+// binding's environment is on a later page, and is found. A rotation lists
+// the environments once, however often it reloads the variables.
+func TestDeploymentEnvironmentsPaged(t *testing.T) {
+	e := newCredEnv(t, config.Binding{Name: "deep-env", Repository: "many-envs", Environment: "Env 119", Variable: "DEEP_TOKEN",
+		ServicePrincipal: "etl-deployer", Credential: config.CredentialPAT, Lifetime: config.Duration(45 * 24 * time.Hour)})
+	e.org.AddRepo(emulator.BBRepo{Name: "many-envs"})
+	for i := range 120 {
+		e.org.AddEnvironment("many-envs", emulator.BBEnvironment{Name: fmt.Sprintf("Env %03d", i)})
+	}
+	e.org.AddVariable("many-envs", "Env 119", emulator.BBVariable{Key: "REGION", Value: "eu"})
+	ctx := context.Background()
+	bb := e.src.Bitbucket.(*Bitbucket)
+
+	e.srv.ResetStats()
+	vs, err := bb.Variables(ctx, "many-envs", "env 119")
+	if err != nil || len(vs) != 1 || vs[0].Key != "REGION" {
+		t.Fatalf("variables of the 120th environment = %+v, %v", vs, err)
+	}
+	if n := environmentListings(e.demoEnv); n != 2 {
+		t.Errorf("%d environment pages read, want 2 (pagelen 100)", n)
+	}
+
+	b := e.binding(t, "deep-env")
+	e.srv.ResetStats()
+	res, err := e.creds.RotateBinding(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.mustConverge(t, b, res)
+	e.mustWork(t, b)
+	if n := environmentListings(e.demoEnv); n != 2 {
+		t.Errorf("a rotation read %d environment pages, want 2: one listing, the uuid kept for every reload", n)
+	}
+}

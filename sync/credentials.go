@@ -67,13 +67,21 @@ type journal struct {
 func (c *Credentials) journal() *journal { return &journal{c: c} }
 
 func (j *journal) record(action, target string, err error) {
+	if err != nil {
+		j.write(action, target, ResultFailed, oneLine(err))
+		return
+	}
+	j.write(action, target, ResultApplied, "")
+}
+
+// skip audits an action deliberately not taken, and why.
+func (j *journal) skip(action, target, why string) { j.write(action, target, ResultSkipped, why) }
+
+func (j *journal) write(action, target, result, msg string) {
 	if j.c.AuditFile == "" {
 		return
 	}
-	ev := AuditEvent{Time: j.c.now().UTC(), Operator: j.c.Operator, Action: action, Target: target, Result: ResultApplied}
-	if err != nil {
-		ev.Result, ev.Error = ResultFailed, oneLine(err)
-	}
+	ev := AuditEvent{Time: j.c.now().UTC(), Operator: j.c.Operator, Action: action, Target: target, Result: result, Error: msg}
 	if aerr := AppendAudit(j.c.AuditFile, ev); aerr != nil {
 		j.c.log().Error("audit log not written", "action", action, "target", target, "err", aerr)
 		if j.err == nil {

@@ -12,6 +12,7 @@ import (
 // pipelineVars are the variables of one binding's scope: its repository, or
 // one deployment environment of it. Reading goes through the Bitbucket
 // adapter; writing (which it does not cover) through go-bitbucket here.
+// The environment is resolved once, and its uuid serves every reload.
 type pipelineVars struct {
 	bb    *Bitbucket
 	repo  string
@@ -34,11 +35,20 @@ func (c *Credentials) bindingVars(ctx context.Context, b config.Binding) (*pipel
 			return nil, fmt.Errorf("binding %s: repository %s has no deployment environment %q", b.Name, b.Repository, b.Environment)
 		}
 	}
-	return v, v.reload(ctx, b.Environment)
+	return v, v.reload(ctx)
 }
 
-func (v *pipelineVars) reload(ctx context.Context, env string) error {
-	vs, err := v.bb.Variables(ctx, v.repo, env)
+// reload re-reads the variables of the scope, in the environment resolved
+// when v was made (no new listing of environments).
+func (v *pipelineVars) reload(ctx context.Context) error {
+	var vs []Variable
+	var err error
+	if v.env == nil {
+		vs, err = v.bb.Variables(ctx, v.repo, "")
+	} else {
+		vs, err = v.bb.environmentVariables(ctx, v.repo, v.env)
+		err = v.bb.check(fmt.Sprintf("list deployment variables of %s environment %s", v.repo, v.env.Name), err, false)
+	}
 	if err != nil {
 		return err
 	}
@@ -54,11 +64,7 @@ func (v *pipelineVars) reload(ctx context.Context, env string) error {
 func (v *pipelineVars) set(ctx context.Context, key, value string, secured bool) error {
 	err := v.put(ctx, key, value, secured)
 	if httpStatus(err) == http.StatusConflict {
-		envName := ""
-		if v.env != nil {
-			envName = v.env.Name
-		}
-		if err = v.reload(ctx, envName); err == nil {
+		if err = v.reload(ctx); err == nil {
 			err = v.put(ctx, key, value, secured)
 		}
 	}

@@ -59,6 +59,7 @@ type RotationResult struct {
 	Redacted         string         // the new value, redacted
 	Done             RotationStep   // the last step completed
 	Revoked          []string       // older credentials revoked, or the new one after a failure before StepWrite
+	Deferred         string         // why older credentials were left for the next rotation; "" when none were
 }
 
 // RotationError is a rotation that stopped at Step. State says what it left
@@ -185,7 +186,7 @@ func (c *Credentials) rotate(ctx context.Context, j *journal, b config.Binding) 
 		}
 		r.res.Done = step
 	}
-	c.log().Info("binding rotated", "binding", b.Name, "credential", r.res.NewID, "revoked", r.res.Revoked)
+	c.log().Info("binding rotated", "binding", b.Name, "credential", r.res.NewID, "revoked", r.res.Revoked, "deferred", r.res.Deferred != "")
 	return r.res, nil
 }
 
@@ -351,7 +352,22 @@ func (r *rotation) verify(ctx context.Context, value string) error {
 }
 
 // revokeOlder revokes the binding's credentials that predate the new one.
+// It re-reads <VARIABLE>_ID first: when it no longer records this rotation's
+// credential, another rotation of the binding (a second pipeline, or an
+// admin) recorded its own meanwhile. The credentials read before this one
+// began may include that rotation's, which the variable may now hold, so
+// none is revoked and the next rotation cleans up (audited as skipped).
 func (r *rotation) revokeOlder(ctx context.Context) error {
+	if err := r.vs.reload(ctx); err != nil {
+		return fmt.Errorf("re-read %s_ID before revoking: %w", r.b.Variable, err)
+	}
+	if rec := r.recorded(); rec != r.res.NewID {
+		r.res.Deferred = fmt.Sprintf("%s_ID now records %s, not %s: another rotation of %s recorded a credential meanwhile; older credentials are left for the next rotation",
+			r.b.Variable, cmp.Or(rec, "nothing"), r.res.NewID, r.b.Name)
+		r.j.skip("revoke_older_credentials", r.target(StepRevoke), r.res.Deferred)
+		r.c.log().Warn("older credentials left for the next rotation", "binding", r.b.Name, "credential", r.res.NewID, "recorded", rec)
+		return nil
+	}
 	var errs []error
 	for _, cr := range r.old {
 		if err := r.c.revoke(ctx, r.j, cr); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -275,4 +277,90 @@ func TestRotatorAppliesPlannedRotations(t *testing.T) {
 	if due := DueBindings(e.read(t), e.cfg, e.org.Now()); len(due) != 0 {
 		t.Errorf("still due after apply: %+v", due)
 	}
+}
+
+// Two rotations of one binding at once (two pipelines, or a pipeline and an
+// admin): B creates its credential, A starts (so B's new credential is among
+// A's "older" ones) and records its own, then B writes and records its
+// credential after A did. A must then leave every revocation to the next
+// run: B's credential is what the variable holds.
+func TestConcurrentRotationsKeepTheRecordedCredential(t *testing.T) {
+	for _, name := range []string{"etl-prod", "ml-prod"} {
+		t.Run(name, func(t *testing.T) {
+			e := newCredEnv(t)
+			b := e.binding(t, name)
+			ctx := context.Background()
+
+			bAtWrite, resumeB := make(chan struct{}), make(chan struct{})
+			bAtRevoke, finishB := make(chan struct{}), make(chan struct{})
+			credsB := *e.creds
+			credsB.beforeStep = func(_ context.Context, s RotationStep) {
+				switch s {
+				case StepWrite:
+					bAtWrite <- struct{}{}
+					<-resumeB
+				case StepRevoke:
+					bAtRevoke <- struct{}{}
+					<-finishB
+				}
+			}
+			var resB RotationResult
+			var errB error
+			doneB := make(chan struct{})
+			go func() {
+				defer close(doneB)
+				resB, errB = credsB.RotateBinding(ctx, b)
+			}()
+			<-bAtWrite // B's credential exists, unwritten
+
+			e.creds.beforeStep = func(_ context.Context, s RotationStep) {
+				if s == StepRevoke { // A has recorded its credential; B now writes and records its own
+					resumeB <- struct{}{}
+					<-bAtRevoke
+				}
+			}
+			resA, errA := e.creds.RotateBinding(ctx, b)
+			close(finishB)
+			<-doneB
+			if errA != nil || errB != nil {
+				t.Fatalf("rotations: A %v, B %v", errA, errB)
+			}
+			value, recorded := e.bound(b)
+			if recorded != resB.NewID {
+				t.Fatalf("%s_ID records %s, want B's %s (B recorded last)", b.Variable, recorded, resB.NewID)
+			}
+			if _, ok := e.live(b)[recorded]; !ok || slices.Contains(resA.Revoked, recorded) {
+				t.Errorf("A revoked %v, the credential B recorded (%s) among them", resA.Revoked, recorded)
+			}
+			e.mustWork(t, b)
+			if resA.Deferred == "" || len(resA.Revoked) != 0 {
+				t.Errorf("A revoked %v and deferred %q; want nothing revoked and a reason", resA.Revoked, resA.Deferred)
+			}
+			if !strings.Contains(e.auditText(t), `"action":"revoke_older_credentials","target":"binding:`+b.Name) {
+				t.Errorf("the skipped revocation is not audited:\n%s", e.auditText(t))
+			}
+			if err := VerifyAudit(e.creds.AuditFile); err != nil {
+				t.Error(err)
+			}
+
+			// The next run cleans up.
+			e.creds.beforeStep = nil
+			res, err := e.creds.RotateBinding(ctx, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.mustConverge(t, b, res)
+			e.mustNotShow(t, []string{value}, fmt.Sprintf("%+v %+v %+v", resA, resB, res))
+		})
+	}
+}
+
+// auditText is the audit log as written.
+func (e *credEnv) auditText(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(e.creds.AuditFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -13,10 +13,11 @@ import (
 )
 
 // ask opens a confirmation; a yes runs act. Every question gets a new operation id, so
-// a late answer to an old one is ignored.
+// a late answer to an old one is ignored. The title and the text to type are
+// sanitised here; a body, which may hold styled glyphs, is built from sanitised parts.
 func (m Model) ask(title, body, require string, act action) (Model, tea.Cmd) {
 	m.op++
-	m.confirm = components.NewConfirm(m.th.st, m.op, title, body, require)
+	m.confirm = components.NewConfirm(m.th.st, m.op, views.Sanitize(title), body, views.Sanitize(require))
 	m.confirm.SetSize(m.width, m.bodyH)
 	m.modal = modalConfirm
 	m.pending = act
@@ -55,7 +56,7 @@ func (m Model) intent(msg tea.Msg) (Model, tea.Cmd) {
 		m.op++
 		m.remap = it
 		m.picker = components.NewPicker(m.th.st, m.op,
-			fmt.Sprintf("Re-map %s (now %s) to the Databricks group…", it.bitbucket, it.from), m.d.dbGroups, it.from)
+			fmt.Sprintf("Re-map %s (now %s) to the Databricks group…", it.bitbucket, views.Sanitize(it.from)), m.d.dbGroups, it.from)
 		m.picker.SetSize(m.width, m.bodyH)
 		m.modal = modalPicker
 	}
@@ -74,7 +75,7 @@ func (m Model) askApply(changes []sync.Change) (Model, tea.Cmd) {
 			destructive++
 		}
 		if i < 8 {
-			fmt.Fprintf(&b, "%s %s %s %s\n", m.th.actionGlyph(c.Action), c.Action, cmp.Or(c.Group, c.Binding), changeSubject(c))
+			fmt.Fprintf(&b, "%s %s %s %s\n", m.th.actionGlyph(c.Action), c.Action, changeScope(c), changeSubject(c))
 		}
 	}
 	if len(changes) > 8 {
@@ -119,13 +120,17 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 	if len(creds) > 8 {
 		fmt.Fprintf(&b, "… and %d more\n", len(creds)-8)
 	}
-	owner := creds[0].Owner
+	owner, typed := ownerName(creds[0].Owner, creds[0].OwnerID)
 	b.WriteString("\nWhatever uses it stops working at once; this cannot be undone.")
 	title := fmt.Sprintf("Revoke %s of %s?", kindName(creds[0].Kind), owner)
 	require := ""
-	if it.owner != "" || len(creds) > 1 {
+	if it.ownerWide || len(creds) > 1 { // owner-wide or bulk: always a typed name, never y/n
+		if typed == "" {
+			m.setStatus(statusError, "cannot revoke all credentials of an owner with neither a name nor an id to type; revoke them one at a time with x")
+			return m, nil
+		}
 		title = fmt.Sprintf("Revoke all %d %s of %s?", len(creds), plural(len(creds), "credential"), owner)
-		require = owner
+		require = typed
 	}
 	return m.ask(title, b.String(), require, func(m *Model) tea.Cmd {
 		m.busy = fmt.Sprintf("revoking %d %s of %s", len(creds), plural(len(creds), "credential"), owner)
@@ -137,6 +142,20 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 			return fmt.Sprintf("revoked %d %s of %s", len(creds), plural(len(creds), "credential"), owner), nil
 		})
 	})
+}
+
+// ownerName is how a confirmation names a credential owner, sanitised, and what
+// an owner-wide one asks to have typed: the name, or the SCIM id when the name
+// is unresolved (or nothing printable); "" when there is neither.
+func ownerName(name, id string) (shown, typed string) {
+	name, id = strings.TrimSpace(views.Sanitize(name)), strings.TrimSpace(views.Sanitize(id))
+	switch {
+	case name != "":
+		return name, name
+	case id != "":
+		return "owner " + id + " (name unresolved)", id
+	}
+	return "an unknown owner", ""
 }
 
 func quoted(s string) string {
@@ -180,16 +199,17 @@ func (m Model) picked(msg components.PickedMsg) (Model, tea.Cmd) {
 		return m, nil
 	}
 	to := msg.Value
+	shownTo, from := views.Sanitize(to), views.Sanitize(it.from)
 	body := fmt.Sprintf("mappings[%d].databricks_group in %s becomes %s; comments and layout are kept. The plan is recomputed: members of %s are no longer managed through this mapping.",
-		it.mapping, configName(m.d), to, it.from)
-	return m.ask(fmt.Sprintf("Re-map %s from %s to %s?", it.bitbucket, it.from, to), body, "", func(m *Model) tea.Cmd {
+		it.mapping, views.Sanitize(configName(m.d)), shownTo, from)
+	return m.ask(fmt.Sprintf("Re-map %s from %s to %s?", it.bitbucket, from, shownTo), body, "", func(m *Model) tea.Cmd {
 		m.busy = "re-mapping " + it.bitbucket
 		b := m.b
 		return m.opCmd(m.op, "the config file is unchanged", func(ctx context.Context) (string, error) {
 			if err := b.Remap(ctx, it.mapping, to); err != nil {
 				return "", fmt.Errorf("re-map %s: %w", it.bitbucket, err)
 			}
-			return fmt.Sprintf("%s now maps to %s; config rewritten, plan refreshed", it.bitbucket, to), nil
+			return fmt.Sprintf("%s now maps to %s; config rewritten, plan refreshed", it.bitbucket, shownTo), nil
 		})
 	})
 }
@@ -209,11 +229,17 @@ func (m Model) findLeaked(value string) (Model, tea.Cmd) {
 
 // askLeaked shows the blast radius of a leaked token: its owner, every token of
 // the owner (all are revoked, since Databricks cannot say which one the value
-// is) and the pipeline bindings rotated first; the owner's name must be typed.
+// is) and the pipeline bindings rotated first; the owner's name (or, unresolved,
+// its id) must be typed.
 func (m Model) askLeaked(l Leak) (Model, tea.Cmd) {
 	now := m.now()
+	owner, typed := ownerName(l.Owner, l.OwnerID)
+	if typed == "" {
+		m.setStatus(statusError, "the leaked token's owner has neither a name nor an id to type, so nothing was revoked; use `bitbricks revoke --leaked`, or revoke by token id in Credentials (3)")
+		return m, nil
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s belongs to %s (%s), who holds %d %s:\n", l.Redacted, l.Owner,
+	fmt.Fprintf(&b, "%s belongs to %s (%s), who holds %d %s:\n", l.Redacted, owner,
 		strings.ReplaceAll(string(l.OwnerType), "_", " "), len(l.Tokens), plural(len(l.Tokens), "token"))
 	for i, c := range l.Tokens {
 		if i == 5 {
@@ -227,9 +253,9 @@ func (m Model) askLeaked(l Leak) (Model, tea.Cmd) {
 		fmt.Fprintf(&b, "Pipeline bindings rotated first: %s\n", strings.Join(l.Bindings, ", "))
 	}
 	b.WriteString("\nWhatever uses them stops working at once. The revocation is audited as leaked.")
-	return m.ask("Revoke every token of "+l.Owner+"?", b.String(), l.Owner, func(m *Model) tea.Cmd {
+	return m.ask("Revoke every token of "+owner+"?", b.String(), typed, func(m *Model) tea.Cmd {
 		c := l
-		m.busy = "revoking the leaked token of " + c.Owner
+		m.busy = "revoking the leaked token of " + owner
 		b := m.b
 		return m.opCmd(m.op, "check the token in Credentials (3)", func(ctx context.Context) (string, error) {
 			owner, n, err := b.RevokeLeaked(ctx, c)

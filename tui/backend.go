@@ -44,7 +44,8 @@ type Backend interface {
 // Leak is what a leaked token value leads to. It never holds the value.
 type Leak struct {
 	Redacted  string // the value as dapi…1a2b
-	Owner     string
+	Owner     string // the owner's name; "" when it has none
+	OwnerID   string // the owner's SCIM id
 	OwnerType sync.PrincipalType
 	// Tokens are every token of the owner: all are revoked.
 	Tokens []sync.Credential

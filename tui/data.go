@@ -10,10 +10,16 @@ import (
 
 	"github.com/bitbricks/bitbricks/config"
 	"github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views"
 )
 
 // dataset is one load, indexed for the views. It is built once per load and only read
 // afterwards (members fills in as groups are first shown), so views share it.
+//
+// Names, comments, reasons and details come from Bitbucket and Databricks, where anyone
+// can set a display name or a token comment: the rows built here carry them through
+// views.Sanitize, and the views sanitise whatever else they draw of the snapshot, the
+// plan or the audit log. Keys, ids and the changes handed back to the engine stay raw.
 type dataset struct {
 	snap *sync.Snapshot
 	plan sync.Plan
@@ -86,12 +92,12 @@ const (
 // mapping mentions.
 type groupRow struct {
 	Key       string
-	Bitbucket string
-	Mapping   int // index in cfg.Mappings, -1 when not mapped
-	Target    string
-	Add, Rem  int // member changes
-	Other     int // entitlement and create changes
-	Unres     int // unresolved identities and missing users
+	Bitbucket string // sanitised, for display
+	Mapping   int    // index in cfg.Mappings, -1 when not mapped
+	Target    string // the Databricks group as the config names it: a key, drawn sanitised
+	Add, Rem  int    // member changes
+	Other     int    // entitlement and create changes
+	Unres     int    // unresolved identities and missing users
 	IdP, New  bool
 	Unknown   bool // the Bitbucket group could not be read, or does not exist
 }
@@ -100,7 +106,7 @@ func groupRows(d *dataset) []groupRow {
 	var rows []groupRow
 	mapped := map[string]bool{}
 	for i, m := range d.cfg.Mappings {
-		r := groupRow{Key: fmt.Sprintf("m%d", i), Bitbucket: m.BitbucketGroup, Mapping: i, Target: m.DatabricksGroup}
+		r := groupRow{Key: fmt.Sprintf("m%d", i), Bitbucket: views.Sanitize(m.BitbucketGroup), Mapping: i, Target: m.DatabricksGroup}
 		mapped[m.BitbucketGroup] = true
 		bg := d.snap.Groups[m.BitbucketGroup]
 		r.Unknown = bg == nil || !bg.Known
@@ -140,7 +146,7 @@ func groupRows(d *dataset) []groupRow {
 			continue
 		}
 		seen[bg] = true
-		unmapped = append(unmapped, groupRow{Key: "u:" + bg.Slug, Bitbucket: bg.Slug, Mapping: -1, Unknown: !bg.Known})
+		unmapped = append(unmapped, groupRow{Key: "u:" + bg.Slug, Bitbucket: views.Sanitize(bg.Slug), Mapping: -1, Unknown: !bg.Known})
 	}
 	return append(rows, unmapped...)
 }
@@ -182,7 +188,7 @@ func (r groupRow) drift() string {
 type memberRow struct {
 	Key     string
 	Mark    mark
-	Name    string
+	Name    string // sanitised, as Note
 	Type    sync.PrincipalType
 	Note    string
 	Change  *sync.Change
@@ -219,7 +225,8 @@ func (d *dataset) membersOf(r groupRow) []memberRow {
 		c := &changes[i]
 		switch c.Action {
 		case sync.ActionAddMember:
-			rows = append(rows, memberRow{Key: "+" + c.Principal, Mark: markMissing, Name: c.Principal, Type: c.PrincipalType, Note: c.Reason, Change: c, ID: c.PrincipalID})
+			rows = append(rows, memberRow{Key: "+" + c.Principal, Mark: markMissing, Name: views.Sanitize(c.Principal), Type: c.PrincipalType,
+				Note: views.Sanitize(c.Reason), Change: c, ID: c.PrincipalID})
 		case sync.ActionRemoveMember:
 			removing[c.PrincipalID] = c
 		}
@@ -236,14 +243,14 @@ func (d *dataset) membersOf(r groupRow) []memberRow {
 			if u := d.snap.Users[m.ID]; u != nil {
 				name = u.UserName
 			}
-			row := memberRow{Key: "=" + m.ID, Name: name, Type: m.Type, ID: m.ID}
+			row := memberRow{Key: "=" + m.ID, Name: views.Sanitize(name), Type: m.Type, ID: m.ID}
 			switch c := removing[m.ID]; {
 			case c != nil:
-				row.Mark, row.Note, row.Change = markExtra, c.Reason, c
+				row.Mark, row.Note, row.Change = markExtra, views.Sanitize(c.Reason), c
 			case idp:
 				row.Mark, row.Note = markManaged, "IdP-managed group"
 			case m.Type == sync.PrincipalUser && len(want[strings.ToLower(name)]) > 0:
-				row.Mark, row.Note = markInSync, "in "+strings.Join(want[strings.ToLower(name)], ", ")
+				row.Mark, row.Note = markInSync, views.Sanitize("in "+strings.Join(want[strings.ToLower(name)], ", "))
 			case m.Type != sync.PrincipalUser:
 				row.Mark, row.Note = markKept, strings.ReplaceAll(string(m.Type), "_", " ")+", kept"
 			case d.cfg.IsProtected(name):
@@ -260,7 +267,7 @@ func (d *dataset) membersOf(r groupRow) []memberRow {
 		f := &d.findings[r.Target][i]
 		switch f.Kind {
 		case sync.FindingUnresolvedIdentity, sync.FindingMissingUser, sync.FindingNotAssigned:
-			rows = append(rows, memberRow{Key: "?" + f.Subject, Mark: markUnresolved, Name: f.Subject, Type: sync.PrincipalUser, Note: findingNote(f.Kind), Finding: f})
+			rows = append(rows, memberRow{Key: "?" + f.Subject, Mark: markUnresolved, Name: views.Sanitize(f.Subject), Type: sync.PrincipalUser, Note: findingNote(f.Kind), Finding: f})
 		}
 	}
 	slices.SortStableFunc(rows, func(a, b memberRow) int {
@@ -293,7 +300,8 @@ func (d *dataset) sourcesOf(target string) []string {
 	return out
 }
 
-// principalRow is one Databricks user, service principal or group.
+// principalRow is one Databricks user, service principal or group; its texts are
+// sanitised.
 type principalRow struct {
 	Key, Kind, Name, Detail, Flags string
 	Groups, Creds                  int
@@ -322,8 +330,8 @@ func principalRows(d *dataset) []principalRow {
 		if d.cfg.IsProtected(u.UserName) {
 			flags = append(flags, "protected")
 		}
-		rows = append(rows, principalRow{Key: "u" + id, Kind: "user", Name: u.UserName, Detail: u.DisplayName,
-			Flags: strings.Join(flags, " "), Groups: memberOf[id], Creds: len(d.byOwner[id])})
+		rows = append(rows, principalRow{Key: "u" + id, Kind: "user", Name: views.Sanitize(u.UserName), Detail: views.Sanitize(u.DisplayName),
+			Flags: views.Sanitize(strings.Join(flags, " ")), Groups: memberOf[id], Creds: len(d.byOwner[id])})
 	}
 	for _, id := range slices.Sorted(maps.Keys(d.snap.SPs)) {
 		sp := d.snap.SPs[id]
@@ -336,8 +344,8 @@ func principalRows(d *dataset) []principalRow {
 				flags = append(flags, "binding "+b.Name)
 			}
 		}
-		rows = append(rows, principalRow{Key: "s" + id, Kind: "sp", Name: sp.DisplayName, Detail: sp.ApplicationID,
-			Flags: strings.Join(flags, " "), Groups: memberOf[id], Creds: len(d.byOwner[id])})
+		rows = append(rows, principalRow{Key: "s" + id, Kind: "sp", Name: views.Sanitize(sp.DisplayName), Detail: views.Sanitize(sp.ApplicationID),
+			Flags: views.Sanitize(strings.Join(flags, " ")), Groups: memberOf[id], Creds: len(d.byOwner[id])})
 	}
 	for _, name := range d.dbGroups {
 		g := d.snap.DBGroups[name]
@@ -348,9 +356,9 @@ func principalRows(d *dataset) []principalRow {
 		if src := d.sourcesOf(name); len(src) > 0 {
 			flags = append(flags, "← "+strings.Join(src, ", "))
 		}
-		rows = append(rows, principalRow{Key: "g" + g.ID, Kind: "group", Name: name,
+		rows = append(rows, principalRow{Key: "g" + g.ID, Kind: "group", Name: views.Sanitize(name),
 			Detail: fmt.Sprintf("%s, %d %s", cmp.Or(string(g.Kind), "workspace"), len(g.Members), plural(len(g.Members), "member")),
-			Flags:  strings.Join(flags, " "), Groups: memberOf[g.ID]})
+			Flags:  views.Sanitize(strings.Join(flags, " ")), Groups: memberOf[g.ID]})
 	}
 	return rows
 }
@@ -415,6 +423,7 @@ func whenText(t, now time.Time, never string) string {
 // shortID shortens a credential id for display: 1234…abcd. Ids are not secrets; values
 // never reach the console.
 func shortID(id string) string {
+	id = views.Sanitize(id)
 	r := []rune(id)
 	if len(r) <= 12 {
 		return id

@@ -131,7 +131,7 @@ func (e *EngineBackend) FindLeaked(ctx context.Context, value string) (Leak, err
 	if err != nil {
 		return Leak{}, err
 	}
-	out := Leak{Redacted: l.Redacted, Owner: l.Owner.Name, OwnerType: l.Owner.Type, Tokens: l.Tokens, trace: l}
+	out := Leak{Redacted: l.Redacted, Owner: l.Owner.Name, OwnerID: l.Owner.ID, OwnerType: l.Owner.Type, Tokens: l.Tokens, trace: l}
 	for _, b := range l.Bindings {
 		out.Bindings = append(out.Bindings, b.Name)
 	}

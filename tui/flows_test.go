@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bitbricks/bitbricks/sync"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
@@ -226,4 +227,45 @@ func TestApplyPlanWithProgress(t *testing.T) {
 	close(b.step)
 	waitFor(t, tm, "applied 11, 1 failed", "drift 1 ")
 	finish(t, tm)
+}
+
+// An owner-wide revocation always asks for a typed name: when the owner's name is
+// unresolved, its id; y alone never answers it.
+func TestOwnerWideRevokeOfUnresolvedOwnerNeedsTheID(t *testing.T) {
+	b := newFakeBackend(t)
+	b.snap.Credentials = append(b.snap.Credentials, sync.Credential{ID: "tok-ghost-1", Kind: sync.CredentialPAT, OwnerID: "u-ghost",
+		OwnerType: sync.PrincipalUser, Comment: "orphan", Created: ago(30), Expiry: in(30)})
+	m := loaded(t, b, 100, 30, false)
+	m = keys(t, m, append(append([]string{"3", "/"}, strings.Split("tok-ghost", "")...), "enter", "X")...)
+	if m.modal != modalConfirm {
+		t.Fatalf("no confirmation; status %q", m.status)
+	}
+	if v := m.View(); !strings.Contains(v, "Type u-ghost to confirm") || !strings.Contains(v, "owner u-ghost (name unresolved)") {
+		t.Fatalf("the owner-wide confirmation does not ask for the owner's id:\n%s", v)
+	}
+	m = keys(t, m, "y")
+	if m.modal != modalConfirm || !b.credential("tok-ghost-1") {
+		t.Fatal("y answered an owner-wide revocation")
+	}
+	m = send(t, m, tea.KeyMsg{Type: tea.KeyCtrlU}) // the y went into the answer
+	m = keys(t, m, append(strings.Split("u-ghost", ""), "enter")...)
+	if b.credential("tok-ghost-1") {
+		t.Errorf("not revoked after typing the id; status %q", m.status)
+	}
+}
+
+// An owner with neither a name nor an id: the owner-wide revocation is refused, and
+// the status says why.
+func TestOwnerWideRevokeWithoutNameOrIDIsRefused(t *testing.T) {
+	b := newFakeBackend(t)
+	m := loaded(t, b, 100, 30, false)
+	m, _ = m.askRevoke(revokeIntent{ownerWide: true, creds: []sync.CredentialStatus{{Credential: sync.Credential{ID: "tok-x", Kind: sync.CredentialPAT, Owner: "\x1b[31m"}}}})
+	if m.modal != modalNone || m.statusK != statusError || !strings.Contains(m.status, "neither a name nor an id") {
+		t.Errorf("modal %v, status %q; want a refusal that says why", m.modal, m.status)
+	}
+	// A leaked token's owner without a name is typed by id, too.
+	m, _ = m.askLeaked(Leak{Redacted: "dapi…cdef", OwnerID: "u-ghost", OwnerType: sync.PrincipalUser})
+	if v := m.View(); m.modal != modalConfirm || !strings.Contains(v, "Type u-ghost to confirm") {
+		t.Errorf("the leak confirmation does not ask for the owner's id:\n%s", v)
+	}
 }

@@ -9,8 +9,8 @@ import (
 type (
 	applyIntent  struct{ changes []sync.Change }
 	revokeIntent struct {
-		creds []sync.CredentialStatus
-		owner string // set for an owner-wide revocation
+		creds     []sync.CredentialStatus
+		ownerWide bool // all of one owner's credentials: the owner must be typed to confirm
 	}
 	remapIntent struct {
 		mapping         int

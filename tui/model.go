@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bitbricks/bitbricks/views"
 	"github.com/bitbricks/bitbricks/views/components"
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
@@ -380,7 +381,10 @@ func (m *Model) syncKeys() {
 	m.keys.Refresh.SetEnabled(true)
 }
 
+// setStatus shows s in the status line. Messages quote names and errors from
+// Bitbucket and Databricks, so s is sanitised here, once for every caller.
 func (m *Model) setStatus(k statusKind, s string) {
+	s = views.Sanitize(s)
 	m.statusK, m.status = k, s
 	m.log.Info("status", "kind", k, "text", s)
 }

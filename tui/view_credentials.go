@@ -111,7 +111,7 @@ func (f *credFormat) line(c sync.CredentialStatus, w int) string {
 		flags = f.th.st.Drift.Extra.Render("- plan: "+ch.Action.String()) + " " + flags
 	}
 	return components.Join(f.cols, 1,
-		c.Owner, kindName(c.Kind), views.QuoteComment(c.Comment),
+		views.Sanitize(c.Owner), kindName(c.Kind), views.QuoteComment(c.Comment),
 		f.th.ageGl[level]+" "+f.th.age[level].Render(ageBar(c.Age, f.pol.TokenMaxAge.Std(), 10))+" "+components.FitLeft(ageText(c.Age), 4),
 		expiryText(c, f.now), whenText(c.LastUsed, f.now, "never used"), flags)
 }
@@ -205,7 +205,7 @@ func (v credentialsView) Update(msg tea.Msg) (credentialsView, tea.Cmd) {
 					all = append(all, o)
 				}
 			}
-			return v, emit(revokeIntent{creds: all, owner: c.Owner})
+			return v, emit(revokeIntent{creds: all, ownerWide: true})
 		}
 	default:
 		var cmd tea.Cmd

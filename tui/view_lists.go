@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views"
 	"github.com/bitbricks/bitbricks/views/components"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -128,7 +129,7 @@ func (th *theme) bindingLine(r bindingRow, w int) string {
 	case r.State == nil || !r.State.Known:
 		state = th.st.Drift.Unresolved.Render(components.GlyphUnresolved + " not read")
 	case r.Rotation != nil:
-		state = th.st.Age.Warn.Render(components.GlyphRotate + " " + r.Rotation.Reason)
+		state = th.st.Age.Warn.Render(components.GlyphRotate + " " + views.Sanitize(r.Rotation.Reason))
 	default:
 		state = th.marks[markInSync] + " ok"
 	}
@@ -176,9 +177,10 @@ func newAuditView(th *theme) auditView {
 			widths := components.Layout(w, 1, cols)
 			res := th.marks[markInSync] + " " + e.Result
 			if e.Result != sync.ResultApplied {
-				res = th.st.Status.Error.Render(components.GlyphError + " " + e.Result)
+				res = th.st.Status.Error.Render(components.GlyphError + " " + views.Sanitize(e.Result))
 			}
-			return components.Join(widths, 1, e.Time.UTC().Format("2006-01-02 15:04"), e.Operator, e.Action, e.Target, res, e.Error)
+			return components.Join(widths, 1, e.Time.UTC().Format("2006-01-02 15:04"), views.Sanitize(e.Operator), views.Sanitize(e.Action),
+				views.Sanitize(e.Target), res, views.Sanitize(e.Error))
 		})
 	v.table.SetEmpty("no audit events yet")
 	v.table.Focus()

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views"
 	"github.com/bitbricks/bitbricks/views/components"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -59,7 +60,7 @@ func newMappingsView(th *theme, readOnly bool) mappingsView {
 func (th *theme) groupLine(r groupRow, w int) string {
 	drift := th.driftText(r)
 	dw := lipgloss.Width(drift)
-	name := r.Bitbucket + " → " + r.Target
+	name := r.Bitbucket + " → " + views.Sanitize(r.Target)
 	if r.Mapping < 0 {
 		name = r.Bitbucket
 	}
@@ -242,12 +243,12 @@ func (v mappingsView) groupDetail(g groupRow) string {
 	}
 	m := v.d.cfg.Mappings[g.Mapping]
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s → %s", g.Bitbucket, g.Target)
+	fmt.Fprintf(&b, "%s → %s", g.Bitbucket, views.Sanitize(g.Target))
 	switch dg := v.d.snap.DBGroups[g.Target]; {
 	case dg == nil:
 		b.WriteString(" (does not exist yet; the plan creates it)")
 	case dg.ExternalID != "":
-		fmt.Fprintf(&b, " (%s group, provisioned by an IdP: externalId %s; bitbricks never removes from it)", dg.Kind, dg.ExternalID)
+		fmt.Fprintf(&b, " (%s group, provisioned by an IdP: externalId %s; bitbricks never removes from it)", dg.Kind, views.Sanitize(dg.ExternalID))
 	default:
 		fmt.Fprintf(&b, " (%s group, %d %s)", dg.Kind, len(dg.Members), plural(len(dg.Members), "member"))
 	}
@@ -258,30 +259,31 @@ func (v mappingsView) groupDetail(g groupRow) string {
 	b.WriteString(".")
 	for _, f := range v.d.findings[g.Target] {
 		if f.Kind == sync.FindingUnknownSource || f.Kind == sync.FindingIdPManaged || f.Kind == sync.FindingAccountGroupNoAccess {
-			b.WriteString(" " + components.GlyphWarn + " " + f.Detail + ".")
+			b.WriteString(" " + components.GlyphWarn + " " + views.Sanitize(f.Detail) + ".")
 		}
 	}
 	return b.String()
 }
 
+// memberDetail explains a member row. Its name and note are sanitised already.
 func (v mappingsView) memberDetail(g groupRow, m memberRow) string {
-	glyph := v.th.marks[m.Mark]
+	glyph, target := v.th.marks[m.Mark], views.Sanitize(g.Target)
 	switch m.Mark {
 	case markMissing:
 		return fmt.Sprintf("%s %s is %s but not in %s. Applying adds them to %s (%s via %s SCIM). Press a to apply this change alone.",
-			glyph, m.Name, m.Change.Reason, g.Target, g.Target, m.Change.Action, routeName(m.Change.Route))
+			glyph, m.Name, m.Note, target, target, m.Change.Action, routeName(m.Change.Route))
 	case markExtra:
 		return fmt.Sprintf("%s %s is in %s but %s. Applying removes them from %s.%s Press a to apply this change alone.",
-			glyph, m.Name, g.Target, m.Change.Reason, g.Target, v.credNote(m.ID))
+			glyph, m.Name, target, m.Note, target, v.credNote(m.ID))
 	case markUnresolved:
 		return fmt.Sprintf("%s %s: %s. Nothing changes for them until the identity resolves (identity.map_file or the Atlassian directory).",
-			glyph, m.Name, m.Finding.Detail)
+			glyph, m.Name, views.Sanitize(m.Finding.Detail))
 	case markManaged:
-		return fmt.Sprintf("%s %s is in %s, which an identity provider provisions; bitbricks reports drift there and never changes it.", glyph, m.Name, g.Target)
+		return fmt.Sprintf("%s %s is in %s, which an identity provider provisions; bitbricks reports drift there and never changes it.", glyph, m.Name, target)
 	case markKept:
-		return fmt.Sprintf("%s %s is in %s and in no mapped Bitbucket group: %s. Nothing changes.", glyph, m.Name, g.Target, m.Note)
+		return fmt.Sprintf("%s %s is in %s and in no mapped Bitbucket group: %s. Nothing changes.", glyph, m.Name, target, m.Note)
 	}
-	return fmt.Sprintf("%s %s is in %s and %s: in sync, nothing changes.%s", glyph, m.Name, g.Target, m.Note, v.credNote(m.ID))
+	return fmt.Sprintf("%s %s is in %s and %s: in sync, nothing changes.%s", glyph, m.Name, target, m.Note, v.credNote(m.ID))
 }
 
 // credNote is the blast radius of a principal: its credentials, and what the plan does to them.
@@ -333,7 +335,7 @@ func (v mappingsView) View() string {
 	}
 	right := "Databricks"
 	if g, ok := v.groups.Selected(); ok && g.Mapping >= 0 {
-		right = g.Target + " · Databricks"
+		right = views.Sanitize(g.Target) + " · Databricks"
 	}
 	if q := v.members.Filter(); q != "" {
 		right += " /" + q

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views"
 	"github.com/bitbricks/bitbricks/views/components"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -62,13 +63,13 @@ func newPlanView(th *theme, readOnly bool) planView {
 				box = components.GlyphOn
 			}
 			return components.Join(cols, 1, box, th.actionGlyph(c.Action), c.Action.String(),
-				cmp.Or(c.Group, c.Binding), changeSubject(c), th.st.Text.Muted.Render(c.Reason), s.status[c.ID])
+				changeScope(c), changeSubject(c), th.st.Text.Muted.Render(views.Sanitize(c.Reason)), s.status[c.ID])
 		})
 	v.findings = components.NewTable(th.st,
 		func(f sync.Finding) string { return string(f.Kind) + "/" + f.Subject + "/" + f.Group + "/" + f.Detail },
 		func(f sync.Finding) string { return string(f.Kind) + " " + f.Subject + " " + f.Detail },
 		func(f sync.Finding, w int) string {
-			return th.findingGlyph(f.Kind) + " " + components.Fit(string(f.Kind)+" "+f.Subject+": "+th.st.Text.Muted.Render(f.Detail), w-2)
+			return th.findingGlyph(f.Kind) + " " + components.Fit(string(f.Kind)+" "+views.Sanitize(f.Subject)+": "+th.st.Text.Muted.Render(views.Sanitize(f.Detail)), w-2)
 		})
 	v.changes.SetEmpty(components.GlyphInSync + " nothing to change: Databricks is in step with Bitbucket")
 	v.findings.SetEmpty("no findings")
@@ -77,14 +78,18 @@ func newPlanView(th *theme, readOnly bool) planView {
 	return v
 }
 
+// changeScope is the group or binding of a change, sanitised for display.
+func changeScope(c sync.Change) string { return views.Sanitize(cmp.Or(c.Group, c.Binding)) }
+
+// changeSubject is what a change is about, sanitised for display.
 func changeSubject(c sync.Change) string {
 	switch {
 	case c.Entitlement != "":
-		return c.Entitlement
+		return views.Sanitize(c.Entitlement)
 	case c.TokenID != "":
-		return shortID(c.TokenID) + " " + c.Principal
+		return shortID(c.TokenID) + " " + views.Sanitize(c.Principal)
 	}
-	return c.Principal
+	return views.Sanitize(c.Principal)
 }
 
 func (th *theme) findingGlyph(k sync.FindingKind) string {

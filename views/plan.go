@@ -55,8 +55,10 @@ func IsGroupChange(a sync.Action) bool {
 }
 
 // ChangeLabel is the short text of a change: the member, entitlement,
-// binding or token it is about.
-func ChangeLabel(c sync.Change) string {
+// binding or token it is about, sanitised for a terminal.
+func ChangeLabel(c sync.Change) string { return Sanitize(changeLabel(c)) }
+
+func changeLabel(c sync.Change) string {
 	switch c.Action {
 	case sync.ActionCreateGroup:
 		return "create group " + c.Group
@@ -112,12 +114,12 @@ func RenderPlanText(w io.Writer, p sync.Plan, opts TextOptions) error {
 		width = max(width, len([]rune(ChangeLabel(c))))
 	}
 	for _, f := range p.Findings {
-		width = max(width, len([]rune(string(f.Kind)+" "+f.Subject)))
+		width = max(width, len([]rune(findingLabel(f))))
 	}
 	width = min(width, maxLabel)
 	line := func(glyph, label, reason string) {
 		style := glyphStyle(glyph)
-		t.printf("  %s %s%s  %s\n", opts.paint(style, glyph), opts.paint(style, label), pad("", width-len([]rune(label))), reason)
+		t.printf("  %s %s%s  %s\n", opts.paint(style, glyph), opts.paint(style, label), pad("", width-len([]rune(label))), Sanitize(reason))
 	}
 
 	var groups []string
@@ -137,7 +139,7 @@ func RenderPlanText(w io.Writer, p sync.Plan, opts TextOptions) error {
 	for _, g := range groups {
 		// Members before entitlements reads better than the plan's global order.
 		slices.SortStableFunc(byGroup[g], func(a, b sync.Change) int { return groupRank(a.Action) - groupRank(b.Action) })
-		t.printf("%s\n", opts.paint(ansiBold, "Databricks group "+g+groupNote(byGroup[g])))
+		t.printf("%s\n", opts.paint(ansiBold, "Databricks group "+Sanitize(g)+groupNote(byGroup[g])))
 		for _, c := range byGroup[g] {
 			line(Glyph(c.Action), ChangeLabel(c), c.Reason)
 		}
@@ -153,13 +155,16 @@ func RenderPlanText(w io.Writer, p sync.Plan, opts TextOptions) error {
 	if len(p.Findings) > 0 {
 		t.printf("%s\n", opts.paint(ansiBold, "Findings"))
 		for _, f := range p.Findings {
-			line(FindingGlyph(f.Kind), string(f.Kind)+" "+f.Subject, f.Detail)
+			line(FindingGlyph(f.Kind), findingLabel(f), f.Detail)
 		}
 		t.printf("\n")
 	}
 	t.printf("%s\n", opts.paint(ansiBold, SummaryLine(p)))
 	return t.err
 }
+
+// findingLabel is a finding's kind and subject, sanitised for a terminal.
+func findingLabel(f sync.Finding) string { return string(f.Kind) + " " + Sanitize(f.Subject) }
 
 func groupRank(a sync.Action) int {
 	return slices.Index([]sync.Action{sync.ActionCreateGroup, sync.ActionAddMember, sync.ActionRemoveMember,

@@ -62,3 +62,101 @@ func plural(n int, one, many string) string {
 	}
 	return fmt.Sprintf("%d %s", n, many)
 }
+
+// Sanitize makes text that came from Bitbucket or Databricks (display names,
+// group names, comments, reasons built from them) safe to draw on a terminal:
+// anyone can set a display name or a token comment, and an escape sequence
+// in one could recolour, move the cursor, retitle the window or hide what a
+// confirmation says. Escape sequences (CSI, OSC, DCS, SOS, PM, APC and the
+// short ESC forms, from ESC or their C1 introducers) go whole; any other C0
+// or C1 control character and DEL go too, except that a tab or line break
+// becomes a space, so a value stays on its line. Text without control
+// characters comes back as it is.
+func Sanitize(s string) string {
+	if !hasControl(s) {
+		return s
+	}
+	rs := []rune(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(rs); i++ {
+		switch r := rs[i]; {
+		case r == 0x1b:
+			i = skipEscape(rs, i)
+		case r == 0x9b: // C1 CSI
+			i = skipCSI(rs, i+1)
+		case r == 0x90 || r == 0x98 || r == 0x9d || r == 0x9e || r == 0x9f: // C1 DCS, SOS, OSC, PM, APC
+			i = skipString(rs, i+1)
+		case r == '\t' || r == '\n' || r == '\v' || r == '\f' || r == '\r':
+			b.WriteByte(' ')
+		case isControl(r):
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func isControl(r rune) bool { return r < 0x20 || r >= 0x7f && r < 0xa0 }
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if isControl(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// skipEscape returns the index of the last rune of the escape sequence that
+// starts with the ESC at rs[i].
+func skipEscape(rs []rune, i int) int {
+	if i+1 >= len(rs) {
+		return i
+	}
+	switch rs[i+1] {
+	case '[':
+		return skipCSI(rs, i+2)
+	case ']', 'P', 'X', '^', '_':
+		return skipString(rs, i+2)
+	}
+	j := i + 1
+	for j < len(rs) && rs[j] >= 0x20 && rs[j] <= 0x2f { // intermediates
+		j++
+	}
+	if j < len(rs) && rs[j] >= 0x30 && rs[j] <= 0x7e { // the final byte
+		return j
+	}
+	return j - 1 // a broken sequence: what follows is read as text
+}
+
+// skipCSI returns the index of the final byte of a control sequence whose
+// parameters start at rs[j].
+func skipCSI(rs []rune, j int) int {
+	for ; j < len(rs); j++ {
+		switch r := rs[j]; {
+		case r >= 0x40 && r <= 0x7e:
+			return j
+		case r < 0x20 || r > 0x7e:
+			return j - 1 // not part of the sequence
+		}
+	}
+	return len(rs) - 1
+}
+
+// skipString returns the index of the terminator (BEL, ST or ESC \) of a
+// control string whose body starts at rs[j]; an unterminated one runs to the
+// end of the text.
+func skipString(rs []rune, j int) int {
+	for ; j < len(rs); j++ {
+		switch rs[j] {
+		case 0x07, 0x9c:
+			return j
+		case 0x1b:
+			if j+1 < len(rs) && rs[j+1] == '\\' {
+				return j + 1
+			}
+		}
+	}
+	return len(rs) - 1
+}

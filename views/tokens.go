@@ -49,7 +49,8 @@ func LastUsed(last, now time.Time) string {
 
 // QuoteComment shows a credential's comment quoted, "" when it has none.
 // Anyone who creates a token writes its comment, so quoting (Go syntax)
-// also keeps control characters and escape sequences in it off the terminal.
+// also keeps control characters and escape sequences in it off the terminal:
+// they show escaped (a comment is evidence), where Sanitize drops them.
 func QuoteComment(comment string) string {
 	if comment == "" {
 		return ""
@@ -79,7 +80,7 @@ func RenderTokensText(w io.Writer, list []sync.CredentialStatus, opts TokensOpti
 	}
 	rows := [][]string{{"ID", "OWNER", "KIND", "COMMENT", "AGE", "EXPIRES", "LAST USED", "FLAGS"}}
 	for _, s := range list {
-		rows = append(rows, []string{s.ID, s.Owner, string(s.Kind), QuoteComment(s.Comment), Age(s.Age),
+		rows = append(rows, []string{Sanitize(s.ID), Sanitize(s.Owner), string(s.Kind), QuoteComment(s.Comment), Age(s.Age),
 			Expiry(s.Expiry, opts.Now), LastUsed(s.LastUsed, opts.Now), ""})
 	}
 	widths := make([]int, len(rows[0]))

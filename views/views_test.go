@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,5 +198,63 @@ func TestQuoteCommentEscapes(t *testing.T) {
 	}
 	if bytes.ContainsAny(b.Bytes(), "\x1b\x07") || bytes.Count(b.Bytes(), []byte("\n")) != 2 {
 		t.Errorf("control characters of a comment reached the output:\n%q", b.String())
+	}
+}
+
+func TestSanitize(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"alice@acme.com", "alice@acme.com"},
+		{"Zoë 田中", "Zoë 田中"},
+		{"\x1b[31mMallory\x1b[0m", "Mallory"},
+		{"a\x1b]0;title\x07b", "ab"},
+		{"a\x1b]8;;http://evil\x1b\\link\x1b]8;;\x1b\\b", "alinkb"},
+		{"a\x1bPq#0\x1b\\b", "ab"},
+		{"a\x1b7b\x1b(Bc", "abc"},
+		{"a\u009b2Jb\u009d0;t\u009cc\u0085d", "abcd"},
+		{"tab\there\nnext\rline", "tab here next line"},
+		{"nul\x00bel\x07del\x7f", "nulbeldel"},
+		{"cut\x1b[", "cut"},
+		{"open\x1b]0;no end", "open"},
+		{"esc at end\x1b", "esc at end"},
+		{"\x1b\x1b[1mx", "x"},
+	} {
+		if got := Sanitize(tc.in); got != tc.want {
+			t.Errorf("Sanitize(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// Names, reasons, details and comments come from Bitbucket and Databricks,
+// where anyone can set a display name or a token comment: no control
+// character of theirs reaches the terminal through the text renderers.
+func TestTextRenderersStripControls(t *testing.T) {
+	const name, comment = "\x1b[31mMallory", "\x1b]0;title\x07"
+	p := sync.Plan{GeneratedAt: testNow,
+		Changes: []sync.Change{
+			{ID: "add_member/de\x1b[2J-team/m", Action: sync.ActionAddMember, Group: "de\x1b[2J-team", Principal: name + "@acme.com",
+				PrincipalType: sync.PrincipalUser, Reason: "in Bitbucket group " + name + comment},
+			{ID: "revoke_token/t\x07", Action: sync.ActionRevokeToken, Principal: name, TokenID: "t\x07", Reason: "owner " + name},
+		},
+		Findings: []sync.Finding{{Kind: sync.FindingUnresolvedIdentity, Subject: "{b2c3}" + comment, Detail: "no email for " + name + "\u009b2J"}},
+	}
+	inv := []sync.CredentialStatus{{Credential: sync.Credential{ID: "t1", Kind: sync.CredentialPAT, Owner: name, Comment: comment,
+		Created: testNow.Add(-day)}, Age: day, Flags: []string{sync.FlagNoExpiry}}}
+	for _, color := range []bool{false, true} {
+		var b bytes.Buffer
+		if err := RenderPlanText(&b, p, TextOptions{Color: color}); err != nil {
+			t.Fatal(err)
+		}
+		if err := RenderTokensText(&b, inv, TokensOptions{TextOptions{Color: color}, testNow}); err != nil {
+			t.Fatal(err)
+		}
+		out := ansiCodes.ReplaceAllString(b.String(), "") // the renderers' own colours
+		if strings.ContainsFunc(out, func(r rune) bool { return r != '\n' && isControl(r) }) {
+			t.Errorf("colour %v: control characters from the data reached the output:\n%q", color, out)
+		}
+		for _, want := range []string{"Mallory@acme.com", "de-team", "revoke token t of Mallory", "owner Mallory", "no email for Mallory"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("colour %v: output lacks %q:\n%s", color, want, out)
+			}
+		}
 	}
 }

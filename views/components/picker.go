@@ -1,6 +1,7 @@
 package components
 
 import (
+	"github.com/bitbricks/bitbricks/views"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -41,8 +42,10 @@ func NewPicker(st *Styles, id int, title string, values []string, current string
 		},
 		id: id, title: title, st: st,
 		input: NewInput(st, "filter › "),
+		// The values are Databricks group names, anyone's to choose: drawn sanitised,
+		// returned as they are.
 		list: NewTable(st, func(s string) string { return s }, func(s string) string { return s },
-			func(s string, _ int) string { return s }),
+			func(s string, _ int) string { return views.Sanitize(s) }),
 	}
 	// Letters filter, so the list moves with the arrows only.
 	p.list.Keys = TableKeyMap{
