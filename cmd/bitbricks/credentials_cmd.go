@@ -347,7 +347,7 @@ credential is missing.`,
 			var errs []error
 			for _, d := range todo {
 				res, err := c.RotateBinding(ctx, d.Binding)
-				o := rotationOutcome{Binding: d.Binding.Name, NewID: res.NewID, Done: res.Done.String(), Revoked: res.Revoked, Status: "applied"}
+				o := rotationOutcome{Binding: d.Binding.Name, NewID: res.NewID, Done: res.Done.String(), Revoked: res.Revoked, Deferred: res.Deferred, Status: "applied"}
 				if err != nil {
 					o.Status, o.Error = "failed", oneLine(err.Error())
 					errs = append(errs, err)
@@ -371,7 +371,9 @@ type rotationOutcome struct {
 	NewID   string   `json:"new_credential_id"`
 	Done    string   `json:"last_step"`
 	Revoked []string `json:"revoked"`
-	Error   string   `json:"error"`
+	// Deferred says why older credentials were left for the next rotation.
+	Deferred string `json:"deferred,omitempty"`
+	Error    string `json:"error"`
 }
 
 func rotateReport(s *ioStreams, asJSON bool, rs []rotationOutcome) error {
@@ -389,6 +391,9 @@ func rotateReport(s *ioStreams, asJSON bool, rs []rotationOutcome) error {
 			continue
 		}
 		fmt.Fprintf(s.Out, "~ rotated %s: new credential %s recorded; %d older revoked\n", r.Binding, r.NewID, len(r.Revoked))
+		if r.Deferred != "" {
+			fmt.Fprintf(s.Out, "  %s\n", r.Deferred)
+		}
 	}
 	return nil
 }

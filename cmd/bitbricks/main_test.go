@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	gosync "sync"
 	"testing"
@@ -580,4 +581,82 @@ func TestRevokeNeedsExactlyOneMode(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.err, "stdin") {
 		t.Fatalf("--leaked with empty stdin: want exit 1 pointing at stdin, got %d %q", r.code, r.err)
 	}
+}
+
+func TestRotateBindingFromCLI(t *testing.T) {
+	o := newTestOrg(t)
+	r := runCLI(t, o.env, "", "rotate", "etl-prod", "--yes", "--config", o.cfg, "--output", "json")
+	if r.code != 0 {
+		t.Fatalf("rotate: exit %d: %s", r.code, r.err)
+	}
+	var rep struct {
+		Rotations []rotationOutcome `json:"rotations"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &rep); err != nil {
+		t.Fatalf("rotate JSON: %v\n%s", err, r.out)
+	}
+	if len(rep.Rotations) != 1 || rep.Rotations[0].Status != "applied" || rep.Rotations[0].NewID == "" || len(rep.Rotations[0].Revoked) == 0 {
+		t.Fatalf("rotation report %+v", rep.Rotations)
+	}
+	// The secured variable holds a live token of the service principal, the
+	// companion records its id.
+	o.org.Mu.Lock()
+	var value, recorded string
+	for _, repo := range o.org.BB.Repos {
+		for _, v := range repo.Variables {
+			switch v.Key {
+			case "DATABRICKS_TOKEN":
+				value = v.Value
+			case "DATABRICKS_TOKEN_ID":
+				recorded = v.Value
+			}
+		}
+	}
+	tok := o.org.DB.TokensByValue[value]
+	owner := ""
+	if tok != nil && o.org.DB.ServicePrincipals[tok.OwnerID] != nil {
+		owner = o.org.DB.ServicePrincipals[tok.OwnerID].DisplayName
+	}
+	o.org.Mu.Unlock()
+	if tok == nil || tok.ID != rep.Rotations[0].NewID || recorded != tok.ID || owner != "etl-deployer" {
+		t.Fatalf("after rotation: variable token %v, recorded %q, owner %q", tok != nil, recorded, owner)
+	}
+	assertNoSecrets(t, o, r.out, r.err)
+
+	// Nothing is due any more.
+	r = runCLI(t, o.env, "", "rotate", "--due", "--yes", "--config", o.cfg, "--output", "json")
+	if r.code != 0 || !strings.Contains(r.out, `"rotations": []`) {
+		t.Fatalf("rotate --due after a rotation: %d %s %s", r.code, r.out, r.err)
+	}
+}
+
+func TestTokensJSONFromCLI(t *testing.T) {
+	o := newTestOrg(t)
+	r := runCLI(t, o.env, "", "tokens", "--config", o.cfg, "--output", "json", "--status", "over_age")
+	if r.code != 0 {
+		t.Fatalf("tokens: exit %d: %s", r.code, r.err)
+	}
+	var doc struct {
+		FormatVersion string `json:"format_version"`
+		Credentials   []struct {
+			ID, Kind, Owner string
+			AgeDays         int      `json:"age_days"`
+			Flags           []string `json:"flags"`
+		} `json:"credentials"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &doc); err != nil {
+		t.Fatalf("tokens JSON: %v\n%s", err, r.out)
+	}
+	if doc.FormatVersion != "1" || len(doc.Credentials) == 0 {
+		t.Fatalf("tokens JSON: %+v", doc)
+	}
+	for i, c := range doc.Credentials {
+		if c.AgeDays < 90 || !slices.Contains(c.Flags, "over_age") {
+			t.Errorf("--status over_age listed %s (%d days, %v)", c.ID, c.AgeDays, c.Flags)
+		}
+		if i > 0 && c.AgeDays > doc.Credentials[i-1].AgeDays {
+			t.Errorf("not sorted by age: %d after %d", c.AgeDays, doc.Credentials[i-1].AgeDays)
+		}
+	}
+	assertNoSecrets(t, o, r.out, r.err)
 }
