@@ -57,6 +57,16 @@ func engineFromFlags(s *ioStreams, g *globalFlags) (*engine, error) {
 	return newEngine(s, cfg, engineOptions{})
 }
 
+// engineAndFormat checks --output first (a typo fails before any request),
+// then builds the engine.
+func engineAndFormat(s *ioStreams, g *globalFlags) (e *engine, asJSON bool, err error) {
+	if asJSON, err = g.json(); err != nil {
+		return nil, false, err
+	}
+	e, err = engineFromFlags(s, g)
+	return e, asJSON, err
+}
+
 func newRevokeCmd(s *ioStreams, g *globalFlags) *cobra.Command {
 	var (
 		tokenID, secretID, sp, owner string
@@ -300,11 +310,7 @@ credential is missing.`,
 			if due == (len(args) == 1) {
 				return errors.New("rotate: name one BINDING, or pass --due")
 			}
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
-			e, err := engineFromFlags(s, g)
+			e, asJSON, err := engineAndFormat(s, g)
 			if err != nil {
 				return err
 			}

@@ -101,11 +101,7 @@ func (e *engine) plan(ctx context.Context, s *ioStreams) (*bbsync.Snapshot, bbsy
 }
 
 func runSync(ctx context.Context, s *ioStreams, g *globalFlags, sf *syncFlags) error {
-	asJSON, err := g.json()
-	if err != nil {
-		return err
-	}
-	e, err := engineFromFlags(s, g)
+	e, asJSON, err := engineAndFormat(s, g)
 	if err != nil {
 		return err
 	}

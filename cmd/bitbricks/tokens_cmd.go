@@ -41,11 +41,7 @@ Values are never shown: they cannot be read back from Databricks.`,
   bitbricks tokens --status stale`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
-			e, err := engineFromFlags(s, g)
+			e, asJSON, err := engineAndFormat(s, g)
 			if err != nil {
 				return err
 			}
