@@ -335,7 +335,13 @@ func (v mappingsView) View() string {
 	}
 	right := "Databricks"
 	if g, ok := v.groups.Selected(); ok && g.Mapping >= 0 {
-		right = views.Sanitize(g.Target) + " · Databricks"
+		right = views.Sanitize(g.Target)
+		if dg := v.d.snap.DBGroups[g.Target]; dg != nil {
+			// The kind decides which API (and credentials) a change needs;
+			// it goes first so a narrow pane keeps it.
+			right += " (" + string(dg.Kind) + ")"
+		}
+		right += " · Databricks"
 	}
 	if q := v.members.Filter(); q != "" {
 		right += " /" + q
