@@ -164,6 +164,15 @@ only their first and last four characters (dapi…1a2b).`,
 					return report(s, asJSON, nil, nil)
 				}
 				listCredentials(s, owned.Principal.Name, owned.Credentials)
+				if p := owned.Principal; p.Type == bbsync.PrincipalServicePrincipal {
+					sp := bbsync.ServicePrincipal{DisplayName: p.Name, ApplicationID: p.ApplicationID}
+					for _, b := range e.cfg.Pipelines {
+						if sp.Named(b.ServicePrincipal) {
+							fmt.Fprintf(s.Err, "  warning: pipeline binding %s (%s, variable %s) uses %s and stops working; to replace a leaked credential without breaking it, use `bitbricks revoke --leaked` or `bitbricks rotate %s`\n",
+								b.Name, b.Repository, b.Variable, p.Name, b.Name)
+						}
+					}
+				}
 				if !yes {
 					if ok, err := confirmName(s, fmt.Sprintf("Revoke all %d credentials of %s?", len(owned.Credentials), owned.Principal.Name), owned.Principal.Name); err != nil || !ok {
 						return cancelled(s, err)

@@ -660,3 +660,16 @@ func TestTokensJSONFromCLI(t *testing.T) {
 	}
 	assertNoSecrets(t, o, r.out, r.err)
 }
+
+func TestRevokeOwnerWarnsAboutBoundPipelines(t *testing.T) {
+	o := newTestOrg(t)
+	// Off a terminal without --yes: the list and the warning, then a refusal.
+	r := runCLI(t, o.env, "", "revoke", "--owner", "etl-deployer", "--config", o.cfg)
+	if r.code != 3 {
+		t.Fatalf("want exit 3 without --yes, got %d: %s", r.code, r.err)
+	}
+	if !strings.Contains(r.err, "etl-deployer holds") || !strings.Contains(r.err, "pipeline binding etl-prod") {
+		t.Fatalf("want the credentials listed and the bound pipeline named:\n%s", r.err)
+	}
+	assertNoSecrets(t, o, r.out, r.err)
+}
