@@ -220,6 +220,10 @@ func (c *Credentials) principal(ctx context.Context, id string) (Principal, erro
 // revoke revokes one token or OAuth secret (one already gone counts as
 // revoked) and audits it.
 func (c *Credentials) revoke(ctx context.Context, j *journal, cr Credential) error {
+	if cr.Kind == CredentialAtlassianToken {
+		// The Admin API only lists them; revocation is in Atlassian Administration.
+		return fmt.Errorf("Atlassian API token %s of %s: bitbricks cannot revoke it; revoke it in Atlassian Administration (admin.atlassian.com → Security → API tokens)", cr.ID, cr.Owner)
+	}
 	ch := Change{TokenID: cr.ID, Principal: cr.Owner, PrincipalID: cr.OwnerID}
 	action, target := ActionRevokeToken, "token:"+cr.ID+" owner:"+cr.Owner
 	var err error

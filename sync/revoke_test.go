@@ -168,3 +168,17 @@ func TestRevokeCredentialByID(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Atlassian API tokens are listed, never revoked through Databricks: the
+// refusal says where to revoke them and nothing is sent.
+func TestRevokeAtlassianTokenRefused(t *testing.T) {
+	e := newCredEnv(t)
+	tok := Credential{ID: "8d91b2b9", Kind: CredentialAtlassianToken, Owner: "alice@acme.com"}
+	rev, err := e.creds.RevokeCredentials(context.Background(), []Credential{tok})
+	if err == nil || len(rev.Failed) != 1 || !strings.Contains(rev.Failed[0].Error, "Atlassian Administration") {
+		t.Fatalf("want a refusal pointing to Atlassian Administration, got %+v, %v", rev, err)
+	}
+	if len(rev.Revoked) != 0 {
+		t.Fatalf("revoked %+v", rev.Revoked)
+	}
+}
