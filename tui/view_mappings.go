@@ -141,20 +141,11 @@ func (v *mappingsView) Focus() {}
 func (v *mappingsView) Blur()  {}
 
 func (v *mappingsView) SetFilter(q string) {
-	if v.focus == 0 {
-		v.groups.SetFilter(q)
-	} else {
-		v.members.SetFilter(q)
-	}
+	focusedPane(v.focus, &v.groups, &v.members).SetFilter(q)
 	v.refresh()
 }
 
-func (v mappingsView) Filter() string {
-	if v.focus == 0 {
-		return v.groups.Filter()
-	}
-	return v.members.Filter()
-}
+func (v mappingsView) Filter() string { return focusedPane(v.focus, &v.groups, &v.members).Filter() }
 
 func (v mappingsView) Update(msg tea.Msg) (mappingsView, tea.Cmd) {
 	km, ok := msg.(tea.KeyMsg)
@@ -164,14 +155,7 @@ func (v mappingsView) Update(msg tea.Msg) (mappingsView, tea.Cmd) {
 	var cmd tea.Cmd
 	switch {
 	case key.Matches(km, v.keys.Pane):
-		v.focus = 1 - v.focus
-		if v.focus == 0 {
-			v.groups.Focus()
-			v.members.Blur()
-		} else {
-			v.members.Focus()
-			v.groups.Blur()
-		}
+		v.focus = switchPane(v.focus, &v.groups, &v.members)
 	case key.Matches(km, v.keys.Remap):
 		if r, ok := v.groups.Selected(); ok && r.Mapping >= 0 {
 			cmd = emit(remapIntent{mapping: r.Mapping, bitbucket: r.Bitbucket, from: r.Target})

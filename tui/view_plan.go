@@ -174,20 +174,11 @@ func (v *planView) SetSize(w, h int) {
 func (v *planView) Focus() {}
 func (v *planView) Blur()  {}
 func (v *planView) SetFilter(q string) {
-	if v.focus == 0 {
-		v.changes.SetFilter(q)
-	} else {
-		v.findings.SetFilter(q)
-	}
+	focusedPane(v.focus, &v.changes, &v.findings).SetFilter(q)
 	v.refresh()
 }
 
-func (v planView) Filter() string {
-	if v.focus == 0 {
-		return v.changes.Filter()
-	}
-	return v.findings.Filter()
-}
+func (v planView) Filter() string { return focusedPane(v.focus, &v.changes, &v.findings).Filter() }
 
 func (v planView) Update(msg tea.Msg) (planView, tea.Cmd) {
 	km, ok := msg.(tea.KeyMsg)
@@ -197,14 +188,7 @@ func (v planView) Update(msg tea.Msg) (planView, tea.Cmd) {
 	var cmd tea.Cmd
 	switch {
 	case key.Matches(km, v.keys.Pane):
-		v.focus = 1 - v.focus
-		if v.focus == 0 {
-			v.changes.Focus()
-			v.findings.Blur()
-		} else {
-			v.findings.Focus()
-			v.changes.Blur()
-		}
+		v.focus = switchPane(v.focus, &v.changes, &v.findings)
 	case key.Matches(km, v.keys.Toggle):
 		if c, ok := v.changes.Selected(); ok {
 			v.s.selected[c.ID] = !v.s.selected[c.ID]
