@@ -24,7 +24,9 @@ func addSyncFlags(cmd *cobra.Command, sf *syncFlags) {
 	f := cmd.Flags()
 	f.BoolVar(&sf.apply, "apply", false, "apply the plan (asks first on a terminal unless --yes)")
 	f.BoolVarP(&sf.yes, "yes", "y", false, "apply without asking (needed when not on a terminal)")
-	f.IntVar(&sf.maxChanges, "max-changes", -1, "refuse plans with more changes than this (default policy.max_changes)")
+	f.IntVar(&sf.maxChanges, "max-changes", -1, "refuse plans with more changes than this")
+	// -1 stands for "the config's policy.max_changes"; say so in --help.
+	f.Lookup("max-changes").DefValue = "policy.max_changes"
 	f.BoolVar(&sf.detailedExitcode, "detailed-exitcode", false, "plan only: exit 2 when changes are pending, 0 when in sync")
 }
 
@@ -62,7 +64,7 @@ Exit codes: 0 in sync or applied; 1 error (including a change that failed);
 type engine struct {
 	cfg *config.Config
 	src bbsync.Sources
-	// reads reports read progress on stderr.
+	// progress reports what is being read, on stderr.
 	progress func(string)
 }
 
