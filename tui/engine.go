@@ -91,7 +91,8 @@ func (e *EngineBackend) Apply(ctx context.Context, changes []sync.Change, progre
 	if err != nil {
 		return nil, err
 	}
-	creds.AuditFile = "" // Apply audits each change itself
+	// Apply audits each change; the rotator audits each step of a rotation
+	// under it, as during `sync --apply`.
 	return sync.Apply(ctx, sync.Plan{GeneratedAt: e.Now(), Changes: changes}, exec, progressObserver(progress), sync.ApplyOptions{
 		MaxChanges: cfg.Policy.MaxChanges,
 		AuditFile:  cfg.Audit.File,

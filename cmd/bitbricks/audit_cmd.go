@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -29,6 +32,9 @@ reordered line breaks the chain; verify names it as FILE:LINE and exits 1.`,
 					return err
 				}
 				path = cfg.Audit.File
+			}
+			if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("no audit log at %s: nothing has been audited there yet; check audit.file in the config, or pass --file", path)
 			}
 			if err := bbsync.VerifyAudit(path); err != nil {
 				return err

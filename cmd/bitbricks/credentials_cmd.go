@@ -1,15 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	bbsync "github.com/bitbricks/bitbricks/sync"
 	"github.com/bitbricks/bitbricks/views"
@@ -38,13 +40,13 @@ func (e *engine) credentials(ctx context.Context, s *ioStreams) (*bbsync.Credent
 // rotator runs rotate_credential changes during `sync --apply`. Apply audits
 // each change; the rotator audits each protocol step (create, verify, write,
 // record, revoke older) under it.
-func (e *engine) rotator(op bbsync.Operator) bbsync.Rotator {
+func (e *engine) rotator(op bbsync.Operator, now func() time.Time) bbsync.Rotator {
 	db, ok := e.src.Databricks.(*bbsync.Databricks)
 	if !ok {
 		return nil
 	}
 	bb, _ := e.src.Bitbucket.(*bbsync.Bitbucket)
-	return &bbsync.Credentials{Databricks: db, Bitbucket: bb, Config: e.cfg, AuditFile: e.cfg.Audit.File, Operator: op}
+	return &bbsync.Credentials{Databricks: db, Bitbucket: bb, Config: e.cfg, AuditFile: e.cfg.Audit.File, Operator: op, Now: now}
 }
 
 // engineFromFlags loads the config and builds the engine, for the commands
@@ -115,7 +117,7 @@ only their first and last four characters (dapi…1a2b).`,
 			if leaked {
 				// Read the value before anything else, so a bad config does
 				// not leave it waiting in a pipe.
-				if value, err = readSecret(s.In); err != nil {
+				if value, err = readSecret(s); err != nil {
 					return err
 				}
 			}
@@ -225,15 +227,28 @@ only their first and last four characters (dapi…1a2b).`,
 	return cmd
 }
 
-// readSecret reads one token value from stdin. It is never echoed.
-func readSecret(in io.Reader) (string, error) {
-	line, err := bufio.NewReader(in).ReadString('\n')
+// readSecret reads one token value from stdin. It is never echoed: typed on
+// a terminal, it is read with echo off after a prompt on stderr.
+func readSecret(s *ioStreams) (string, error) {
+	if f, ok := s.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(s.Err, "Paste the leaked token value (not shown), then Enter: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(s.Err)
+		if err != nil {
+			return "", fmt.Errorf("read the token value from the terminal: %w", err)
+		}
+		if v := strings.TrimSpace(string(b)); v != "" {
+			return v, nil
+		}
+		return "", errors.New("--leaked: no token value given; paste it at the prompt, or pipe it in: `pbpaste | bitbricks revoke --leaked --yes`")
+	}
+	line, err := s.readLine()
 	line = strings.TrimSpace(line)
 	if line == "" {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return "", fmt.Errorf("read the token value from stdin: %w", err)
 		}
-		return "", errors.New("--leaked reads the token value from stdin: pipe it in, such as `pbpaste | bitbricks revoke --leaked`")
+		return "", errors.New("--leaked reads the token value from stdin: paste it at the prompt on a terminal, or pipe it in, such as `pbpaste | bitbricks revoke --leaked --yes`")
 	}
 	return line, nil
 }

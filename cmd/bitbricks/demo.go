@@ -41,6 +41,9 @@ from the same seed.`,
 			if err != nil {
 				return err
 			}
+			if !headless && !s.IsTerminal {
+				return errors.New("the console needs a terminal; use `bitbricks demo --headless` to print the demo's plan instead")
+			}
 			d, err := startDemo(cmd.Context(), s)
 			if err != nil {
 				return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,7 +18,10 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/bitbricks/bitbricks/config"
 	"github.com/bitbricks/bitbricks/emulator"
+	bbsync "github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/tui"
 )
 
 // testNow is the clock every CLI test runs on.
@@ -31,11 +35,18 @@ type cliRun struct {
 
 func runCLI(t *testing.T, env map[string]string, stdin string, args ...string) cliRun {
 	t.Helper()
+	return runCLIOn(t, false, env, stdin, args...)
+}
+
+// runCLIOn is runCLI with stdin and stdout on a terminal or not.
+func runCLIOn(t *testing.T, terminal bool, env map[string]string, stdin string, args ...string) cliRun {
+	t.Helper()
 	var out, errb bytes.Buffer
 	s := &ioStreams{
 		In: strings.NewReader(stdin), Out: &out, Err: &errb,
-		Getenv: func(k string) string { return env[k] },
-		Now:    func() time.Time { return testNow },
+		Getenv:     func(k string) string { return env[k] },
+		Now:        func() time.Time { return testNow },
+		IsTerminal: terminal,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -672,4 +683,126 @@ func TestRevokeOwnerWarnsAboutBoundPipelines(t *testing.T) {
 		t.Fatalf("want the credentials listed and the bound pipeline named:\n%s", r.err)
 	}
 	assertNoSecrets(t, o, r.out, r.err)
+}
+
+// leakedValue is the value of one of hana@acme.com's tokens in the seed.
+func leakedValue(t *testing.T, o *testOrg) string {
+	t.Helper()
+	o.org.Mu.Lock()
+	defer o.org.Mu.Unlock()
+	for v, tok := range o.org.DB.TokensByValue {
+		if u := o.org.DB.Users[tok.OwnerID]; u != nil && u.UserName == "hana@acme.com" {
+			return v
+		}
+	}
+	t.Fatal("the demo seed has no token of hana@acme.com")
+	return ""
+}
+
+// On a terminal, the value and then the typed owner's name come from one
+// stdin: the confirmation must see the line after the value.
+func TestRevokeLeakedOnTerminalConfirmsByName(t *testing.T) {
+	o := newTestOrg(t)
+	value := leakedValue(t, o)
+	alive := func() bool {
+		o.org.Mu.Lock()
+		defer o.org.Mu.Unlock()
+		return o.org.DB.TokensByValue[value] != nil
+	}
+
+	r := runCLIOn(t, true, o.env, value+"\nhana\n", "revoke", "--leaked", "--config", o.cfg)
+	if r.code != 0 || !strings.Contains(r.err, "Cancelled") || !alive() {
+		t.Fatalf("a wrong name: want cancelled with the token alive, got %d: %s", r.code, r.err)
+	}
+	r = runCLIOn(t, true, o.env, value+"\nhana@acme.com\n", "revoke", "--leaked", "--config", o.cfg)
+	if r.code != 0 || alive() {
+		t.Fatalf("the owner's name typed: want the token revoked, got %d (alive %v): %s", r.code, alive(), r.err)
+	}
+	assertNoSecrets(t, o, r.out, r.err)
+	if strings.Contains(r.out+r.err, value) {
+		t.Fatal("the leaked value appears in the output")
+	}
+}
+
+// Confirmations default to No: an empty answer changes nothing.
+func TestSyncApplyOnTerminalDefaultsToNo(t *testing.T) {
+	o := newTestOrg(t)
+	o.srv.ResetStats()
+	r := runCLIOn(t, true, o.env, "\n", "sync", "--config", o.cfg, "--apply")
+	if r.code != 0 || !strings.Contains(r.err, "[y/N]") || !strings.Contains(r.err, "nothing changed") {
+		t.Fatalf("want a [y/N] question, then nothing changed: %d %s", r.code, r.err)
+	}
+	for route, n := range o.srv.Stats().Routes {
+		if n > 0 && !isRead(route) {
+			t.Errorf("the answer was no, but %s was called %d times", route, n)
+		}
+	}
+}
+
+func TestDemoWithoutTerminalPointsAtHeadless(t *testing.T) {
+	isolate(t)
+	r := runCLI(t, nil, "", "demo")
+	if r.code != 1 || !strings.Contains(r.err, "demo --headless") || strings.Count(strings.TrimSpace(r.err), "\n") != 0 {
+		t.Fatalf("want exit 1 and one line pointing at demo --headless, got %d %q", r.code, r.err)
+	}
+}
+
+func TestAuditVerifyMissingLogSaysWhatToDo(t *testing.T) {
+	isolate(t)
+	path := filepath.Join(t.TempDir(), "none.jsonl")
+	r := runCLI(t, nil, "", "audit", "verify", "--file", path)
+	if r.code != 1 || !strings.Contains(r.err, "no audit log at "+path) || !strings.Contains(r.err, "audit.file") {
+		t.Fatalf("want exit 1 naming the file and audit.file, got %d %q", r.code, r.err)
+	}
+}
+
+// The console applies a rotation through the same audit as `sync --apply`:
+// one line for the change and one per protocol step.
+func TestConsoleApplyAuditsRotationSteps(t *testing.T) {
+	o := newTestOrg(t)
+	s := &ioStreams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard,
+		Getenv: func(k string) string { return o.env[k] }, Now: func() time.Time { return testNow }}
+	cfg, err := config.Load(o.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := newEngine(s, cfg, engineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := tui.NewEngineBackend(e.src, e.cfg, s.Now)
+	ctx := context.Background()
+	_, plan, err := b.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rotations []bbsync.Change
+	for _, c := range plan.Changes {
+		if c.Action == bbsync.ActionRotateCredential {
+			rotations = append(rotations, c)
+		}
+	}
+	if len(rotations) == 0 {
+		t.Fatal("the demo plan has no rotate_credential change")
+	}
+	results, err := b.Apply(ctx, rotations, nil)
+	if err != nil || len(results) != len(rotations) || results[0].Status != bbsync.ResultApplied {
+		t.Fatalf("apply: %v %+v", err, results)
+	}
+	audit := readFile(t, filepath.Join(o.root, "bitbricks-audit.jsonl"))
+	for _, step := range []string{`"action":"rotate_credential"`, `"action":"create_credential"`, `"action":"verify_credential"`, `"action":"write_variable"`, `"action":"record_credential_id"`} {
+		if !strings.Contains(audit, step) {
+			t.Errorf("the console's rotation does not audit %s:\n%s", step, audit)
+		}
+	}
+	assertNoSecrets(t, o, audit)
+}
+
+// A mistyped --status fails before any request instead of listing nothing.
+func TestTokensUnknownStatusSaysWhichExist(t *testing.T) {
+	isolate(t)
+	r := runCLI(t, nil, "", "tokens", "--status", "stal")
+	if r.code != 1 || !strings.Contains(r.err, `--status "stal"`) || !strings.Contains(r.err, "stale") {
+		t.Fatalf("want exit 1 listing the flags, got %d %q", r.code, r.err)
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +30,18 @@ type ioStreams struct {
 	IsTerminal bool
 	// ColorOut is true when stdout is a terminal and NO_COLOR is unset.
 	ColorOut bool
+
+	// stdin buffers In for every read of one command (a token value, then a
+	// confirmation): a second buffer would miss what the first read ahead.
+	stdin *bufio.Reader
+}
+
+// readLine reads the next line of stdin, newline included.
+func (s *ioStreams) readLine() (string, error) {
+	if s.stdin == nil {
+		s.stdin = bufio.NewReader(s.In)
+	}
+	return s.stdin.ReadString('\n')
 }
 
 func newIO() *ioStreams {

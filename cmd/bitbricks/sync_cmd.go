@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"strings"
@@ -165,7 +164,7 @@ func (e *engine) syncRun(ctx context.Context, s *ioStreams, asJSON bool, sf *syn
 		MaxChanges: maxChanges,
 		AuditFile:  e.cfg.Audit.File,
 		Operator:   bbsync.CurrentOperator(snap.Caller),
-		Rotator:    e.rotator(bbsync.CurrentOperator(snap.Caller)),
+		Rotator:    e.rotator(bbsync.CurrentOperator(snap.Caller), s.Now),
 		Now:        s.Now,
 	})
 	if asJSON && results != nil {
@@ -234,14 +233,15 @@ func (o *textObserver) Done(i, n int, c bbsync.Change, r bbsync.Result) {
 	fmt.Fprintln(w, line)
 }
 
-// confirm asks a yes/no question on the terminal; only "yes" or "y" agrees.
+// confirm asks a yes/no question on the terminal; only "yes" or "y" agrees
+// (the default, an empty answer, is no).
 // Without a terminal it never asks: it refuses, pointing at --yes.
 func confirm(s *ioStreams, question string) (bool, error) {
 	if !s.IsTerminal {
 		return false, &exitError{code: 3, err: fmt.Errorf("refused: not on a terminal, so nothing was applied; review the plan, then pass --yes")}
 	}
-	fmt.Fprintf(s.Err, "%s Only 'yes' applies: ", question)
-	line, err := bufio.NewReader(s.In).ReadString('\n')
+	fmt.Fprintf(s.Err, "%s [y/N] ", question)
+	line, err := s.readLine()
 	if err != nil && line == "" {
 		return false, nil
 	}
@@ -255,7 +255,7 @@ func confirmName(s *ioStreams, question, name string) (bool, error) {
 		return false, &exitError{code: 3, err: fmt.Errorf("refused: not on a terminal, so nothing was changed; review the list, then pass --yes")}
 	}
 	fmt.Fprintf(s.Err, "%s Type %q to confirm: ", question, name)
-	line, err := bufio.NewReader(s.In).ReadString('\n')
+	line, err := s.readLine()
 	if err != nil && line == "" {
 		return false, nil
 	}

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,6 +44,9 @@ Values are never shown: they cannot be read back from Databricks.`,
   bitbricks tokens --status stale`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if status != "" && !slices.Contains(bbsync.AllFlags(), status) {
+				return fmt.Errorf("--status %q: use one of %s", status, strings.Join(bbsync.AllFlags(), ", "))
+			}
 			e, asJSON, err := engineAndFormat(s, g)
 			if err != nil {
 				return err
