@@ -806,3 +806,24 @@ func TestTokensUnknownStatusSaysWhichExist(t *testing.T) {
 		t.Fatalf("want exit 1 listing the flags, got %d %q", r.code, r.err)
 	}
 }
+
+// A refused apply with --output json still writes the plan, every change
+// skipped with the reason, for the pipeline's artifact.
+func TestSyncApplyRefusedJSONKeepsThePlan(t *testing.T) {
+	o := newTestOrg(t)
+	r := runCLI(t, o.env, "", "sync", "--config", o.cfg, "--apply", "--yes", "--max-changes", "3", "--output", "json")
+	if r.code != 3 {
+		t.Fatalf("want exit 3, got %d: %s", r.code, r.err)
+	}
+	doc := planOf(t, r.out)
+	results := doc["results"].([]any)
+	if len(results) == 0 || len(results) != len(changesOf(doc)) {
+		t.Fatalf("want one result per change, got %d for %d", len(results), len(changesOf(doc)))
+	}
+	for _, res := range results {
+		m := res.(map[string]any)
+		if m["status"] != "skipped" || !strings.Contains(m["error"].(string), "max_changes") {
+			t.Fatalf("result %v, want skipped naming max_changes", m)
+		}
+	}
+}

@@ -143,12 +143,12 @@ func (e *engine) syncRun(ctx context.Context, s *ioStreams, asJSON bool, sf *syn
 	if len(plan.Changes) > maxChanges && maxChanges >= 0 {
 		// Checked here as well as in Apply so nobody is asked to confirm a
 		// plan that will be refused.
-		return &bbsync.GuardError{Changes: len(plan.Changes), Max: maxChanges}
+		return e.refused(s, asJSON, plan, &bbsync.GuardError{Changes: len(plan.Changes), Max: maxChanges})
 	}
 	if !sf.yes {
 		ok, err := confirm(s, fmt.Sprintf("Apply %d changes (%d destructive)?", len(plan.Changes), plan.Destructive()))
 		if err != nil {
-			return err
+			return e.refused(s, asJSON, plan, err)
 		}
 		if !ok {
 			fmt.Fprintln(s.Err, "Apply cancelled: nothing changed.")
@@ -183,6 +183,22 @@ func (e *engine) syncRun(ctx context.Context, s *ioStreams, asJSON bool, sf *syn
 		return &exitError{code: 1, err: fmt.Errorf("%d of %d changes failed and %d were skipped: see the results above, fix the cause, then run sync again", failed, len(results), skipped)}
 	}
 	return nil
+}
+
+// refused ends an apply that a guard stopped before any change: with JSON,
+// stdout still gets the plan, every change skipped with the reason, so a
+// pipeline's artifact shows what was refused.
+func (e *engine) refused(s *ioStreams, asJSON bool, plan bbsync.Plan, why error) error {
+	if asJSON {
+		results := make([]bbsync.Result, len(plan.Changes))
+		for i, c := range plan.Changes {
+			results[i] = bbsync.Result{ID: c.ID, Status: bbsync.ResultSkipped, Error: oneLine(why.Error())}
+		}
+		if err := e.render(s, true, plan, results); err != nil {
+			return err
+		}
+	}
+	return why
 }
 
 func (e *engine) render(s *ioStreams, asJSON bool, plan bbsync.Plan, results []bbsync.Result) error {
