@@ -32,6 +32,17 @@ type Credentials struct {
 	beforeStep func(context.Context, RotationStep)
 }
 
+// Credentials is the revoke and rotate service over these sources for cfg,
+// audited to cfg.Audit.File; the caller sets Operator, Now and Log.
+func (s Sources) Credentials(cfg *config.Config) (*Credentials, error) {
+	db, ok := s.Databricks.(*Databricks)
+	if !ok {
+		return nil, errors.New("the Databricks adapter cannot revoke or rotate")
+	}
+	bb, _ := s.Bitbucket.(*Bitbucket)
+	return &Credentials{Databricks: db, Bitbucket: bb, Config: cfg, AuditFile: cfg.Audit.File}, nil
+}
+
 // Redact shows a credential value as its first and last four characters,
 // "dapi…1a2b"; a value too short to hide anything becomes "…".
 func Redact(value string) string {

@@ -69,14 +69,12 @@ func (e *EngineBackend) operator() sync.Operator {
 
 // credentials is the revoke and rotate service, audited.
 func (e *EngineBackend) credentials() (*sync.Credentials, error) {
-	db, ok := e.Sources.Databricks.(*sync.Databricks)
-	if !ok {
-		return nil, errors.New("the Databricks adapter cannot revoke or rotate")
+	c, err := e.Sources.Credentials(e.Config())
+	if err != nil {
+		return nil, err
 	}
-	bb, _ := e.Sources.Bitbucket.(*sync.Bitbucket)
-	cfg := e.Config()
-	return &sync.Credentials{Databricks: db, Bitbucket: bb, Config: cfg, AuditFile: cfg.Audit.File,
-		Operator: e.operator(), Now: e.Now, Log: e.Log}, nil
+	c.Operator, c.Now, c.Log = e.operator(), e.Now, e.Log
+	return c, nil
 }
 
 // Apply runs exactly these changes through the same guards and audit log as

@@ -20,33 +20,28 @@ import (
 // credentials is the engine's revoke and rotate service, audited as the
 // current operator.
 func (e *engine) credentials(ctx context.Context, s *ioStreams) (*bbsync.Credentials, error) {
-	db, ok := e.src.Databricks.(*bbsync.Databricks)
-	if !ok {
-		return nil, errors.New("credentials: the Databricks adapter cannot make changes")
-	}
-	bb, _ := e.src.Bitbucket.(*bbsync.Bitbucket)
-	me, err := db.Me(ctx)
+	c, err := e.src.Credentials(e.cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &bbsync.Credentials{
-		Databricks: db, Bitbucket: bb, Config: e.cfg,
-		AuditFile: e.cfg.Audit.File,
-		Operator:  bbsync.CurrentOperator(me),
-		Now:       s.Now,
-	}, nil
+	me, err := c.Databricks.Me(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.Operator, c.Now = bbsync.CurrentOperator(me), s.Now
+	return c, nil
 }
 
 // rotator runs rotate_credential changes during `sync --apply`. Apply audits
 // each change; the rotator audits each protocol step (create, verify, write,
 // record, revoke older) under it.
 func (e *engine) rotator(op bbsync.Operator, now func() time.Time) bbsync.Rotator {
-	db, ok := e.src.Databricks.(*bbsync.Databricks)
-	if !ok {
+	c, err := e.src.Credentials(e.cfg)
+	if err != nil {
 		return nil
 	}
-	bb, _ := e.src.Bitbucket.(*bbsync.Bitbucket)
-	return &bbsync.Credentials{Databricks: db, Bitbucket: bb, Config: e.cfg, AuditFile: e.cfg.Audit.File, Operator: op, Now: now}
+	c.Operator, c.Now = op, now
+	return c
 }
 
 // engineFromFlags loads the config and builds the engine, for the commands
