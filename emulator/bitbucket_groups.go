@@ -145,10 +145,7 @@ func (s *Server) groupMembers(w http.ResponseWriter, r *http.Request, u *BBUser)
 // it as a member.
 func (s *Server) groupAddMember(w http.ResponseWriter, r *http.Request, u *BBUser) {
 	o := s.Org
-	if !o.groupsWorkspace(w, r, u) || !groupsWrite(w, r) {
-		return
-	}
-	g := o.group(w, r)
+	g := o.memberWriteGroup(w, r, u)
 	if g == nil {
 		return
 	}
@@ -171,12 +168,18 @@ func (s *Server) groupAddMember(w http.ResponseWriter, r *http.Request, u *BBUse
 	writeJSON(w, http.StatusOK, v1User(r, m))
 }
 
+// memberWriteGroup checks a membership PUT or DELETE (workspace admin, a
+// credential that may write) and finds its group; nil: answered already.
+func (o *Org) memberWriteGroup(w http.ResponseWriter, r *http.Request, u *BBUser) *BBGroup {
+	if !o.groupsWorkspace(w, r, u) || !groupsWrite(w, r) {
+		return nil
+	}
+	return o.group(w, r)
+}
+
 func (s *Server) groupRemoveMember(w http.ResponseWriter, r *http.Request, u *BBUser) {
 	o := s.Org
-	if !o.groupsWorkspace(w, r, u) || !groupsWrite(w, r) {
-		return
-	}
-	g := o.group(w, r)
+	g := o.memberWriteGroup(w, r, u)
 	if g == nil {
 		return
 	}
