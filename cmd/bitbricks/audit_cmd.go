@@ -1,10 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -33,10 +30,7 @@ reordered line breaks the chain; verify names it as FILE:LINE and exits 1.`,
 				}
 				path = cfg.Audit.File
 			}
-			if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("no audit log at %s: nothing has been audited there yet; check audit.file in the config, or pass --file", path)
-			}
-			if err := bbsync.VerifyAudit(path); err != nil {
+			if err := bbsync.VerifyAuditLog(path); err != nil {
 				return err
 			}
 			fmt.Fprintf(s.Out, "%s: hash chain intact\n", path)

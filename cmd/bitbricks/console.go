@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	bbsync "github.com/bitbricks/bitbricks/sync"
 	"github.com/bitbricks/bitbricks/tui"
 )
 
@@ -34,8 +35,7 @@ func runConsoleWith(ctx context.Context, s *ioStreams, g *globalFlags, e *engine
 	}
 	defer logFile.Close()
 	log := slog.New(slog.NewTextHandler(logFile, nil))
-	b := tui.NewEngineBackend(e.src, e.cfg, s.Now)
-	b.Log = log
+	b := tui.NewEngineBackend(bbsync.NewService(e.src, e.cfg, bbsync.ServiceOptions{Now: s.Now, Log: log}))
 	log.Info("console started", "config", e.cfg.Path, "read_only", g.readOnly)
 	err = tui.Run(ctx, b, tui.Options{ReadOnly: g.readOnly, Now: s.Now, LogWriter: logFile})
 	if err != nil {

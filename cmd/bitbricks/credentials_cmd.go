@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -16,33 +14,6 @@ import (
 	bbsync "github.com/bitbricks/bitbricks/sync"
 	"github.com/bitbricks/bitbricks/views"
 )
-
-// credentials is the engine's revoke and rotate service, audited as the
-// current operator.
-func (e *engine) credentials(ctx context.Context, s *ioStreams) (*bbsync.Credentials, error) {
-	c, err := e.src.Credentials(e.cfg)
-	if err != nil {
-		return nil, err
-	}
-	me, err := c.Databricks.Me(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c.Operator, c.Now = bbsync.CurrentOperator(me), s.Now
-	return c, nil
-}
-
-// rotator runs rotate_credential changes during `sync --apply`. Apply audits
-// each change; the rotator audits each protocol step (create, verify, write,
-// record, revoke older) under it.
-func (e *engine) rotator(op bbsync.Operator, now func() time.Time) bbsync.Rotator {
-	c, err := e.src.Credentials(e.cfg)
-	if err != nil {
-		return nil
-	}
-	c.Operator, c.Now = op, now
-	return c
-}
 
 // engineFromFlags loads the config and builds the engine, for the commands
 // that talk to the real systems.
@@ -121,10 +92,6 @@ only their first and last four characters (dapi…1a2b).`,
 				return err
 			}
 			ctx := cmd.Context()
-			c, err := e.credentials(ctx, s)
-			if err != nil {
-				return err
-			}
 			switch {
 			case tokenID != "":
 				if !yes {
@@ -132,7 +99,7 @@ only their first and last four characters (dapi…1a2b).`,
 						return cancelled(s, err)
 					}
 				}
-				cr, err := c.RevokeToken(ctx, tokenID)
+				cr, err := e.svc.RevokeToken(ctx, tokenID)
 				if err != nil {
 					return err
 				}
@@ -143,13 +110,13 @@ only their first and last four characters (dapi…1a2b).`,
 						return cancelled(s, err)
 					}
 				}
-				cr, err := c.RevokeSecret(ctx, sp, secretID)
+				cr, err := e.svc.RevokeSecret(ctx, sp, secretID)
 				if err != nil {
 					return err
 				}
 				return report(s, asJSON, []bbsync.Credential{cr}, nil)
 			case owner != "":
-				owned, err := c.OwnerCredentials(ctx, owner)
+				owned, err := e.svc.OwnerCredentials(ctx, owner)
 				if err != nil {
 					return err
 				}
@@ -161,27 +128,22 @@ only their first and last four characters (dapi…1a2b).`,
 					return report(s, asJSON, nil, nil)
 				}
 				listCredentials(s, owned.Principal.Name, owned.Credentials)
-				if p := owned.Principal; p.Type == bbsync.PrincipalServicePrincipal {
-					sp := bbsync.ServicePrincipal{DisplayName: p.Name, ApplicationID: p.ApplicationID}
-					for _, b := range e.cfg.Pipelines {
-						if sp.Named(b.ServicePrincipal) {
-							fmt.Fprintf(s.Err, "  warning: pipeline binding %s (%s, variable %s) uses %s and stops working; to replace a leaked credential without breaking it, use `bitbricks revoke --leaked` or `bitbricks rotate %s`\n",
-								b.Name, b.Repository, b.Variable, p.Name, b.Name)
-						}
-					}
+				for _, b := range e.svc.OwnerBindings(owned.Principal) {
+					fmt.Fprintf(s.Err, "  warning: pipeline binding %s (%s, variable %s) uses %s and stops working; to replace a leaked credential without breaking it, use `bitbricks revoke --leaked` or `bitbricks rotate %s`\n",
+						b.Name, b.Repository, b.Variable, owned.Principal.Name, b.Name)
 				}
 				if !yes {
 					if ok, err := confirmName(s, fmt.Sprintf("Revoke all %d credentials of %s?", len(owned.Credentials), owned.Principal.Name), owned.Principal.Name); err != nil || !ok {
 						return cancelled(s, err)
 					}
 				}
-				rev, err := c.RevokeCredentials(ctx, owned.Credentials)
+				rev, err := e.svc.RevokeCredentials(ctx, owned.Credentials)
 				if rerr := report(s, asJSON, rev.Revoked, rev.Failed); rerr != nil {
 					return rerr
 				}
 				return err
 			default:
-				leak, err := c.FindLeaked(ctx, value)
+				leak, err := e.svc.FindLeaked(ctx, value)
 				value = ""
 				if err != nil {
 					return err
@@ -196,7 +158,7 @@ only their first and last four characters (dapi…1a2b).`,
 						return cancelled(s, err)
 					}
 				}
-				res, err := c.RevokeLeaked(ctx, leak)
+				res, err := e.svc.RevokeLeaked(ctx, leak)
 				for _, r := range res.Rotations {
 					if r.NewID != "" {
 						fmt.Fprintf(s.Err, "rotated %s: new credential %s\n", r.Binding, r.NewID)
@@ -336,19 +298,13 @@ credential is missing.`,
 			ctx := cmd.Context()
 			var todo []bbsync.DueBinding
 			if due {
-				snap, err := bbsync.Read(ctx, e.src, e.cfg, e.progress)
-				if err != nil {
+				if todo, err = e.svc.DueBindings(ctx); err != nil {
 					return err
 				}
-				todo = bbsync.DueBindings(snap, e.cfg, s.Now())
 			} else {
-				b, ok := e.cfg.BindingByName(args[0])
-				if !ok {
-					names := make([]string, 0, len(e.cfg.Pipelines))
-					for _, p := range e.cfg.Pipelines {
-						names = append(names, p.Name)
-					}
-					return fmt.Errorf("rotate: no binding %q in %s (bindings: %s)", args[0], e.cfg.Path, strings.Join(names, ", "))
+				b, err := e.svc.Binding(args[0])
+				if err != nil {
+					return fmt.Errorf("rotate: %w", err)
 				}
 				todo = []bbsync.DueBinding{{Binding: b, Reason: "asked for"}}
 			}
@@ -364,14 +320,10 @@ credential is missing.`,
 					return cancelled(s, err)
 				}
 			}
-			c, err := e.credentials(ctx, s)
-			if err != nil {
-				return err
-			}
 			var results []rotationOutcome
 			var errs []error
 			for _, d := range todo {
-				res, err := c.RotateBinding(ctx, d.Binding)
+				res, err := e.svc.Rotate(ctx, d.Binding.Name)
 				o := rotationOutcome{Binding: d.Binding.Name, NewID: res.NewID, Done: res.Done.String(), Revoked: res.Revoked, Deferred: res.Deferred, Status: "applied"}
 				if err != nil {
 					o.Status, o.Error = "failed", oneLine(err.Error())

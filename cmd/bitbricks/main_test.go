@@ -770,7 +770,7 @@ func TestConsoleApplyAuditsRotationSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := tui.NewEngineBackend(e.src, e.cfg, s.Now)
+	b := tui.NewEngineBackend(e.svc)
 	ctx := context.Background()
 	_, plan, err := b.Load(ctx)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -205,4 +206,14 @@ func quietSDK() {
 		return
 	}
 	sdklogger.DefaultLogger = &sdklogger.SimpleLogger{Level: sdklogger.LevelError}
+}
+
+// debugLog is where the engine's log records go in a headless command: to
+// stderr with BITBRICKS_DEBUG set, else nowhere (every outcome that matters
+// is reported as a sentence).
+func debugLog(s *ioStreams) *slog.Logger {
+	if s.Getenv("BITBRICKS_DEBUG") != "" {
+		return slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
 }

@@ -59,12 +59,12 @@ Exit codes: 0 in sync or applied; 1 error (including a change that failed);
 	return cmd
 }
 
-// engine is one configured connection to Bitbucket and Databricks.
+// engine is one configured connection to Bitbucket and Databricks: the
+// engine's service, reporting what it reads on stderr.
 type engine struct {
 	cfg *config.Config
 	src bbsync.Sources
-	// progress reports what is being read, on stderr.
-	progress func(string)
+	svc *bbsync.Service
 }
 
 // engineOptions let `demo` point the engine at its in-process emulator,
@@ -87,18 +87,10 @@ func newEngine(s *ioStreams, cfg *config.Config, eo engineOptions) (*engine, err
 	if err != nil {
 		return nil, err
 	}
-	return &engine{cfg: cfg, src: src, progress: func(msg string) {
+	svc := bbsync.NewService(src, cfg, bbsync.ServiceOptions{Now: s.Now, Log: debugLog(s), Progress: func(msg string) {
 		fmt.Fprintf(s.Err, "… %s\n", msg)
-	}}, nil
-}
-
-// plan reads a snapshot and computes the plan.
-func (e *engine) plan(ctx context.Context, s *ioStreams) (*bbsync.Snapshot, bbsync.Plan, error) {
-	snap, err := bbsync.Read(ctx, e.src, e.cfg, e.progress)
-	if err != nil {
-		return nil, bbsync.Plan{}, err
-	}
-	return snap, bbsync.ComputePlan(snap, e.cfg, s.Now()), nil
+	}})
+	return &engine{cfg: cfg, src: src, svc: svc}, nil
 }
 
 func runSync(ctx context.Context, s *ioStreams, g *globalFlags, sf *syncFlags) error {
@@ -111,7 +103,7 @@ func runSync(ctx context.Context, s *ioStreams, g *globalFlags, sf *syncFlags) e
 
 // syncRun is `sync` on a ready engine: shared by `sync` and `demo --headless`.
 func (e *engine) syncRun(ctx context.Context, s *ioStreams, asJSON bool, sf *syncFlags) error {
-	snap, plan, err := e.plan(ctx, s)
+	_, plan, err := e.svc.Load(ctx)
 	if err != nil {
 		return err
 	}
@@ -125,9 +117,8 @@ func (e *engine) syncRun(ctx context.Context, s *ioStreams, asJSON bool, sf *syn
 		return nil
 	}
 
-	maxChanges := e.cfg.Policy.MaxChanges
 	if sf.maxChanges >= 0 {
-		maxChanges = sf.maxChanges
+		e.svc.LimitChanges(sf.maxChanges)
 	}
 	if !asJSON {
 		if err := e.render(s, false, plan, nil); err != nil {
@@ -140,10 +131,10 @@ func (e *engine) syncRun(ctx context.Context, s *ioStreams, asJSON bool, sf *syn
 		}
 		return nil
 	}
-	if len(plan.Changes) > maxChanges && maxChanges >= 0 {
-		// Checked here as well as in Apply so nobody is asked to confirm a
-		// plan that will be refused.
-		return e.refused(s, asJSON, plan, &bbsync.GuardError{Changes: len(plan.Changes), Max: maxChanges})
+	// Checked here as well as in Apply so nobody is asked to confirm a plan
+	// that will be refused.
+	if err := e.svc.CheckPlanSize(plan); err != nil {
+		return e.refused(s, asJSON, plan, err)
 	}
 	if !sf.yes {
 		ok, err := confirm(s, fmt.Sprintf("Apply %d changes (%d destructive)?", len(plan.Changes), plan.Destructive()))
@@ -155,18 +146,7 @@ func (e *engine) syncRun(ctx context.Context, s *ioStreams, asJSON bool, sf *syn
 			return nil
 		}
 	}
-	exec, ok := e.src.Executor()
-	if !ok {
-		return fmt.Errorf("apply: the Databricks adapter cannot make changes")
-	}
-	obs := &textObserver{s: s, quiet: asJSON}
-	results, err := bbsync.Apply(ctx, plan, exec, obs, bbsync.ApplyOptions{
-		MaxChanges: maxChanges,
-		AuditFile:  e.cfg.Audit.File,
-		Operator:   bbsync.CurrentOperator(snap.Caller),
-		Rotator:    e.rotator(bbsync.CurrentOperator(snap.Caller), s.Now),
-		Now:        s.Now,
-	})
+	results, err := e.svc.Apply(ctx, plan, &textObserver{s: s, quiet: asJSON})
 	if asJSON && results != nil {
 		if rerr := e.render(s, true, plan, results); rerr != nil {
 			return rerr

@@ -62,12 +62,11 @@ Values are never shown: they cannot be read back from Databricks.`,
 }
 
 func (e *engine) tokensRun(cmd *cobra.Command, s *ioStreams, asJSON bool, filter bbsync.InventoryFilter) error {
-	snap, err := bbsync.Read(cmd.Context(), e.src, e.cfg, e.progress)
+	list, err := e.svc.Tokens(cmd.Context(), filter)
 	if err != nil {
 		return err
 	}
-	now := s.Now()
-	list := bbsync.FilterInventory(bbsync.Inventory(snap, e.cfg, now), filter)
+	now := e.svc.Now()
 	if asJSON {
 		return views.RenderTokensJSON(s.Out, list, now)
 	}

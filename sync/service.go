@@ -1,0 +1,448 @@
+package sync
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/bitbricks/bitbricks/config"
+)
+
+// Service is the one way into the engine. The CLI (cmd/bitbricks) and the
+// console (tui) hold a *Service and only parse input, ask for confirmation
+// and render what it returns: every read, plan, apply, revocation, rotation,
+// re-map and audit query goes through one of its methods, so both front ends
+// share the same guards, audit lines and operator.
+//
+// Methods, by what they do:
+//
+//	Read, Plan, Load               snapshot and plan (ComputePlan on the service's clock)
+//	MaxChanges, LimitChanges,
+//	CheckPlanSize, Apply           apply a plan's changes with the max_changes guard,
+//	                               one audit line per change and the rotator
+//	Tokens                         the credential inventory, filtered
+//	RevokeToken, RevokeSecret      revoke one credential by id
+//	OwnerCredentials, OwnerBindings,
+//	RevokeCredentials              revoke every credential of an owner
+//	FindLeaked, RevokeLeaked       trace a leaked token value, then contain it
+//	Binding, DueBindings, Rotate   rotate pipeline bindings by the rotation protocol
+//	Remap                          point a mapping at another Databricks group
+//	Audit, VerifyAudit             read the audit log; check its hash chain
+//
+// Adding a feature: put its logic in a method here (or in a function of this
+// package that a method calls), audited through the same Operator, and keep
+// cmd and tui to input, confirmation and output. A Service is safe for use
+// by several goroutines; its config changes only through Remap.
+type Service struct {
+	src      Sources
+	now      func() time.Time
+	log      *slog.Logger
+	progress func(string)
+
+	mu     gosync.Mutex
+	cfg    *config.Config
+	caller string // the Databricks identity, from the last Read or Me
+	limit  *int   // max_changes override (LimitChanges)
+}
+
+// ServiceOptions tune NewService. The zero value is the real clock, no log
+// and no progress reports.
+type ServiceOptions struct {
+	// Now is the planning, audit and rotation clock (default time.Now).
+	Now func() time.Time
+	// Log receives the engine's log records (default: discarded). Front ends
+	// point it at a log file, or at stderr with BITBRICKS_DEBUG.
+	Log *slog.Logger
+	// Progress hears what Read is reading (default: nothing).
+	Progress func(string)
+}
+
+// NewService serves cfg over src. cfg.Path is the file Remap rewrites.
+func NewService(src Sources, cfg *config.Config, opts ServiceOptions) *Service {
+	s := &Service{src: src, cfg: cfg, now: opts.Now, log: opts.Log, progress: opts.Progress}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// Config is the config the service plans with (re-read after a Remap).
+func (s *Service) Config() *config.Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg
+}
+
+// Sources are the adapters the service reads and changes.
+func (s *Service) Sources() Sources { return s.src }
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.now() }
+
+// Read takes a snapshot (see the package function Read) and remembers who
+// the Databricks credentials act as, for the audit log.
+func (s *Service) Read(ctx context.Context) (*Snapshot, error) {
+	snap, err := Read(ctx, s.src, s.Config(), s.progress)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.caller = snap.Caller
+	s.mu.Unlock()
+	return snap, nil
+}
+
+// Plan computes the plan of snap against the current config, at Now.
+func (s *Service) Plan(snap *Snapshot) Plan {
+	return ComputePlan(snap, s.Config(), s.now())
+}
+
+// Load is Read then Plan.
+func (s *Service) Load(ctx context.Context) (*Snapshot, Plan, error) {
+	snap, err := s.Read(ctx)
+	if err != nil {
+		return nil, Plan{}, err
+	}
+	return snap, s.Plan(snap), nil
+}
+
+// LimitChanges overrides policy.max_changes for this service's applies
+// (`sync --max-changes N`); a negative n means no limit.
+func (s *Service) LimitChanges(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limit = &n
+}
+
+// MaxChanges is the most changes one Apply makes: the LimitChanges override,
+// else policy.max_changes. Negative: no limit.
+func (s *Service) MaxChanges() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.limit != nil {
+		return *s.limit
+	}
+	return s.cfg.Policy.MaxChanges
+}
+
+// CheckPlanSize returns the *GuardError Apply would refuse plan with, or
+// nil. Front ends call it before asking for confirmation, so nobody confirms
+// a plan that will be refused.
+func (s *Service) CheckPlanSize(plan Plan) error {
+	if max := s.MaxChanges(); max >= 0 && len(plan.Changes) > max {
+		return &GuardError{Changes: len(plan.Changes), Max: max}
+	}
+	return nil
+}
+
+// Apply makes exactly plan's changes through the package function Apply:
+// refused with a *GuardError above MaxChanges, one audit line per change to
+// audit.file as the current operator, rotate_credential changes run by the
+// rotation protocol (each step audited under the change). obs may be nil.
+func (s *Service) Apply(ctx context.Context, plan Plan, obs Observer) ([]Result, error) {
+	exec, ok := s.src.Executor()
+	if !ok {
+		return nil, errors.New("apply: the Databricks adapter cannot make changes")
+	}
+	op, err := s.operator(ctx)
+	if err != nil {
+		return nil, err
+	}
+	opts := ApplyOptions{MaxChanges: s.MaxChanges(), AuditFile: s.Config().Audit.File, Operator: op, Now: s.now}
+	// Without a credentials service (an adapter that cannot rotate), Apply
+	// skips rotate_credential changes as "rotation not available".
+	if c, err := s.credentialsAs(op); err == nil {
+		opts.Rotator = c
+	}
+	return Apply(ctx, plan, exec, obs, opts)
+}
+
+// Tokens reads a snapshot and returns its credential inventory (every token
+// and secret with its policy flags, oldest first) that matches filter.
+func (s *Service) Tokens(ctx context.Context, filter InventoryFilter) ([]CredentialStatus, error) {
+	snap, err := s.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return FilterInventory(Inventory(snap, s.Config(), s.now()), filter), nil
+}
+
+// RevokeToken revokes one token (PAT or on-behalf-of) by id, audited.
+func (s *Service) RevokeToken(ctx context.Context, id string) (Credential, error) {
+	c, err := s.credentials(ctx)
+	if err != nil {
+		return Credential{}, err
+	}
+	return c.RevokeToken(ctx, id)
+}
+
+// RevokeSecret revokes one OAuth secret of a service principal (display
+// name or application id), audited.
+func (s *Service) RevokeSecret(ctx context.Context, servicePrincipal, id string) (Credential, error) {
+	c, err := s.credentials(ctx)
+	if err != nil {
+		return Credential{}, err
+	}
+	return c.RevokeSecret(ctx, servicePrincipal, id)
+}
+
+// OwnerCredentials lists every credential of one user (userName) or service
+// principal, without revoking anything: the front end shows it, confirms,
+// then calls RevokeCredentials with the list.
+func (s *Service) OwnerCredentials(ctx context.Context, owner string) (Owned, error) {
+	c, err := s.credentials(ctx)
+	if err != nil {
+		return Owned{}, err
+	}
+	return c.OwnerCredentials(ctx, owner)
+}
+
+// OwnerBindings are the pipeline bindings that stop working when every
+// credential of p is revoked: those of a service principal p.
+func (s *Service) OwnerBindings(p Principal) []config.Binding {
+	if p.Type != PrincipalServicePrincipal {
+		return nil
+	}
+	sp := ServicePrincipal{DisplayName: p.Name, ApplicationID: p.ApplicationID}
+	var out []config.Binding
+	for _, b := range s.Config().Pipelines {
+		if sp.Named(b.ServicePrincipal) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// RevokeCredentials revokes exactly creds, audited one line each; the
+// failures are in the Revocation and joined in the error.
+func (s *Service) RevokeCredentials(ctx context.Context, creds []Credential) (Revocation, error) {
+	c, err := s.credentials(ctx)
+	if err != nil {
+		return Revocation{}, err
+	}
+	return c.RevokeCredentials(ctx, creds)
+}
+
+// FindLeaked traces a leaked token value to its owner, the owner's tokens
+// and the bindings rotated first, changing nothing. The value is never kept,
+// logged or returned.
+func (s *Service) FindLeaked(ctx context.Context, value string) (*Leak, error) {
+	c, err := s.credentials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.FindLeaked(ctx, value)
+}
+
+// RevokeLeaked contains exactly the leak FindLeaked traced: the owner's
+// bindings rotated first, then every token of the owner revoked, then a
+// check that the leaked value no longer authenticates.
+func (s *Service) RevokeLeaked(ctx context.Context, leak *Leak) (LeakRevocation, error) {
+	if leak == nil {
+		return LeakRevocation{}, errors.New("revoke leaked token: trace it first")
+	}
+	c, err := s.credentials(ctx)
+	if err != nil {
+		return LeakRevocation{}, err
+	}
+	return c.RevokeLeaked(ctx, leak)
+}
+
+// Binding is the pipeline binding called name, or an error that lists the
+// config's bindings.
+func (s *Service) Binding(name string) (config.Binding, error) {
+	cfg := s.Config()
+	if b, ok := cfg.BindingByName(name); ok {
+		return b, nil
+	}
+	names := make([]string, 0, len(cfg.Pipelines))
+	for _, p := range cfg.Pipelines {
+		names = append(names, p.Name)
+	}
+	return config.Binding{}, fmt.Errorf("no binding %q in %s (bindings: %s)", name, cfg.Path, strings.Join(names, ", "))
+}
+
+// DueBindings reads a snapshot and returns the bindings due for rotation,
+// each with why.
+func (s *Service) DueBindings(ctx context.Context) ([]DueBinding, error) {
+	snap, err := s.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return DueBindings(snap, s.Config(), s.now()), nil
+}
+
+// Rotate rotates the binding called name by the rotation protocol, each
+// step audited.
+func (s *Service) Rotate(ctx context.Context, name string) (RotationResult, error) {
+	b, err := s.Binding(name)
+	if err != nil {
+		return RotationResult{}, err
+	}
+	c, err := s.credentials(ctx)
+	if err != nil {
+		return RotationResult{}, err
+	}
+	return c.RotateBinding(ctx, b)
+}
+
+// Remap points mapping index at the Databricks group named group: the config
+// file is rewritten with its comments and layout kept (only when the result
+// is a valid config), the change is audited, and the service plans with the
+// new config from then on.
+func (s *Service) Remap(ctx context.Context, index int, group string) error {
+	cfg := s.Config()
+	if index < 0 || index >= len(cfg.Mappings) {
+		return fmt.Errorf("re-map: no mapping %d in %s", index, cfg.Path)
+	}
+	src, err := os.ReadFile(cfg.Path)
+	if err != nil {
+		return fmt.Errorf("re-map: read %s: %w", cfg.Path, err)
+	}
+	out, err := config.Remap(src, index, group)
+	if err != nil {
+		return fmt.Errorf("re-map: %w", err)
+	}
+	next, err := config.Parse(cfg.Path, out)
+	if err != nil {
+		return fmt.Errorf("re-map would make the config invalid, so it was not written: %w", err)
+	}
+	op, err := s.operator(ctx)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(cfg.Path, out); err != nil {
+		return fmt.Errorf("re-map: %w", err)
+	}
+	s.mu.Lock()
+	s.cfg = next
+	s.mu.Unlock()
+	old := cfg.Mappings[index]
+	return AppendAudit(next.Audit.File, AuditEvent{Time: s.now().UTC(), Operator: op, Action: "remap",
+		Target: fmt.Sprintf("mapping %s: %s -> %s", old.BitbucketGroup, old.DatabricksGroup, group), Result: ResultApplied})
+}
+
+// Audit returns the n most recent events of the audit log, newest first; a
+// log not written yet has none. Lines that are not events are left out
+// (VerifyAudit reports them).
+func (s *Service) Audit(n int) ([]AuditEvent, error) {
+	f, err := os.Open(s.Config().Audit.File)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the audit log: %w", err)
+	}
+	defer f.Close()
+	var all []AuditEvent
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		var ev AuditEvent
+		if json.Unmarshal(sc.Bytes(), &ev) != nil {
+			continue
+		}
+		all = append(all, ev)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read the audit log: %w", err)
+	}
+	if n >= 0 && len(all) > n {
+		all = all[len(all)-n:]
+	}
+	for i, j := 0, len(all)-1; i < j; i, j = i+1, j-1 {
+		all[i], all[j] = all[j], all[i]
+	}
+	return all, nil
+}
+
+// VerifyAudit checks the hash chain of the config's audit log (see
+// VerifyAuditLog). It returns the file it checked.
+func (s *Service) VerifyAudit() (string, error) {
+	path := s.Config().Audit.File
+	return path, VerifyAuditLog(path)
+}
+
+// VerifyAuditLog is VerifyAudit on the log at path, with a clear error when
+// there is no log there yet.
+func VerifyAuditLog(path string) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no audit log at %s: nothing has been audited there yet; check audit.file in the config, or pass --file", path)
+	}
+	return VerifyAudit(path)
+}
+
+// operator is the OS user with the Databricks identity of the last Read, or
+// of a Me call when nothing was read yet.
+func (s *Service) operator(ctx context.Context) (Operator, error) {
+	s.mu.Lock()
+	caller := s.caller
+	s.mu.Unlock()
+	if caller == "" {
+		me, err := s.src.Databricks.Me(ctx)
+		if err != nil {
+			return Operator{}, err
+		}
+		s.mu.Lock()
+		s.caller = me
+		s.mu.Unlock()
+		caller = me
+	}
+	return CurrentOperator(caller), nil
+}
+
+// credentials is the revoke and rotate service, audited as the operator.
+func (s *Service) credentials(ctx context.Context) (*Credentials, error) {
+	op, err := s.operator(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.credentialsAs(op)
+}
+
+func (s *Service) credentialsAs(op Operator) (*Credentials, error) {
+	c, err := s.src.Credentials(s.Config())
+	if err != nil {
+		return nil, err
+	}
+	c.Operator, c.Now, c.Log = op, s.now, s.log
+	return c, nil
+}
+
+// writeFileAtomic replaces path with data through a temporary file in the
+// same directory, keeping the file's mode.
+func writeFileAtomic(path string, data []byte) error {
+	mode := os.FileMode(0o600)
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".bitbricks-*.yaml")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
