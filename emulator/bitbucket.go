@@ -59,6 +59,8 @@ func (s *Server) bitbucketRoutes() []bbRoute {
 		{pattern: "GET " + ws + "/pipelines-config/variables/{variable_uuid}", h: s.varGet(workspaceVars)},
 		{pattern: "PUT " + ws + "/pipelines-config/variables/{variable_uuid}", h: s.varUpdate(workspaceVars)},
 		{pattern: "DELETE " + ws + "/pipelines-config/variables/{variable_uuid}", h: s.varDelete(workspaceVars)},
+		{pattern: "GET " + repo + "/pipelines", h: s.bbPipelines},
+		{pattern: "GET " + repo + "/src/{commit}/{path}", h: s.bbSource},
 		{pattern: "GET " + repo + "/environments", h: s.bbEnvironments},
 		{pattern: "GET " + repo + "/environments/{environment_uuid}", h: s.bbEnvironment},
 		{pattern: "GET " + repo + "/deployments_config/environments/{environment_uuid}/variables", h: s.varList(deploymentVars)},

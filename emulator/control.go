@@ -63,6 +63,7 @@ func (s *Server) routesControl(mux *http.ServeMux) {
 		s.SetLatency(lat, jit)
 		w.WriteHeader(http.StatusNoContent)
 	})
+	s.routesControlPipelines(mux)
 }
 
 // readFaults reads fault rules from a request body: a JSON array when the

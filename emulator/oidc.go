@@ -31,6 +31,23 @@ func (o *Org) oidcKey() (*rsa.PrivateKey, error) {
 	return o.BB.OIDCKey, nil
 }
 
+// foreignOIDCKey is the signing key of another Bitbucket workspace, slug.
+// Callers hold o.Mu.
+func (o *Org) foreignOIDCKey(slug string) (*rsa.PrivateKey, error) {
+	if k := o.BB.ForeignOIDCKeys[slug]; k != nil {
+		return k, nil
+	}
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, fmt.Errorf("generate pipelines OIDC key of workspace %s: %w", slug, err)
+	}
+	if o.BB.ForeignOIDCKeys == nil {
+		o.BB.ForeignOIDCKeys = map[string]*rsa.PrivateKey{}
+	}
+	o.BB.ForeignOIDCKeys[slug] = k
+	return k, nil
+}
+
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
 // oidcKid names a key by its modulus, so it changes only with the key.
@@ -98,7 +115,11 @@ type PipelineStep struct {
 	Environment string        // deployment environment name or UUID; empty for none
 	Branch      string        // empty: "main"
 	Audience    string        // empty: the workspace's default audience
-	TTL         time.Duration // zero: one hour
+	TTL         time.Duration // zero: one hour; negative: a token that has already expired
+	// Workspace is empty or this workspace (slug or {UUID}) for a step of
+	// this workspace; another slug mints the token a namesake repository of
+	// that other workspace would get: its issuer, audience, key and UUIDs.
+	Workspace string
 }
 
 // PipelinesOIDCToken mints the RS256 token a step with `oidc: true` receives
@@ -128,7 +149,23 @@ func (o *Org) PipelinesOIDCToken(base string, step PipelineStep) (string, error)
 	if err != nil {
 		return "", err
 	}
-	ws := o.BB.Workspace
+	ws, iss, repoUUID := o.BB.Workspace, o.oidcIssuer(base), rp.UUID
+	var envUUID string
+	if env != nil {
+		envUUID = env.UUID
+	}
+	if step.Workspace != "" && !o.isWorkspace(step.Workspace) {
+		slug := step.Workspace
+		if k, err = o.foreignOIDCKey(slug); err != nil {
+			return "", err
+		}
+		ws = BBWorkspace{Slug: slug, UUID: "{" + uuidFrom("foreign-workspace/"+slug) + "}"}
+		iss = base + "/2.0/workspaces/" + slug + "/pipelines-config/identity/oidc"
+		repoUUID = "{" + uuidFrom("foreign-repo/"+slug+"/"+rp.Slug) + "}"
+		if env != nil {
+			envUUID = "{" + uuidFrom("foreign-env/"+slug+"/"+rp.Slug+"/"+env.Name) + "}"
+		}
+	}
 	aud := step.Audience
 	if aud == "" {
 		aud = "ari:cloud:bitbucket::workspace/" + strings.Trim(ws.UUID, "{}")
@@ -141,23 +178,27 @@ func (o *Org) PipelinesOIDCToken(base string, step PipelineStep) (string, error)
 	if ttl == 0 {
 		ttl = time.Hour
 	}
-	now := o.Now()
+	iat := o.Now()
+	exp := iat.Add(ttl)
+	if ttl < 0 {
+		iat = exp.Add(-time.Hour) // issued an hour before it expired
+	}
 	stepUUID, pipelineUUID := "{"+o.newUUID()+"}", "{"+o.newUUID()+"}"
 	claims := map[string]any{
-		"iss":            o.oidcIssuer(base),
+		"iss":            iss,
 		"aud":            aud,
-		"iat":            now.Unix(),
-		"exp":            now.Add(ttl).Unix(),
-		"sub":            rp.UUID + ":" + stepUUID,
+		"iat":            iat.Unix(),
+		"exp":            exp.Unix(),
+		"sub":            repoUUID + ":" + stepUUID,
 		"workspaceUuid":  ws.UUID,
-		"repositoryUuid": rp.UUID,
+		"repositoryUuid": repoUUID,
 		"pipelineUuid":   pipelineUUID,
 		"stepUuid":       stepUUID,
 		"branchName":     branch,
 	}
 	if env != nil {
-		claims["sub"] = rp.UUID + ":" + env.UUID + ":" + stepUUID
-		claims["deploymentEnvironmentUuid"] = env.UUID
+		claims["sub"] = repoUUID + ":" + envUUID + ":" + stepUUID
+		claims["deploymentEnvironmentUuid"] = envUUID
 	}
 	return signJWT(k, claims)
 }

@@ -57,6 +57,9 @@ type BitbucketState struct {
 	// OIDCKey signs the workspace's Pipelines OIDC tokens and is published at
 	// keys.json. Generated on first use when nil.
 	OIDCKey *rsa.PrivateKey
+	// ForeignOIDCKeys sign step tokens of other Bitbucket workspaces (by
+	// slug), which this workspace's issuer never vouches for. Nil until used.
+	ForeignOIDCKeys map[string]*rsa.PrivateKey
 }
 
 // BBWorkspace identifies the workspace.
@@ -103,6 +106,21 @@ type BBRepo struct {
 	Variables    []*BBVariable
 	Environments []*BBEnvironment
 	CreatedOn    time.Time
+	// Files are the files on the main branch by path, such as
+	// "bitbucket-pipelines.yml"; served by the source endpoint.
+	Files map[string]string
+	// Pipelines are the repository's pipeline runs, oldest first.
+	Pipelines []*BBPipeline
+}
+
+// BBPipeline is one pipeline run of a repository.
+type BBPipeline struct {
+	UUID        string // with braces
+	BuildNumber int
+	Branch      string
+	Created     time.Time
+	Completed   time.Time // zero: not finished
+	Result      string    // SUCCESSFUL, FAILED, STOPPED, ERROR; "" while not finished
 }
 
 // BBEnvironment is a deployment environment of a repository.
