@@ -65,7 +65,7 @@ func (m Model) intent(msg tea.Msg) (Model, tea.Cmd) {
 
 func (m Model) askApply(changes []sync.Change) (Model, tea.Cmd) {
 	if len(changes) == 0 {
-		m.setStatus(statusInfo, "nothing selected to apply; toggle changes with space in the plan (5)")
+		m.setStatus(statusInfo, "nothing selected to apply; toggle changes with space in "+m.tabRef(tabOf[*planView](m.tabs)))
 		return m, nil
 	}
 	var b strings.Builder
@@ -92,10 +92,11 @@ func (m Model) askApply(changes []sync.Change) (Model, tea.Cmd) {
 	return m.ask(title, strings.TrimRight(b.String(), "\n"), require, func(m *Model) tea.Cmd {
 		m.busy = fmt.Sprintf("applying %d %s", len(changes), plural(len(changes), "change"))
 		m.total, m.done = len(changes), 0
-		m.plan.ClearStatus()
+		queued := map[string]string{}
 		for _, c := range changes {
-			m.plan.SetStatus(c.ID, components.GlyphPending+" queued")
+			queued[c.ID] = components.GlyphPending + " queued"
 		}
+		*m, _ = m.broadcast(changeStatusMsg{reset: true, status: queued})
 		return m.applyCmd(m.op, changes)
 	})
 }

@@ -148,18 +148,16 @@ func (m Model) result(msg tea.Msg) (Model, tea.Cmd) {
 			m.setStatus(statusInfo, "")
 		}
 		m.d = newDataset(msg.snap, msg.plan, msg.cfg, m.now())
-		m.mappings.SetData(m.d)
-		m.principals.SetData(m.d)
-		m.creds.SetData(m.d)
-		m.pipelines.SetData(m.d)
-		m.plan.SetData(m.d)
+		for _, v := range m.tabs {
+			v.SetData(m.d)
+		}
 		m.layout()
 		return m, m.auditCmd(m.gen)
 	case auditMsg:
-		if msg.gen == m.gen {
-			m.audit.SetEvents(msg.events, msg.err)
+		if msg.gen != m.gen {
+			return m, nil
 		}
-		return m, nil
+		return m.broadcast(auditEventsMsg{events: msg.events, err: msg.err})
 	case opDoneMsg:
 		if msg.op != m.op {
 			return m, nil
@@ -172,19 +170,21 @@ func (m Model) result(msg tea.Msg) (Model, tea.Cmd) {
 		}
 		return m.reload()
 	case applyProgressMsg:
-		if msg.op == m.op {
-			m.done++
-			m.plan.SetStatus(msg.r.ID, resultText(msg.r))
+		if msg.op != m.op {
+			return m, msg.next
 		}
-		return m, msg.next
+		m.done++
+		m, cmd := m.broadcast(changeStatusMsg{status: map[string]string{msg.r.ID: resultText(msg.r)}})
+		return m, tea.Batch(cmd, msg.next)
 	case applyDoneMsg:
 		if msg.op != m.op {
 			return m, nil
 		}
 		m.busy, m.total, m.done = "", 0, 0
 		applied, failed, firstErr := 0, 0, ""
+		status := map[string]string{}
 		for _, r := range msg.results {
-			m.plan.SetStatus(r.ID, resultText(r))
+			status[r.ID] = resultText(r)
 			switch r.Status {
 			case sync.ResultApplied:
 				applied++
@@ -195,11 +195,13 @@ func (m Model) result(msg tea.Msg) (Model, tea.Cmd) {
 				}
 			}
 		}
+		m, _ = m.broadcast(changeStatusMsg{status: status})
+		plan := m.tabRef(tabOf[*planView](m.tabs))
 		switch {
 		case msg.err != nil:
-			m.setStatus(statusError, fmt.Sprintf("apply stopped after %d applied: %s; review the plan (5), then apply again", applied, sync.Message(msg.err)))
+			m.setStatus(statusError, fmt.Sprintf("apply stopped after %d applied: %s; review %s, then apply again", applied, sync.Message(msg.err), plan))
 		case failed > 0:
-			m.setStatus(statusError, fmt.Sprintf("applied %d, %d failed (%s); see the plan (5)", applied, failed, firstErr))
+			m.setStatus(statusError, fmt.Sprintf("applied %d, %d failed (%s); see %s", applied, failed, firstErr, plan))
 		default:
 			m.setStatus(statusOK, fmt.Sprintf("applied %d %s; plan refreshed", applied, plural(applied, "change")))
 		}
@@ -220,13 +222,10 @@ func (m Model) result(msg tea.Msg) (Model, tea.Cmd) {
 
 // broadcast gives a message no one in particular handles to every view.
 func (m Model) broadcast(msg tea.Msg) (Model, tea.Cmd) {
-	cmds := make([]tea.Cmd, 6)
-	m.mappings, cmds[0] = m.mappings.Update(msg)
-	m.principals, cmds[1] = m.principals.Update(msg)
-	m.creds, cmds[2] = m.creds.Update(msg)
-	m.pipelines, cmds[3] = m.pipelines.Update(msg)
-	m.plan, cmds[4] = m.plan.Update(msg)
-	m.audit, cmds[5] = m.audit.Update(msg)
+	cmds := make([]tea.Cmd, len(m.tabs))
+	for i, v := range m.tabs {
+		m.tabs[i], cmds[i] = v.Update(msg)
+	}
 	return m, tea.Batch(cmds...)
 }
 

@@ -304,6 +304,7 @@ func (d *dataset) sourcesOf(target string) []string {
 // sanitised.
 type principalRow struct {
 	Key, Kind, Name, Detail, Flags string
+	ID                             string // SCIM id
 	Groups, Creds                  int
 }
 
@@ -330,7 +331,7 @@ func principalRows(d *dataset) []principalRow {
 		if d.cfg.IsProtected(u.UserName) {
 			flags = append(flags, "protected")
 		}
-		rows = append(rows, principalRow{Key: "u" + id, Kind: "user", Name: views.Sanitize(u.UserName), Detail: views.Sanitize(u.DisplayName),
+		rows = append(rows, principalRow{Key: "u" + id, ID: id, Kind: "user", Name: views.Sanitize(u.UserName), Detail: views.Sanitize(u.DisplayName),
 			Flags: views.Sanitize(strings.Join(flags, " ")), Groups: memberOf[id], Creds: len(d.byOwner[id])})
 	}
 	for _, id := range slices.Sorted(maps.Keys(d.snap.SPs)) {
@@ -344,7 +345,7 @@ func principalRows(d *dataset) []principalRow {
 				flags = append(flags, "binding "+b.Name)
 			}
 		}
-		rows = append(rows, principalRow{Key: "s" + id, Kind: "sp", Name: views.Sanitize(sp.DisplayName), Detail: views.Sanitize(sp.ApplicationID),
+		rows = append(rows, principalRow{Key: "s" + id, ID: id, Kind: "sp", Name: views.Sanitize(sp.DisplayName), Detail: views.Sanitize(sp.ApplicationID),
 			Flags: views.Sanitize(strings.Join(flags, " ")), Groups: memberOf[id], Creds: len(d.byOwner[id])})
 	}
 	for _, name := range d.dbGroups {
@@ -356,7 +357,7 @@ func principalRows(d *dataset) []principalRow {
 		if src := d.sourcesOf(name); len(src) > 0 {
 			flags = append(flags, "← "+strings.Join(src, ", "))
 		}
-		rows = append(rows, principalRow{Key: "g" + g.ID, Kind: "group", Name: views.Sanitize(name),
+		rows = append(rows, principalRow{Key: "g" + g.ID, ID: g.ID, Kind: "group", Name: views.Sanitize(name),
 			Detail: fmt.Sprintf("%s, %d %s", cmp.Or(string(g.Kind), "workspace"), len(g.Members), plural(len(g.Members), "member")),
 			Flags:  views.Sanitize(strings.Join(flags, " ")), Groups: memberOf[g.ID]})
 	}

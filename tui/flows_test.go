@@ -102,7 +102,7 @@ func TestRevokeToken(t *testing.T) {
 	if b.credential("tok-hal-old") {
 		t.Error("the fake still holds tok-hal-old")
 	}
-	for _, c := range m.creds.table.Items() {
+	for _, c := range viewOf[*credentialsView](t, m).table.Items() {
 		if c.ID == "tok-hal-old" {
 			t.Error("the revoked token is still listed")
 		}
@@ -222,7 +222,7 @@ func TestApplyPlanWithProgress(t *testing.T) {
 	waitFor(t, tm, "applying 12 changes 0/12", "… queued")
 	b.step <- struct{}{}
 	waitFor(t, tm, "applying 12 changes 1/12", "✓ applied")
-	press(tm, "x") // mutating keys wait while an apply runs
+	press(tm, "a") // mutating keys wait while an apply runs
 	waitFor(t, tm, "wait: applying 12 changes is still running")
 	close(b.step)
 	waitFor(t, tm, "applied 11, 1 failed", "drift 1 ")

@@ -100,3 +100,14 @@ func isTick(msg tea.Msg) bool {
 	_, ok := msg.(spinner.TickMsg)
 	return ok
 }
+
+// viewOf is the console's view of type T.
+func viewOf[T tabView](t testing.TB, m Model) T {
+	t.Helper()
+	i := tabOf[T](m.tabs)
+	if i < 0 {
+		var zero T
+		t.Fatalf("no view of type %T is listed", zero)
+	}
+	return m.tabs[i].(T)
+}

@@ -1,17 +1,25 @@
 package tui
 
 import (
+	"strconv"
+
 	"github.com/charmbracelet/bubbles/key"
 )
 
 // globalKeys work in every view when no dialog is open.
 type globalKeys struct {
-	Views, Refresh, Filter, ClearFilter, Leaked, Help, Quit key.Binding
+	Views, Detail, Refresh, Filter, ClearFilter, Leaked, Help, Quit key.Binding
 }
 
-func defaultGlobalKeys(readOnly bool) globalKeys {
+// defaultGlobalKeys are the global keys of a console of n views: 1 to n switch.
+func defaultGlobalKeys(readOnly bool, n int) globalKeys {
+	views := make([]string, n)
+	for i := range views {
+		views[i] = strconv.Itoa(i + 1)
+	}
 	k := globalKeys{
-		Views:       key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6"), key.WithHelp("1-6", "views")),
+		Views:       key.NewBinding(key.WithKeys(views...), key.WithHelp("1-"+strconv.Itoa(n), "views")),
+		Detail:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "details")),
 		Refresh:     key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "refresh")),
 		Filter:      key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 		ClearFilter: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
@@ -25,11 +33,11 @@ func defaultGlobalKeys(readOnly bool) globalKeys {
 }
 
 func (k globalKeys) ShortHelp() []key.Binding {
-	return []key.Binding{k.ClearFilter, k.Filter, k.Help, k.Quit, k.Leaked, k.Refresh, k.Views}
+	return []key.Binding{k.ClearFilter, k.Detail, k.Filter, k.Help, k.Quit, k.Leaked, k.Refresh, k.Views}
 }
 
 func (k globalKeys) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.Views, k.Filter, k.ClearFilter, k.Refresh}, {k.Leaked, k.Help, k.Quit}}
+	return [][]key.Binding{{k.Views, k.Detail, k.Filter, k.ClearFilter, k.Refresh}, {k.Leaked, k.Help, k.Quit}}
 }
 
 // inputKeys answer the filter and leaked-token inputs.
@@ -43,15 +51,6 @@ func defaultInputKeys() inputKeys {
 		Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 	}
 }
-
-// mutatingKeys are every key that changes something, enabled or not: in read-only
-// mode, or while an operation runs, pressing one says why nothing happens.
-func mutatingKeys() []key.Binding {
-	m, c, p := defaultMappingsKeys(), defaultCredentialsKeys(), defaultPlanKeys()
-	return []key.Binding{m.Apply, m.Remap, c.Revoke, c.RevokeOwner, p.Apply, rotateKey(), defaultGlobalKeys(false).Leaked}
-}
-
-func rotateKey() key.Binding { return key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "rotate")) }
 
 // keyHelp is a help.KeyMap assembled from the focused pane and the globals.
 type keyHelp struct {

@@ -2,9 +2,11 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,22 +19,6 @@ import (
 	"github.com/charmbracelet/lipgloss"
 )
 
-type tab int
-
-const (
-	tabMappings tab = iota
-	tabPrincipals
-	tabCredentials
-	tabPipelines
-	tabPlan
-	tabAudit
-)
-
-var (
-	tabNames = [...]string{"Mappings", "Principals", "Credentials", "Pipelines", "Plan", "Audit"}
-	tabShort = [...]string{"Map", "Princ", "Creds", "Pipes", "Plan", "Audit"}
-)
-
 type modal int
 
 const (
@@ -41,6 +27,7 @@ const (
 	modalPicker
 	modalFilter
 	modalLeaked
+	modalPager // the detail pane of a row, or the help
 )
 
 type statusKind int
@@ -67,7 +54,6 @@ type Model struct {
 	th        *theme
 	keys      globalKeys
 	inputKeys inputKeys
-	mutating  []key.Binding
 	help      help.Model
 	spin      spinner.Model
 
@@ -84,18 +70,14 @@ type Model struct {
 	remap     remapIntent
 	filterWas string // the filter before the filter input opened, for esc
 
-	tab        tab
-	mappings   mappingsView
-	principals principalsView
-	creds      credentialsView
-	pipelines  pipelinesView
-	plan       planView
-	audit      auditView
+	tabs   []tabView // the views, from newTabs
+	active int       // the index of the view shown
 
 	modal   modal
 	confirm components.Confirm
 	picker  components.Picker
 	input   components.Input
+	pager   components.Pager
 
 	width, height, bodyH int
 	cache                *viewCache
@@ -117,24 +99,19 @@ func NewModel(b Backend, opts Options) Model {
 		lw = io.Discard
 	}
 	th := newTheme(opts.Renderer)
+	tabs := newTabs(th, opts.ReadOnly)
 	m := Model{
 		b: b, ctx: ctx, cancel: cancel, now: now, ro: opts.ReadOnly,
 		gen: 1, loading: true, // Init starts load 1
 		log:       slog.New(slog.NewTextHandler(lw, nil)),
 		th:        th,
-		keys:      defaultGlobalKeys(opts.ReadOnly),
+		keys:      defaultGlobalKeys(opts.ReadOnly, len(tabs)),
 		inputKeys: defaultInputKeys(),
-		mutating:  mutatingKeys(),
 		help:      help.New(),
 		spin:      spinner.New(spinner.WithSpinner(spinner.Dot), spinner.WithStyle(th.st.Status.Busy)),
 
-		mappings:   newMappingsView(th, opts.ReadOnly),
-		principals: newPrincipalsView(th),
-		creds:      newCredentialsView(th, opts.ReadOnly),
-		pipelines:  newPipelinesView(th, opts.ReadOnly),
-		plan:       newPlanView(th, opts.ReadOnly),
-		audit:      newAuditView(th),
-		cache:      &viewCache{},
+		tabs:  tabs,
+		cache: &viewCache{},
 	}
 	m.help.Styles = th.st.Help
 	m.help.ShortSeparator = "  "
@@ -146,72 +123,15 @@ func (m Model) Init() tea.Cmd {
 	return tea.Batch(m.loadCmd(1), m.spin.Tick)
 }
 
-// The views are reached through switches rather than an interface: a pointer to a
-// field in an interface would move every copy of the Model to the heap.
+func (m Model) view() tabView { return m.tabs[m.active] }
 
-func (m *Model) setFilter(q string) {
-	switch m.tab {
-	case tabMappings:
-		m.mappings.SetFilter(q)
-	case tabPrincipals:
-		m.principals.SetFilter(q)
-	case tabCredentials:
-		m.creds.SetFilter(q)
-	case tabPipelines:
-		m.pipelines.SetFilter(q)
-	case tabPlan:
-		m.plan.SetFilter(q)
-	case tabAudit:
-		m.audit.SetFilter(q)
+// tabRef names view i with its key, for messages: "the plan (5)".
+func (m Model) tabRef(i int) string {
+	if i < 0 {
+		return ""
 	}
-}
-
-func (m Model) filter() string {
-	switch m.tab {
-	case tabPrincipals:
-		return m.principals.Filter()
-	case tabCredentials:
-		return m.creds.Filter()
-	case tabPipelines:
-		return m.pipelines.Filter()
-	case tabPlan:
-		return m.plan.Filter()
-	case tabAudit:
-		return m.audit.Filter()
-	}
-	return m.mappings.Filter()
-}
-
-func (m Model) activeView() string {
-	switch m.tab {
-	case tabPrincipals:
-		return m.principals.View()
-	case tabCredentials:
-		return m.creds.View()
-	case tabPipelines:
-		return m.pipelines.View()
-	case tabPlan:
-		return m.plan.View()
-	case tabAudit:
-		return m.audit.View()
-	}
-	return m.mappings.View()
-}
-
-func (m Model) activeHelp() help.KeyMap {
-	switch m.tab {
-	case tabPrincipals:
-		return m.principals
-	case tabCredentials:
-		return m.creds
-	case tabPipelines:
-		return m.pipelines
-	case tabPlan:
-		return m.plan
-	case tabAudit:
-		return m.audit
-	}
-	return m.mappings
+	name, _ := m.tabs[i].Title()
+	return fmt.Sprintf("%s (%d)", strings.ToLower(name), i+1)
 }
 
 // Update routes a message: keys to the dialog or the focused view, results of
@@ -237,6 +157,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.picked(msg)
 	case applyIntent, revokeIntent, remapIntent, rotateIntent:
 		return m.intent(msg)
+	case auditWantedMsg:
+		return m, m.auditCmd(m.gen)
 	}
 	return m.result(msg)
 }
@@ -257,6 +179,14 @@ func (m Model) key(msg tea.KeyMsg) (Model, tea.Cmd) {
 		return m, cmd
 	case modalFilter, modalLeaked:
 		return m.inputKey(msg)
+	case modalPager:
+		if key.Matches(msg, m.pager.Keys.Close) || key.Matches(msg, m.keys.Help) {
+			m.modal = modalNone
+			m.layout()
+			return m, nil
+		}
+		m.pager, cmd = m.pager.Update(msg)
+		return m, cmd
 	}
 	if why := m.refusal(msg); why != "" {
 		m.setStatus(statusError, why)
@@ -268,18 +198,22 @@ func (m Model) key(msg tea.KeyMsg) (Model, tea.Cmd) {
 	case key.Matches(msg, m.keys.Quit):
 		return m.quit()
 	case key.Matches(msg, m.keys.Help):
-		m.help.ShowAll = !m.help.ShowAll
-		m.layout()
+		m.openPager("Help · "+m.viewName(), m.helpText())
+	case key.Matches(msg, m.keys.Detail):
+		if title, body, ok := m.view().Detail(); ok && m.d != nil {
+			m.openPager(title, body)
+		}
 	case key.Matches(msg, m.keys.Views):
-		return m.switchTab(tab(msg.String()[0] - '1'))
+		n, _ := strconv.Atoi(msg.String())
+		return m.switchTab(n - 1)
 	case key.Matches(msg, m.keys.Refresh):
 		return m.reload()
 	case key.Matches(msg, m.keys.Filter):
-		m.filterWas = m.filter()
+		m.filterWas = m.view().Filter()
 		m.openInput(modalFilter, "/", false)
 		m.input.SetValue(m.filterWas)
 	case key.Matches(msg, m.keys.ClearFilter):
-		m.setFilter("")
+		m.view().SetFilter("")
 		m.syncKeys()
 	case key.Matches(msg, m.keys.Leaked):
 		m.openInput(modalLeaked, "token › ", true)
@@ -297,7 +231,8 @@ func (m Model) quit() (Model, tea.Cmd) {
 
 // refusal says why a mutating key does nothing now, or "" when it may go ahead.
 func (m Model) refusal(msg tea.KeyMsg) string {
-	for _, b := range m.mutating {
+	mutating := append(m.view().MutatingKeys(), m.keys.Leaked)
+	for _, b := range mutating {
 		if !slices.Contains(b.Keys(), msg.String()) {
 			continue
 		}
@@ -311,35 +246,34 @@ func (m Model) refusal(msg tea.KeyMsg) string {
 	return ""
 }
 
-func (m Model) switchTab(t tab) (Model, tea.Cmd) {
-	if t < tabMappings || t > tabAudit {
+func (m Model) switchTab(i int) (Model, tea.Cmd) {
+	if i < 0 || i >= len(m.tabs) {
 		return m, nil
 	}
-	m.tab = t
+	m.view().Blur()
+	m.active = i
+	m.view().Focus()
 	m.layout()
-	if t == tabAudit {
-		return m, m.auditCmd(m.gen)
-	}
-	return m, nil
+	return m, m.view().Shown()
+}
+
+func (m Model) viewName() string {
+	name, _ := m.view().Title()
+	return name
 }
 
 func (m Model) updateActive(msg tea.Msg) (Model, tea.Cmd) {
 	var cmd tea.Cmd
-	switch m.tab {
-	case tabMappings:
-		m.mappings, cmd = m.mappings.Update(msg)
-	case tabPrincipals:
-		m.principals, cmd = m.principals.Update(msg)
-	case tabCredentials:
-		m.creds, cmd = m.creds.Update(msg)
-	case tabPipelines:
-		m.pipelines, cmd = m.pipelines.Update(msg)
-	case tabPlan:
-		m.plan, cmd = m.plan.Update(msg)
-	case tabAudit:
-		m.audit, cmd = m.audit.Update(msg)
-	}
+	m.tabs[m.active], cmd = m.view().Update(msg)
 	return m, cmd
+}
+
+// openPager shows text whole in the body, scrolled with the arrows, until esc.
+func (m *Model) openPager(title, text string) {
+	m.modal = modalPager
+	m.pager = components.NewPager(m.th.st, views.Sanitize(title), text)
+	m.pager.SetSize(m.width, m.bodyH)
+	m.syncKeys()
 }
 
 func (m *Model) openInput(kind modal, prompt string, masked bool) {
@@ -354,7 +288,7 @@ func (m Model) inputKey(msg tea.KeyMsg) (Model, tea.Cmd) {
 	switch {
 	case key.Matches(msg, m.inputKeys.Cancel):
 		if m.modal == modalFilter {
-			m.setFilter(m.filterWas)
+			m.view().SetFilter(m.filterWas)
 		}
 		m.input.Reset()
 		m.modal = modalNone
@@ -368,7 +302,7 @@ func (m Model) inputKey(msg tea.KeyMsg) (Model, tea.Cmd) {
 	default:
 		m.input, _ = m.input.Update(msg)
 		if m.modal == modalFilter {
-			m.setFilter(m.input.Value())
+			m.view().SetFilter(m.input.Value())
 		}
 	}
 	m.syncKeys()
@@ -377,7 +311,8 @@ func (m Model) inputKey(msg tea.KeyMsg) (Model, tea.Cmd) {
 
 // syncKeys enables the keys that apply now.
 func (m *Model) syncKeys() {
-	m.keys.ClearFilter.SetEnabled(m.filter() != "")
+	m.keys.ClearFilter.SetEnabled(m.view().Filter() != "")
+	m.keys.Detail.SetEnabled(m.d != nil)
 	m.keys.Refresh.SetEnabled(true)
 }
 
@@ -397,12 +332,9 @@ func (m *Model) layout() {
 	fixed := lipgloss.Height(m.headerView()) + lipgloss.Height(m.tabsView()) +
 		lipgloss.Height(m.statusView()) + lipgloss.Height(m.footerView())
 	m.bodyH = max(m.height-fixed, 3)
-	m.mappings.SetSize(m.width, m.bodyH)
-	m.principals.SetSize(m.width, m.bodyH)
-	m.creds.SetSize(m.width, m.bodyH)
-	m.pipelines.SetSize(m.width, m.bodyH)
-	m.plan.SetSize(m.width, m.bodyH)
-	m.audit.SetSize(m.width, m.bodyH)
+	for _, v := range m.tabs {
+		v.SetSize(m.width, m.bodyH)
+	}
 	switch m.modal { // only an open dialog has been built
 	case modalConfirm:
 		m.confirm.SetSize(m.width, m.bodyH)
@@ -410,5 +342,7 @@ func (m *Model) layout() {
 		m.picker.SetSize(m.width, m.bodyH)
 	case modalFilter, modalLeaked:
 		m.input.SetSize(m.width, 1)
+	case modalPager:
+		m.pager.SetSize(m.width, m.bodyH)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,15 +35,19 @@ func TestNoTwoBindingsInAScopeShareAKey(t *testing.T) {
 	m := loaded(t, newFakeBackend(t), 80, 24, false)
 	global := components.Bindings(m.keys)
 	scopes := map[string][]key.Binding{
-		"mappings/groups":  enabled(global, components.Bindings(m.mappings.keys), components.Bindings(m.mappings.groups.Keys)),
-		"mappings/members": enabled(global, components.Bindings(m.mappings.keys), components.Bindings(m.mappings.members.Keys)),
-		"principals":       enabled(global, components.Bindings(m.principals.table.Keys)),
-		"credentials":      enabled(global, components.Bindings(m.creds.keys), components.Bindings(m.creds.table.Keys)),
-		"pipelines":        enabled(global, components.Bindings(m.pipelines.keys), components.Bindings(m.pipelines.table.Keys)),
-		"plan":             enabled(global, components.Bindings(m.plan.keys), components.Bindings(m.plan.changes.Keys)),
-		"audit":            enabled(global, components.Bindings(m.audit.table.Keys)),
-		"confirm":          enabled(components.Bindings(components.DefaultConfirmKeyMap())),
-		"input":            enabled(components.Bindings(m.inputKeys), components.Bindings(components.DefaultInputKeyMap())),
+		"confirm": enabled(components.Bindings(components.DefaultConfirmKeyMap())),
+		"input":   enabled(components.Bindings(m.inputKeys), components.Bindings(components.DefaultInputKeyMap())),
+		"pager":   enabled(components.Bindings(components.DefaultPagerKeyMap())),
+	}
+	for _, v := range m.tabs { // a view's help lists every key it answers
+		name, _ := v.Title()
+		help := slices.Concat(v.FullHelp()...)
+		scopes[name] = enabled(global, help)
+		for _, mk := range v.MutatingKeys() {
+			if !slices.ContainsFunc(help, func(b key.Binding) bool { return slices.Equal(b.Keys(), mk.Keys()) }) {
+				t.Errorf("%s: the mutating key %q is not in the view's help", name, mk.Keys())
+			}
+		}
 	}
 	for name, bs := range scopes {
 		if c := components.Conflicts(bs); len(c) > 0 {
@@ -81,15 +86,15 @@ func TestHelpFooterListsOnlyEnabledKeys(t *testing.T) {
 
 func TestMappingsApplyKeyFollowsTheSelection(t *testing.T) {
 	m := loaded(t, newFakeBackend(t), 120, 30, false)
-	if m.mappings.keys.Apply.Enabled() {
+	if viewOf[*mappingsView](t, m).keys.Apply.Enabled() {
 		t.Error("apply is enabled with the groups pane focused")
 	}
 	m = keys(t, m, "tab") // + bob
-	if !m.mappings.keys.Apply.Enabled() {
+	if !viewOf[*mappingsView](t, m).keys.Apply.Enabled() {
 		t.Error("apply is disabled on a + row")
 	}
 	m = keys(t, m, "j", "j") // ✓ alice
-	if m.mappings.keys.Apply.Enabled() {
+	if viewOf[*mappingsView](t, m).keys.Apply.Enabled() {
 		t.Error("apply is enabled on an in-sync row")
 	}
 }
@@ -202,7 +207,7 @@ func BenchmarkCredentialsKeyPress(b *testing.B) {
 	}
 	m := loaded(b, fb, 200, 60, false)
 	m = keys(b, m, "3")
-	if n := m.creds.table.Len(); n != 30000 {
+	if n := viewOf[*credentialsView](b, m).table.Len(); n != 30000 {
 		b.Fatalf("the view holds %d credentials", n)
 	}
 	down, top := keyMsg("j"), keyMsg("g")

@@ -71,7 +71,7 @@ func TestConsoleStripsControlCharactersFromData(t *testing.T) {
 	check("principals")
 	m = keys(t, m, "3")
 	check("credentials")
-	if c, ok := m.creds.table.Selected(); !ok || c.OwnerID != "sp-evil" {
+	if c, ok := viewOf[*credentialsView](t, m).table.Selected(); !ok || c.OwnerID != "sp-evil" {
 		t.Fatalf("the oldest credential is %+v, want the hostile one", c)
 	}
 	m = keys(t, m, "x")

@@ -68,14 +68,18 @@ func (m Model) tabsView() string {
 }
 
 func (m Model) renderTabs() string {
-	render := func(names []string) string {
-		parts := make([]string, len(names))
-		for i, n := range names {
-			label := fmt.Sprintf("%d %s", i+1, n)
-			if tab(i) == tabPlan && m.d != nil {
-				label += fmt.Sprintf(" (%d)", len(m.d.plan.Changes))
+	render := func(short bool) string {
+		parts := make([]string, len(m.tabs))
+		for i, v := range m.tabs {
+			name, abbr := v.Title()
+			if short {
+				name = abbr
 			}
-			if tab(i) == m.tab {
+			label := fmt.Sprintf("%d %s", i+1, name)
+			if b := v.Badge(); b != "" && m.d != nil {
+				label += " (" + b + ")"
+			}
+			if i == m.active {
 				parts[i] = m.th.st.Tab.Active.Render("[" + label + "]")
 			} else {
 				parts[i] = m.th.st.Tab.Inactive.Render(" " + label + " ")
@@ -83,9 +87,9 @@ func (m Model) renderTabs() string {
 		}
 		return strings.Join(parts, "")
 	}
-	s := render(tabNames[:])
+	s := render(false)
 	if lipgloss.Width(s) > m.width {
-		s = render(tabShort[:])
+		s = render(true)
 	}
 	return components.Fit(s, m.width)
 }
@@ -97,6 +101,8 @@ func (m Model) bodyView() string {
 		dialog = m.confirm.View()
 	case modalPicker:
 		dialog = m.picker.View()
+	case modalPager:
+		return m.pager.View()
 	case modalLeaked:
 		dialog = m.th.st.Dialog.Width(min(m.width-4, 72)).Render(
 			m.th.st.Text.Bold.Render("Revoke a leaked token") + "\n\n" +
@@ -113,7 +119,7 @@ func (m Model) bodyView() string {
 		}
 		return lipgloss.Place(m.width, m.bodyH, lipgloss.Center, lipgloss.Center, msg)
 	}
-	return m.activeView()
+	return m.view().View()
 }
 
 func (m Model) statusView() string {
@@ -190,8 +196,10 @@ func (m Model) helpKeys() keyHelp {
 	case modalFilter, modalLeaked:
 		k := []key.Binding{m.inputKeys.Accept, m.inputKeys.Cancel}
 		return keyHelp{k, [][]key.Binding{k, m.input.FullHelp()[0]}}
+	case modalPager:
+		return keyHelp{m.pager.ShortHelp(), m.pager.FullHelp()}
 	}
-	p := m.activeHelp()
+	p := m.view()
 	return keyHelp{
 		short: append(p.ShortHelp(), m.keys.ShortHelp()...),
 		full:  append(p.FullHelp(), m.keys.FullHelp()...),

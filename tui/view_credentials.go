@@ -2,6 +2,7 @@ package tui
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -50,6 +51,7 @@ type credFormat struct {
 
 // credentialsView lists every token and secret with its age drawn against the policy.
 type credentialsView struct {
+	tabBase
 	th       *theme
 	keys     credentialsKeys
 	f        *credFormat
@@ -60,9 +62,9 @@ type credentialsView struct {
 	readOnly bool
 }
 
-func newCredentialsView(th *theme, readOnly bool) credentialsView {
+func newCredentialsView(th *theme, readOnly bool) *credentialsView {
 	f := &credFormat{th: th}
-	v := credentialsView{th: th, keys: defaultCredentialsKeys(), f: f, readOnly: readOnly}
+	v := &credentialsView{th: th, keys: defaultCredentialsKeys(), f: f, readOnly: readOnly}
 	v.table = components.NewTable(th.st,
 		func(c sync.CredentialStatus) string { return c.ID },
 		func(c sync.CredentialStatus) string {
@@ -146,7 +148,10 @@ func ageBar(age, maxAge time.Duration, n int) string {
 	return strings.Repeat("█", fill) + strings.Repeat("░", n-fill)
 }
 
-func (v credentialsView) Init() tea.Cmd { return nil }
+func (v *credentialsView) Title() (string, string) { return "Credentials", "Creds" }
+func (v *credentialsView) MutatingKeys() []key.Binding {
+	return []key.Binding{v.keys.Revoke, v.keys.RevokeOwner}
+}
 
 func (v *credentialsView) SetData(d *dataset) {
 	v.f.now, v.f.pol, v.f.revokes = d.now, d.cfg.Policy, d.revokes
@@ -179,12 +184,10 @@ func (v *credentialsView) SetSize(w, h int) {
 	v.table.SetHeader(v.f.header(v.table.RowWidth()))
 }
 
-func (v *credentialsView) Focus()             {}
-func (v *credentialsView) Blur()              {}
 func (v *credentialsView) SetFilter(q string) { v.table.SetFilter(q) }
-func (v credentialsView) Filter() string      { return v.table.Filter() }
+func (v *credentialsView) Filter() string     { return v.table.Filter() }
 
-func (v credentialsView) Update(msg tea.Msg) (credentialsView, tea.Cmd) {
+func (v *credentialsView) Update(msg tea.Msg) (tabView, tea.Cmd) {
 	km, ok := msg.(tea.KeyMsg)
 	if !ok {
 		return v, nil
@@ -215,7 +218,7 @@ func (v credentialsView) Update(msg tea.Msg) (credentialsView, tea.Cmd) {
 	return v, nil
 }
 
-func (v credentialsView) View() string {
+func (v *credentialsView) View() string {
 	title := "Credentials · " + v.table.Position() + " · by " + credSortNames[v.sort]
 	if q := v.table.Filter(); q != "" {
 		title += " · /" + q
@@ -223,10 +226,79 @@ func (v credentialsView) View() string {
 	return v.th.st.BoxLines(title, v.table.Lines(), v.w, v.h, true)
 }
 
-func (v credentialsView) ShortHelp() []key.Binding {
+func (v *credentialsView) ShortHelp() []key.Binding {
 	return []key.Binding{v.table.ShortHelp()[0], v.keys.Sort, v.keys.Revoke, v.keys.RevokeOwner}
 }
 
-func (v credentialsView) FullHelp() [][]key.Binding {
+func (v *credentialsView) FullHelp() [][]key.Binding {
 	return [][]key.Binding{v.table.Keys.FullHelp()[0], {v.keys.Sort, v.keys.Revoke, v.keys.RevokeOwner}}
+}
+
+// Detail is the selected credential whole: what the flags mean, what the plan
+// does to it and what revoking it takes.
+func (v *credentialsView) Detail() (string, string, bool) {
+	c, ok := v.table.Selected()
+	if !ok {
+		return "", "", false
+	}
+	now := v.f.now
+	var b strings.Builder
+	row := func(k, val string) {
+		if val != "" {
+			fmt.Fprintf(&b, "%-11s %s\n", k+":", val)
+		}
+	}
+	owner, _ := ownerName(c.Owner, c.OwnerID)
+	row("Owner", owner+" ("+strings.ReplaceAll(string(c.OwnerType), "_", " ")+", id "+views.Sanitize(c.OwnerID)+")")
+	row("Kind", kindName(c.Kind)+" ("+string(c.Kind)+")")
+	row("Id", views.Sanitize(c.ID))
+	row("Comment", views.QuoteComment(c.Comment))
+	created := "unknown"
+	if !c.Created.IsZero() {
+		created = c.Created.UTC().Format("2006-01-02 15:04") + " UTC, " + ageText(c.Age) + " ago"
+	}
+	row("Created", created)
+	if maxAge := v.f.pol.TokenMaxAge.Std(); maxAge > 0 {
+		row("Age", fmt.Sprintf("%s of the %s policy.token_max_age", ageText(c.Age), ageText(maxAge)))
+	}
+	row("Expires", expiryText(c, now))
+	row("Last used", whenText(c.LastUsed, now, "never used"))
+	for _, f := range c.Flags {
+		row("Flag", f+": "+flagMeaning(f))
+	}
+	if ch, ok := v.f.revokes[c.ID]; ok {
+		row("Plan", components.GlyphExtra+" "+ch.Action.String()+": "+views.Sanitize(ch.Reason))
+	}
+	b.WriteString("\n")
+	if c.Kind == sync.CredentialAtlassianToken {
+		b.WriteString("An Atlassian API token is revoked in admin.atlassian.com, not here.")
+	} else {
+		b.WriteString("x revokes it, X every credential of its owner; whatever uses it stops working at once.")
+	}
+	return "Credential · " + shortID(c.ID), b.String(), true
+}
+
+// flagMeaning says what a credential flag means, in words.
+func flagMeaning(f string) string {
+	switch f {
+	case sync.FlagOverAge:
+		return "older than policy.token_max_age"
+	case sync.FlagWarnAge:
+		return "older than policy.token_warn_age, not yet over the max"
+	case sync.FlagNoExpiry:
+		return "never expires"
+	case sync.FlagStale:
+		return "not used for a long time"
+	case sync.FlagExpiring:
+		return "expires soon"
+	case sync.FlagOverWorkspaceMax:
+		return "older than the workspace's token lifetime limit"
+	case sync.FlagSecretLimit:
+		return "its service principal holds nearly the 5 secrets Databricks allows"
+	case sync.FlagBound:
+		return "the credential a pipeline binding records"
+	case sync.FlagOrphaned:
+		return "made for a pipeline binding that no longer records it"
+	}
+	return f
 }

@@ -27,6 +27,7 @@ func defaultMappingsKeys() mappingsKeys {
 // mappingsView is Bitbucket groups on the left, the principals of the mapped Databricks
 // group on the right and the detail of the selected row below.
 type mappingsView struct {
+	tabBase
 	th       *theme
 	keys     mappingsKeys
 	d        *dataset
@@ -40,8 +41,8 @@ type mappingsView struct {
 	readOnly bool
 }
 
-func newMappingsView(th *theme, readOnly bool) mappingsView {
-	v := mappingsView{th: th, keys: defaultMappingsKeys(), readOnly: readOnly}
+func newMappingsView(th *theme, readOnly bool) *mappingsView {
+	v := &mappingsView{th: th, keys: defaultMappingsKeys(), readOnly: readOnly}
 	v.groups = components.NewTable(th.st,
 		func(r groupRow) string { return r.Key },
 		func(r groupRow) string { return r.Bitbucket + " " + r.Target },
@@ -107,7 +108,8 @@ func (th *theme) memberLine(r memberRow, w int) string {
 	return th.marks[r.Mark] + " " + components.Join(cols, 2, r.Name, typ, th.st.Text.Muted.Render(r.Note))
 }
 
-func (v mappingsView) Init() tea.Cmd { return nil }
+func (v *mappingsView) Title() (string, string)     { return "Mappings", "Map" }
+func (v *mappingsView) MutatingKeys() []key.Binding { return []key.Binding{v.keys.Apply, v.keys.Remap} }
 
 func (v *mappingsView) SetData(d *dataset) {
 	v.d = d
@@ -126,7 +128,7 @@ func (v *mappingsView) SetSize(w, h int) {
 	v.refresh()
 }
 
-func (v mappingsView) detailHeight() int {
+func (v *mappingsView) detailHeight() int {
 	_, fh := v.th.st.BoxFrame()
 	switch {
 	case v.h >= 30:
@@ -137,17 +139,14 @@ func (v mappingsView) detailHeight() int {
 	return 2 + fh
 }
 
-func (v *mappingsView) Focus() {}
-func (v *mappingsView) Blur()  {}
-
 func (v *mappingsView) SetFilter(q string) {
 	focusedPane(v.focus, &v.groups, &v.members).SetFilter(q)
 	v.refresh()
 }
 
-func (v mappingsView) Filter() string { return focusedPane(v.focus, &v.groups, &v.members).Filter() }
+func (v *mappingsView) Filter() string { return focusedPane(v.focus, &v.groups, &v.members).Filter() }
 
-func (v mappingsView) Update(msg tea.Msg) (mappingsView, tea.Cmd) {
+func (v *mappingsView) Update(msg tea.Msg) (tabView, tea.Cmd) {
 	km, ok := msg.(tea.KeyMsg)
 	if !ok {
 		return v, nil
@@ -220,7 +219,7 @@ func wrapLines(th *theme, text string, w, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-func (v mappingsView) groupDetail(g groupRow) string {
+func (v *mappingsView) groupDetail(g groupRow) string {
 	if g.Mapping < 0 {
 		return fmt.Sprintf("Bitbucket group %s is not mapped: nobody in it gets Databricks access through bitbricks. Add a mapping to %s to sync it.",
 			g.Bitbucket, configName(v.d))
@@ -250,7 +249,7 @@ func (v mappingsView) groupDetail(g groupRow) string {
 }
 
 // memberDetail explains a member row. Its name and note are sanitised already.
-func (v mappingsView) memberDetail(g groupRow, m memberRow) string {
+func (v *mappingsView) memberDetail(g groupRow, m memberRow) string {
 	glyph, target := v.th.marks[m.Mark], views.Sanitize(g.Target)
 	switch m.Mark {
 	case markMissing:
@@ -271,7 +270,7 @@ func (v mappingsView) memberDetail(g groupRow, m memberRow) string {
 }
 
 // credNote is the blast radius of a principal: its credentials, and what the plan does to them.
-func (v mappingsView) credNote(ownerID string) string {
+func (v *mappingsView) credNote(ownerID string) string {
 	creds := v.d.byOwner[ownerID]
 	if len(creds) == 0 {
 		return ""
@@ -308,7 +307,7 @@ func configName(d *dataset) string {
 	return "the config"
 }
 
-func (v mappingsView) View() string {
+func (v *mappingsView) View() string {
 	fw, _ := v.th.st.BoxFrame()
 	lw := v.groups.RowWidth() + 2 + fw
 	dh := v.detailHeight()
@@ -336,10 +335,25 @@ func (v mappingsView) View() string {
 	return lipgloss.JoinVertical(lipgloss.Left, lipgloss.JoinHorizontal(lipgloss.Top, left, rbox), detail)
 }
 
-func (v mappingsView) ShortHelp() []key.Binding {
+func (v *mappingsView) ShortHelp() []key.Binding {
 	return []key.Binding{v.groups.ShortHelp()[0], v.keys.Pane, v.keys.Apply, v.keys.Remap}
 }
 
-func (v mappingsView) FullHelp() [][]key.Binding {
+func (v *mappingsView) FullHelp() [][]key.Binding {
 	return [][]key.Binding{v.groups.Keys.FullHelp()[0], {v.keys.Pane, v.keys.Apply, v.keys.Remap}}
+}
+
+// Detail is the selected member's, or group's, explanation whole.
+func (v *mappingsView) Detail() (string, string, bool) {
+	if v.d == nil {
+		return "", "", false
+	}
+	g, ok := v.groups.Selected()
+	if !ok {
+		return "", "", false
+	}
+	if m, ok := v.members.Selected(); ok && v.focus == 1 {
+		return "Member · " + m.Name, v.memberDetail(g, m), true
+	}
+	return "Group · " + g.Bitbucket, v.groupDetail(g), true
 }

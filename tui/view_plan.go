@@ -3,6 +3,8 @@ package tui
 import (
 	"cmp"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/bitbricks/bitbricks/sync"
 	"github.com/bitbricks/bitbricks/views"
@@ -34,6 +36,7 @@ type planState struct {
 
 // planView lists the pending changes, each toggled for apply, and the findings.
 type planView struct {
+	tabBase
 	th       *theme
 	keys     planKeys
 	s        *planState
@@ -48,9 +51,9 @@ var planColumns = []components.Column{
 	{Width: 3}, {Width: 1}, {Width: 18}, {Width: 12, Flex: true, Max: 24}, {Width: 20, Flex: true, Max: 40}, {Width: 20, Flex: true, Drop: 1}, {Width: 10, Drop: 2},
 }
 
-func newPlanView(th *theme, readOnly bool) planView {
+func newPlanView(th *theme, readOnly bool) *planView {
 	s := &planState{selected: map[string]bool{}, status: map[string]string{}}
-	v := planView{th: th, keys: defaultPlanKeys(), s: s, readOnly: readOnly}
+	v := &planView{th: th, keys: defaultPlanKeys(), s: s, readOnly: readOnly}
 	v.changes = components.NewTable(th.st,
 		func(c sync.Change) string { return c.ID },
 		func(c sync.Change) string {
@@ -112,7 +115,16 @@ func (th *theme) actionGlyph(a sync.Action) string {
 	return th.marks[markMissing]
 }
 
-func (v planView) Init() tea.Cmd { return nil }
+func (v *planView) Title() (string, string)     { return "Plan", "Plan" }
+func (v *planView) MutatingKeys() []key.Binding { return []key.Binding{v.keys.Apply} }
+
+// Badge is the number of pending changes.
+func (v *planView) Badge() string {
+	if v.changes.Items() == nil {
+		return ""
+	}
+	return strconv.Itoa(len(v.changes.Items()))
+}
 
 func (v *planView) SetData(d *dataset) {
 	seen := map[string]bool{}
@@ -132,20 +144,25 @@ func (v *planView) SetData(d *dataset) {
 	v.refresh()
 }
 
-// SetStatus shows an apply's progress on a change's row.
-func (v *planView) SetStatus(id, status string) {
-	v.s.status[id] = status
-	v.changes.Invalidate()
+// changeStatusMsg shows an apply's progress on the rows of the changes: reset
+// forgets an earlier apply's first.
+type changeStatusMsg struct {
+	reset  bool
+	status map[string]string // by change id
 }
 
-// ClearStatus forgets the progress of an earlier apply.
-func (v *planView) ClearStatus() {
-	clear(v.s.status)
+func (v *planView) setStatus(msg changeStatusMsg) {
+	if msg.reset {
+		clear(v.s.status)
+	}
+	for id, st := range msg.status {
+		v.s.status[id] = st
+	}
 	v.changes.Invalidate()
 }
 
 // Selected is the toggled changes, in plan order.
-func (v planView) Selected() []sync.Change {
+func (v *planView) Selected() []sync.Change {
 	var out []sync.Change
 	for _, c := range v.changes.Items() {
 		if v.s.selected[c.ID] {
@@ -155,7 +172,7 @@ func (v planView) Selected() []sync.Change {
 	return out
 }
 
-func (v planView) findingsHeight() int {
+func (v *planView) findingsHeight() int {
 	_, fh := v.th.st.BoxFrame()
 	n := max(min(v.findings.Len(), v.h/3-fh), 1)
 	return n + fh
@@ -171,16 +188,18 @@ func (v *planView) SetSize(w, h int) {
 		"", "", "action", "group", "principal", "reason", "status"))
 }
 
-func (v *planView) Focus() {}
-func (v *planView) Blur()  {}
 func (v *planView) SetFilter(q string) {
 	focusedPane(v.focus, &v.changes, &v.findings).SetFilter(q)
 	v.refresh()
 }
 
-func (v planView) Filter() string { return focusedPane(v.focus, &v.changes, &v.findings).Filter() }
+func (v *planView) Filter() string { return focusedPane(v.focus, &v.changes, &v.findings).Filter() }
 
-func (v planView) Update(msg tea.Msg) (planView, tea.Cmd) {
+func (v *planView) Update(msg tea.Msg) (tabView, tea.Cmd) {
+	if st, ok := msg.(changeStatusMsg); ok {
+		v.setStatus(st)
+		return v, nil
+	}
 	km, ok := msg.(tea.KeyMsg)
 	if !ok {
 		return v, nil
@@ -219,7 +238,7 @@ func (v *planView) refresh() {
 	v.keys.Apply.SetHelp("a", fmt.Sprintf("apply %d selected", n))
 }
 
-func (v planView) View() string {
+func (v *planView) View() string {
 	fH := v.findingsHeight()
 	n := len(v.changes.Items())
 	title := fmt.Sprintf("Plan · %d %s · %d selected", n, plural(n, "change"), len(v.Selected()))
@@ -232,10 +251,63 @@ func (v planView) View() string {
 		v.th.st.BoxLines(ftitle, v.findings.Lines(), v.w, fH, v.focus == 1))
 }
 
-func (v planView) ShortHelp() []key.Binding {
+func (v *planView) ShortHelp() []key.Binding {
 	return []key.Binding{v.changes.ShortHelp()[0], v.keys.Pane, v.keys.Toggle, v.keys.ToggleAll, v.keys.Apply}
 }
 
-func (v planView) FullHelp() [][]key.Binding {
+func (v *planView) FullHelp() [][]key.Binding {
 	return [][]key.Binding{v.changes.Keys.FullHelp()[0], {v.keys.Pane, v.keys.Toggle, v.keys.ToggleAll, v.keys.Apply}}
+}
+
+// Detail is the selected change, or finding, whole.
+func (v *planView) Detail() (string, string, bool) {
+	if v.focus == 1 {
+		f, ok := v.findings.Selected()
+		if !ok {
+			return "", "", false
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s %s\n\nSubject: %s\n", v.th.findingGlyph(f.Kind), f.Kind, views.Sanitize(f.Subject))
+		if f.Group != "" {
+			fmt.Fprintf(&b, "Group: %s\n", views.Sanitize(f.Group))
+		}
+		fmt.Fprintf(&b, "\n%s\n\nA finding is reported and never acted on.", views.Sanitize(f.Detail))
+		return "Finding · " + string(f.Kind), b.String(), true
+	}
+	c, ok := v.changes.Selected()
+	if !ok {
+		return "", "", false
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s\n\n", v.th.actionGlyph(c.Action), c.Action)
+	row := func(k, val string) {
+		if val != "" {
+			fmt.Fprintf(&b, "%-12s %s\n", k+":", val)
+		}
+	}
+	group := views.Sanitize(c.Group)
+	if c.Group != "" {
+		if c.GroupKind != "" {
+			group += " (" + string(c.GroupKind) + " group, " + routeName(c.Route) + " API)"
+		}
+	}
+	row("Group", group)
+	if c.Principal != "" {
+		row("Principal", views.Sanitize(c.Principal)+" ("+strings.ReplaceAll(string(c.PrincipalType), "_", " ")+")")
+	}
+	row("Entitlement", views.Sanitize(c.Entitlement))
+	row("Credential", views.Sanitize(c.TokenID))
+	row("Binding", views.Sanitize(c.Binding))
+	if c.Action.Destructive() {
+		row("Effect", components.GlyphWarn+" takes access or a credential away")
+	}
+	row("Reason", views.Sanitize(c.Reason))
+	sel := "not selected (space selects it)"
+	if v.s.selected[c.ID] {
+		sel = "selected: a applies it with the other selected changes"
+	}
+	row("Apply", sel)
+	row("Status", v.s.status[c.ID])
+	row("Change id", views.Sanitize(c.ID))
+	return "Change · " + c.Action.String(), strings.TrimRight(b.String(), "\n"), true
 }

@@ -1,0 +1,63 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bitbricks/bitbricks/views/components"
+	"github.com/charmbracelet/bubbles/key"
+)
+
+// glyphLegend says what every glyph the console draws means. A colour cue always
+// has a glyph, as NO_COLOR drops colour; this is where a newcomer learns them.
+var glyphLegend = []struct{ glyph, meaning string }{
+	{components.GlyphMissing, "added by the plan: a member, a group or an entitlement Bitbucket calls for"},
+	{components.GlyphExtra, "removed or revoked by the plan: takes access or a credential away"},
+	{components.GlyphRotate, "a pipeline credential the plan rotates"},
+	{"~N", "N other changes to a group (entitlements)"},
+	{"new", "a Databricks group the plan creates"},
+	{components.GlyphUnresolved, "a Bitbucket account with no usable Databricks identity; nothing changes for it"},
+	{components.GlyphInSync, "in step: in Bitbucket and in Databricks; applied; ok"},
+	{components.GlyphKept, "kept: in Databricks only, left alone (the planner's reason is beside it)"},
+	{components.GlyphManaged, "the group is provisioned by an identity provider: drift is reported, never changed"},
+	{components.GlyphWarn, "a warning: near the age limit, overdue, read-only, a destructive change"},
+	{components.GlyphError, "an error, a failure, or over the age limit"},
+	{"█░", "a credential's age against policy.token_max_age: full is over it"},
+	{components.GlyphOn + " " + components.GlyphOff, "a change selected to apply, or not (space toggles it)"},
+	{components.GlyphPending, "queued; or more than fits: enter shows the row whole"},
+	{components.GlyphCursor + " " + components.GlyphCursorDim, "the cursor, in the focused pane and in the other one"},
+	{"┏ ╭", "a heavy border is the focused pane; tab moves the focus"},
+}
+
+// helpText is the help of the active view: every key that works there, the
+// global keys, and the glyphs.
+func (m Model) helpText() string {
+	var b strings.Builder
+	keys := func(title string, groups [][]key.Binding) {
+		fmt.Fprintf(&b, "%s\n", title)
+		seen := map[string]bool{}
+		for _, g := range groups {
+			for _, k := range g {
+				h := k.Help()
+				if !k.Enabled() || h.Key == "" || seen[h.Key] {
+					continue
+				}
+				seen[h.Key] = true
+				fmt.Fprintf(&b, "  %-10s %s\n", h.Key, h.Desc)
+			}
+		}
+		b.WriteString("\n")
+	}
+	keys("Keys in "+m.viewName(), m.view().FullHelp())
+	keys("Keys everywhere", m.keys.FullHelp())
+	b.WriteString("Views\n")
+	for i, v := range m.tabs {
+		name, _ := v.Title()
+		fmt.Fprintf(&b, "  %-10d %s\n", i+1, name)
+	}
+	b.WriteString("\nGlyphs\n")
+	for _, g := range glyphLegend {
+		fmt.Fprintf(&b, "  %-10s %s\n", g.glyph, g.meaning)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}

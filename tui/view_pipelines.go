@@ -1,0 +1,140 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bitbricks/bitbricks/views"
+	"github.com/bitbricks/bitbricks/views/components"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// pipelinesView lists the pipeline bindings: last rotation, when the next is due.
+type pipelinesView struct {
+	tabBase
+	listPane[bindingRow]
+	keys     struct{ Rotate key.Binding }
+	readOnly bool
+}
+
+var pipelineColumns = []components.Column{
+	{Width: 14, Flex: true, Max: 24}, {Width: 20, Flex: true, Max: 40, Drop: 2}, {Width: 16, Drop: 3}, {Width: 12, Drop: 4},
+	{Width: 9}, {Width: 12}, {Width: 16, Flex: true, Drop: 1},
+}
+
+func newPipelinesView(th *theme, readOnly bool) *pipelinesView {
+	v := &pipelinesView{listPane: listPane[bindingRow]{th: th, title: "Pipeline bindings", columns: pipelineColumns,
+		headers: []string{"binding", "variable", "service principal", "kind", "rotated", "due", "status"}}, readOnly: readOnly}
+	v.keys.Rotate = rotateKey()
+	v.keys.Rotate.SetEnabled(!readOnly)
+	v.table = components.NewTable(th.st,
+		func(r bindingRow) string { return r.Name },
+		func(r bindingRow) string { return r.Name + " " + r.Repository + " " + r.ServicePrincipal },
+		th.bindingLine)
+	v.table.SetEmpty("no pipeline bindings in the config")
+	v.table.Focus()
+	return v
+}
+
+func rotateKey() key.Binding { return key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "rotate")) }
+
+func (th *theme) bindingLine(r bindingRow, w int) string {
+	cols := components.Layout(w, 1, pipelineColumns)
+	target := r.Repository + "/" + r.Variable
+	if r.Environment != "" {
+		target = r.Repository + "@" + r.Environment + "/" + r.Variable
+	}
+	last, due := "-", "-"
+	if r.Current != nil {
+		last = ageText(r.Current.Age) + " ago"
+		due = "in " + ageText(r.DueIn)
+		if r.DueIn <= 0 {
+			due = th.st.Age.Warn.Render(components.GlyphWarn + " overdue " + ageText(-r.DueIn))
+		}
+	}
+	var state string
+	switch {
+	case r.State == nil || !r.State.Known:
+		state = th.st.Drift.Unresolved.Render(components.GlyphUnresolved + " not read")
+	case r.Rotation != nil:
+		state = th.st.Age.Warn.Render(components.GlyphRotate + " " + views.Sanitize(r.Rotation.Reason))
+	default:
+		state = th.marks[markInSync] + " ok"
+	}
+	return components.Join(cols, 1, r.Name, target, r.ServicePrincipal, r.Credential, last, due, state)
+}
+
+func (v *pipelinesView) Title() (string, string)     { return "Pipelines", "Pipes" }
+func (v *pipelinesView) SetData(d *dataset)          { v.table.SetItems(d.bindings) }
+func (v *pipelinesView) MutatingKeys() []key.Binding { return []key.Binding{v.keys.Rotate} }
+
+func (v *pipelinesView) Update(msg tea.Msg) (tabView, tea.Cmd) {
+	if km, ok := msg.(tea.KeyMsg); ok && key.Matches(km, v.keys.Rotate) {
+		if r, ok := v.table.Selected(); ok {
+			return v, emit(rotateIntent{binding: r.Name})
+		}
+		return v, nil
+	}
+	var cmd tea.Cmd
+	v.table, cmd = v.table.Update(msg)
+	return v, cmd
+}
+
+func (v *pipelinesView) ShortHelp() []key.Binding {
+	return append(v.table.ShortHelp(), v.keys.Rotate)
+}
+func (v *pipelinesView) FullHelp() [][]key.Binding {
+	return append(v.table.FullHelp(), []key.Binding{v.keys.Rotate})
+}
+
+// Detail is the selected binding whole: where its credential lives, its
+// rotation and why the plan rotates it.
+func (v *pipelinesView) Detail() (string, string, bool) {
+	r, ok := v.table.Selected()
+	if !ok {
+		return "", "", false
+	}
+	var b strings.Builder
+	row := func(k, val string) {
+		if val != "" {
+			fmt.Fprintf(&b, "%-18s %s\n", k+":", val)
+		}
+	}
+	target := r.Repository
+	if r.Environment != "" {
+		target += " (deployment environment " + r.Environment + ")"
+	}
+	row("Repository", target)
+	row("Variable", r.Variable+" (its id in "+r.Variable+"_ID)")
+	row("Service principal", r.ServicePrincipal)
+	row("Credential", string(r.Credential))
+	row("Rotate every", r.RotateEvery.String())
+	row("Lifetime", r.Lifetime.String())
+	switch {
+	case r.State == nil || !r.State.Known:
+		problem := "not read"
+		if r.State != nil && r.State.Problem != "" {
+			problem += ": " + views.Sanitize(r.State.Problem)
+		}
+		row("State", components.GlyphUnresolved+" "+problem)
+	case r.Current != nil:
+		row("Recorded", shortID(r.Current.ID)+", created "+ageText(r.Current.Age)+" ago")
+		due := "in " + ageText(r.DueIn)
+		if r.DueIn <= 0 {
+			due = components.GlyphWarn + " overdue by " + ageText(-r.DueIn)
+		}
+		row("Next rotation", due)
+	case r.State.RecordedID != "":
+		row("Recorded", views.Sanitize(r.State.RecordedID)+" (not found among the service principal's credentials)")
+	default:
+		row("Recorded", "nothing: "+r.Variable+"_ID is not set")
+	}
+	if r.Rotation != nil {
+		row("Plan", components.GlyphRotate+" rotate: "+views.Sanitize(r.Rotation.Reason))
+	} else if r.State != nil && r.State.Known {
+		row("Plan", components.GlyphInSync+" nothing to do")
+	}
+	b.WriteString("\nr rotates it now: a new credential is made, checked and written, then the old ones are revoked.")
+	return "Binding · " + r.Name, b.String(), true
+}

@@ -1,0 +1,113 @@
+package tui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views"
+
+	"github.com/bitbricks/bitbricks/views/components"
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// principalsView lists every Databricks user, service principal and group.
+type principalsView struct {
+	tabBase
+	listPane[principalRow]
+	d *dataset
+}
+
+func newPrincipalsView(th *theme) *principalsView {
+	cols := []components.Column{
+		{Width: 5}, {Width: 18, Flex: true, Max: 36}, {Width: 18, Flex: true, Max: 36, Drop: 2}, {Width: 7}, {Width: 7, Drop: 3}, {Width: 10, Flex: true, Drop: 1},
+	}
+	v := &principalsView{listPane: listPane[principalRow]{th: th, title: "Databricks principals", columns: cols,
+		headers: []string{"type", "name", "detail", "groups", "creds", "flags"}}}
+	v.table = components.NewTable(th.st,
+		func(r principalRow) string { return r.Key },
+		func(r principalRow) string { return r.Kind + " " + r.Name + " " + r.Detail + " " + r.Flags },
+		func(r principalRow, w int) string {
+			widths := components.Layout(w, 1, cols)
+			groups := fmt.Sprintf("%d grp", r.Groups)
+			creds := ""
+			if r.Kind != "group" {
+				creds = fmt.Sprintf("%d cred", r.Creds)
+			}
+			return components.Join(widths, 1, r.Kind, r.Name, th.st.Text.Muted.Render(r.Detail), groups, creds, r.Flags)
+		})
+	v.detail = v.principalDetail
+	v.table.SetEmpty("no principals")
+	v.table.Focus()
+	return v
+}
+
+func (v *principalsView) Title() (string, string) { return "Principals", "Princ" }
+func (v *principalsView) SetData(d *dataset) {
+	v.d = d
+	v.table.SetItems(d.principal)
+}
+
+func (v *principalsView) Update(msg tea.Msg) (tabView, tea.Cmd) {
+	var cmd tea.Cmd
+	v.table, cmd = v.table.Update(msg)
+	return v, cmd
+}
+
+// principalDetail is a principal whole: its groups and its credentials.
+func (v *principalsView) principalDetail(r principalRow) (string, string) {
+	var b strings.Builder
+	row := func(k, val string) {
+		if val != "" {
+			fmt.Fprintf(&b, "%-8s %s\n", k+":", val)
+		}
+	}
+	kind := map[string]string{"user": "user", "sp": "service principal", "group": "group"}[r.Kind]
+	row("Type", kind)
+	row("Name", r.Name)
+	row("Detail", r.Detail)
+	row("Id", views.Sanitize(r.ID))
+	row("Flags", r.Flags)
+	if v.d == nil {
+		return "Principal · " + r.Name, b.String()
+	}
+	var groups []string
+	for _, name := range v.d.dbGroups {
+		g := v.d.snap.DBGroups[name]
+		if slices.ContainsFunc(g.Members, func(m sync.Member) bool { return m.ID == r.ID }) {
+			groups = append(groups, views.Sanitize(name))
+		}
+	}
+	fmt.Fprintf(&b, "\nMember of %d %s", len(groups), plural(len(groups), "group"))
+	if len(groups) > 0 {
+		b.WriteString(": " + strings.Join(groups, ", "))
+	}
+	b.WriteString(".\n")
+	if r.Kind == "group" {
+		if src := v.d.sourcesOf(v.groupName(r.ID)); len(src) > 0 {
+			fmt.Fprintf(&b, "Mapped from Bitbucket %s.\n", views.Sanitize(strings.Join(src, ", ")))
+		}
+		return "Group · " + r.Name, strings.TrimRight(b.String(), "\n")
+	}
+	creds := v.d.byOwner[r.ID]
+	fmt.Fprintf(&b, "Holds %d %s", len(creds), plural(len(creds), "credential"))
+	if len(creds) > 0 {
+		b.WriteString(":")
+	}
+	b.WriteString("\n")
+	for _, c := range creds {
+		fmt.Fprintf(&b, "  %s  %s, %s old, expires %s, last used %s%s\n", shortID(c.ID), kindName(c.Kind), ageText(c.Age),
+			expiryText(c, v.d.now), whenText(c.LastUsed, v.d.now, "never"), quoted(c.Comment))
+	}
+	return "Principal · " + r.Name, strings.TrimRight(b.String(), "\n")
+}
+
+func (v *principalsView) groupName(id string) string {
+	for name, g := range v.d.snap.DBGroups {
+		if g.ID == id {
+			return name
+		}
+	}
+	return ""
+}
