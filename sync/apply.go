@@ -100,7 +100,7 @@ func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts App
 				}
 			}
 			if opts.AuditFile != "" {
-				ev := AuditEvent{Time: now().UTC(), Operator: opts.Operator, Action: c.Action.String(), Target: auditTarget(c),
+				ev := AuditEvent{Time: now().UTC(), Operator: opts.Operator, Action: c.Action.String(), Target: c.AuditTarget(),
 					Result: r.Status, Error: r.Error, ChangeID: c.ID}
 				if err := AppendAudit(opts.AuditFile, ev); err != nil {
 					stop = fmt.Errorf("write audit log: %w", err)
@@ -138,24 +138,4 @@ func run(ctx context.Context, exec Executor, rot Rotator, c Change, created map[
 		return rot.Rotate(ctx, c)
 	}
 	return errors.New("unknown action " + c.Action.String())
-}
-
-// auditTarget names what a change acts on; never a credential value (a
-// Change holds none).
-func auditTarget(c Change) string {
-	switch c.Action {
-	case ActionCreateGroup:
-		return "group:" + c.Group
-	case ActionAddMember, ActionRemoveMember:
-		return "group:" + c.Group + " " + string(c.PrincipalType) + ":" + c.Principal
-	case ActionAddEntitlement, ActionRemoveEntitlement:
-		return "group:" + c.Group + " entitlement:" + c.Entitlement
-	case ActionRevokeToken:
-		return "token:" + c.TokenID + " owner:" + c.Principal
-	case ActionRevokeSecret:
-		return "secret:" + c.TokenID + " owner:" + c.Principal
-	case ActionRotateCredential:
-		return "binding:" + c.Binding + " " + string(c.PrincipalType) + ":" + c.Principal
-	}
-	return c.ID
 }

@@ -90,7 +90,7 @@ func ComputePlan(snap *Snapshot, cfg *config.Config, now time.Time) Plan {
 	pl.rotations()
 
 	slices.SortStableFunc(pl.changes, func(a, b Change) int {
-		return cmp.Or(cmp.Compare(a.Action, b.Action), cmp.Compare(a.Group, b.Group),
+		return cmp.Or(cmp.Compare(a.Action.Info().Rank, b.Action.Info().Rank), cmp.Compare(a.Group, b.Group),
 			cmp.Compare(a.Principal, b.Principal), cmp.Compare(a.ID, b.ID))
 	})
 	slices.SortStableFunc(pl.findings, func(a, b Finding) int {

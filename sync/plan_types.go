@@ -1,65 +1,8 @@
 package sync
 
 import (
-	"fmt"
 	"time"
 )
-
-// Action is what a Change does.
-type Action int
-
-const (
-	ActionCreateGroup Action = iota
-	ActionAddMember
-	ActionAddEntitlement
-	ActionRotateCredential
-	ActionRemoveEntitlement
-	ActionRemoveMember
-	ActionRevokeToken
-	ActionRevokeSecret
-)
-
-var actionNames = [...]string{
-	ActionCreateGroup:       "create_group",
-	ActionAddMember:         "add_member",
-	ActionAddEntitlement:    "add_entitlement",
-	ActionRotateCredential:  "rotate_credential",
-	ActionRemoveEntitlement: "remove_entitlement",
-	ActionRemoveMember:      "remove_member",
-	ActionRevokeToken:       "revoke_token",
-	ActionRevokeSecret:      "revoke_secret",
-}
-
-// String is the action's JSON name.
-func (a Action) String() string {
-	if int(a) < len(actionNames) {
-		return actionNames[a]
-	}
-	return fmt.Sprintf("action(%d)", int(a))
-}
-
-// Destructive reports whether the action takes access or a credential away.
-func (a Action) Destructive() bool {
-	switch a {
-	case ActionRemoveEntitlement, ActionRemoveMember, ActionRevokeToken, ActionRevokeSecret:
-		return true
-	}
-	return false
-}
-
-// MarshalText makes an Action its JSON name.
-func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
-
-// UnmarshalText parses a JSON action name.
-func (a *Action) UnmarshalText(b []byte) error {
-	for i, n := range actionNames {
-		if n == string(b) {
-			*a = Action(i)
-			return nil
-		}
-	}
-	return fmt.Errorf("unknown action %q", b)
-}
 
 // Route is the API a group change goes through.
 type Route string
@@ -70,25 +13,25 @@ const (
 	RouteProxy     Route = "proxy"     // workspace-proxied account SCIM
 )
 
-// Change is one typed change of a Plan. Its JSON form is the contract in
-// DESIGN.md: every field present, empty where it does not apply.
+// Change is one typed change of a Plan. Its one JSON shape (MarshalJSON,
+// actions.go) is the contract in DESIGN.md.
 type Change struct {
-	ID            string        `json:"id"`
-	Action        Action        `json:"action"`
-	Group         string        `json:"group"`
-	GroupKind     GroupKind     `json:"group_kind,omitempty"` // on group changes only
-	Principal     string        `json:"principal"`
-	PrincipalType PrincipalType `json:"principal_type"`
-	Entitlement   string        `json:"entitlement"`
-	TokenID       string        `json:"token_id"` // token id, or SP secret id for revoke_secret
-	Binding       string        `json:"binding"`
-	Destructive   bool          `json:"destructive"`
-	Reason        string        `json:"reason"`
+	ID            string
+	Action        Action
+	Group         string
+	GroupKind     GroupKind // on group changes only
+	Principal     string
+	PrincipalType PrincipalType
+	Entitlement   string
+	TokenID       string // token id, or SP secret id for revoke_secret
+	Binding       string
+	Destructive   bool
+	Reason        string
 
 	// Fields the engine needs to apply the change; not in the JSON contract.
-	GroupID     string `json:"-"`
-	PrincipalID string `json:"-"` // SCIM id of the member, or owner id of a credential
-	Route       Route  `json:"-"`
+	GroupID     string
+	PrincipalID string // SCIM id of the member, or owner id of a credential
+	Route       Route
 }
 
 // FindingKind is the kind of a Finding.

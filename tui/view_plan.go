@@ -95,24 +95,25 @@ func changeSubject(c sync.Change) string {
 	return views.Sanitize(c.Principal)
 }
 
+// findingGlyph is the finding's glyph (views.FindingGlyph), coloured.
 func (th *theme) findingGlyph(k sync.FindingKind) string {
-	switch k {
-	case sync.FindingUnresolvedIdentity, sync.FindingMissingUser, sync.FindingNotAssigned:
-		return th.marks[markUnresolved]
-	case sync.FindingIdPManaged:
-		return th.marks[markManaged]
+	g := views.FindingGlyph(k)
+	if g == components.GlyphUnresolved {
+		return th.st.Drift.Unresolved.Render(g)
 	}
-	return th.ageGl[1] // !
+	return th.st.Age.Warn.Render(g)
 }
 
+// actionGlyph is the action's glyph from the action table, coloured:
+// destructive red, rotation as managed, additive green.
 func (th *theme) actionGlyph(a sync.Action) string {
 	switch {
-	case a == sync.ActionRotateCredential:
-		return th.st.Drift.Managed.Render(components.GlyphRotate)
 	case a.Destructive():
-		return th.marks[markExtra]
+		return th.st.Drift.Extra.Render(a.Glyph())
+	case a == sync.ActionRotateCredential:
+		return th.st.Drift.Managed.Render(a.Glyph())
 	}
-	return th.marks[markMissing]
+	return th.st.Drift.Missing.Render(a.Glyph())
 }
 
 func (v *planView) Title() (string, string)     { return "Plan", "Plan" }

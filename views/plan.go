@@ -17,23 +17,12 @@ const FormatVersion = "1"
 // off the screen.
 const maxLabel = 48
 
-// Glyph returns the glyph of an action: + add, - remove or revoke, ~ rotate,
-// * create.
-func Glyph(a sync.Action) string {
-	switch a {
-	case sync.ActionCreateGroup:
-		return "*"
-	case sync.ActionAddMember, sync.ActionAddEntitlement:
-		return "+"
-	case sync.ActionRotateCredential:
-		return "~"
-	}
-	return "-"
-}
-
-// FindingGlyph returns ? for an unresolved identity and ! for other findings.
+// FindingGlyph is a finding's glyph in the text plan and the console: ? for
+// an identity that could not be matched (unresolved, missing, not assigned
+// to the workspace), ! for every other finding.
 func FindingGlyph(k sync.FindingKind) string {
-	if k == sync.FindingUnresolvedIdentity {
+	switch k {
+	case sync.FindingUnresolvedIdentity, sync.FindingMissingUser, sync.FindingNotAssigned:
 		return "?"
 	}
 	return "!"
@@ -43,36 +32,9 @@ func glyphStyle(g string) string {
 	return map[string]string{"+": ansiGreen, "-": ansiRed, "~": ansiYellow, "*": ansiCyan, "!": ansiYellow, "?": ansiMagenta}[g]
 }
 
-// IsGroupChange reports whether a change is about a Databricks group (and so
-// carries group_kind in JSON).
-func IsGroupChange(a sync.Action) bool {
-	switch a {
-	case sync.ActionCreateGroup, sync.ActionAddMember, sync.ActionRemoveMember,
-		sync.ActionAddEntitlement, sync.ActionRemoveEntitlement:
-		return true
-	}
-	return false
-}
-
 // ChangeLabel is the short text of a change: the member, entitlement,
 // binding or token it is about, sanitised for a terminal.
-func ChangeLabel(c sync.Change) string { return Sanitize(changeLabel(c)) }
-
-func changeLabel(c sync.Change) string {
-	switch c.Action {
-	case sync.ActionCreateGroup:
-		return "create group " + c.Group
-	case sync.ActionAddEntitlement, sync.ActionRemoveEntitlement:
-		return "entitlement " + c.Entitlement
-	case sync.ActionRotateCredential:
-		return fmt.Sprintf("rotate %s (%s)", c.Binding, c.Principal)
-	case sync.ActionRevokeToken:
-		return fmt.Sprintf("revoke token %s of %s", c.TokenID, c.Principal)
-	case sync.ActionRevokeSecret:
-		return fmt.Sprintf("revoke secret %s of %s", c.TokenID, c.Principal)
-	}
-	return c.Principal
-}
+func ChangeLabel(c sync.Change) string { return Sanitize(c.Describe()) }
 
 // Counts is what the summary line counts.
 type Counts struct{ Add, Remove, Rotate, Findings int }
@@ -126,7 +88,7 @@ func RenderPlanText(w io.Writer, p sync.Plan, opts TextOptions) error {
 	byGroup := map[string][]sync.Change{}
 	var creds []sync.Change
 	for _, c := range p.Changes {
-		if !IsGroupChange(c.Action) {
+		if !c.Action.GroupChange() {
 			creds = append(creds, c)
 			continue
 		}
@@ -138,17 +100,17 @@ func RenderPlanText(w io.Writer, p sync.Plan, opts TextOptions) error {
 	slices.Sort(groups)
 	for _, g := range groups {
 		// Members before entitlements reads better than the plan's global order.
-		slices.SortStableFunc(byGroup[g], func(a, b sync.Change) int { return groupRank(a.Action) - groupRank(b.Action) })
+		slices.SortStableFunc(byGroup[g], func(a, b sync.Change) int { return a.Action.Info().GroupOrder - b.Action.Info().GroupOrder })
 		t.printf("%s\n", opts.paint(ansiBold, "Databricks group "+Sanitize(g)+groupNote(byGroup[g])))
 		for _, c := range byGroup[g] {
-			line(Glyph(c.Action), ChangeLabel(c), c.Reason)
+			line(c.Action.Glyph(), ChangeLabel(c), c.Reason)
 		}
 		t.printf("\n")
 	}
 	if len(creds) > 0 {
 		t.printf("%s\n", opts.paint(ansiBold, "Credentials"))
 		for _, c := range creds {
-			line(Glyph(c.Action), ChangeLabel(c), c.Reason)
+			line(c.Action.Glyph(), ChangeLabel(c), c.Reason)
 		}
 		t.printf("\n")
 	}
@@ -165,11 +127,6 @@ func RenderPlanText(w io.Writer, p sync.Plan, opts TextOptions) error {
 
 // findingLabel is a finding's kind and subject, sanitised for a terminal.
 func findingLabel(f sync.Finding) string { return string(f.Kind) + " " + Sanitize(f.Subject) }
-
-func groupRank(a sync.Action) int {
-	return slices.Index([]sync.Action{sync.ActionCreateGroup, sync.ActionAddMember, sync.ActionRemoveMember,
-		sync.ActionAddEntitlement, sync.ActionRemoveEntitlement}, a)
-}
 
 // groupNote says what kind of group it is and, for account groups, which API
 // changes its members.
@@ -193,25 +150,9 @@ type planJSON struct {
 	FormatVersion string         `json:"format_version"`
 	GeneratedAt   string         `json:"generated_at"`
 	Summary       sync.Summary   `json:"summary"`
-	Changes       []changeJSON   `json:"changes"`
+	Changes       []sync.Change  `json:"changes"`
 	Findings      []sync.Finding `json:"findings"`
 	Results       *[]sync.Result `json:"results,omitempty"`
-}
-
-// changeJSON fixes the contract: every field present, group_kind on group
-// changes only.
-type changeJSON struct {
-	ID            string `json:"id"`
-	Action        string `json:"action"`
-	Group         string `json:"group"`
-	GroupKind     string `json:"group_kind,omitempty"`
-	Principal     string `json:"principal"`
-	PrincipalType string `json:"principal_type"`
-	Entitlement   string `json:"entitlement"`
-	TokenID       string `json:"token_id"`
-	Binding       string `json:"binding"`
-	Destructive   bool   `json:"destructive"`
-	Reason        string `json:"reason"`
 }
 
 // RenderPlanJSON writes p as the JSON plan document; results, when not nil,
@@ -221,22 +162,8 @@ func RenderPlanJSON(w io.Writer, p sync.Plan, results []sync.Result) error {
 		FormatVersion: FormatVersion,
 		GeneratedAt:   p.GeneratedAt.UTC().Format(time.RFC3339),
 		Summary:       sync.PlanSummary(p),
-		Changes:       make([]changeJSON, 0, len(p.Changes)),
+		Changes:       append([]sync.Change{}, p.Changes...),
 		Findings:      append([]sync.Finding{}, p.Findings...),
-	}
-	for _, c := range p.Changes {
-		j := changeJSON{
-			ID: c.ID, Action: c.Action.String(), Group: c.Group, Principal: c.Principal,
-			PrincipalType: string(c.PrincipalType), Entitlement: c.Entitlement, TokenID: c.TokenID,
-			Binding: c.Binding, Destructive: c.Action.Destructive(), Reason: c.Reason,
-		}
-		if IsGroupChange(c.Action) {
-			j.GroupKind = string(c.GroupKind)
-			if j.GroupKind == "" {
-				j.GroupKind = string(sync.KindWorkspace)
-			}
-		}
-		doc.Changes = append(doc.Changes, j)
 	}
 	if results != nil {
 		doc.Results = &results
