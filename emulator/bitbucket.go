@@ -397,9 +397,18 @@ func (s *Server) bbGetWorkspace(w http.ResponseWriter, r *http.Request, u *BBUse
 
 func (s *Server) bbMembers(w http.ResponseWriter, r *http.Request, u *BBUser) {
 	o := s.Org
-	if o.bbWorkspace(w, r, u) {
-		bbPaged(w, r, o.members(), func(m *BBUser) any { return o.bbMembershipJSON(r, m, false) })
+	if !o.bbWorkspace(w, r, u) {
+		return
 	}
+	if emails, ok, err := emailFilter(r.URL.Query().Get("q")); ok {
+		if err != nil {
+			bbError(w, http.StatusBadRequest, "Invalid query", err.Error())
+			return
+		}
+		s.bbMembersByEmail(w, r, u, emails)
+		return
+	}
+	bbPaged(w, r, o.members(), func(m *BBUser) any { return o.bbMembershipJSON(r, m, false) })
 }
 
 func (s *Server) bbMember(w http.ResponseWriter, r *http.Request, u *BBUser) {

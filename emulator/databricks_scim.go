@@ -95,25 +95,24 @@ func (c *scimCtx) ids(t string) []string {
 	db := c.o.DB
 	switch t {
 	case scimUsers:
-		for id, u := range db.Users {
-			if c.api != wsSCIM || u.Assigned {
+		for _, id := range sortedKeys(c.o, scimUsers, db.Users) {
+			if c.api != wsSCIM || db.Users[id].Assigned {
 				ids = append(ids, id)
 			}
 		}
 	case scimSPs:
-		for id, sp := range db.ServicePrincipals {
-			if c.api != wsSCIM || sp.Assigned {
+		for _, id := range sortedKeys(c.o, scimSPs, db.ServicePrincipals) {
+			if c.api != wsSCIM || db.ServicePrincipals[id].Assigned {
 				ids = append(ids, id)
 			}
 		}
 	case scimGroups:
-		for id, g := range db.Groups {
-			if c.groupVisible(g) {
+		for _, id := range sortedKeys(c.o, scimGroups, db.Groups) {
+			if c.groupVisible(db.Groups[id]) {
 				ids = append(ids, id)
 			}
 		}
 	}
-	slices.SortFunc(ids, cmpID)
 	return ids
 }
 

@@ -27,6 +27,8 @@ type Org struct {
 	// emulate` and used by the demo and the tests. Values are generated at
 	// seed time, never literals in source.
 	Creds Credentials
+
+	order idOrder // the Databricks maps' id order, cached between requests
 }
 
 // Credentials are credentials a seed hands out.

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -131,32 +132,58 @@ func nextCursor(next string) string {
 	return next
 }
 
-// Emails resolves account ids in batches of 100; ids already seen in a
-// group search cost nothing.
+// atlassianConcurrency is how many users/search batches run at once.
+const atlassianConcurrency = 4
+
+// Emails resolves account ids in batches of 100, a few batches at a time;
+// ids already seen in a group search cost nothing. Progress, if the context
+// carries one, counts emails resolved of those asked for.
 func (a *Atlassian) Emails(ctx context.Context, accountIDs []string) (map[string]string, error) {
 	out := map[string]string{}
 	var todo []string
+	queued := map[string]bool{}
 	a.mu.Lock()
 	for _, id := range accountIDs {
 		if e, ok := a.emails[id]; ok {
 			out[id] = e
-		} else if id != "" && !slices.Contains(todo, id) {
+		} else if id != "" && !queued[id] {
+			queued[id] = true
 			todo = append(todo, id)
 		}
 	}
 	a.mu.Unlock()
+	progress := pageProgress(ctx)
+	total, done := len(todo), 0
+	progress(done, total)
+	var (
+		mu    gosync.Mutex
+		first error
+	)
+	g := newGroup(ctx, atlassianConcurrency)
 	for batch := range slices.Chunk(todo, atlassianBatch) {
-		users, err := a.searchUsers(ctx, map[string]any{"accountIds": batch})
-		if err != nil {
-			return out, a.check("look up emails in the Atlassian directory", err)
-		}
-		for _, u := range users {
-			if u.Email != "" {
-				out[u.AccountID] = u.Email
+		g.Go(func(ctx context.Context) error {
+			users, err := a.searchUsers(ctx, map[string]any{"accountIds": batch})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				first = cmp.Or(first, err)
+				return err
 			}
-		}
+			for _, u := range users {
+				if u.Email != "" {
+					out[u.AccountID] = u.Email
+				}
+			}
+			done += len(batch)
+			progress(done, total)
+			return nil
+		})
 	}
-	return out, nil
+	g.Wait()
+	if first != nil {
+		return out, a.check("look up emails in the Atlassian directory", first)
+	}
+	return out, ctx.Err()
 }
 
 // Groups lists the directory groups, then the members of the wanted ones

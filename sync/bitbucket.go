@@ -50,6 +50,9 @@ type BitbucketSource interface {
 	Groups(ctx context.Context) ([]*BitbucketGroup, error)
 	// Members returns the workspace members.
 	Members(ctx context.Context) ([]Account, error)
+	// MembersByEmail tells, for each of emails (lower-cased), whether it is
+	// a workspace member's; known is a member's email the answers must hold.
+	MembersByEmail(ctx context.Context, emails []string, known string) (map[string]bool, error)
 	// Variables returns the pipeline variables of a repository, of one of its
 	// deployment environments (by name), or of the workspace when repository
 	// is empty. Secured values are never returned.

@@ -85,8 +85,9 @@ type DatabricksOptions struct {
 // for applying (Executor).
 type Databricks struct {
 	w         *databricks.WorkspaceClient
-	raw       *client.DatabricksClient // the workspace's raw client, for the SCIM proxy
+	raw       *client.DatabricksClient // the workspace's raw client, for the SCIM proxy and paged lists
 	a         *databricks.AccountClient
+	araw      *client.DatabricksClient // the account's raw client, for paged lists
 	accountOK bool
 	accErr    error // why there is no account client
 	host      string
@@ -135,6 +136,8 @@ func NewDatabricks(cfg *config.Config, opts DatabricksOptions) (*Databricks, err
 	}
 	acfg := accountConfig(w.Config, cfg.Databricks, opts)
 	if d.a, err = databricks.NewAccountClient(tune(acfg)); err != nil {
+		d.a, d.accErr = nil, fmt.Errorf("configure the account client: %w", err)
+	} else if d.araw, err = client.New(d.a.Config); err != nil {
 		d.a, d.accErr = nil, fmt.Errorf("configure the account client: %w", err)
 	}
 	return d, nil
@@ -245,15 +248,16 @@ func (d *Databricks) Me(ctx context.Context) (string, error) {
 
 const userAttrs = "id,userName,displayName,active,externalId"
 
-// Users lists the workspace's users, every page.
+// Users lists the workspace's users, every page (pages after the first in
+// parallel, see scimListAll).
 func (d *Databricks) Users(ctx context.Context) ([]*User, error) {
-	us, err := d.w.UsersV2.ListAll(ctx, iam.ListUsersRequest{Attributes: userAttrs})
+	us, err := scimListAll[scimUser](ctx, d.raw, "/api/2.0/preview/scim/v2/Users", map[string]any{"attributes": userAttrs})
 	if err != nil {
 		return nil, d.wrap("list Databricks users", err, true)
 	}
 	out := make([]*User, 0, len(us))
 	for _, u := range us {
-		out = append(out, &User{ID: u.Id, UserName: u.UserName, DisplayName: u.DisplayName, Active: u.Active, ExternalID: u.ExternalId, Assigned: true})
+		out = append(out, &User{ID: u.ID, UserName: u.UserName, DisplayName: u.DisplayName, Active: u.Active, ExternalID: u.ExternalID, Assigned: true})
 	}
 	return out, nil
 }
@@ -264,13 +268,14 @@ func (d *Databricks) AccountUsers(ctx context.Context) ([]*User, error) {
 	if d.a == nil {
 		return nil, d.accErr
 	}
-	us, err := d.a.UsersV2.ListAll(ctx, iam.ListAccountUsersRequest{Attributes: userAttrs})
+	path := "/api/2.0/accounts/" + url.PathEscape(d.a.Config.AccountID) + "/scim/v2/Users"
+	us, err := scimListAll[scimUser](ctx, d.araw, path, map[string]any{"attributes": userAttrs})
 	if err != nil {
 		return nil, fmt.Errorf("list Databricks account users: %w", err)
 	}
 	out := make([]*User, 0, len(us))
 	for _, u := range us {
-		out = append(out, &User{ID: u.Id, UserName: u.UserName, DisplayName: u.DisplayName, Active: u.Active, ExternalID: u.ExternalId})
+		out = append(out, &User{ID: u.ID, UserName: u.UserName, DisplayName: u.DisplayName, Active: u.Active, ExternalID: u.ExternalID})
 	}
 	return out, nil
 }
@@ -279,7 +284,7 @@ func (d *Databricks) AccountUsers(ctx context.Context) ([]*User, error) {
 // The workspace list carries members; should a service omit them from every
 // group, each group is read on its own.
 func (d *Databricks) Groups(ctx context.Context) ([]*Group, error) {
-	gs, err := d.w.GroupsV2.ListAll(ctx, iam.ListGroupsRequest{})
+	gs, err := scimListAll[scimGroup](ctx, d.raw, "/api/2.0/preview/scim/v2/Groups", nil)
 	if err != nil {
 		return nil, d.wrap("list Databricks groups", err, true)
 	}
@@ -287,7 +292,7 @@ func (d *Databricks) Groups(ctx context.Context) ([]*Group, error) {
 	for _, g := range gs {
 		out = append(out, fromSCIMGroup(g))
 	}
-	if len(gs) > 0 && !slices.ContainsFunc(gs, func(g iam.Group) bool { return len(g.Members) > 0 }) {
+	if len(gs) > 0 && !slices.ContainsFunc(gs, func(g scimGroup) bool { return len(g.Members) > 0 }) {
 		var wg gosync.WaitGroup
 		for _, g := range out {
 			wg.Go(func() {
@@ -296,7 +301,11 @@ func (d *Databricks) Groups(ctx context.Context) ([]*Group, error) {
 					g.MembersKnown = false
 					return
 				}
-				g.Members = members(full.Members)
+				vs := make([]scimValue, 0, len(full.Members))
+				for _, m := range full.Members {
+					vs = append(vs, scimValue{Value: m.Value, Display: m.Display, Type: m.Type, Ref: m.Ref})
+				}
+				g.Members = members(vs)
 			})
 		}
 		wg.Wait()
@@ -304,12 +313,12 @@ func (d *Databricks) Groups(ctx context.Context) ([]*Group, error) {
 	return out, nil
 }
 
-func fromSCIMGroup(g iam.Group) *Group {
+func fromSCIMGroup(g scimGroup) *Group {
 	kind := KindWorkspace
 	if g.Meta != nil && g.Meta.ResourceType == "Group" {
 		kind = KindAccount
 	}
-	out := &Group{ID: g.Id, Name: g.DisplayName, Kind: kind, ExternalID: g.ExternalId, Members: members(g.Members), MembersKnown: true}
+	out := &Group{ID: g.ID, Name: g.DisplayName, Kind: kind, ExternalID: g.ExternalID, Members: members(g.Members), MembersKnown: true}
 	for _, e := range g.Entitlements {
 		out.Entitlements = append(out.Entitlements, e.Value)
 	}
@@ -318,7 +327,7 @@ func fromSCIMGroup(g iam.Group) *Group {
 
 // members types each member by its $ref ("Users/1", "ServicePrincipals/2",
 // "Groups/3"); Display is refined by the snapshot (userName for users).
-func members(cv []iam.ComplexValue) []Member {
+func members(cv []scimValue) []Member {
 	out := make([]Member, 0, len(cv))
 	for _, m := range cv {
 		t := PrincipalType("")
@@ -337,32 +346,48 @@ func members(cv []iam.ComplexValue) []Member {
 
 // ServicePrincipals lists the workspace's service principals, every page.
 func (d *Databricks) ServicePrincipals(ctx context.Context) ([]*ServicePrincipal, error) {
-	sps, err := d.w.ServicePrincipalsV2.ListAll(ctx, iam.ListServicePrincipalsRequest{Attributes: "id,applicationId,displayName,active"})
+	sps, err := scimListAll[scimSP](ctx, d.raw, "/api/2.0/preview/scim/v2/ServicePrincipals", map[string]any{"attributes": "id,applicationId,displayName,active"})
 	if err != nil {
 		return nil, d.wrap("list Databricks service principals", err, true)
 	}
 	out := make([]*ServicePrincipal, 0, len(sps))
 	for _, sp := range sps {
-		out = append(out, &ServicePrincipal{ID: sp.Id, ApplicationID: sp.ApplicationId, DisplayName: sp.DisplayName, Active: sp.Active})
+		out = append(out, &ServicePrincipal{ID: sp.ID, ApplicationID: sp.ApplicationID, DisplayName: sp.DisplayName, Active: sp.Active})
 	}
 	return out, nil
 }
 
+// tokenInfo is one token of the token management list, decoded lean (the
+// SDK's TokenInfo decodes every one of 30,000 items twice).
+type tokenInfo struct {
+	TokenID           string `json:"token_id"`
+	OwnerID           int64  `json:"owner_id"`
+	CreatedByID       int64  `json:"created_by_id"`
+	CreatedByUsername string `json:"created_by_username"`
+	Comment           string `json:"comment"`
+	CreationTime      int64  `json:"creation_time"`
+	ExpiryTime        int64  `json:"expiry_time"`
+	LastUsedDay       int64  `json:"last_used_day"`
+}
+
 // Tokens lists every token through token management (one response).
 func (d *Databricks) Tokens(ctx context.Context) ([]Credential, error) {
-	ts, err := d.w.TokenManagement.ListAll(ctx, settings.ListTokenManagementRequest{})
+	var resp struct {
+		TokenInfos []tokenInfo `json:"token_infos"`
+	}
+	err := d.raw.Do(ctx, http.MethodGet, "/api/2.0/token-management/tokens", map[string]string{"Accept": "application/json"}, nil, nil, &resp)
 	if err != nil {
 		return nil, d.wrap("list Databricks tokens", err, false)
 	}
-	out := make([]Credential, 0, len(ts))
-	for _, t := range ts {
+	out := make([]Credential, 0, len(resp.TokenInfos))
+	for _, t := range resp.TokenInfos {
 		c := Credential{
-			ID: t.TokenId, Kind: CredentialPAT, OwnerID: strconv.FormatInt(t.OwnerId, 10), OwnerType: PrincipalUser,
+			ID: t.TokenID, Kind: CredentialPAT, OwnerID: strconv.FormatInt(t.OwnerID, 10), OwnerType: PrincipalUser,
 			Owner: t.CreatedByUsername, Comment: t.Comment, Created: epochMillis(t.CreationTime),
 			Expiry: epochMillis(t.ExpiryTime), LastUsed: epochMillis(t.LastUsedDay),
 		}
-		if t.OwnerId == 0 {
-			c.OwnerID = strconv.FormatInt(t.CreatedById, 10)
+		if t.OwnerID == 0 {
+			c.OwnerID = strconv.FormatInt(t.CreatedByID, 10)
 		}
 		out = append(out, c)
 	}

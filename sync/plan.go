@@ -419,6 +419,19 @@ func (pl *planner) entitlements(t *groupTarget) {
 // members. If the workspace side is not fully known, nobody is departed.
 func (pl *planner) departed(clean []*Group, desiredAnywhere map[string]bool) map[string]bool {
 	subject := cmp.Or(pl.snap.Workspace, "workspace")
+	if !pl.snap.MembersKnown && pl.snap.PresenceKnown {
+		// Only what Bitbucket answered for the person proves a departure.
+		out := map[string]bool{}
+		for _, g := range clean {
+			for _, m := range g.Members {
+				k := strings.ToLower(pl.memberName(m))
+				if present, asked := pl.snap.Presence[k]; m.Type == PrincipalUser && !desiredAnywhere[k] && asked && !present {
+					out[k] = true
+				}
+			}
+		}
+		return out
+	}
 	if !pl.snap.MembersKnown {
 		pl.find(FindingNoDeparted, subject, "", "the Bitbucket workspace member list could not be read; nobody is treated as departed")
 		return nil

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bitbricks/bitbricks/config"
@@ -59,14 +60,21 @@ func (s Sources) Executor() (Executor, bool) {
 
 // readConcurrency bounds the reads in flight at once (SCIM requests are
 // bounded further, to 4, by the Databricks adapter).
-const readConcurrency = 8
+const readConcurrency = 16
 
 // Read takes a Snapshot of every source, concurrently and through every
 // page. A source that fails becomes a SourceProblem and marks its part of the
 // snapshot unknown; the snapshot is still returned. Bad credentials or an
 // unreachable host for Bitbucket or Databricks stop the read with a one-line
 // *SystemError naming the system and what to check. progress, if not nil,
-// hears what is being read (called from one goroutine at a time).
+// hears what is being read, with counts for the long parts (pages read of
+// pages known, emails resolved of those asked for); it is called from one
+// goroutine at a time.
+//
+// Each read starts as soon as what it needs is in (emails after the groups,
+// secrets after the service principals), not stage by stage, so the run
+// takes about as long as its longest chain: the SCIM lists, 4 requests at a
+// time.
 func Read(ctx context.Context, src Sources, cfg *config.Config, progress func(string)) (*Snapshot, error) {
 	r := &reader{src: src, cfg: cfg, progress: progress, snap: &Snapshot{
 		TakenAt: time.Now().UTC(), Workspace: cfg.Bitbucket.Workspace, Host: src.Databricks.Host(),
@@ -89,34 +97,29 @@ func Read(ctx context.Context, src Sources, cfg *config.Config, progress func(st
 	}
 
 	g = newGroup(ctx, readConcurrency)
+	groups := closed()
 	if fromAdmin {
-		g.Go(r.adminGroups)
-	} else {
-		g.Go(r.members)
+		groups = g.Go(r.adminGroups)
 	}
-	g.Go(r.databricksUsers)
-	g.Go(r.databricksGroups)
-	g.Go(r.servicePrincipals)
+	users := g.Go(r.databricksUsers)
+	dbGroups := g.Go(r.databricksGroups)
+	sps := g.Go(r.servicePrincipals)
+	account := g.Go(r.account)
+	proxy := g.Go(r.proxy)
 	g.Go(r.tokens)
 	g.Go(r.maxTokenDays)
-	g.Go(r.account)
-	g.Go(r.proxy)
 	if src.Atlassian != nil {
 		g.Go(r.atlassianTokens)
 	}
 	for _, b := range cfg.Pipelines {
 		g.Go(func(ctx context.Context) error { return r.binding(ctx, b) })
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	emails := g.GoAfter(r.emails, groups)
+	g.GoAfter(r.spSecrets, sps, account)
+	g.GoAfter(r.proxyGroups, dbGroups, account, proxy)
+	if !fromAdmin {
+		g.GoAfter(r.presence, emails, dbGroups, users)
 	}
-
-	// What needs the above: emails of every account seen, SP secrets, which
-	// mapped account groups the workspace proxy lets the caller change.
-	g = newGroup(ctx, readConcurrency)
-	g.Go(r.emails)
-	g.Go(r.spSecrets)
-	g.Go(r.proxyGroups)
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
@@ -125,6 +128,12 @@ func Read(ctx context.Context, src Sources, cfg *config.Config, progress func(st
 	}
 	r.finish()
 	return r.snap, nil
+}
+
+func closed() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
 }
 
 // reader holds one Read's state; mu guards snap while the reads run.
@@ -141,6 +150,8 @@ type reader struct {
 	rawTokens  []Credential // owners not yet resolved
 	secrets    []Credential
 	atlTokens  []Credential
+	// mappedIdentity holds the lower-case userNames the identity map gives.
+	mappedIdentity map[string]bool
 }
 
 func (r *reader) say(format string, args ...any) {
@@ -235,7 +246,7 @@ func (r *reader) members(ctx context.Context) error {
 
 func (r *reader) databricksUsers(ctx context.Context) error {
 	r.say("reading Databricks users")
-	us, err := r.src.Databricks.Users(ctx)
+	us, err := r.src.Databricks.Users(r.pages(ctx, "Databricks users", "pages"))
 	if err != nil {
 		return r.fail(SystemDatabricks, "users", err)
 	}
@@ -250,7 +261,7 @@ func (r *reader) databricksUsers(ctx context.Context) error {
 
 func (r *reader) databricksGroups(ctx context.Context) error {
 	r.say("reading Databricks groups")
-	gs, err := r.src.Databricks.Groups(ctx)
+	gs, err := r.src.Databricks.Groups(r.pages(ctx, "Databricks groups", "pages"))
 	if err != nil {
 		if stop := r.fail(SystemDatabricks, "groups", err); stop != nil {
 			return stop
@@ -274,7 +285,7 @@ func (r *reader) databricksGroups(ctx context.Context) error {
 
 func (r *reader) servicePrincipals(ctx context.Context) error {
 	r.say("reading Databricks service principals")
-	sps, err := r.src.Databricks.ServicePrincipals(ctx)
+	sps, err := r.src.Databricks.ServicePrincipals(r.pages(ctx, "Databricks service principals", "pages"))
 	if err != nil {
 		return r.fail(SystemDatabricks, "service principals", err)
 	}
@@ -323,7 +334,7 @@ func (r *reader) account(ctx context.Context) error {
 	r.snap.AccountAccess = true
 	r.mu.Unlock()
 	r.say("reading Databricks account users")
-	us, err := r.src.Databricks.AccountUsers(ctx)
+	us, err := r.src.Databricks.AccountUsers(r.pages(ctx, "Databricks account users", "pages"))
 	if err != nil {
 		return r.fail(SystemDatabricks, "account users", err)
 	}
@@ -443,13 +454,21 @@ func (r *reader) emails(ctx context.Context) error {
 		for k, v := range m {
 			idmap[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
 		}
+		r.mu.Lock()
+		r.mappedIdentity = map[string]bool{}
+		for _, v := range m {
+			r.mappedIdentity[strings.ToLower(strings.TrimSpace(v))] = true
+		}
+		r.mu.Unlock()
 	}
 	resolved := map[string]string{}
 	var todo []string
+	queued := map[string]bool{}
 	for _, a := range accounts {
-		if a.AccountID == "" || resolved[a.AccountID] != "" || slices.Contains(todo, a.AccountID) {
+		if a.AccountID == "" || resolved[a.AccountID] != "" || queued[a.AccountID] {
 			continue
 		}
+		queued[a.AccountID] = true
 		if e := cmp.Or(idmap[strings.ToLower(a.AccountID)], idmap[strings.ToLower(a.UUID)]); e != "" {
 			resolved[a.AccountID] = e
 		} else {
@@ -459,7 +478,7 @@ func (r *reader) emails(ctx context.Context) error {
 	useAdmin := r.src.Atlassian != nil && r.cfg.Identity.EmailFrom != config.EmailFromMap
 	if len(todo) > 0 && useAdmin {
 		r.say("resolving %d emails through the Atlassian directory", len(todo))
-		found, err := r.src.Atlassian.Emails(ctx, todo)
+		found, err := r.src.Atlassian.Emails(r.pages(ctx, "Atlassian directory", "emails resolved"), todo)
 		for id, e := range found {
 			resolved[id] = e
 		}
@@ -477,6 +496,10 @@ func (r *reader) emails(ctx context.Context) error {
 	return nil
 }
 
+// secretsConcurrency is how many OAuth secret lists are read at once: they
+// are not SCIM (no limit of 4), and there is one per service principal.
+const secretsConcurrency = 16
+
 // secrets reads every service principal's OAuth secrets when the account
 // API is reachable; SecretsKnown is true only if all of them were read.
 func (r *reader) spSecrets(ctx context.Context) error {
@@ -484,12 +507,16 @@ func (r *reader) spSecrets(ctx context.Context) error {
 		return nil
 	}
 	r.say("reading OAuth secrets of %d service principals", len(r.snap.SPs))
-	g := newGroup(ctx, SCIMConcurrency)
+	progress := pageProgress(r.pages(ctx, "OAuth secrets", "service principals"))
+	g := newGroup(ctx, secretsConcurrency)
 	var failed []string
 	var first error
+	var done atomic.Int64
+	total := len(r.snap.SPs)
 	for _, sp := range r.snap.SPs {
 		g.Go(func(ctx context.Context) error {
 			ss, err := r.src.Databricks.Secrets(ctx, sp.ID)
+			progress(int(done.Add(1)), total)
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			if err != nil {
@@ -603,8 +630,26 @@ func newGroup(ctx context.Context, n int) *group {
 	return &group{ctx: ctx, cancel: cancel, sem: make(chan struct{}, n)}
 }
 
-func (g *group) Go(f func(context.Context) error) {
+// Go runs f; the channel it returns closes when f has returned.
+func (g *group) Go(f func(context.Context) error) <-chan struct{} {
+	return g.GoAfter(f)
+}
+
+// GoAfter runs f once every channel of after has closed (without holding one
+// of the n places while it waits); the channel it returns closes when f has
+// returned or was given up because the group ended.
+func (g *group) GoAfter(f func(context.Context) error, after ...<-chan struct{}) <-chan struct{} {
+	done := make(chan struct{})
 	g.wg.Go(func() {
+		defer close(done)
+		for _, c := range after {
+			select {
+			case <-c:
+			case <-g.ctx.Done():
+				g.once.Do(func() { g.err = g.ctx.Err() })
+				return
+			}
+		}
 		select {
 		case g.sem <- struct{}{}:
 		case <-g.ctx.Done():
@@ -616,10 +661,111 @@ func (g *group) Go(f func(context.Context) error) {
 			g.once.Do(func() { g.err = err; g.cancel() })
 		}
 	})
+	return done
 }
 
 func (g *group) Wait() error {
 	g.wg.Wait()
 	g.cancel()
 	return g.err
+}
+
+// presence asks Bitbucket, by email, whether the people a departure could
+// concern are still workspace members: the Databricks members of mapped
+// groups whom no mapped Bitbucket group names. That is a request per 89 such
+// people instead of the whole member list (a request per 100 members). The
+// answers are checked against a known member; when there is none to check
+// against, or Bitbucket refuses the filter, the whole member list is read as
+// before.
+func (r *reader) presence(ctx context.Context) error {
+	if !r.cfg.Policy.RevokeDeparted {
+		return nil
+	}
+	if r.src.Atlassian == nil || r.cfg.Identity.EmailFrom == config.EmailFromMap {
+		// Emails come from the identity map, not the directory Bitbucket
+		// filters on: only the whole list can tell.
+		return r.members(ctx)
+	}
+	byKey := map[string]*BitbucketGroup{}
+	for _, g := range r.bbGroups {
+		byKey[g.Slug], byKey[g.Name] = g, g
+	}
+	mapped := map[string]bool{} // lower-case emails of mapped Bitbucket groups' members
+	var known []string
+	for _, m := range r.cfg.Mappings {
+		if bg := byKey[m.BitbucketGroup]; bg != nil && bg.Known {
+			for _, a := range bg.Members {
+				if e := strings.ToLower(r.snap.Emails[a.AccountID]); e != "" && !mapped[e] {
+					mapped[e] = true
+					known = append(known, e)
+				}
+			}
+		}
+	}
+	var ask []string
+	asked := map[string]bool{}
+	for _, m := range r.cfg.Mappings {
+		g := r.snap.DBGroups[m.DatabricksGroup]
+		if g == nil {
+			continue
+		}
+		for _, mem := range g.Members {
+			u := r.snap.Users[mem.ID]
+			if u == nil {
+				continue
+			}
+			// A userName the identity map names may differ from the
+			// account's email in the directory: never asked, never departed.
+			if e := strings.ToLower(u.UserName); strings.Contains(e, "@") && !mapped[e] && !asked[e] && !r.mappedIdentity[e] {
+				asked[e] = true
+				ask = append(ask, e)
+			}
+		}
+	}
+	if len(ask) == 0 {
+		r.mu.Lock()
+		r.snap.Presence, r.snap.PresenceKnown = map[string]bool{}, true
+		r.mu.Unlock()
+		return nil
+	}
+	if len(known) == 0 {
+		return r.members(ctx)
+	}
+	slices.Sort(known)
+	r.say("checking %d people for departure from the Bitbucket workspace (%d requests)", len(ask), (len(ask)+emailFilterMax-2)/(emailFilterMax-1))
+	present, err := r.src.Bitbucket.MembersByEmail(ctx, ask, known[0])
+	if err != nil {
+		if httpStatus(err) == http.StatusForbidden {
+			return r.members(ctx)
+		}
+		return r.fail(SystemBitbucket, "workspace members by email", err)
+	}
+	r.mu.Lock()
+	r.snap.Presence, r.snap.PresenceKnown = present, true
+	r.mu.Unlock()
+	return nil
+}
+
+// pages reports a listing's progress as "what: done of total pages", at
+// its first page, its last, and each quarter between, so a long read shows
+// its count moving without a line per page.
+func (r *reader) pages(ctx context.Context, what, unit string) context.Context {
+	if r.progress == nil {
+		return ctx
+	}
+	last := -1
+	var mu gosync.Mutex
+	return WithPageProgress(ctx, func(done, total int) {
+		mu.Lock()
+		defer mu.Unlock()
+		step := done * 4 / max(total, 1)
+		if done != total && done != 1 && step == last {
+			return
+		}
+		if done == 0 && total == 0 {
+			return
+		}
+		last = step
+		r.say("%s: %d of %d %s", what, done, total, unit)
+	})
 }
