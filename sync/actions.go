@@ -27,7 +27,7 @@ type ActionInfo struct {
 	// Name is the action's JSON name (the schema's $defs.action enum).
 	Name string
 	// Glyph marks the action in the text plan and the console, for
-	// additive (+, *, ~) and destructive (-) changes alike.
+	// additive (+, *, ↻) and destructive (-) changes alike.
 	Glyph string
 	// Label is the action in words, for help and confirmations.
 	Label string
@@ -70,7 +70,7 @@ var actions = map[Action]ActionInfo{
 		AuditTarget: entitlementTarget,
 	},
 	ActionRotateCredential: {
-		Name: "rotate_credential", Glyph: "~", Label: "rotate credential", Rank: 3,
+		Name: "rotate_credential", Glyph: "↻", Label: "rotate credential", Rank: 3,
 		Describe: func(c Change) string { return fmt.Sprintf("rotate %s (%s)", c.Binding, c.Principal) },
 		AuditTarget: func(c Change) string {
 			return "binding:" + c.Binding + " " + string(c.PrincipalType) + ":" + c.Principal

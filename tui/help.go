@@ -4,16 +4,15 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/bitbricks/bitbricks/sync"
 	"github.com/bitbricks/bitbricks/views/components"
 	"github.com/charmbracelet/bubbles/key"
 )
 
 // glyphLegend says what every glyph the console draws means. A colour cue always
 // has a glyph, as NO_COLOR drops colour; this is where a newcomer learns them.
-var glyphLegend = []struct{ glyph, meaning string }{
-	{components.GlyphMissing, "added by the plan: a member, a group or an entitlement Bitbucket calls for"},
-	{components.GlyphExtra, "removed or revoked by the plan: takes access or a credential away"},
-	{components.GlyphRotate, "a pipeline credential the plan rotates"},
+// The plan's glyphs come first, from the engine's action table.
+var glyphLegend = append(actionLegend(), []struct{ glyph, meaning string }{
 	{"~N", "N other changes to a group (entitlements)"},
 	{"new", "a Databricks group the plan creates"},
 	{components.GlyphUnresolved, "a Bitbucket account with no usable Databricks identity; nothing changes for it"},
@@ -27,6 +26,29 @@ var glyphLegend = []struct{ glyph, meaning string }{
 	{components.GlyphPending, "queued; or more than fits: enter shows the row whole"},
 	{components.GlyphCursor + " " + components.GlyphCursorDim, "the cursor, in the focused pane and in the other one"},
 	{"┏ ╭", "a heavy border is the focused pane; tab moves the focus"},
+}...)
+
+// actionLegend is one line per glyph of the action table: the actions it
+// marks, and whether they take something away.
+func actionLegend() []struct{ glyph, meaning string } {
+	var out []struct{ glyph, meaning string }
+	at := map[string]int{}
+	for _, a := range sync.Actions() {
+		info := a.Info()
+		i, ok := at[info.Glyph]
+		if !ok {
+			i = len(out)
+			at[info.Glyph] = i
+			out = append(out, struct{ glyph, meaning string }{info.Glyph, "the plan will"})
+			if info.Destructive {
+				out[i].meaning = "takes access or a credential away: the plan will"
+			}
+			out[i].meaning += " " + info.Label
+			continue
+		}
+		out[i].meaning += ", " + info.Label
+	}
+	return out
 }
 
 // helpText is the help of the active view: every key that works there, the

@@ -29,7 +29,7 @@ func FindingGlyph(k sync.FindingKind) string {
 }
 
 func glyphStyle(g string) string {
-	return map[string]string{"+": ansiGreen, "-": ansiRed, "~": ansiYellow, "*": ansiCyan, "!": ansiYellow, "?": ansiMagenta}[g]
+	return map[string]string{"+": ansiGreen, "-": ansiRed, "↻": ansiYellow, "*": ansiCyan, "!": ansiYellow, "?": ansiMagenta}[g]
 }
 
 // ChangeLabel is the short text of a change: the member, entitlement,

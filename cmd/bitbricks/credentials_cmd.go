@@ -313,7 +313,7 @@ credential is missing.`,
 				return rotateReport(s, asJSON, nil)
 			}
 			for _, d := range todo {
-				fmt.Fprintf(s.Err, "~ %s (%s, %s): %s\n", d.Binding.Name, d.Binding.ServicePrincipal, d.Binding.Credential, d.Reason)
+				fmt.Fprintf(s.Err, "%s %s (%s, %s): %s\n", bbsync.ActionRotateCredential.Glyph(), d.Binding.Name, d.Binding.ServicePrincipal, d.Binding.Credential, d.Reason)
 			}
 			if !yes {
 				if ok, err := confirm(s, fmt.Sprintf("Rotate %d binding(s)?", len(todo))); err != nil || !ok {
@@ -367,7 +367,7 @@ func rotateReport(s *ioStreams, asJSON bool, rs []rotationOutcome) error {
 			fmt.Fprintf(s.Out, "✗ %s: %s\n", r.Binding, r.Error)
 			continue
 		}
-		fmt.Fprintf(s.Out, "~ rotated %s: new credential %s recorded; %d older revoked\n", r.Binding, r.NewID, len(r.Revoked))
+		fmt.Fprintf(s.Out, "%s rotated %s: new credential %s recorded; %d older revoked\n", bbsync.ActionRotateCredential.Glyph(), r.Binding, r.NewID, len(r.Revoked))
 		if r.Deferred != "" {
 			fmt.Fprintf(s.Out, "  %s\n", r.Deferred)
 		}

@@ -21,7 +21,7 @@ const (
 	GlyphKept       = "●"
 	GlyphWarn       = "!"
 	GlyphError      = "✗"
-	GlyphRotate     = "~" // sync.ActionRotateCredential's glyph
+	GlyphRotate     = "↻" // sync.ActionRotateCredential's glyph
 	GlyphCursor     = "▸"
 	GlyphCursorDim  = "›"
 	GlyphOn         = "[x]"
