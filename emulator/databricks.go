@@ -78,6 +78,8 @@ func (s *Server) routesDatabricks(mux *http.ServeMux) {
 	mux.HandleFunc("GET /oidc/accounts/{account_id}/.well-known/oauth-authorization-server", s.oidcMetadata)
 	mux.HandleFunc("POST /oidc/v1/token", s.oidcToken)
 	mux.HandleFunc("POST /oidc/accounts/{account_id}/v1/token", s.oidcToken)
+
+	s.routesFiles(mux)
 }
 
 // Service limits.

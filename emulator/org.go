@@ -198,6 +198,9 @@ type DatabricksState struct {
 	// secrets, keyed by value. They authenticate like PATs but are not
 	// listed by token management. Nil until the first is minted.
 	OAuthTokens map[string]*DBOAuthToken
+	// Volumes are the Unity Catalog volumes the Files API serves, keyed by
+	// "/Volumes/catalog/schema/volume"; nil until the first is added.
+	Volumes map[string]*DBVolume
 	// NextID is the next SCIM/token id to hand out.
 	NextID int64
 }

@@ -43,7 +43,11 @@ type ApplyOptions struct {
 	// MaxChanges is the most changes Apply makes; a bigger plan is refused
 	// with a *GuardError before anything changes. Negative: no limit.
 	MaxChanges int
-	// AuditFile receives one line per applied or failed change; "" writes none.
+	// Audit receives two lines per change that runs: its intent, written
+	// before the change (a change whose intent cannot be written is not
+	// made, and the run stops), and its outcome. nil: AuditFile, a local
+	// log; "" there writes none.
+	Audit     AuditSink
 	AuditFile string
 	Operator  Operator
 	// Rotator runs rotate_credential changes; nil skips them.
@@ -70,6 +74,10 @@ func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts App
 	if now == nil {
 		now = time.Now
 	}
+	audit := opts.Audit
+	if audit == nil && opts.AuditFile != "" {
+		audit = &FileAudit{Path: opts.AuditFile}
+	}
 	results := make([]Result, 0, n)
 	created := map[string]string{} // group name -> id, from create_group
 	notCreated := map[string]bool{}
@@ -90,6 +98,18 @@ func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts App
 			if c.GroupID == "" && created[c.Group] != "" {
 				c.GroupID = created[c.Group]
 			}
+			event := func(result, msg string) AuditEvent {
+				return AuditEvent{Time: now().UTC(), Operator: opts.Operator, Action: c.Action.String(), Target: c.AuditTarget(),
+					Result: result, Error: msg, ChangeID: c.ID}
+			}
+			if audit != nil {
+				// No audit, no action.
+				if err := audit.Append(ctx, event(ResultIntent, "")); err != nil {
+					stop = &AuditWriteError{Where: audit.Where(), Err: err}
+					r.Error = "not run: " + oneLine(stop)
+					break
+				}
+			}
 			obs.Start(i, n, c)
 			err := run(ctx, exec, opts.Rotator, c, created)
 			r.Status = ResultApplied
@@ -99,11 +119,9 @@ func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts App
 					notCreated[c.Group] = true
 				}
 			}
-			if opts.AuditFile != "" {
-				ev := AuditEvent{Time: now().UTC(), Operator: opts.Operator, Action: c.Action.String(), Target: c.AuditTarget(),
-					Result: r.Status, Error: r.Error, ChangeID: c.ID}
-				if err := AppendAudit(opts.AuditFile, ev); err != nil {
-					stop = fmt.Errorf("write audit log: %w", err)
+			if audit != nil {
+				if err := audit.Append(ctx, event(r.Status, r.Error)); err != nil {
+					stop = &AuditWriteError{Where: audit.Where(), Err: err}
 				}
 			}
 		}
@@ -139,3 +157,17 @@ func run(ctx context.Context, exec Executor, rot Rotator, c Change, created map[
 	}
 	return errors.New("unknown action " + c.Action.String())
 }
+
+// AuditWriteError is an audit line that could not be written: the change
+// it was for was not made (or, for an outcome line, the run stopped after
+// it).
+type AuditWriteError struct {
+	Where string
+	Err   error
+}
+
+func (e *AuditWriteError) Error() string {
+	return fmt.Sprintf("audit log %s could not be written, so no further change was made: %v", e.Where, e.Err)
+}
+
+func (e *AuditWriteError) Unwrap() error { return e.Err }

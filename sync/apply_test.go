@@ -3,10 +3,12 @@ package sync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/bitbricks/bitbricks/emulator"
@@ -101,16 +103,18 @@ func TestApplyHandPlan(t *testing.T) {
 		t.Errorf("revoked: token %v, secret %v", !tokenLeft, !secretLeft)
 	}
 
-	// One audit line per applied change (the skipped rotation has none).
+	// Two audit lines per change that ran, intent then outcome (the skipped
+	// rotation has none).
 	lines := auditLines(t, audit)
-	if len(lines) != len(plan.Changes)-1 {
-		t.Errorf("audit has %d lines, want %d", len(lines), len(plan.Changes)-1)
+	if len(lines) != 2*(len(plan.Changes)-1) {
+		t.Errorf("audit has %d lines, want %d", len(lines), 2*(len(plan.Changes)-1))
 	}
 	if err := VerifyAudit(audit); err != nil {
 		t.Errorf("VerifyAudit: %v", err)
 	}
-	if !strings.Contains(lines[0], `"operator":{"os_user":"tester","databricks":"admin@acme.com"},"action":"create_group","target":"group:new-team","result":"applied"`) {
-		t.Errorf("first audit line = %s", lines[0])
+	if !strings.Contains(lines[0], `"operator":{"os_user":"tester","databricks":"admin@acme.com"},"action":"create_group","target":"group:new-team","result":"intent"`) ||
+		!strings.Contains(lines[1], `"action":"create_group","target":"group:new-team","result":"applied"`) {
+		t.Errorf("first audit lines = %s\n%s", lines[0], lines[1])
 	}
 	fileMode(t, audit, 0o600)
 	fileMode(t, filepath.Dir(audit), 0o700|os.ModeDir)
@@ -166,9 +170,9 @@ func TestApplyContinuesPastFailures(t *testing.T) {
 	if r := results[2]; r.Error != "group new-team was not created" {
 		t.Errorf("skipped member of the failed group: %+v", r)
 	}
-	// Failed changes are audited too: 2 failed + 4 applied.
+	// Failed changes are audited too: 2 failed + 4 applied, each after its intent.
 	lines := auditLines(t, audit)
-	if len(lines) != 6 || !strings.Contains(lines[0], `"result":"failed"`) {
+	if len(lines) != 12 || !strings.Contains(lines[0], `"result":"intent"`) || !strings.Contains(lines[1], `"result":"failed"`) {
 		t.Errorf("audit lines = %d: %v", len(lines), lines)
 	}
 	if e.dbGroup(t, "new-team") != nil {
@@ -264,10 +268,64 @@ func TestApplyStopsWhenAuditFails(t *testing.T) {
 	}}
 	f := &fakeExec{}
 	results, err := Apply(context.Background(), plan, f, nil, ApplyOptions{MaxChanges: -1, AuditFile: filepath.Join(blocker, "audit.jsonl")})
-	if err == nil || !strings.Contains(err.Error(), "audit") {
-		t.Fatalf("err = %v, want the audit failure", err)
+	if err == nil || !strings.Contains(err.Error(), "audit") || ExitCode(err) != 1 {
+		t.Fatalf("err = %v, want the audit failure (exit 1)", err)
 	}
-	if len(f.ran) != 1 || results[0].Status != ResultApplied || results[1].Status != ResultSkipped {
-		t.Errorf("ran %v, results %+v: an unaudited change must stop the run", f.ran, results)
+	// No audit, no action: not even the first change runs.
+	if len(f.ran) != 0 || results[0].Status != ResultSkipped || results[1].Status != ResultSkipped {
+		t.Errorf("ran %v, results %+v: an unaudited change must not be made", f.ran, results)
+	}
+}
+
+// failingSink stores the first ok events, then fails like a full disk.
+type failingSink struct {
+	ok     int
+	events []AuditEvent
+}
+
+func (s *failingSink) Append(_ context.Context, ev AuditEvent) error {
+	if len(s.events) >= s.ok {
+		return fmt.Errorf("write audit.jsonl: %w", syscall.ENOSPC)
+	}
+	s.events = append(s.events, ev)
+	return nil
+}
+func (s *failingSink) Head(context.Context) (AuditHead, error) { return AuditHead{}, nil }
+func (s *failingSink) Where() string                           { return "audit.jsonl" }
+
+func TestApplyFullDiskStopsTheChange(t *testing.T) {
+	plan := Plan{Changes: []Change{
+		{ID: "revoke_token/1", Action: ActionRevokeToken, TokenID: "1"},
+		{ID: "revoke_token/2", Action: ActionRevokeToken, TokenID: "2"},
+		{ID: "revoke_token/3", Action: ActionRevokeToken, TokenID: "3"},
+	}}
+	// The disk fills after the first change's intent and outcome and the
+	// second's intent: the second change is made (its intent is on disk),
+	// its outcome fails, and the third is not made.
+	sink := &failingSink{ok: 3}
+	f := &fakeExec{}
+	results, err := Apply(context.Background(), plan, f, nil, ApplyOptions{MaxChanges: -1, Audit: sink})
+	if !errors.Is(err, syscall.ENOSPC) || ExitCode(err) != 1 {
+		t.Fatalf("err = %v, want the full disk, exit 1", err)
+	}
+	if len(f.ran) != 2 || results[2].Status != ResultSkipped {
+		t.Errorf("ran %v, results %+v", f.ran, results)
+	}
+	for i, ev := range sink.events {
+		if want := []string{ResultIntent, ResultApplied, ResultIntent}[i]; ev.Result != want {
+			t.Errorf("event %d = %s, want %s", i, ev.Result, want)
+		}
+	}
+
+	// Full from the start: nothing is made.
+	sink, f = &failingSink{}, &fakeExec{}
+	results, err = Apply(context.Background(), plan, f, nil, ApplyOptions{MaxChanges: -1, Audit: sink})
+	if err == nil || len(f.ran) != 0 {
+		t.Errorf("full disk: err %v, ran %v", err, f.ran)
+	}
+	for _, r := range results {
+		if r.Status != ResultSkipped || !strings.Contains(r.Error, "audit log audit.jsonl could not be written") {
+			t.Errorf("result %+v", r)
+		}
 	}
 }

@@ -42,8 +42,10 @@ func TestAuditChain(t *testing.T) {
 		edit func([]string) []string
 		line int // the line the error must name
 	}{
-		{"edited", func(l []string) []string { l[2] = strings.Replace(l[2], "u2@", "mallory@", 1); return l }, 4},
-		{"first line edited", func(l []string) []string { l[0] = strings.Replace(l[0], "applied", "failed", 1); return l }, 2},
+		{"edited", func(l []string) []string { l[2] = strings.Replace(l[2], "u2@", "mallory@", 1); return l }, 3},
+		{"line 5 edited", func(l []string) []string { l[4] = strings.Replace(l[4], "u4@", "mallory@", 1); return l }, 5},
+		{"first line edited", func(l []string) []string { l[0] = strings.Replace(l[0], "applied", "failed", 1); return l }, 1},
+		{"last line edited", func(l []string) []string { l[7] = strings.Replace(l[7], "u7@", "mallory@", 1); return l }, 8},
 		{"deleted", func(l []string) []string { return slices.Delete(l, 2, 3) }, 3},
 		{"first line deleted", func(l []string) []string { return l[1:] }, 1},
 		{"reordered", func(l []string) []string { l[3], l[4] = l[4], l[3]; return l }, 4},
@@ -76,7 +78,8 @@ func TestAuditErrorMessage(t *testing.T) {
 	lines := auditLines(t, path)
 	lines[5] = strings.Replace(lines[5], "u5", "u6", 1)
 	os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
-	want := p + ":7: hash chain broken: line edited, deleted or reordered"
+	copyFile(t, HeadPath(path), HeadPath(p))
+	want := p + ":6: line edited: its content does not match its hash"
 	if err := VerifyAudit(p); err == nil || err.Error() != want {
 		t.Errorf("VerifyAudit = %v, want %q", err, want)
 	}

@@ -23,7 +23,8 @@ type Credentials struct {
 	Databricks *Databricks
 	Bitbucket  *Bitbucket // rotation only
 	Config     *config.Config
-	AuditFile  string // "" writes no audit log
+	AuditFile  string    // "" writes no audit log
+	Audit      AuditSink // nil: the local log at AuditFile
 	Operator   Operator
 	Log        *slog.Logger     // nil: slog.Default()
 	Now        func() time.Time // nil: time.Now
@@ -40,7 +41,7 @@ func (s Sources) Credentials(cfg *config.Config) (*Credentials, error) {
 		return nil, errors.New("the Databricks adapter cannot revoke or rotate")
 	}
 	bb, _ := s.Bitbucket.(*Bitbucket)
-	return &Credentials{Databricks: db, Bitbucket: bb, Config: cfg, AuditFile: cfg.Audit.File}, nil
+	return &Credentials{Databricks: db, Bitbucket: bb, Config: cfg, AuditFile: cfg.Audit.File, Audit: s.Audit}, nil
 }
 
 // Redact shows a credential value as its first and last four characters,
@@ -88,12 +89,38 @@ func (j *journal) record(action, target string, err error) {
 // skip audits an action deliberately not taken, and why.
 func (j *journal) skip(action, target, why string) { j.write(action, target, ResultSkipped, why) }
 
+// intent audits an action about to be taken: no audit, no action, so an
+// error means the action must not be taken.
+func (j *journal) intent(ctx context.Context, action, target string) error {
+	a := j.c.audit()
+	if a == nil {
+		return nil
+	}
+	ev := AuditEvent{Time: j.c.now().UTC(), Operator: j.c.Operator, Action: action, Target: target, Result: ResultIntent}
+	if err := a.Append(ctx, ev); err != nil {
+		return &AuditWriteError{Where: a.Where(), Err: err}
+	}
+	return nil
+}
+
+// audit is where the service's events go, or nil for nowhere.
+func (c *Credentials) audit() AuditSink {
+	if c.Audit != nil {
+		return c.Audit
+	}
+	if c.AuditFile == "" {
+		return nil
+	}
+	return &FileAudit{Path: c.AuditFile, Warn: func(msg string) { c.log().Warn(msg) }}
+}
+
 func (j *journal) write(action, target, result, msg string) {
-	if j.c.AuditFile == "" {
+	a := j.c.audit()
+	if a == nil {
 		return
 	}
 	ev := AuditEvent{Time: j.c.now().UTC(), Operator: j.c.Operator, Action: action, Target: target, Result: result, Error: msg}
-	if aerr := AppendAudit(j.c.AuditFile, ev); aerr != nil {
+	if aerr := a.Append(context.Background(), ev); aerr != nil {
 		j.c.log().Error("audit log not written", "action", action, "target", target, "err", aerr)
 		if j.err == nil {
 			j.err = fmt.Errorf("write audit log: %w", aerr)
@@ -237,9 +264,14 @@ func (c *Credentials) revoke(ctx context.Context, j *journal, cr Credential) err
 	}
 	ch := Change{TokenID: cr.ID, Principal: cr.Owner, PrincipalID: cr.OwnerID}
 	action, target := ActionRevokeToken, "token:"+cr.ID+" owner:"+cr.Owner
-	var err error
 	if cr.Kind == CredentialOAuthSecret {
 		action, target = ActionRevokeSecret, "secret:"+cr.ID+" owner:"+cr.Owner
+	}
+	if err := j.intent(ctx, action.String(), target); err != nil {
+		return err
+	}
+	var err error
+	if cr.Kind == CredentialOAuthSecret {
 		err = c.Databricks.RevokeSecret(ctx, ch)
 	} else {
 		err = c.Databricks.RevokeToken(ctx, ch)

@@ -119,8 +119,12 @@ func DueBindings(snap *Snapshot, cfg *config.Config, now time.Time) []DueBinding
 // credential, so never anything newer than what it records.
 func (c *Credentials) RotateBinding(ctx context.Context, b config.Binding) (RotationResult, error) {
 	j := c.journal()
+	target := "binding:" + b.Name + " service_principal:" + b.ServicePrincipal
+	if err := j.intent(ctx, ActionRotateCredential.String(), target); err != nil {
+		return RotationResult{Binding: b.Name, ServicePrincipal: b.ServicePrincipal}, err
+	}
 	res, err := c.rotate(ctx, j, b)
-	j.record(ActionRotateCredential.String(), "binding:"+b.Name+" service_principal:"+b.ServicePrincipal, err)
+	j.record(ActionRotateCredential.String(), target, err)
 	return res, j.done(err)
 }
 

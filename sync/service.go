@@ -36,7 +36,9 @@ import (
 //	FindLeaked, RevokeLeaked       trace a leaked token value, then contain it
 //	Binding, DueBindings, Rotate   rotate pipeline bindings by the rotation protocol
 //	Remap                          point a mapping at another Databricks group
-//	Audit, VerifyAudit             read the audit log; check its hash chain
+//	Audit, VerifyAudit,
+//	VerifyAuditAt, AuditHead       read the audit log; check its hash chain and
+//	                               anchored head; the head printed after an apply
 //
 // Adding a feature: put its logic in a method here (or in a function of this
 // package that a method calls), audited through the same Operator, and keep
@@ -149,7 +151,7 @@ func (s *Service) CheckPlanSize(plan Plan) error {
 
 // Apply makes exactly plan's changes through the package function Apply:
 // refused with a *GuardError above MaxChanges, one audit line per change to
-// audit.file as the current operator, rotate_credential changes run by the
+// audit.file as the current operator (its intent before, its outcome after), rotate_credential changes run by the
 // rotation protocol (each step audited under the change). obs may be nil.
 func (s *Service) Apply(ctx context.Context, plan Plan, obs Observer) ([]Result, error) {
 	exec, ok := s.src.Executor()
@@ -160,7 +162,7 @@ func (s *Service) Apply(ctx context.Context, plan Plan, obs Observer) ([]Result,
 	if err != nil {
 		return nil, err
 	}
-	opts := ApplyOptions{MaxChanges: s.MaxChanges(), AuditFile: s.Config().Audit.File, Operator: op, Now: s.now}
+	opts := ApplyOptions{MaxChanges: s.MaxChanges(), Audit: s.src.Audit, AuditFile: s.Config().Audit.File, Operator: op, Now: s.now}
 	// Without a credentials service (an adapter that cannot rotate), Apply
 	// skips rotate_credential changes as "rotation not available".
 	if c, err := s.credentialsAs(op); err == nil {
@@ -330,8 +332,12 @@ func (s *Service) Remap(ctx context.Context, index int, group string) error {
 	s.cfg = next
 	s.mu.Unlock()
 	old := cfg.Mappings[index]
-	return AppendAudit(next.Audit.File, AuditEvent{Time: s.now().UTC(), Operator: op, Action: "remap",
-		Target: fmt.Sprintf("mapping %s: %s -> %s", old.BitbucketGroup, old.DatabricksGroup, group), Result: ResultApplied})
+	ev := AuditEvent{Time: s.now().UTC(), Operator: op, Action: "remap",
+		Target: fmt.Sprintf("mapping %s: %s -> %s", old.BitbucketGroup, old.DatabricksGroup, group), Result: ResultApplied}
+	if s.src.Audit != nil && next.Audit.File == cfg.Audit.File {
+		return s.src.Audit.Append(ctx, ev)
+	}
+	return AppendAudit(next.Audit.File, ev)
 }
 
 // Audit returns the n most recent events of the audit log, newest first; a
@@ -368,11 +374,56 @@ func (s *Service) Audit(n int) ([]AuditEvent, error) {
 	return all, nil
 }
 
-// VerifyAudit checks the hash chain of the config's audit log (see
-// VerifyAuditLog). It returns the file it checked.
+// VerifyAudit checks the hash chain of the config's audit log against its
+// anchored head (see VerifyAuditLog). It returns the file it checked.
 func (s *Service) VerifyAudit() (string, error) {
 	path := s.Config().Audit.File
 	return path, VerifyAuditLog(path)
+}
+
+// VerifyAuditAt checks the audit log at path ("" is audit.file) against
+// head (nil: its sidecar; a volume log: every run's link), and returns the
+// head it found. A log under /Volumes/ is read through the Files API.
+func (s *Service) VerifyAuditAt(ctx context.Context, path string, head *AuditHead) (string, AuditHead, error) {
+	if path == "" {
+		path = s.Config().Audit.File
+	}
+	if IsVolumePath(path) {
+		v, ok := s.src.Audit.(*VolumeAudit)
+		if !ok || v.Dir != path {
+			db, _ := s.src.Databricks.(*Databricks)
+			if v, ok = NewAuditSink(path, db).(*VolumeAudit); !ok {
+				return path, AuditHead{}, fmt.Errorf("audit log %s is on a volume, and the Databricks adapter cannot read volumes", path)
+			}
+		}
+		h, err := VerifyVolumeAudit(ctx, v.Files, v.Dir, head)
+		return path, h, err
+	}
+	h, err := VerifyAuditFile(path, head)
+	return path, h, err
+}
+
+// VerifyAuditFile is VerifyAuditHead on the local log at path, with a clear
+// error when there is no log there yet.
+func VerifyAuditFile(path string, head *AuditHead) (AuditHead, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return AuditHead{}, fmt.Errorf("no audit log at %s: nothing has been audited there yet; check audit.file in the config, or pass --file", path)
+	}
+	return VerifyAuditHead(path, head)
+}
+
+// AuditHead is the head of this run's audit log, as printed at the end of
+// every apply so that a pipeline's log anchors it; ok is false when there is
+// no audit log or no head yet.
+func (s *Service) AuditHead(ctx context.Context) (head AuditHead, where string, ok bool) {
+	if s.src.Audit == nil {
+		return AuditHead{}, "", false
+	}
+	h, err := s.src.Audit.Head(ctx)
+	if err != nil {
+		return AuditHead{}, "", false
+	}
+	return h, s.src.Audit.Where(), true
 }
 
 // VerifyAuditLog is VerifyAudit on the log at path, with a clear error when

@@ -21,6 +21,9 @@ type Sources struct {
 	Bitbucket  BitbucketSource
 	Atlassian  AtlassianSource
 	Databricks DatabricksSource
+	// Audit is the audit log of cfg.Audit.File, shared by every service of
+	// one run (a volume log writes one file per run); nil writes none.
+	Audit AuditSink
 }
 
 // SourceOptions configure NewSources.
@@ -45,7 +48,7 @@ func NewSources(cfg *config.Config, opts SourceOptions) (Sources, error) {
 	if err != nil {
 		return Sources{}, err
 	}
-	src := Sources{Bitbucket: bb, Databricks: db}
+	src := Sources{Bitbucket: bb, Databricks: db, Audit: NewAuditSink(cfg.Audit.File, db)}
 	if a := NewAtlassian(cfg, opts.Env); a != nil {
 		src.Atlassian = a
 	}

@@ -92,6 +92,7 @@ only their first and last four characters (dapi…1a2b).`,
 				return err
 			}
 			ctx := cmd.Context()
+			defer printAuditHead(ctx, s, e.svc, asJSON)
 			switch {
 			case tokenID != "":
 				if !yes {
@@ -320,6 +321,7 @@ credential is missing.`,
 					return cancelled(s, err)
 				}
 			}
+			defer printAuditHead(ctx, s, e.svc, asJSON)
 			var results []rotationOutcome
 			var errs []error
 			for _, d := range todo {

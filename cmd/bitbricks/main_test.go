@@ -227,9 +227,10 @@ func TestSyncApplyThenInSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Exactly one line per change; the rotation also records each protocol
-	// step (create, verify, write, record, revoke older), without a change id.
-	perChange := map[string]int{}
+	// Exactly one intent and one outcome line per change; the rotation also
+	// records each protocol step (create, verify, write, record, revoke
+	// older), without a change id.
+	perChange, intents := map[string]int{}, map[string]int{}
 	steps := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(string(audit)), "\n") {
 		var ev struct {
@@ -240,15 +241,18 @@ func TestSyncApplyThenInSync(t *testing.T) {
 		if err := json.Unmarshal([]byte(line), &ev); err != nil {
 			t.Fatalf("audit line %q: %v", line, err)
 		}
-		if ev.ChangeID != "" {
+		switch {
+		case ev.ChangeID != "" && ev.Result == bbsync.ResultIntent:
+			intents[ev.ChangeID]++
+		case ev.ChangeID != "":
 			perChange[ev.ChangeID]++
-		} else {
+		default:
 			steps[ev.Action] = true
 		}
 	}
 	for _, res := range results {
-		if id := res.(map[string]any)["id"].(string); perChange[id] != 1 {
-			t.Errorf("change %s has %d audit lines, want 1", id, perChange[id])
+		if id := res.(map[string]any)["id"].(string); perChange[id] != 1 || intents[id] != 1 {
+			t.Errorf("change %s has %d intent and %d outcome audit lines, want 1 of each", id, intents[id], perChange[id])
 		}
 	}
 	if len(perChange) != len(results) {

@@ -146,6 +146,7 @@ func (e *engine) syncRun(ctx context.Context, s *ioStreams, asJSON bool, sf *syn
 			return nil
 		}
 	}
+	defer printAuditHead(ctx, s, e.svc, asJSON)
 	results, err := e.svc.Apply(ctx, plan, &textObserver{s: s, quiet: asJSON})
 	if asJSON && results != nil {
 		if rerr := e.render(s, true, plan, results); rerr != nil {
