@@ -15,12 +15,12 @@ var bareUUIDRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{
 // LoadIdentityMap reads an identity map: a flat YAML map from Bitbucket account_id or
 // {uuid} (with braces) to Databricks userName. An empty file is an empty map.
 func LoadIdentityMap(path string) (map[string]string, error) {
-	src, err := os.ReadFile(path)
+	src, err := ReadFile(path, "identity map")
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("identity map %s not found: create it or fix identity.map_file", path)
 		}
-		return nil, fmt.Errorf("read identity map: %w", err)
+		return nil, err
 	}
 	return ParseIdentityMap(path, src)
 }

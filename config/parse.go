@@ -42,20 +42,28 @@ func errAt(file string, p pos, format string, args ...any) *Error {
 }
 
 // Load reads the config at path, applies defaults and validates it.
+// It reads only a regular file of at most MaxFileSize bytes, and checks
+// that identity.map_file is one too.
 func Load(path string) (*Config, error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("config file %s not found: run `bitbricks config init` or pass --config FILE", path)
-		}
-		return nil, fmt.Errorf("read config: %w", err)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("config file %s not found: run `bitbricks config init` or pass --config FILE", path)
 	}
-	return Parse(path, src)
+	src, err := ReadFile(path, "config file")
+	if err != nil {
+		return nil, err
+	}
+	return parse(path, src, true)
 }
 
 // Parse parses a config from src, applies defaults and validates it. path is used in
 // error messages and to resolve relative file names.
-func Parse(path string, src []byte) (*Config, error) {
+func Parse(path string, src []byte) (*Config, error) { return parse(path, src, false) }
+
+// parse is Parse; with checkFiles, the files the config names must exist.
+func parse(path string, src []byte, checkFiles bool) (*Config, error) {
+	if len(src) > MaxFileSize {
+		return nil, fmt.Errorf("config %s is larger than %d MiB", path, MaxFileSize>>20)
+	}
 	body, err := parseBody(path, src)
 	if err != nil {
 		return nil, err
@@ -67,10 +75,11 @@ func Parse(path string, src []byte) (*Config, error) {
 		return nil, err
 	}
 	d := &decoder{
-		file:      path,
-		at:        map[string]loc{},
-		anchors:   map[string]ast.Node{},
-		lookupEnv: os.LookupEnv,
+		file:       path,
+		at:         map[string]loc{},
+		anchors:    map[string]ast.Node{},
+		lookupEnv:  os.LookupEnv,
+		checkFiles: checkFiles,
 	}
 	var c Config
 	if err := d.decode("", body, reflect.ValueOf(&c).Elem()); err != nil {
@@ -155,6 +164,9 @@ type decoder struct {
 	at        map[string]loc // by path: "bitbucket.workspace", "mappings[0].prune"
 	anchors   map[string]ast.Node
 	lookupEnv func(string) (string, bool)
+	// checkFiles: files the config names (identity.map_file) must be
+	// readable regular files.
+	checkFiles bool
 }
 
 func (d *decoder) errAt(p pos, format string, args ...any) *Error {
@@ -187,6 +199,11 @@ func parentPath(p string) string {
 		return ""
 	}
 	return p[:i]
+}
+
+// lastKey is the last key of path: "workspace" of "bitbucket.workspace".
+func lastKey(path string) string {
+	return path[strings.LastIndexAny(path, ".[")+1:]
 }
 
 func joinPath(parent, key string) string {
@@ -304,9 +321,19 @@ func (d *decoder) decode(path string, n ast.Node, v reflect.Value) error {
 		if !ok {
 			return d.typeError(path, n, v.Type())
 		}
+		raw := s
 		s, err := d.expand(path, n, s)
 		if err != nil {
 			return err
+		}
+		if s != raw {
+			// The literal text was checked by checkSecrets; a value from the
+			// environment is checked here: a credential in a name or a host
+			// would travel in URL paths and be printed in every message.
+			if what, ok := looksLikeCredential(s); ok {
+				return d.errAt(nodePos(n), "%s: the value from the environment looks like %s; it is not a secret field and would be sent in URLs and printed: expand a variable that holds the %s instead",
+					path, what, lastKey(path))
+			}
 		}
 		v.SetString(s)
 		return nil

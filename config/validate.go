@@ -127,6 +127,11 @@ func (d *decoder) checkIdentity(c *Config) error {
 			return err
 		}
 		id.MapFile = f
+		if d.checkFiles {
+			if err := checkReadable(f, "identity map"); err != nil {
+				return d.errAt(d.where("identity.map_file"), "identity.map_file: %v; create it, or fix identity.map_file", err)
+			}
+		}
 	}
 	return nil
 }

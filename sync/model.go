@@ -191,7 +191,8 @@ type BindingState struct {
 
 // SourceProblem is a source that failed or looked wrong.
 type SourceProblem struct {
-	System string // "bitbucket", "atlassian", "databricks"
+	System string // "bitbucket", "atlassian", "databricks", "identity"
 	Source string // what was being read, e.g. "group data-engineers"
 	Err    string
+	Status int // the HTTP status of the failed answer; 0 when there was none
 }

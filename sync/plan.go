@@ -97,7 +97,7 @@ func ComputePlan(snap *Snapshot, cfg *config.Config, now time.Time) Plan {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Subject, b.Subject),
 			cmp.Compare(a.Group, b.Group), cmp.Compare(a.Detail, b.Detail))
 	})
-	return Plan{GeneratedAt: now, Changes: pl.changes, Findings: pl.findings}
+	return Plan{GeneratedAt: now, Changes: pl.changes, Findings: pl.findings, Problems: snap.ProblemList()}
 }
 
 type planner struct {

@@ -63,4 +63,7 @@ type Plan struct {
 	GeneratedAt time.Time
 	Changes     []Change
 	Findings    []Finding
+	// Problems are the sources that failed or were implausible: the plan
+	// covers only what was read, and a run with problems exits 1.
+	Problems []Problem
 }

@@ -74,6 +74,8 @@ type Owned struct {
 	Credentials []Credential
 	// Unknown says what could not be listed ("" when the list is complete).
 	Unknown string
+	// Problems are the lists that could not be read: the run exits 1.
+	Problems []Problem
 }
 
 // OwnerCredentials lists every credential of the user (by userName) or
@@ -107,6 +109,7 @@ func (c *Credentials) OwnerCredentials(ctx context.Context, name string) (Owned,
 		ss, err := c.secretsOf(ctx, sp)
 		if err != nil {
 			o.Unknown = "OAuth secrets: " + oneLine(err)
+			o.Problems = append(o.Problems, Problem{System: SystemDatabricks, What: "OAuth secrets of " + sp.DisplayName, Status: httpStatus(err), Detail: oneLine(err)})
 		}
 		o.Credentials = append(o.Credentials, ss...)
 	}

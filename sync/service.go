@@ -172,13 +172,14 @@ func (s *Service) Apply(ctx context.Context, plan Plan, obs Observer) ([]Result,
 }
 
 // Tokens reads a snapshot and returns its credential inventory (every token
-// and secret with its policy flags, oldest first) that matches filter.
-func (s *Service) Tokens(ctx context.Context, filter InventoryFilter) ([]CredentialStatus, error) {
+// and secret with its policy flags, oldest first) that matches filter, and
+// the sources that could not be read (the inventory may lack their part).
+func (s *Service) Tokens(ctx context.Context, filter InventoryFilter) ([]CredentialStatus, []Problem, error) {
 	snap, err := s.Read(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return FilterInventory(Inventory(snap, s.Config(), s.now()), filter), nil
+	return FilterInventory(Inventory(snap, s.Config(), s.now()), filter), snap.ProblemList(), nil
 }
 
 // RevokeToken revokes one token (PAT or on-behalf-of) by id, audited.
@@ -277,13 +278,14 @@ func (s *Service) Binding(name string) (config.Binding, error) {
 }
 
 // DueBindings reads a snapshot and returns the bindings due for rotation,
-// each with why.
-func (s *Service) DueBindings(ctx context.Context) ([]DueBinding, error) {
+// each with why, and the sources that could not be read (a binding whose
+// part is unknown is not known to be due).
+func (s *Service) DueBindings(ctx context.Context) ([]DueBinding, []Problem, error) {
 	snap, err := s.Read(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return DueBindings(snap, s.Config(), s.now()), nil
+	return DueBindings(snap, s.Config(), s.now()), snap.ProblemList(), nil
 }
 
 // Rotate rotates the binding called name by the rotation protocol, each
@@ -309,9 +311,9 @@ func (s *Service) Remap(ctx context.Context, index int, group string) error {
 	if index < 0 || index >= len(cfg.Mappings) {
 		return fmt.Errorf("re-map: no mapping %d in %s", index, cfg.Path)
 	}
-	src, err := os.ReadFile(cfg.Path)
+	src, err := config.ReadFile(cfg.Path, "config file")
 	if err != nil {
-		return fmt.Errorf("re-map: read %s: %w", cfg.Path, err)
+		return fmt.Errorf("re-map: %w", err)
 	}
 	out, err := config.Remap(src, index, group)
 	if err != nil {

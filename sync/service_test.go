@@ -194,7 +194,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	if _, err := svc.Rotate(ctx, "nope"); err == nil || !strings.Contains(err.Error(), name) {
 		t.Errorf("Rotate(nope): %v, want the bindings listed", err)
 	}
-	if _, err := svc.DueBindings(ctx); err != nil {
+	if _, _, err := svc.DueBindings(ctx); err != nil {
 		t.Fatal(err)
 	}
 

@@ -174,7 +174,7 @@ func (r *reader) fail(system, source string, err error) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.snap.Problems = append(r.snap.Problems, SourceProblem{System: system, Source: source, Err: oneLine(err)})
+	r.snap.Problems = append(r.snap.Problems, SourceProblem{System: system, Source: source, Err: oneLine(err), Status: httpStatus(err)})
 	return nil
 }
 
@@ -579,7 +579,7 @@ func (r *reader) finish() {
 		if bg != nil && bg.Known && len(bg.Members) == 0 && dg != nil && hasUsers(dg) {
 			bg.Known = false
 			bg.Problem = fmt.Sprintf("came back empty while %s has members", m.DatabricksGroup)
-			s.Problems = append(s.Problems, SourceProblem{System: SystemBitbucket, Source: "group " + m.BitbucketGroup, Err: bg.Problem})
+			s.Problems = append(s.Problems, SourceProblem{System: SystemBitbucket, Source: "group " + m.BitbucketGroup, Err: bg.Problem, Status: http.StatusOK})
 		}
 	}
 	// Without every principal, a token's owner (and so whether it is an OBO

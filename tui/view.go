@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bitbricks/bitbricks/views"
 	"github.com/bitbricks/bitbricks/views/components"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/lipgloss"
@@ -42,13 +43,37 @@ func (m Model) headerView() string {
 	if m.ro { // always shown: it changes what keys do
 		left += "  " + st.Status.Error.Render(components.GlyphWarn+" READ-ONLY")
 	}
+	line := components.Fit(left, m.width)
 	for ; len(right) > 0; right = right[:len(right)-1] { // drop what does not fit, last first
 		r := strings.Join(right, " · ") + " "
 		if gap := m.width - lipgloss.Width(left) - lipgloss.Width(r); gap >= 2 {
-			return left + strings.Repeat(" ", gap) + r
+			line = left + strings.Repeat(" ", gap) + r
+			break
 		}
 	}
-	return components.Fit(left, m.width)
+	if b := m.problemsBanner(); b != "" {
+		line += "\n" + b
+	}
+	return line
+}
+
+// problemsBanner is one line naming the sources that could not be read, so
+// nobody takes a partial picture for the whole: "" when all were read.
+func (m Model) problemsBanner() string {
+	if m.d == nil || len(m.d.plan.Problems) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, p := range m.d.plan.Problems {
+		st := "no answer"
+		if p.Status != 0 {
+			st = "HTTP " + strconv.Itoa(p.Status)
+		}
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", p.System, p.What, st))
+	}
+	text := fmt.Sprintf(" %s %d source(s) could not be read; this view covers only what was: %s",
+		components.GlyphError, len(parts), strings.Join(parts, ", "))
+	return m.th.st.Status.Error.Render(components.Fit(views.Sanitize(text), m.width))
 }
 
 func agoText(d time.Duration) string {

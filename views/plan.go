@@ -58,6 +58,9 @@ func CountPlan(p sync.Plan) Counts {
 // SummaryLine is the terraform-like last line of a text plan.
 func SummaryLine(p sync.Plan) string {
 	n := CountPlan(p)
+	if len(p.Changes) == 0 && len(p.Problems) > 0 {
+		return fmt.Sprintf("No changes in what could be read; %s (below), so Databricks may not be in step.", plural(len(p.Problems), "source problem", "source problems"))
+	}
 	if len(p.Changes) == 0 {
 		if n.Findings == 0 {
 			return "No changes. Databricks is in step with Bitbucket."
@@ -122,6 +125,24 @@ func RenderPlanText(w io.Writer, p sync.Plan, opts TextOptions) error {
 		t.printf("\n")
 	}
 	t.printf("%s\n", opts.paint(ansiBold, SummaryLine(p)))
+	if t.err == nil {
+		t.err = RenderProblemsText(w, p.Problems, opts)
+	}
+	return t.err
+}
+
+// RenderProblemsText writes the problems block that ends the text output of
+// a run whose sources were not all read: one line per problem, naming the
+// system, what failed and the HTTP status. Nothing without problems.
+func RenderProblemsText(w io.Writer, ps []sync.Problem, opts TextOptions) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	t := &textWriter{w: w}
+	t.printf("\n%s\n", opts.paint(ansiBold+ansiRed, "Problems: the output above covers only what could be read"))
+	for _, p := range ps {
+		t.printf("  %s %s\n", opts.paint(ansiRed, "✗"), Sanitize(p.String()))
+	}
 	return t.err
 }
 
@@ -152,6 +173,7 @@ type planJSON struct {
 	Summary       sync.Summary   `json:"summary"`
 	Changes       []sync.Change  `json:"changes"`
 	Findings      []sync.Finding `json:"findings"`
+	Problems      []sync.Problem `json:"problems"`
 	Results       *[]sync.Result `json:"results,omitempty"`
 }
 
@@ -164,6 +186,7 @@ func RenderPlanJSON(w io.Writer, p sync.Plan, results []sync.Result) error {
 		Summary:       sync.PlanSummary(p),
 		Changes:       append([]sync.Change{}, p.Changes...),
 		Findings:      append([]sync.Finding{}, p.Findings...),
+		Problems:      append([]sync.Problem{}, p.Problems...),
 	}
 	if results != nil {
 		doc.Results = &results

@@ -116,6 +116,8 @@ type tokensJSON struct {
 	FormatVersion string           `json:"format_version"`
 	GeneratedAt   string           `json:"generated_at"`
 	Credentials   []credentialJSON `json:"credentials"`
+	// Problems are the sources that could not be read: the list may be incomplete.
+	Problems []sync.Problem `json:"problems"`
 }
 
 type credentialJSON struct {
@@ -140,8 +142,10 @@ func rfc3339(t time.Time) string {
 
 // RenderTokensJSON writes the credential inventory as JSON. Only metadata:
 // credential values never reach these types.
-func RenderTokensJSON(w io.Writer, list []sync.CredentialStatus, now time.Time) error {
-	doc := tokensJSON{FormatVersion: FormatVersion, GeneratedAt: now.UTC().Format(time.RFC3339), Credentials: []credentialJSON{}}
+// problems are the sources that could not be read (always present, may be empty).
+func RenderTokensJSON(w io.Writer, list []sync.CredentialStatus, problems []sync.Problem, now time.Time) error {
+	doc := tokensJSON{FormatVersion: FormatVersion, GeneratedAt: now.UTC().Format(time.RFC3339), Credentials: []credentialJSON{},
+		Problems: append([]sync.Problem{}, problems...)}
 	for _, s := range list {
 		doc.Credentials = append(doc.Credentials, credentialJSON{
 			ID: s.ID, Kind: string(s.Kind), Owner: s.Owner, OwnerType: string(s.OwnerType), Comment: s.Comment,

@@ -158,7 +158,7 @@ func TestRenderTokens(t *testing.T) {
 		t.Errorf("empty: %q, %v", b.String(), err)
 	}
 	b.Reset()
-	if err := RenderTokensJSON(&b, sampleInventory(), testNow); err != nil {
+	if err := RenderTokensJSON(&b, sampleInventory(), nil, testNow); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "tokens.json", b.Bytes())

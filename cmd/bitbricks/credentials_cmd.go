@@ -125,8 +125,11 @@ only their first and last four characters (dapi…1a2b).`,
 					fmt.Fprintf(s.Err, "note: could not read every credential of %s: %s\n", owner, owned.Unknown)
 				}
 				if len(owned.Credentials) == 0 {
-					fmt.Fprintf(s.Err, "%s holds no credentials: nothing to revoke.\n", owned.Principal.Name)
-					return report(s, asJSON, nil, nil)
+					fmt.Fprintf(s.Err, "%s holds no credentials that could be listed: nothing to revoke.\n", owned.Principal.Name)
+					if err := report(s, asJSON, nil, nil); err != nil {
+						return err
+					}
+					return bbsync.CheckProblems(owned.Problems)
 				}
 				listCredentials(s, owned.Principal.Name, owned.Credentials)
 				for _, b := range e.svc.OwnerBindings(owned.Principal) {
@@ -142,7 +145,10 @@ only their first and last four characters (dapi…1a2b).`,
 				if rerr := report(s, asJSON, rev.Revoked, rev.Failed); rerr != nil {
 					return rerr
 				}
-				return err
+				if !asJSON {
+					views.RenderProblemsText(s.Out, owned.Problems, views.TextOptions{Color: s.ColorOut})
+				}
+				return errors.Join(err, bbsync.CheckProblems(owned.Problems))
 			default:
 				leak, err := e.svc.FindLeaked(ctx, value)
 				value = ""
@@ -298,8 +304,11 @@ credential is missing.`,
 			}
 			ctx := cmd.Context()
 			var todo []bbsync.DueBinding
+			// problems are the sources --due could not read: what is known
+			// to be due is rotated, and the run still exits 1.
+			var problems []bbsync.Problem
 			if due {
-				if todo, err = e.svc.DueBindings(ctx); err != nil {
+				if todo, problems, err = e.svc.DueBindings(ctx); err != nil {
 					return err
 				}
 			} else {
@@ -310,8 +319,15 @@ credential is missing.`,
 				todo = []bbsync.DueBinding{{Binding: b, Reason: "asked for"}}
 			}
 			if len(todo) == 0 {
-				fmt.Fprintln(s.Err, "No binding is due for rotation.")
-				return rotateReport(s, asJSON, nil)
+				if len(problems) > 0 {
+					fmt.Fprintln(s.Err, "No binding is known to be due for rotation, but not every source could be read.")
+				} else {
+					fmt.Fprintln(s.Err, "No binding is due for rotation.")
+				}
+				if err := rotateReport(s, asJSON, nil, problems); err != nil {
+					return err
+				}
+				return bbsync.CheckProblems(problems)
 			}
 			for _, d := range todo {
 				fmt.Fprintf(s.Err, "%s %s (%s, %s): %s\n", bbsync.ActionRotateCredential.Glyph(), d.Binding.Name, d.Binding.ServicePrincipal, d.Binding.Credential, d.Reason)
@@ -333,10 +349,10 @@ credential is missing.`,
 				}
 				results = append(results, o)
 			}
-			if err := rotateReport(s, asJSON, results); err != nil {
+			if err := rotateReport(s, asJSON, results, problems); err != nil {
 				return err
 			}
-			return errors.Join(errs...)
+			return errors.Join(append(errs, bbsync.CheckProblems(problems))...)
 		},
 	}
 	cmd.Flags().BoolVar(&due, "due", false, "rotate every binding that is due")
@@ -355,15 +371,16 @@ type rotationOutcome struct {
 	Error    string `json:"error"`
 }
 
-func rotateReport(s *ioStreams, asJSON bool, rs []rotationOutcome) error {
+func rotateReport(s *ioStreams, asJSON bool, rs []rotationOutcome, problems []bbsync.Problem) error {
 	if asJSON {
 		if rs == nil {
 			rs = []rotationOutcome{}
 		}
 		enc := json.NewEncoder(s.Out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"rotations": rs})
+		return enc.Encode(map[string]any{"rotations": rs, "problems": append([]bbsync.Problem{}, problems...)})
 	}
+	defer views.RenderProblemsText(s.Out, problems, views.TextOptions{Color: s.ColorOut})
 	for _, r := range rs {
 		if r.Status == "failed" {
 			fmt.Fprintf(s.Out, "✗ %s: %s\n", r.Binding, r.Error)

@@ -111,6 +111,9 @@ func (e *engine) syncRun(ctx context.Context, s *ioStreams, asJSON bool, sf *syn
 		if err := e.render(s, asJSON, plan, nil); err != nil {
 			return err
 		}
+		if err := bbsync.CheckProblems(plan.Problems); err != nil {
+			return err
+		}
 		if sf.detailedExitcode && len(plan.Changes) > 0 {
 			return &exitError{code: 2}
 		}
@@ -127,9 +130,11 @@ func (e *engine) syncRun(ctx context.Context, s *ioStreams, asJSON bool, sf *syn
 	}
 	if len(plan.Changes) == 0 {
 		if asJSON {
-			return e.render(s, true, plan, []bbsync.Result{})
+			if err := e.render(s, true, plan, []bbsync.Result{}); err != nil {
+				return err
+			}
 		}
-		return nil
+		return bbsync.CheckProblems(plan.Problems)
 	}
 	// Checked here as well as in Apply so nobody is asked to confirm a plan
 	// that will be refused.
@@ -159,11 +164,14 @@ func (e *engine) syncRun(ctx context.Context, s *ioStreams, asJSON bool, sf *syn
 	applied, failed, skipped := countResults(results)
 	if !asJSON {
 		fmt.Fprintf(s.Out, "\nApply complete: %d applied, %d failed, %d skipped.\n", applied, failed, skipped)
+		if err := views.RenderProblemsText(s.Out, plan.Problems, views.TextOptions{Color: s.ColorOut}); err != nil {
+			return err
+		}
 	}
 	if failed > 0 || skipped > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("%d of %d changes failed and %d were skipped: see the results above, fix the cause, then run sync again", failed, len(results), skipped)}
 	}
-	return nil
+	return bbsync.CheckProblems(plan.Problems)
 }
 
 // refused ends an apply that a guard stopped before any change: with JSON,

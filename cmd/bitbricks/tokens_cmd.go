@@ -62,13 +62,23 @@ Values are never shown: they cannot be read back from Databricks.`,
 }
 
 func (e *engine) tokensRun(cmd *cobra.Command, s *ioStreams, asJSON bool, filter bbsync.InventoryFilter) error {
-	list, err := e.svc.Tokens(cmd.Context(), filter)
+	list, problems, err := e.svc.Tokens(cmd.Context(), filter)
 	if err != nil {
 		return err
 	}
 	now := e.svc.Now()
 	if asJSON {
-		return views.RenderTokensJSON(s.Out, list, now)
+		if err := views.RenderTokensJSON(s.Out, list, problems, now); err != nil {
+			return err
+		}
+		return bbsync.CheckProblems(problems)
 	}
-	return views.RenderTokensText(s.Out, list, views.TokensOptions{TextOptions: views.TextOptions{Color: s.ColorOut}, Now: now})
+	opts := views.TextOptions{Color: s.ColorOut}
+	if err := views.RenderTokensText(s.Out, list, views.TokensOptions{TextOptions: opts, Now: now}); err != nil {
+		return err
+	}
+	if err := views.RenderProblemsText(s.Out, problems, opts); err != nil {
+		return err
+	}
+	return bbsync.CheckProblems(problems)
 }

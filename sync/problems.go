@@ -1,0 +1,128 @@
+package sync
+
+import (
+	"cmp"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// Problem is a source that failed or was implausible, as a plan, a listing
+// and the console report it. Any problem makes a run exit 1: what was printed
+// covers only what could be read.
+type Problem struct {
+	System string `json:"system"` // "bitbucket", "atlassian", "databricks", "identity"
+	What   string `json:"what"`   // what was being read: "groups", "group data-engineers", "tokens"
+	Status int    `json:"status"` // the HTTP status of the failed answer; 0 when there was none
+	// Detail is the error, one line, for people (not in the JSON contract).
+	Detail string `json:"-"`
+}
+
+// String is the problem as one line: system, what, status, detail.
+func (p Problem) String() string {
+	st := "no HTTP answer"
+	switch {
+	case p.Status == http.StatusOK:
+		st = "HTTP 200, implausible"
+	case p.Status != 0:
+		st = fmt.Sprintf("HTTP %d", p.Status)
+	}
+	line := fmt.Sprintf("%s: %s failed (%s)", p.System, p.What, st)
+	if p.Detail != "" {
+		line += ": " + cutLine(p.Detail, maxDetail)
+	}
+	return line
+}
+
+// maxDetail bounds the detail of a problem line.
+const maxDetail = 240
+
+// cutLine folds s onto one line and cuts it to n runes.
+func cutLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
+// ProblemList is every part of the snapshot that failed or was implausible:
+// the problems the reads recorded, and any part marked unknown without one
+// (a check that marks a part unknown is reported even if it recorded
+// nothing), sorted by system and what.
+func (s *Snapshot) ProblemList() []Problem {
+	if s == nil {
+		return []Problem{}
+	}
+	out := make([]Problem, 0, len(s.Problems))
+	seen := map[[2]string]bool{}
+	systems := map[string]bool{}
+	add := func(p Problem) {
+		k := [2]string{p.System, p.What}
+		if seen[k] {
+			return
+		}
+		seen[k] = true
+		systems[p.System] = true
+		out = append(out, p)
+	}
+	for _, p := range s.Problems {
+		add(Problem{System: p.System, What: p.Source, Status: p.Status, Detail: p.Err})
+	}
+	if !s.MembersKnown && !systems[SystemBitbucket] {
+		add(Problem{System: SystemBitbucket, What: "workspace members", Detail: "marked unknown"})
+	}
+	for key, g := range s.Groups {
+		if !g.Known && key == g.Slug && !seen[[2]string{SystemBitbucket, "groups"}] && !seen[[2]string{SystemAtlassian, "groups"}] {
+			add(Problem{System: SystemBitbucket, What: "group " + g.Slug, Detail: cmp.Or(g.Problem, "marked unknown")})
+		}
+	}
+	for name, g := range s.DBGroups {
+		if !g.MembersKnown && g.ID != "" && !systems[SystemDatabricks] {
+			add(Problem{System: SystemDatabricks, What: "members of group " + name, Detail: "marked unknown"})
+		}
+	}
+	if !s.TokensKnown && !systems[SystemDatabricks] {
+		add(Problem{System: SystemDatabricks, What: "tokens", Detail: "marked unknown"})
+	}
+	for name, b := range s.Bindings {
+		if !b.Known && !seen[[2]string{SystemBitbucket, "variables of binding " + name}] {
+			add(Problem{System: SystemBitbucket, What: "variables of binding " + name, Detail: cmp.Or(b.Problem, "marked unknown")})
+		}
+	}
+	slices.SortFunc(out, func(a, b Problem) int {
+		return cmp.Or(cmp.Compare(a.System, b.System), cmp.Compare(a.What, b.What))
+	})
+	return out
+}
+
+// ProblemsError ends a run that printed what it could but had source
+// problems: exit 1, one line.
+type ProblemsError struct {
+	Problems []Problem
+}
+
+func (e *ProblemsError) Error() string {
+	var systems []string
+	for _, p := range e.Problems {
+		if !slices.Contains(systems, p.System) {
+			systems = append(systems, p.System)
+		}
+	}
+	n := len(e.Problems)
+	what := "source"
+	if n != 1 {
+		what = "sources"
+	}
+	return fmt.Sprintf("%d %s could not be read (%s): the output covers only what was read; fix the problems listed, then run again",
+		n, what, strings.Join(systems, ", "))
+}
+
+// CheckProblems is nil without problems, else a *ProblemsError.
+func CheckProblems(ps []Problem) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	return &ProblemsError{Problems: ps}
+}
