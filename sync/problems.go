@@ -70,9 +70,9 @@ func (s *Snapshot) ProblemList() []Problem {
 	for _, p := range s.Problems {
 		add(Problem{System: p.System, What: p.Source, Status: p.Status, Detail: p.Err})
 	}
-	if !s.MembersKnown && !systems[SystemBitbucket] {
-		add(Problem{System: SystemBitbucket, What: "workspace members", Detail: "marked unknown"})
-	}
+	// (The workspace member list is not derived: a snapshot may read only
+	// the presence of the people a departure concerns, and a failure of
+	// either read is recorded.)
 	for key, g := range s.Groups {
 		if !g.Known && key == g.Slug && !seen[[2]string{SystemBitbucket, "groups"}] && !seen[[2]string{SystemAtlassian, "groups"}] {
 			add(Problem{System: SystemBitbucket, What: "group " + g.Slug, Detail: cmp.Or(g.Problem, "marked unknown")})

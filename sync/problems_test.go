@@ -15,10 +15,10 @@ func TestProblemListReportsUnknownParts(t *testing.T) {
 		t.Fatalf("problems = %+v, want the unknown group once", ps)
 	}
 	// A part marked unknown by any check is a problem even without a record.
-	s.MembersKnown, s.TokensKnown = false, false
+	s.TokensKnown = false
 	ps = s.ProblemList()
-	if len(ps) != 3 {
-		t.Fatalf("problems = %+v, want group, members, tokens", ps)
+	if len(ps) != 2 {
+		t.Fatalf("problems = %+v, want group and tokens", ps)
 	}
 	// A recorded problem is not repeated by its derived twin.
 	s.Problems = []SourceProblem{{System: SystemDatabricks, Source: "tokens", Status: 500, Err: "HTTP 500"}}
