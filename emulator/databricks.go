@@ -73,6 +73,9 @@ func (s *Server) routesDatabricks(mux *http.ServeMux) {
 	mux.HandleFunc("PUT "+assign+"/principals/{principal_id}", s.db(acctAdmin, s.assignmentPut))
 	mux.HandleFunc("DELETE "+assign+"/principals/{principal_id}", s.db(acctAdmin, s.assignmentDelete))
 
+	// Workspace files and folders.
+	s.routesWorkspace(mux)
+
 	// OAuth: endpoint discovery and the client-credentials grant.
 	mux.HandleFunc("GET /oidc/.well-known/oauth-authorization-server", s.oidcMetadata)
 	mux.HandleFunc("GET /oidc/accounts/{account_id}/.well-known/oauth-authorization-server", s.oidcMetadata)

@@ -201,6 +201,9 @@ type DatabricksState struct {
 	// Volumes are the Unity Catalog volumes the Files API serves, keyed by
 	// "/Volumes/catalog/schema/volume"; nil until the first is added.
 	Volumes map[string]*DBVolume
+	// Workspace is the workspace file tree keyed by path (the Workspace
+	// API). Nil until first used.
+	Workspace map[string]*WSObject
 	// NextID is the next SCIM/token id to hand out.
 	NextID int64
 }

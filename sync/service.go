@@ -36,6 +36,8 @@ import (
 //	FindLeaked, RevokeLeaked       trace a leaked token value, then contain it
 //	Binding, DueBindings, Rotate   rotate pipeline bindings by the rotation protocol
 //	Remap                          point a mapping at another Databricks group
+//	Writing                        hold the write lock around several calls
+//	                               (every write method holds it itself)
 //	Audit, VerifyAudit,
 //	VerifyAuditAt, AuditHead       read the audit log; check its hash chain and
 //	                               anchored head; the head printed after an apply
@@ -49,6 +51,11 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	progress func(string)
+
+	// The write lock (see Writing): the local lock's directory and how long
+	// a write waits for another writer.
+	stateDir    string
+	lockTimeout time.Duration
 
 	mu     gosync.Mutex
 	cfg    *config.Config
@@ -66,11 +73,17 @@ type ServiceOptions struct {
 	Log *slog.Logger
 	// Progress hears what Read is reading (default: nothing).
 	Progress func(string)
+	// StateDir holds the local write lock (default DefaultStateDir from the
+	// process environment); LockTimeout is how long a write waits for
+	// another writer before a *LockHeldError (0: refuse at once).
+	StateDir    string
+	LockTimeout time.Duration
 }
 
 // NewService serves cfg over src. cfg.Path is the file Remap rewrites.
 func NewService(src Sources, cfg *config.Config, opts ServiceOptions) *Service {
-	s := &Service{src: src, cfg: cfg, now: opts.Now, log: opts.Log, progress: opts.Progress}
+	s := &Service{src: src, cfg: cfg, now: opts.Now, log: opts.Log, progress: opts.Progress,
+		stateDir: opts.StateDir, lockTimeout: opts.LockTimeout}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -168,7 +181,12 @@ func (s *Service) Apply(ctx context.Context, plan Plan, obs Observer) ([]Result,
 	if c, err := s.credentialsAs(op); err == nil {
 		opts.Rotator = c
 	}
-	return Apply(ctx, plan, exec, obs, opts)
+	var results []Result
+	err = s.Writing(ctx, "apply", func(ctx context.Context) (err error) {
+		results, err = Apply(ctx, plan, exec, obs, opts)
+		return err
+	})
+	return results, err
 }
 
 // Tokens reads a snapshot and returns its credential inventory (every token
@@ -188,7 +206,12 @@ func (s *Service) RevokeToken(ctx context.Context, id string) (Credential, error
 	if err != nil {
 		return Credential{}, err
 	}
-	return c.RevokeToken(ctx, id)
+	var cr Credential
+	err = s.Writing(ctx, "revoke --token-id "+id, func(ctx context.Context) (err error) {
+		cr, err = c.RevokeToken(ctx, id)
+		return err
+	})
+	return cr, err
 }
 
 // RevokeSecret revokes one OAuth secret of a service principal (display
@@ -198,7 +221,12 @@ func (s *Service) RevokeSecret(ctx context.Context, servicePrincipal, id string)
 	if err != nil {
 		return Credential{}, err
 	}
-	return c.RevokeSecret(ctx, servicePrincipal, id)
+	var cr Credential
+	err = s.Writing(ctx, "revoke --secret-id "+id, func(ctx context.Context) (err error) {
+		cr, err = c.RevokeSecret(ctx, servicePrincipal, id)
+		return err
+	})
+	return cr, err
 }
 
 // OwnerCredentials lists every credential of one user (userName) or service
@@ -235,7 +263,12 @@ func (s *Service) RevokeCredentials(ctx context.Context, creds []Credential) (Re
 	if err != nil {
 		return Revocation{}, err
 	}
-	return c.RevokeCredentials(ctx, creds)
+	var rev Revocation
+	err = s.Writing(ctx, "revoke", func(ctx context.Context) (err error) {
+		rev, err = c.RevokeCredentials(ctx, creds)
+		return err
+	})
+	return rev, err
 }
 
 // FindLeaked traces a leaked token value to its owner, the owner's tokens
@@ -260,7 +293,12 @@ func (s *Service) RevokeLeaked(ctx context.Context, leak *Leak) (LeakRevocation,
 	if err != nil {
 		return LeakRevocation{}, err
 	}
-	return c.RevokeLeaked(ctx, leak)
+	var res LeakRevocation
+	err = s.Writing(ctx, "revoke --leaked", func(ctx context.Context) (err error) {
+		res, err = c.RevokeLeaked(ctx, leak)
+		return err
+	})
+	return res, err
 }
 
 // Binding is the pipeline binding called name, or an error that lists the
@@ -299,7 +337,12 @@ func (s *Service) Rotate(ctx context.Context, name string) (RotationResult, erro
 	if err != nil {
 		return RotationResult{}, err
 	}
-	return c.RotateBinding(ctx, b)
+	var res RotationResult
+	err = s.Writing(ctx, "rotate "+name, func(ctx context.Context) (err error) {
+		res, err = c.RotateBinding(ctx, b)
+		return err
+	})
+	return res, err
 }
 
 // Remap points mapping index at the Databricks group named group: the config
@@ -327,19 +370,21 @@ func (s *Service) Remap(ctx context.Context, index int, group string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(cfg.Path, out); err != nil {
-		return fmt.Errorf("re-map: %w", err)
-	}
-	s.mu.Lock()
-	s.cfg = next
-	s.mu.Unlock()
-	old := cfg.Mappings[index]
-	ev := AuditEvent{Time: s.now().UTC(), Operator: op, Action: "remap",
-		Target: fmt.Sprintf("mapping %s: %s -> %s", old.BitbucketGroup, old.DatabricksGroup, group), Result: ResultApplied}
-	if s.src.Audit != nil && next.Audit.File == cfg.Audit.File {
-		return s.src.Audit.Append(ctx, ev)
-	}
-	return AppendAudit(next.Audit.File, ev)
+	return s.Writing(ctx, "re-map", func(ctx context.Context) error {
+		if err := writeFileAtomic(cfg.Path, out); err != nil {
+			return fmt.Errorf("re-map: %w", err)
+		}
+		s.mu.Lock()
+		s.cfg = next
+		s.mu.Unlock()
+		old := cfg.Mappings[index]
+		ev := AuditEvent{Time: s.now().UTC(), Operator: op, Action: "remap",
+			Target: fmt.Sprintf("mapping %s: %s -> %s", old.BitbucketGroup, old.DatabricksGroup, group), Result: ResultApplied}
+		if s.src.Audit != nil && next.Audit.File == cfg.Audit.File {
+			return s.src.Audit.Append(ctx, ev)
+		}
+		return AppendAudit(next.Audit.File, ev)
+	})
 }
 
 // Audit returns the n most recent events of the audit log, newest first; a

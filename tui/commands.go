@@ -163,7 +163,9 @@ func (m Model) result(msg tea.Msg) (Model, tea.Cmd) {
 			return m, nil
 		}
 		m.busy = ""
-		if msg.err != nil {
+		if line, held := heldStatus(msg.err); held {
+			m.setStatus(statusInfo, line)
+		} else if msg.err != nil {
 			m.setStatus(statusError, sync.Message(msg.err)+"; "+msg.next)
 		} else {
 			m.setStatus(statusOK, msg.what)
@@ -197,7 +199,10 @@ func (m Model) result(msg tea.Msg) (Model, tea.Cmd) {
 		}
 		m, _ = m.broadcast(changeStatusMsg{status: status})
 		plan := m.tabRef(tabOf[*planView](m.tabs))
+		line, held := heldStatus(msg.err)
 		switch {
+		case held:
+			m.setStatus(statusInfo, line)
 		case msg.err != nil:
 			m.setStatus(statusError, fmt.Sprintf("apply stopped after %d applied: %s; review %s, then apply again", applied, sync.Message(msg.err), plan))
 		case failed > 0:

@@ -35,7 +35,8 @@ func runConsoleWith(ctx context.Context, s *ioStreams, g *globalFlags, e *engine
 	}
 	defer logFile.Close()
 	log := slog.New(slog.NewTextHandler(logFile, nil))
-	b := tui.NewEngineBackend(bbsync.NewService(e.src, e.cfg, bbsync.ServiceOptions{Now: s.Now, Log: log}))
+	b := tui.NewEngineBackend(bbsync.NewService(e.src, e.cfg, bbsync.ServiceOptions{Now: s.Now, Log: log,
+		StateDir: e.lock.stateDir, LockTimeout: e.lock.lockTimeout}))
 	log.Info("console started", "config", e.cfg.Path, "read_only", g.readOnly)
 	err = tui.Run(ctx, b, tui.Options{ReadOnly: g.readOnly, Now: s.Now, LogWriter: logFile})
 	if err != nil {

@@ -22,7 +22,7 @@ func engineFromFlags(s *ioStreams, g *globalFlags) (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newEngine(s, cfg, engineOptions{})
+	return newEngine(s, cfg, engineOptions{lockTimeout: g.lockTimeout})
 }
 
 // engineAndFormat checks --output first (a typo fails before any request),
@@ -91,7 +91,13 @@ only their first and last four characters (dapi…1a2b).`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
+			// The list shown, the confirmation and the revocation happen under
+			// one write lock: no other writer changes them meanwhile.
+			ctx, release, err := e.svc.HoldWriteLock(cmd.Context(), "revoke")
+			if err != nil {
+				return err
+			}
+			defer release()
 			defer printAuditHead(ctx, s, e.svc, asJSON)
 			switch {
 			case tokenID != "":
@@ -302,7 +308,17 @@ credential is missing.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
+			command := "rotate --due"
+			if !due {
+				command = "rotate " + args[0]
+			}
+			// Which bindings are due is read under the write lock too, so two
+			// runs never rotate the same binding one after the other.
+			ctx, release, err := e.svc.HoldWriteLock(cmd.Context(), command)
+			if err != nil {
+				return err
+			}
+			defer release()
 			var todo []bbsync.DueBinding
 			// problems are the sources --due could not read: what is known
 			// to be due is rotated, and the run still exits 1.

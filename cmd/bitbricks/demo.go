@@ -118,6 +118,8 @@ func (d *demo) engineOptions() engineOptions {
 	return engineOptions{
 		env: bbsync.MapEnv(demoEnv(d.org, d.url)),
 		db:  bbsync.DatabricksOptions{Host: d.url, Token: d.org.Creds.DatabricksToken},
+		// The demo's writes lock only each other, never a real run's.
+		stateDir: d.dir,
 	}
 }
 

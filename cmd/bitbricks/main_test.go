@@ -301,8 +301,12 @@ func TestSyncApplyWithoutTerminalNeedsYes(t *testing.T) {
 // ("databricks GET /api/...").
 func isRead(route string) bool {
 	f := strings.Fields(route)
-	return len(f) < 2 || f[1] == "GET" || strings.HasSuffix(route, "/search") || route == "databricks unmatched"
+	return len(f) < 2 || f[1] == "GET" || strings.HasSuffix(route, "/search") || route == "databricks unmatched" || isLease(route)
 }
+
+// isLease tells the write lease's requests (workspace files: bitbricks' own
+// bookkeeping, no change to what it manages).
+func isLease(route string) bool { return strings.Contains(route, " /api/2.0/workspace/") }
 
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")

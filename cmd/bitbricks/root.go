@@ -105,6 +105,8 @@ type globalFlags struct {
 	config   string
 	output   string
 	readOnly bool
+	// lockTimeout is how long a write waits for another writer (0: refuse at once).
+	lockTimeout time.Duration
 }
 
 func (g *globalFlags) configPath(s *ioStreams) string {
@@ -157,6 +159,7 @@ Try it without any account: ` + "`bitbricks demo`" + ` (or ` + "`bitbricks demo 
 	pf.StringVar(&g.config, "config", "", "config file (default $BITBRICKS_CONFIG, else ./bitbricks.yaml)")
 	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	pf.BoolVar(&g.readOnly, "read-only", false, "console: disable every key that changes something")
+	pf.DurationVar(&g.lockTimeout, "lock-timeout", 0, "how long a command that writes waits for another writer to finish (default: refuse at once, exit 3)")
 	addSyncFlags(root, &sf)
 
 	root.AddCommand(

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -65,6 +66,8 @@ type engine struct {
 	cfg *config.Config
 	src bbsync.Sources
 	svc *bbsync.Service
+	// lock is where and how long the engine's writes take the write lock.
+	lock engineOptions
 }
 
 // engineOptions let `demo` point the engine at its in-process emulator,
@@ -72,12 +75,19 @@ type engine struct {
 type engineOptions struct {
 	env bbsync.Env
 	db  bbsync.DatabricksOptions
+	// lockTimeout is --lock-timeout: how long a write waits for another
+	// writer; stateDir holds the local write lock (default: DefaultStateDir).
+	lockTimeout time.Duration
+	stateDir    string
 }
 
 func newEngine(s *ioStreams, cfg *config.Config, eo engineOptions) (*engine, error) {
 	env := eo.env
 	if env == nil {
 		env = bbsync.Env(s.Getenv)
+	}
+	if eo.stateDir == "" {
+		eo.stateDir = bbsync.DefaultStateDir(s.Getenv)
 	}
 	db := eo.db
 	if db.Env == nil {
@@ -89,8 +99,8 @@ func newEngine(s *ioStreams, cfg *config.Config, eo engineOptions) (*engine, err
 	}
 	svc := bbsync.NewService(src, cfg, bbsync.ServiceOptions{Now: s.Now, Log: debugLog(s), Progress: func(msg string) {
 		fmt.Fprintf(s.Err, "… %s\n", msg)
-	}})
-	return &engine{cfg: cfg, src: src, svc: svc}, nil
+	}, StateDir: eo.stateDir, LockTimeout: eo.lockTimeout})
+	return &engine{cfg: cfg, src: src, svc: svc, lock: engineOptions{stateDir: eo.stateDir, lockTimeout: eo.lockTimeout}}, nil
 }
 
 func runSync(ctx context.Context, s *ioStreams, g *globalFlags, sf *syncFlags) error {
@@ -102,7 +112,18 @@ func runSync(ctx context.Context, s *ioStreams, g *globalFlags, sf *syncFlags) e
 }
 
 // syncRun is `sync` on a ready engine: shared by `sync` and `demo --headless`.
+// With --apply it holds the write lock from before the snapshot to the last
+// change, so a second writer plans only after the first is done.
 func (e *engine) syncRun(ctx context.Context, s *ioStreams, asJSON bool, sf *syncFlags) error {
+	if sf.apply {
+		return e.svc.Writing(ctx, "sync --apply", func(ctx context.Context) error {
+			return e.syncRunLocked(ctx, s, asJSON, sf)
+		})
+	}
+	return e.syncRunLocked(ctx, s, asJSON, sf)
+}
+
+func (e *engine) syncRunLocked(ctx context.Context, s *ioStreams, asJSON bool, sf *syncFlags) error {
 	_, plan, err := e.svc.Load(ctx)
 	if err != nil {
 		return err

@@ -1,0 +1,56 @@
+package sync
+
+import (
+	"context"
+	gosync "sync"
+)
+
+// Writing runs fn holding the write lock: the local lock in the service's
+// state directory and the lease in its Databricks workspace (see
+// Sources.Writing). Every method that writes (Apply, the revocations,
+// Rotate, Remap) holds it itself; a front end wraps a read-then-write
+// sequence in Writing (`sync --apply` plans and applies under one lock) so
+// a second writer plans only after the first is done. Calls inside fn, on
+// its context, do not take the lock again. Another writer makes it wait up
+// to the service's LockTimeout, then return a *LockHeldError (exit 3)
+// naming the holder.
+func (s *Service) Writing(ctx context.Context, command string, fn func(context.Context) error) error {
+	if holdsWriteLock(ctx) {
+		return fn(ctx)
+	}
+	op, err := s.operator(ctx)
+	if err != nil {
+		return err
+	}
+	return s.src.Writing(ctx, WriteLockOptions{StateDir: s.stateDir, Timeout: s.lockTimeout, Command: command,
+		Operator: op, Now: s.now, Log: s.log}, fn)
+}
+
+// HoldWriteLock takes the write lock like Writing, for a front end whose
+// read-then-write sequence is not one function: it returns the context to
+// do the work with (cancelled if the lease is lost) and a release to defer.
+func (s *Service) HoldWriteLock(ctx context.Context, command string) (context.Context, func(), error) {
+	held := make(chan context.Context, 1)
+	done, release := make(chan error, 1), make(chan struct{})
+	go func() {
+		done <- s.Writing(ctx, command, func(work context.Context) error {
+			held <- work
+			<-release
+			return nil
+		})
+	}()
+	select {
+	case work := <-held:
+		var once gosync.Once
+		return work, func() {
+			once.Do(func() {
+				close(release)
+				if err := <-done; err != nil {
+					s.log.Error("the write lock ended with an error", "err", oneLine(err))
+				}
+			})
+		}, nil
+	case err := <-done:
+		return ctx, func() {}, err
+	}
+}

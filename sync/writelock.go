@@ -1,0 +1,517 @@
+package sync
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/databricks/databricks-sdk-go/apierr"
+	"github.com/databricks/databricks-sdk-go/service/workspace"
+)
+
+// One writer at a time. Every command that writes holds, while it writes, a
+// local lock (a file lock in the state directory) and a lease in the
+// Databricks workspace, so two machines (a scheduled pipeline and an admin's
+// console) exclude each other too.
+//
+// The lease is a workspace file created only if absent (Workspace import
+// with overwrite false answers RESOURCE_ALREADY_EXISTS). The Workspace API
+// has no conditional overwrite or delete, so a lease file is never rewritten:
+// each lease lives at an epoch-suffixed path (writer.<epoch>.json), the
+// highest epoch present is the current one, and renewing or taking over an
+// expired lease both create the next epoch's path. Whoever creates it first
+// holds the lease; the other gets RESOURCE_ALREADY_EXISTS and looks again.
+
+// Lease defaults.
+const (
+	DefaultLeaseDir = "/Shared/.bitbricks/lease"
+	DefaultLeaseTTL = 5 * time.Minute
+	leasePrefix     = "writer."
+	leaseSuffix     = ".json"
+	lockFileName    = "write.lock"
+)
+
+// Holder is who holds (or held) the write lock: what a refused writer is told.
+type Holder struct {
+	Holder  string    `json:"holder"`  // OS user and Databricks identity
+	Host    string    `json:"host"`    // machine name
+	Process int       `json:"process"` // process id
+	Command string    `json:"command"` // what it is doing, such as "sync --apply"
+	Start   time.Time `json:"start"`
+	Expiry  time.Time `json:"expiry,omitzero"` // the lease's; zero for the local lock
+	Nonce   string    `json:"nonce"`           // tells this holder's lease from another's
+}
+
+func (h Holder) String() string {
+	s := fmt.Sprintf("%s on %s (process %d", cmp.Or(h.Holder, "unknown"), cmp.Or(h.Host, "an unknown host"), h.Process)
+	if h.Command != "" {
+		s += ", " + h.Command
+	}
+	s += ") since " + h.Start.UTC().Format(time.RFC3339)
+	if !h.Expiry.IsZero() {
+		s += ", lease until " + h.Expiry.UTC().Format(time.RFC3339)
+	}
+	return s
+}
+
+// LockHeldError refuses a write because another bitbricks run holds the
+// write lock. It exits with code 3.
+type LockHeldError struct {
+	Where  string // "local lock <file>" or "workspace lease <path>"
+	By     Holder
+	Waited time.Duration
+}
+
+func (e *LockHeldError) Error() string {
+	wait := "pass --lock-timeout 10m to wait for it"
+	if e.Waited > 0 {
+		wait = "waited " + e.Waited.Round(time.Second).String() + "; pass a longer --lock-timeout to wait longer"
+	}
+	return fmt.Sprintf("refused: another bitbricks run is writing (%s): %s; nothing was changed; %s", e.Where, e.By, wait)
+}
+
+// LeaseLostError is a write stopped because its lease could not be renewed
+// and another writer may have taken over.
+type LeaseLostError struct {
+	Path string
+	Err  error
+}
+
+func (e *LeaseLostError) Error() string {
+	return fmt.Sprintf("the workspace lease %s was lost (%s): the run stopped so that two writers never overlap", e.Path, oneLine(e.Err))
+}
+
+func (e *LeaseLostError) Unwrap() error { return e.Err }
+
+// DefaultStateDir is where bitbricks keeps its state, next to the default
+// audit log: $XDG_STATE_HOME/bitbricks, else ~/.local/state/bitbricks.
+func DefaultStateDir(getenv func(string) string) string {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if d := getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "bitbricks")
+	}
+	home := getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	if home == "" {
+		home = os.TempDir()
+	}
+	return filepath.Join(home, ".local", "state", "bitbricks")
+}
+
+// WriteLockOptions configure AcquireWriteLock.
+type WriteLockOptions struct {
+	// StateDir holds the local lock file; "" is DefaultStateDir(os.Getenv).
+	StateDir string
+	// Timeout is how long to wait for another writer; 0 refuses at once.
+	Timeout time.Duration
+	// Command says what the holder is doing ("sync --apply", "rotate etl-prod").
+	Command  string
+	Operator Operator
+	// LeaseDir is the workspace folder of the lease (DefaultLeaseDir).
+	LeaseDir string
+	// TTL is the lease's lifetime (DefaultLeaseTTL); it is renewed every
+	// third of it while the work runs.
+	TTL time.Duration
+	// Poll is the pause between attempts while waiting (default 1 s).
+	Poll time.Duration
+	Now  func() time.Time // nil: time.Now
+	Log  *slog.Logger     // nil: slog.Default()
+}
+
+// WriteLock is a held write lock: the local lock and, with a Databricks
+// workspace, its lease. Release it when the writing is done.
+type WriteLock struct {
+	opts  WriteLockOptions
+	local *localLock
+	lease *lease
+
+	cancel context.CancelCauseFunc
+	stop   chan struct{}
+	done   chan struct{}
+	once   gosync.Once
+}
+
+// AcquireWriteLock takes the local lock in opts.StateDir, then the lease in
+// db's workspace (none when db is nil), waiting up to opts.Timeout for
+// another writer. It returns a context for the work that is cancelled if the
+// lease is lost; a *LockHeldError when another writer holds either.
+func AcquireWriteLock(ctx context.Context, db *Databricks, opts WriteLockOptions) (*WriteLock, context.Context, error) {
+	opts.StateDir = cmp.Or(opts.StateDir, DefaultStateDir(nil))
+	opts.LeaseDir = cmp.Or(opts.LeaseDir, DefaultLeaseDir)
+	opts.TTL = cmpDuration(opts.TTL, DefaultLeaseTTL)
+	opts.Poll = cmpDuration(opts.Poll, time.Second)
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	me := newHolder(opts)
+	start := time.Now()
+	deadline := start.Add(opts.Timeout)
+	l := &WriteLock{opts: opts, stop: make(chan struct{}), done: make(chan struct{})}
+	for {
+		var err error
+		if l.local == nil {
+			l.local, err = lockLocal(filepath.Join(opts.StateDir, lockFileName), me)
+		}
+		if err == nil && db != nil && l.lease == nil {
+			l.lease, err = acquireLease(ctx, db, opts, me)
+		}
+		if err == nil {
+			break
+		}
+		var held *LockHeldError
+		if !errors.As(err, &held) || !time.Now().Before(deadline) {
+			if held != nil {
+				held.Waited = time.Since(start).Truncate(time.Second)
+				if opts.Timeout == 0 {
+					held.Waited = 0
+				}
+			}
+			l.local.release()
+			return nil, ctx, err
+		}
+		opts.Log.Info("waiting for another writer", "holder", held.By.String(), "where", held.Where)
+		select {
+		case <-ctx.Done():
+			l.local.release()
+			return nil, ctx, ctx.Err()
+		case <-time.After(min(opts.Poll, time.Until(deadline))):
+		}
+	}
+	work, cancel := context.WithCancelCause(ctx)
+	l.cancel = cancel
+	if l.lease != nil {
+		go l.renew(work)
+	} else {
+		close(l.done)
+	}
+	return l, work, nil
+}
+
+// Lost is why the work context was cancelled by a lost lease, or nil.
+func (l *WriteLock) Lost(ctx context.Context) error {
+	var lost *LeaseLostError
+	if err := context.Cause(ctx); errors.As(err, &lost) {
+		return lost
+	}
+	return nil
+}
+
+// Release ends the lease (deleting its file) and the local lock. It is safe
+// to call more than once.
+func (l *WriteLock) Release(ctx context.Context) error {
+	if l == nil {
+		return nil
+	}
+	var err error
+	l.once.Do(func() {
+		close(l.stop)
+		<-l.done
+		if l.lease != nil {
+			// Deleting the lease also runs when the work was cancelled.
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), compensateTimeout)
+			err = l.lease.release(dctx)
+			cancel()
+		}
+		l.local.release()
+		l.cancel(nil)
+	})
+	return err
+}
+
+// renew keeps the lease alive every third of its TTL until Release. A lease
+// that cannot be renewed before it expires, or that another writer took
+// over, cancels the work.
+func (l *WriteLock) renew(work context.Context) {
+	defer close(l.done)
+	every := l.opts.TTL / 3
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-work.Done():
+			return
+		case <-time.After(every):
+		}
+		err := l.lease.renew(work, l.opts)
+		if err == nil {
+			continue
+		}
+		var lost *LeaseLostError
+		if errors.As(err, &lost) || !l.opts.Now().Before(l.lease.holder.Expiry) {
+			if lost == nil {
+				lost = &LeaseLostError{Path: l.lease.path, Err: err}
+			}
+			l.opts.Log.Error("write lease lost: stopping", "lease", l.lease.path, "err", oneLine(err))
+			l.cancel(lost)
+			return
+		}
+		l.opts.Log.Warn("write lease not renewed yet; retrying", "lease", l.lease.path, "err", oneLine(err))
+	}
+}
+
+func newHolder(opts WriteLockOptions) Holder {
+	host, _ := os.Hostname()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	who := cmp.Or(opts.Operator.OSUser, CurrentOperator("").OSUser)
+	if opts.Operator.Databricks != "" {
+		who += " (" + opts.Operator.Databricks + ")"
+	}
+	return Holder{Holder: strings.TrimSpace(who), Host: host, Process: os.Getpid(), Command: opts.Command,
+		Start: opts.Now().UTC(), Nonce: hex.EncodeToString(b[:])}
+}
+
+// ---- the local lock ----
+
+type localLock struct {
+	f    *os.File
+	path string
+}
+
+// lockLocal takes the lock file at p without waiting and writes me into it,
+// so a refused writer can say who holds it.
+func lockLocal(p string, me Holder) (*localLock, error) {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return nil, fmt.Errorf("create the state directory for the write lock: %w", err)
+	}
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open the write lock %s: %w", p, err)
+	}
+	held, err := tryLockFile(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", p, err)
+	}
+	if held {
+		var h Holder
+		b, _ := os.ReadFile(p)
+		_ = json.Unmarshal(b, &h)
+		f.Close()
+		return nil, &LockHeldError{Where: "local lock " + p, By: h}
+	}
+	b, _ := json.Marshal(me)
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt(b, 0)
+	}
+	return &localLock{f: f, path: p}, nil
+}
+
+func (l *localLock) release() {
+	if l == nil || l.f == nil {
+		return
+	}
+	_ = l.f.Truncate(0)
+	unlockFile(l.f)
+	l.f.Close()
+	l.f = nil
+}
+
+// ---- the workspace lease ----
+
+type lease struct {
+	db     *Databricks
+	dir    string
+	path   string
+	epoch  int
+	holder Holder
+}
+
+func leasePath(dir string, epoch int) string {
+	return path.Join(dir, leasePrefix+strconv.Itoa(epoch)+leaseSuffix)
+}
+
+// current is the lease file of the highest epoch in dir, 0 when there is none.
+func currentLease(ctx context.Context, db *Databricks, dir string) (epoch int, info workspace.ObjectInfo, err error) {
+	objs, err := db.w.Workspace.ListAll(ctx, workspace.ListWorkspaceRequest{Path: dir})
+	if apierr.IsMissing(err) {
+		if err := db.w.Workspace.MkdirsByPath(ctx, dir); err != nil {
+			return 0, info, fmt.Errorf("create the lease folder %s: %w", dir, err)
+		}
+		return 0, info, nil
+	}
+	if err != nil {
+		return 0, info, fmt.Errorf("list the lease folder %s: %w", dir, err)
+	}
+	for _, o := range objs {
+		name := path.Base(o.Path)
+		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(name, leasePrefix), leaseSuffix))
+		if err != nil || !strings.HasPrefix(name, leasePrefix) || !strings.HasSuffix(name, leaseSuffix) {
+			continue
+		}
+		if n > epoch {
+			epoch, info = n, o
+		}
+	}
+	return epoch, info, nil
+}
+
+// readLease reads the holder in a lease file; a file that cannot be read as
+// one counts as held until its modification time plus a TTL.
+func readLease(ctx context.Context, db *Databricks, info workspace.ObjectInfo, ttl time.Duration) (Holder, error) {
+	out, err := db.w.Workspace.Export(ctx, workspace.ExportRequest{Path: info.Path, Format: workspace.ExportFormatSource})
+	if err != nil {
+		return Holder{}, err
+	}
+	var h Holder
+	b, derr := base64.StdEncoding.DecodeString(out.Content)
+	if derr != nil || json.Unmarshal(b, &h) != nil || h.Expiry.IsZero() {
+		h = Holder{Holder: "an unreadable lease", Start: time.UnixMilli(info.ModifiedAt), Expiry: time.UnixMilli(info.ModifiedAt).Add(ttl)}
+	}
+	return h, nil
+}
+
+// createLease creates the lease file of epoch for h, only if absent, and
+// reads it back: false when another writer created it first.
+func createLease(ctx context.Context, db *Databricks, p string, h Holder) (bool, error) {
+	b, _ := json.Marshal(h)
+	err := db.w.Workspace.Import(ctx, workspace.Import{Path: p, Format: workspace.ImportFormatAuto,
+		Content: base64.StdEncoding.EncodeToString(b), Overwrite: false})
+	if errors.Is(err, apierr.ErrResourceAlreadyExists) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("create the workspace lease %s: %w", p, err)
+	}
+	out, err := db.w.Workspace.Export(ctx, workspace.ExportRequest{Path: p, Format: workspace.ExportFormatSource})
+	if err != nil {
+		return false, fmt.Errorf("read back the workspace lease %s: %w", p, err)
+	}
+	var got Holder
+	if raw, err := base64.StdEncoding.DecodeString(out.Content); err == nil {
+		_ = json.Unmarshal(raw, &got)
+	}
+	return got.Nonce == h.Nonce, nil
+}
+
+// acquireLease takes the workspace lease: it creates the next epoch's file
+// when there is none or the current one has expired, and refuses with a
+// *LockHeldError while a live one is held.
+func acquireLease(ctx context.Context, db *Databricks, opts WriteLockOptions, me Holder) (*lease, error) {
+	for attempt := 0; ; attempt++ {
+		epoch, info, err := currentLease(ctx, db, opts.LeaseDir)
+		if err != nil {
+			return nil, err
+		}
+		var stale string
+		var prev Holder
+		if epoch > 0 {
+			prev, err = readLease(ctx, db, info, opts.TTL)
+			if apierr.IsMissing(err) && attempt < 5 {
+				continue // released meanwhile: look again
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read the workspace lease %s: %w", info.Path, err)
+			}
+			if opts.Now().Before(prev.Expiry) {
+				return nil, &LockHeldError{Where: "workspace lease " + info.Path, By: prev}
+			}
+			stale = info.Path
+		}
+		me.Expiry = opts.Now().Add(opts.TTL).UTC()
+		p := leasePath(opts.LeaseDir, epoch+1)
+		ok, err := createLease(ctx, db, p, me)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			if attempt < 5 {
+				continue // another writer was first: look at what it holds
+			}
+			return nil, fmt.Errorf("create the workspace lease in %s: other writers kept taking it", opts.LeaseDir)
+		}
+		if stale != "" {
+			opts.Log.Warn("took over an expired write lease", "lease", stale, "holder", prev.String())
+			// Its holder is gone (or lost it): nobody else deletes this path.
+			_ = db.w.Workspace.Delete(ctx, workspace.Delete{Path: stale})
+		}
+		return &lease{db: db, dir: opts.LeaseDir, path: p, epoch: epoch + 1, holder: me}, nil
+	}
+}
+
+// renew moves the lease to the next epoch with a new expiry: created only if
+// absent, so a writer that took the lease over meanwhile wins, and this one
+// learns it lost.
+func (l *lease) renew(ctx context.Context, opts WriteLockOptions) error {
+	h := l.holder
+	h.Expiry = opts.Now().Add(opts.TTL).UTC()
+	p := leasePath(l.dir, l.epoch+1)
+	ok, err := createLease(ctx, l.db, p, h)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &LeaseLostError{Path: l.path, Err: fmt.Errorf("%s was created by another writer", p)}
+	}
+	old := l.path
+	l.path, l.epoch, l.holder = p, l.epoch+1, h
+	if err := l.db.w.Workspace.Delete(ctx, workspace.Delete{Path: old}); err != nil && !apierr.IsMissing(err) {
+		opts.Log.Warn("old lease file not deleted", "lease", old, "err", oneLine(err))
+	}
+	return nil
+}
+
+// release deletes the lease file; one already gone was taken over.
+func (l *lease) release(ctx context.Context) error {
+	err := l.db.w.Workspace.Delete(ctx, workspace.Delete{Path: l.path})
+	if err != nil && !apierr.IsMissing(err) {
+		return fmt.Errorf("delete the workspace lease %s (it expires at %s): %w", l.path, l.holder.Expiry.Format(time.RFC3339), err)
+	}
+	return nil
+}
+
+// writeLockKey marks a context whose run holds the write lock.
+type writeLockKey struct{}
+
+// holdsWriteLock reports whether ctx runs under Writing: no other bitbricks
+// writer is at work, so what an earlier run left unfinished is left over,
+// not in flight.
+func holdsWriteLock(ctx context.Context) bool { return ctx.Value(writeLockKey{}) != nil }
+
+// Writing runs fn while holding the write lock: the local lock in
+// opts.StateDir and the lease in the sources' Databricks workspace. Every
+// command that writes goes through it once. A second writer waits up to
+// opts.Timeout, then gets a *LockHeldError (exit 3) naming the holder.
+// fn's context is cancelled if the lease is lost.
+func (s Sources) Writing(ctx context.Context, opts WriteLockOptions, fn func(ctx context.Context) error) error {
+	db, _ := s.Databricks.(*Databricks)
+	if db != nil && opts.Operator.Databricks == "" {
+		me, err := db.Me(ctx)
+		if err != nil {
+			return err
+		}
+		opts.Operator.Databricks = me
+	}
+	l, work, err := AcquireWriteLock(ctx, db, opts)
+	if err != nil {
+		return err
+	}
+	err = fn(context.WithValue(work, writeLockKey{}, true))
+	if lost := l.Lost(work); lost != nil {
+		err = errors.Join(err, lost)
+	}
+	if rerr := l.Release(ctx); rerr != nil {
+		l.opts.Log.Warn("write lease not deleted; it expires by itself", "err", oneLine(rerr))
+	}
+	return err
+}
