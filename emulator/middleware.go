@@ -360,6 +360,11 @@ type Stats struct {
 	Routes map[string]int64 `json:"routes"`
 	// Faults counts injected faults by kind.
 	Faults map[string]int64 `json:"faults"`
+	// ProcessCPUMillis is the CPU time the whole emulator process has used
+	// since it started (not reset with the counters; -1: not known here).
+	// A client that runs the emulator as a child process reads it before and
+	// after a run, so the emulator's cost is never mistaken for its own.
+	ProcessCPUMillis float64 `json:"process_cpu_ms"`
 	// Refused counts requests refused by a limit: "scim_concurrency" or
 	// "bitbucket_budget".
 	Refused map[string]int64 `json:"refused"`
@@ -387,9 +392,13 @@ func (m *middleware) refuse(limit string) {
 func (m *middleware) snapshot() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	cpu := float64(-1)
+	if d := processCPU(); d >= 0 {
+		cpu = float64(d) / float64(time.Millisecond)
+	}
 	return Stats{Total: m.stats.Total, Families: maps.Clone(m.stats.Families),
 		Routes: maps.Clone(m.stats.Routes), Faults: maps.Clone(m.stats.Faults),
-		Refused: maps.Clone(m.stats.Refused)}
+		Refused: maps.Clone(m.stats.Refused), ProcessCPUMillis: cpu}
 }
 
 // Stats returns a copy of the request counters.

@@ -89,8 +89,13 @@ func ComputePlan(snap *Snapshot, cfg *config.Config, now time.Time) Plan {
 	pl.secretLimits()
 	pl.rotations()
 
-	slices.SortStableFunc(pl.changes, func(a, b Change) int {
-		return cmp.Or(cmp.Compare(a.Action.Info().Rank, b.Action.Info().Rank), cmp.Compare(a.Group, b.Group),
+	rank := make([]int, len(pl.changes))
+	for i, c := range pl.changes {
+		rank[i] = c.Action.Info().Rank
+	}
+	pl.changes = sortedStable(pl.changes, func(i, j int) int {
+		a, b := &pl.changes[i], &pl.changes[j]
+		return cmp.Or(cmp.Compare(rank[i], rank[j]), cmp.Compare(a.Group, b.Group),
 			cmp.Compare(a.Principal, b.Principal), cmp.Compare(a.ID, b.ID))
 	})
 	slices.SortStableFunc(pl.findings, func(a, b Finding) int {
@@ -615,4 +620,21 @@ func (pl *planner) rotations() {
 			PrincipalType: PrincipalServicePrincipal, Binding: b.Name, Reason: reason, PrincipalID: cmp.Or(st.SPID, sp.ID),
 		})
 	}
+}
+
+// sortedStable is slices.SortStableFunc for large elements: it moves
+// indices while it sorts, then each element once (a stable sort of 20,000
+// changes otherwise spends most of its time copying them).
+// cmp compares the elements at two indices of xs.
+func sortedStable[T any](xs []T, cmp func(i, j int) int) []T {
+	idx := make([]int, len(xs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, cmp)
+	out := make([]T, len(xs))
+	for i, j := range idx {
+		out[i] = xs[j]
+	}
+	return out
 }

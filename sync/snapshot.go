@@ -87,35 +87,32 @@ func Read(ctx context.Context, src Sources, cfg *config.Config, progress func(st
 	fromAdmin := cfg.Bitbucket.GroupsSource == config.GroupsSourceAtlassianAdmin
 
 	// One call per system first: bad credentials or a dead host end the run
-	// here, before a storm of requests that would all fail the same way.
+	// there, before a storm of requests that would all fail the same way.
+	// Each system's reads wait for its own probe only (SCIM Me, the
+	// Bitbucket group list), not for the other system's.
 	g := newGroup(ctx, readConcurrency)
-	g.Go(r.me)
+	me := g.Go(r.me)
+	var groups, bbProbe <-chan struct{}
 	if fromAdmin {
-		g.Go(r.members)
+		bbProbe = g.Go(r.members)
+		groups = g.GoAfter(r.adminGroups, bbProbe)
 	} else {
-		g.Go(r.bitbucketGroups)
+		bbProbe = g.Go(r.bitbucketGroups)
+		groups = bbProbe
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-
-	g = newGroup(ctx, readConcurrency)
-	groups := closed()
-	if fromAdmin {
-		groups = g.Go(r.adminGroups)
-	}
-	users := g.Go(r.databricksUsers)
-	dbGroups := g.Go(r.databricksGroups)
-	sps := g.Go(r.servicePrincipals)
-	account := g.Go(r.account)
-	proxy := g.Go(r.proxy)
-	g.Go(r.tokens)
-	g.Go(r.maxTokenDays)
+	users := g.GoAfter(r.databricksUsers, me)
+	dbGroups := g.GoAfter(r.databricksGroups, me)
+	sps := g.GoAfter(r.servicePrincipals, me)
+	account := g.GoAfter(r.account, me)
+	proxy := g.GoAfter(r.proxy, me)
+	g.GoAfter(r.accountUsers, account)
+	g.GoAfter(r.tokens, me)
+	g.GoAfter(r.maxTokenDays, me)
 	if src.Atlassian != nil {
-		g.Go(r.atlassianTokens)
+		g.GoAfter(r.atlassianTokens, bbProbe)
 	}
 	for _, b := range cfg.Pipelines {
-		g.Go(func(ctx context.Context) error { return r.binding(ctx, b) })
+		g.GoAfter(func(ctx context.Context) error { return r.binding(ctx, b) }, bbProbe)
 	}
 	emails := g.GoAfter(r.emails, groups)
 	g.GoAfter(r.spSecrets, sps, account)
@@ -324,8 +321,7 @@ func (r *reader) maxTokenDays(ctx context.Context) error {
 	return nil
 }
 
-// account checks account SCIM access and, with it, reads the account's users
-// (to tell users not assigned to the workspace).
+// account checks account SCIM access.
 func (r *reader) account(ctx context.Context) error {
 	if err := r.src.Databricks.AccountAccess(ctx); err != nil {
 		if r.cfg.Databricks.AccountID != "" {
@@ -336,6 +332,15 @@ func (r *reader) account(ctx context.Context) error {
 	r.mu.Lock()
 	r.snap.AccountAccess = true
 	r.mu.Unlock()
+	return nil
+}
+
+// accountUsers reads the account's users (to tell users not assigned to the
+// workspace), once account access is known.
+func (r *reader) accountUsers(ctx context.Context) error {
+	if !r.snap.AccountAccess {
+		return nil
+	}
 	r.say("reading Databricks account users")
 	us, err := r.src.Databricks.AccountUsers(r.pages(ctx, "Databricks account users", "pages"))
 	if err != nil {

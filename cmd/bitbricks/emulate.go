@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -14,6 +16,7 @@ import (
 func newEmulateCmd(s *ioStreams, g *globalFlags) *cobra.Command {
 	var (
 		listen, seed, latency, faults, writeConfig string
+		budget                                     int
 	)
 	cmd := &cobra.Command{
 		Use:   "emulate",
@@ -38,7 +41,7 @@ Request counts per route: GET <url>/_emulator/stats (reset: POST .../stats/reset
   bitbricks emulate --write-config demo.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := emulator.Options{}
+			opts := emulator.Options{BitbucketHourlyBudget: budget}
 			var err error
 			if opts.Latency, opts.Jitter, err = parseLatency(latency); err != nil {
 				return err
@@ -58,11 +61,8 @@ Request counts per route: GET <url>/_emulator/stats (reset: POST .../stats/reset
 				return err
 			}
 			defer hs.Close()
-			if writeConfig != "" && seed != "demo" {
-				return fmt.Errorf("--write-config: only the demo seed has a matching config; use --seed demo")
-			}
 			if writeConfig != "" {
-				if err := writeDemoConfig(org, url, writeConfig); err != nil {
+				if err := writeSeedConfig(seed, org, url, writeConfig); err != nil {
 					return err
 				}
 				fmt.Fprintf(s.Err, "wrote %s\n", writeConfig)
@@ -87,6 +87,7 @@ Request counts per route: GET <url>/_emulator/stats (reset: POST .../stats/reset
 	f.StringVar(&latency, "latency", "", "added to every request: FIXED[+JITTER], such as 20ms+10ms")
 	f.StringVar(&faults, "faults", "", "faults to inject (see above)")
 	f.StringVar(&writeConfig, "write-config", "", "write a bitbricks config that matches the seed to this file")
+	f.IntVar(&budget, "bitbucket-budget", 0, "Bitbucket requests per credential per rolling hour (0: the service's 1,000; negative: no limit)")
 	return cmd
 }
 
@@ -112,4 +113,18 @@ func indent(text, prefix string) string {
 		lines[i] = prefix + l
 	}
 	return strings.Join(lines, "\n")
+}
+
+// writeSeedConfig writes the config that matches seed: the demo's, or one
+// that maps every group of the large organisation to its twin.
+func writeSeedConfig(seed string, org *emulator.Org, url, path string) error {
+	if seed != "large" {
+		return writeDemoConfig(org, url, path)
+	}
+	audit := filepath.Join(filepath.Dir(path), "bitbricks-audit.jsonl")
+	src := append(emulator.LargeConfig(org, url), fmt.Appendf(nil, "audit:\n  file: %q\n", audit)...)
+	if err := os.WriteFile(path, src, 0o600); err != nil {
+		return fmt.Errorf("write config %s: %w", path, err)
+	}
+	return nil
 }

@@ -169,6 +169,7 @@ Try it without any account: ` + "`bitbricks demo`" + ` (or ` + "`bitbricks demo 
 		newRotateCmd(s, g),
 		newDemoCmd(s, g),
 		newEmulateCmd(s, g),
+		newBenchCmd(s, g),
 		newConfigCmd(s, g),
 		newAuditCmd(s, g),
 		newVersionCmd(s),
