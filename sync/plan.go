@@ -102,7 +102,7 @@ func ComputePlan(snap *Snapshot, cfg *config.Config, now time.Time) Plan {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Subject, b.Subject),
 			cmp.Compare(a.Group, b.Group), cmp.Compare(a.Detail, b.Detail))
 	})
-	return Plan{GeneratedAt: now, Changes: pl.changes, Findings: pl.findings, Problems: snap.ProblemList()}
+	return Plan{GeneratedAt: now, Changes: pl.changes, Findings: pl.findings, Problems: snap.ProblemList(), Members: sortMembers(pl.members)}
 }
 
 type planner struct {
@@ -112,6 +112,7 @@ type planner struct {
 	users    map[string]*User // by lower-case userName
 	changes  []Change
 	findings []Finding
+	members  []MemberStatus
 	seen     map[Finding]bool
 }
 
@@ -206,6 +207,9 @@ func (pl *planner) desired(t *groupTarget) (map[string][]string, bool) {
 				unresolved++
 				pl.find(FindingUnresolvedIdentity, a.UUID, t.name, "no email for Bitbucket account %s (%s) in group %s",
 					a.AccountID, cmp.Or(a.DisplayName, a.Nickname), src)
+				pl.member(MemberStatus{Group: t.name, Principal: a.UUID, PrincipalType: PrincipalUser, State: MemberUnresolved,
+					Reason: ReasonUnresolvedIdentity, Detail: fmt.Sprintf("no email for Bitbucket account %s (%s) in group %s; nothing changes for it",
+						a.AccountID, cmp.Or(a.DisplayName, a.Nickname), src)})
 				continue
 			}
 			k := strings.ToLower(email)
@@ -294,66 +298,109 @@ func (pl *planner) membership(t *groupTarget, desired map[string][]string, compl
 		}
 	}
 	var changes []Change
+	var statuses []MemberStatus // of the changes, in step with them
 	for _, email := range slices.Sorted(maps.Keys(desired)) {
 		u := pl.users[email]
 		why := "in Bitbucket group " + strings.Join(desired[email], ", ")
+		notAdded := func(r MemberReason, name, id, detail string) {
+			pl.member(MemberStatus{Group: t.name, Principal: name, PrincipalType: PrincipalUser, PrincipalID: id,
+				State: MemberNotAdded, Reason: r, Detail: detail})
+		}
 		switch {
 		case u == nil:
 			pl.find(FindingMissingUser, email, t.name, "no Databricks user %s (%s); bitbricks never creates users", email, why)
+			notAdded(ReasonMissingUser, email, "", fmt.Sprintf("no Databricks user %s (%s); bitbricks never creates users", email, why))
 		case inGroup[u.ID] || inGroup[email]:
+			// In step: reported with the group's members below.
 		case !u.Active:
 			pl.find(FindingMissingUser, u.UserName, t.name, "Databricks user %s is inactive (%s)", u.UserName, why)
+			notAdded(ReasonInactiveUser, u.UserName, u.ID, fmt.Sprintf("the Databricks user is inactive (%s)", why))
 		case !u.Assigned:
 			pl.find(FindingNotAssigned, u.UserName, t.name, "%s is in the account but not assigned to this workspace (%s); assign it before adding it to %s",
 				u.UserName, why, t.name)
+			notAdded(ReasonNotAssigned, u.UserName, u.ID, fmt.Sprintf("in the account but not assigned to this workspace (%s); assign it before adding it to %s", why, t.name))
 		default:
-			changes = append(changes, Change{
+			c := Change{
 				ID: memberChangeID(ActionAddMember, t.name, u.UserName), Action: ActionAddMember, Group: t.name, GroupKind: kind,
 				Principal: u.UserName, PrincipalType: PrincipalUser, Reason: why,
 				GroupID: groupID, PrincipalID: u.ID, Route: route,
-			})
+			}
+			changes = append(changes, c)
+			statuses = append(statuses, MemberStatus{Group: t.name, Principal: c.Principal, PrincipalType: PrincipalUser, PrincipalID: u.ID,
+				State: MemberAdd, Reason: ReasonInBitbucketGroup, Detail: why, ChangeID: c.ID})
 		}
 	}
 
 	var removals []Change
-	if g != nil && t.prune {
+	var removalStatuses []MemberStatus
+	if g != nil {
+		kept := func(m Member, name string, r MemberReason, detail string) {
+			pl.member(MemberStatus{Group: t.name, Principal: name, PrincipalType: m.Type, PrincipalID: m.ID,
+				State: MemberKept, Reason: r, Detail: detail})
+		}
 		for _, m := range g.Members {
 			name := pl.memberName(m)
-			// Service principals and nested groups are never removed by a mapping.
-			if m.Type != PrincipalUser {
+			switch {
+			case m.Type != PrincipalUser:
+				// Service principals and nested groups are never removed by a mapping.
+				kept(m, name, ReasonNotAUser, strings.ReplaceAll(string(m.Type), "_", " ")+"s are never removed by a mapping")
 				continue
-			}
-			if pl.snap.Users[m.ID] == nil {
+			case pl.snap.Users[m.ID] == nil:
 				// Not in the users list (an account user not assigned to the
 				// workspace, read without account access): name is only its
 				// display name, so neither the mappings nor policy.protected
 				// can be checked against its userName.
-				pl.find(FindingUnknownSource, name, t.name, "member %s (id %s) of %s is not in the Databricks users list, so its userName is unknown; not removed",
-					name, m.ID, t.name)
+				if t.prune {
+					pl.find(FindingUnknownSource, name, t.name, "member %s (id %s) of %s is not in the Databricks users list, so its userName is unknown; not removed",
+						name, m.ID, t.name)
+				}
+				kept(m, name, ReasonUserNameUnknown, fmt.Sprintf("not in the Databricks users list (id %s), so its userName is unknown", m.ID))
+				continue
+			case len(desired[strings.ToLower(name)]) > 0:
+				pl.member(MemberStatus{Group: t.name, Principal: name, PrincipalType: m.Type, PrincipalID: m.ID,
+					State: MemberInSync, Reason: ReasonInBitbucketGroup, Detail: "in Bitbucket group " + strings.Join(desired[strings.ToLower(name)], ", ")})
+				continue
+			case pl.cfg.IsProtected(name):
+				kept(m, name, ReasonProtected, "listed in policy.protected")
+				continue
+			case !t.prune:
+				kept(m, name, ReasonPruneOff, "in no mapped Bitbucket group, but no mapping to "+t.name+" sets prune")
 				continue
 			}
-			if len(desired[strings.ToLower(name)]) > 0 || pl.cfg.IsProtected(name) {
-				continue
-			}
-			removals = append(removals, Change{
+			c := Change{
 				ID: memberChangeID(ActionRemoveMember, t.name, name), Action: ActionRemoveMember, Group: t.name, GroupKind: kind,
 				Principal: name, PrincipalType: PrincipalUser, Destructive: true,
 				Reason:  "in no mapped Bitbucket group (" + strings.Join(t.sources, ", ") + ")",
 				GroupID: groupID, PrincipalID: m.ID, Route: route,
-			})
+			}
+			removals = append(removals, c)
+			removalStatuses = append(removalStatuses, MemberStatus{Group: t.name, Principal: name, PrincipalType: PrincipalUser, PrincipalID: m.ID,
+				State: MemberRemove, Reason: ReasonInNoMappedGroup, Detail: c.Reason, ChangeID: c.ID})
 		}
 		slices.SortFunc(removals, func(a, b Change) int { return cmp.Compare(a.Principal, b.Principal) })
+	}
+	// holdRemovals keeps every planned removal, for reason r.
+	holdRemovals := func(r MemberReason, detail string) {
+		for _, ms := range removalStatuses {
+			ms.State, ms.Reason, ms.Detail, ms.ChangeID = MemberKept, r, detail, ""
+			pl.member(ms)
+		}
+		removalStatuses = nil
 	}
 	switch {
 	case len(removals) == 0:
 	case g.ExternalID != "":
 		pl.find(FindingIdPManaged, t.name, t.name, "%s is provisioned by an identity provider (externalId %s); not removing %s",
 			t.name, g.ExternalID, principalList(removals))
+		holdRemovals(ReasonIdPManaged, fmt.Sprintf("in no mapped Bitbucket group, but %s is provisioned by an identity provider (externalId %s)", t.name, g.ExternalID))
 		removals = nil
 	case !complete:
-		removals = nil // the sources said why (unknown_source)
+		// The sources said why (unknown_source).
+		holdRemovals(ReasonSourceUnknown, "in no mapped Bitbucket group, but a mapped Bitbucket group is unknown or incomplete (see the unknown_source findings), so nobody is removed from "+t.name)
+		removals = nil
 	}
 	changes = append(changes, removals...)
+	statuses = append(statuses, removalStatuses...)
 	if noAccess && len(changes) > 0 {
 		var adds, rems []Change
 		for _, c := range changes {
@@ -372,9 +419,21 @@ func (pl *planner) membership(t *groupTarget, desired map[string][]string, compl
 		}
 		pl.find(FindingAccountGroupNoAccess, t.name, t.name, "%s is an account group and neither account SCIM nor the workspace proxy lets these credentials change it (the proxy needs a workspace admin or a manager of %s); would %s",
 			t.name, t.name, strings.Join(would, "; "))
+		for _, ms := range statuses {
+			if ms.State == MemberAdd {
+				ms.State, ms.Detail = MemberNotAdded, ms.Detail+"; but "+t.name+" is an account group that neither account SCIM nor the workspace proxy lets these credentials change"
+			} else {
+				ms.State, ms.Detail = MemberKept, ms.Detail+"; but "+t.name+" is an account group that neither account SCIM nor the workspace proxy lets these credentials change"
+			}
+			ms.Reason, ms.ChangeID = ReasonAccountGroupNoAccess, ""
+			pl.member(ms)
+		}
 		return
 	}
 	pl.changes = append(pl.changes, changes...)
+	for _, ms := range statuses {
+		pl.member(ms)
+	}
 }
 
 func memberChangeID(a Action, group, principal string) string {

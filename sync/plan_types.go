@@ -66,4 +66,7 @@ type Plan struct {
 	// Problems are the sources that failed or were implausible: the plan
 	// covers only what was read, and a run with problems exits 1.
 	Problems []Problem
+	// Members explain every principal of every mapped group: its state and
+	// the planner's reason (explain.go). Not part of the JSON plan.
+	Members []MemberStatus
 }
