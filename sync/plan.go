@@ -358,7 +358,7 @@ func (pl *planner) membership(t *groupTarget, desired map[string][]string, compl
 				continue
 			case len(desired[strings.ToLower(name)]) > 0:
 				pl.member(MemberStatus{Group: t.name, Principal: name, PrincipalType: m.Type, PrincipalID: m.ID,
-					State: MemberInSync, Reason: ReasonInBitbucketGroup, Detail: "in Bitbucket group " + strings.Join(desired[strings.ToLower(name)], ", ")})
+					State: MemberInSync, Reason: ReasonInBitbucketGroup, Detail: "in " + strings.Join(desired[strings.ToLower(name)], ", ")})
 				continue
 			case pl.cfg.IsProtected(name):
 				kept(m, name, ReasonProtected, "listed in policy.protected")
@@ -392,11 +392,11 @@ func (pl *planner) membership(t *groupTarget, desired map[string][]string, compl
 	case g.ExternalID != "":
 		pl.find(FindingIdPManaged, t.name, t.name, "%s is provisioned by an identity provider (externalId %s); not removing %s",
 			t.name, g.ExternalID, principalList(removals))
-		holdRemovals(ReasonIdPManaged, fmt.Sprintf("in no mapped Bitbucket group, but %s is provisioned by an identity provider (externalId %s)", t.name, g.ExternalID))
+		holdRemovals(ReasonIdPManaged, fmt.Sprintf("in no mapped Bitbucket group; %s is provisioned by an identity provider", t.name))
 		removals = nil
 	case !complete:
 		// The sources said why (unknown_source).
-		holdRemovals(ReasonSourceUnknown, "in no mapped Bitbucket group, but a mapped Bitbucket group is unknown or incomplete (see the unknown_source findings), so nobody is removed from "+t.name)
+		holdRemovals(ReasonSourceUnknown, "in no mapped Bitbucket group; a mapped Bitbucket group is unknown or incomplete, so nobody is removed from "+t.name)
 		removals = nil
 	}
 	changes = append(changes, removals...)

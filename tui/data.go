@@ -76,15 +76,17 @@ func newDataset(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config, now tim
 	return d
 }
 
-// mark is how a principal of a mapped group stands against its Bitbucket group.
+// mark is how a principal of a mapped group stands against its Bitbucket group, from
+// the planner's sync.MemberState.
 type mark int
 
 const (
 	markMissing    mark = iota // + in Bitbucket, not in Databricks: the plan adds it
 	markExtra                  // - in Databricks, in no mapped Bitbucket group: the plan removes it
+	markBlocked                // ! Bitbucket calls for it, but the plan cannot add it
 	markUnresolved             // ? a Bitbucket account with no Databricks identity
 	markInSync                 // ✓ in both
-	markKept                   // ● in Databricks only, kept (protected, prune off, not a user)
+	markKept                   // ● in Databricks only, kept (protected, prune off, not a user, ...)
 	markManaged                // ⚑ the group is IdP-managed; bitbricks leaves it alone
 )
 
@@ -98,6 +100,7 @@ type groupRow struct {
 	Add, Rem  int    // member changes
 	Other     int    // entitlement and create changes
 	Unres     int    // unresolved identities and missing users
+	Held      int    // member changes the plan cannot make (account_group_no_access)
 	IdP, New  bool
 	Unknown   bool // the Bitbucket group could not be read, or does not exist
 }
@@ -126,6 +129,11 @@ func groupRows(d *dataset) []groupRow {
 				r.New = true
 			default:
 				r.Other++
+			}
+		}
+		for _, ms := range d.plan.MembersOf(m.DatabricksGroup) {
+			if ms.Reason == sync.ReasonAccountGroupNoAccess {
+				r.Held++
 			}
 		}
 		for _, f := range d.findings[m.DatabricksGroup] {
@@ -169,6 +177,9 @@ func (r groupRow) drift() string {
 	if r.Other > 0 {
 		parts = append(parts, fmt.Sprintf("~%d", r.Other))
 	}
+	if r.Held > 0 {
+		parts = append(parts, fmt.Sprintf("!%d", r.Held))
+	}
 	if r.Unres > 0 {
 		parts = append(parts, fmt.Sprintf("?%d", r.Unres))
 	}
@@ -186,18 +197,19 @@ func (r groupRow) drift() string {
 
 // memberRow is one principal of a mapped Databricks group, or one that should be.
 type memberRow struct {
-	Key     string
-	Mark    mark
-	Name    string // sanitised, as Note
-	Type    sync.PrincipalType
-	Note    string
-	Change  *sync.Change
-	Finding *sync.Finding
-	ID      string // SCIM id, when the principal exists in Databricks
+	Key    string
+	Mark   mark
+	Name   string // sanitised, as Note
+	Type   sync.PrincipalType
+	Note   string // the planner's reason (views.MemberNote)
+	Change *sync.Change
+	Status sync.MemberStatus
+	ID     string // SCIM id, when the principal exists in Databricks
 }
 
-// membersOf lists the principals of the group r maps to: who is there, who the plan
-// adds or removes, who cannot be resolved. It reads the plan; it never re-plans.
+// membersOf lists the principals of the group r maps to with the planner's state and
+// reason for each (sync.Plan.Members): who is there, who the plan adds or removes, who
+// it cannot add, who cannot be resolved. It only displays the plan; it never re-plans.
 func (d *dataset) membersOf(r groupRow) []memberRow {
 	if r.Mapping < 0 {
 		return nil
@@ -205,88 +217,42 @@ func (d *dataset) membersOf(r groupRow) []memberRow {
 	if rows, ok := d.members[r.Target]; ok {
 		return rows
 	}
-	g := d.snap.DBGroups[r.Target]
-	idp := g != nil && g.ExternalID != ""
-	sources := d.sourcesOf(r.Target)
-	want := map[string][]string{} // lower-case email -> Bitbucket groups
-	for _, src := range sources {
-		if bg := d.snap.Groups[src]; bg != nil {
-			for _, a := range bg.Members {
-				if e := d.snap.Emails[a.AccountID]; e != "" {
-					want[strings.ToLower(e)] = append(want[strings.ToLower(e)], src)
-				}
-			}
-		}
-	}
-	var rows []memberRow
-	removing := map[string]*sync.Change{}
+	byID := map[string]*sync.Change{}
 	changes := d.changes[r.Target]
 	for i := range changes {
-		c := &changes[i]
-		switch c.Action {
-		case sync.ActionAddMember:
-			rows = append(rows, memberRow{Key: "+" + c.Principal, Mark: markMissing, Name: views.Sanitize(c.Principal), Type: c.PrincipalType,
-				Note: views.Sanitize(c.Reason), Change: c, ID: c.PrincipalID})
-		case sync.ActionRemoveMember:
-			removing[c.PrincipalID] = c
-		}
+		byID[changes[i].ID] = &changes[i]
 	}
-	prune := false
-	for _, m := range d.cfg.Mappings {
-		if m.DatabricksGroup == r.Target && m.Prune {
-			prune = true
-		}
-	}
-	if g != nil {
-		for _, m := range g.Members {
-			name := m.Display
-			if u := d.snap.Users[m.ID]; u != nil {
-				name = u.UserName
+	var rows []memberRow
+	for _, ms := range d.plan.MembersOf(r.Target) {
+		row := memberRow{Key: string(ms.State) + ":" + ms.PrincipalID + ":" + ms.Principal, Name: views.Sanitize(ms.Principal),
+			Type: ms.PrincipalType, Note: views.MemberNote(ms), Change: byID[ms.ChangeID], Status: ms, ID: ms.PrincipalID}
+		switch ms.State {
+		case sync.MemberAdd:
+			row.Mark = markMissing
+		case sync.MemberRemove:
+			row.Mark = markExtra
+		case sync.MemberInSync:
+			row.Mark = markInSync
+		case sync.MemberUnresolved:
+			row.Mark = markUnresolved
+		case sync.MemberNotAdded:
+			row.Mark = markBlocked
+			if ms.Reason != sync.ReasonAccountGroupNoAccess {
+				row.Mark = markUnresolved
 			}
-			row := memberRow{Key: "=" + m.ID, Name: views.Sanitize(name), Type: m.Type, ID: m.ID}
-			switch c := removing[m.ID]; {
-			case c != nil:
-				row.Mark, row.Note, row.Change = markExtra, views.Sanitize(c.Reason), c
-			case idp:
-				row.Mark, row.Note = markManaged, "IdP-managed group"
-			case m.Type == sync.PrincipalUser && len(want[strings.ToLower(name)]) > 0:
-				row.Mark, row.Note = markInSync, views.Sanitize("in "+strings.Join(want[strings.ToLower(name)], ", "))
-			case m.Type != sync.PrincipalUser:
-				row.Mark, row.Note = markKept, strings.ReplaceAll(string(m.Type), "_", " ")+", kept"
-			case d.cfg.IsProtected(name):
-				row.Mark, row.Note = markKept, "protected by policy, kept"
-			case !prune:
-				row.Mark, row.Note = markKept, "prune is off, kept"
-			default:
-				row.Mark, row.Note = markKept, "kept: sources incomplete"
+		default:
+			row.Mark = markKept
+			if ms.Reason == sync.ReasonIdPManaged {
+				row.Mark = markManaged
 			}
-			rows = append(rows, row)
 		}
-	}
-	for i := range d.findings[r.Target] {
-		f := &d.findings[r.Target][i]
-		switch f.Kind {
-		case sync.FindingUnresolvedIdentity, sync.FindingMissingUser, sync.FindingNotAssigned:
-			rows = append(rows, memberRow{Key: "?" + f.Subject, Mark: markUnresolved, Name: views.Sanitize(f.Subject), Type: sync.PrincipalUser, Note: findingNote(f.Kind), Finding: f})
-		}
+		rows = append(rows, row)
 	}
 	slices.SortStableFunc(rows, func(a, b memberRow) int {
 		return cmp.Or(cmp.Compare(a.Mark, b.Mark), cmp.Compare(a.Name, b.Name))
 	})
 	d.members[r.Target] = rows
 	return rows
-}
-
-func findingNote(k sync.FindingKind) string {
-	switch k {
-	case sync.FindingUnresolvedIdentity:
-		return "unresolved Bitbucket account"
-	case sync.FindingMissingUser:
-		return "no usable Databricks user"
-	case sync.FindingNotAssigned:
-		return "not assigned to the workspace"
-	}
-	return string(k)
 }
 
 // sourcesOf lists the Bitbucket groups mapped to a Databricks group.

@@ -14,6 +14,7 @@ import (
 // The plan's glyphs come first, from the engine's action table.
 var glyphLegend = append(actionLegend(), []struct{ glyph, meaning string }{
 	{"~N", "N other changes to a group (entitlements)"},
+	{"!N", "N member changes the plan cannot make: the account group is out of these credentials' reach"},
 	{"new", "a Databricks group the plan creates"},
 	{components.GlyphUnresolved, "a Bitbucket account with no usable Databricks identity; nothing changes for it"},
 	{components.GlyphInSync, "in step: in Bitbucket and in Databricks; applied; ok"},

@@ -19,6 +19,7 @@ func newTheme(r *lipgloss.Renderer) *theme {
 	th.marks = [...]string{
 		markMissing:    st.Drift.Missing.Render(components.GlyphMissing),
 		markExtra:      st.Drift.Extra.Render(components.GlyphExtra),
+		markBlocked:    st.Age.Warn.Render(components.GlyphWarn),
 		markUnresolved: st.Drift.Unresolved.Render(components.GlyphUnresolved),
 		markInSync:     st.Drift.InSync.Render(components.GlyphInSync),
 		markKept:       st.Drift.Kept.Render(components.GlyphKept),

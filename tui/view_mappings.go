@@ -260,11 +260,13 @@ func (v *mappingsView) memberDetail(g groupRow, m memberRow) string {
 			glyph, m.Name, target, m.Note, target, v.credNote(m.ID))
 	case markUnresolved:
 		return fmt.Sprintf("%s %s: %s. Nothing changes for them until the identity resolves (identity.map_file or the Atlassian directory).",
-			glyph, m.Name, views.Sanitize(m.Finding.Detail))
+			glyph, m.Name, m.Note)
+	case markBlocked:
+		return fmt.Sprintf("%s %s is not in %s, and the plan cannot add them: %s.", glyph, m.Name, target, m.Note)
 	case markManaged:
 		return fmt.Sprintf("%s %s is in %s, which an identity provider provisions; bitbricks reports drift there and never changes it.", glyph, m.Name, target)
 	case markKept:
-		return fmt.Sprintf("%s %s is in %s and in no mapped Bitbucket group: %s. Nothing changes.", glyph, m.Name, target, m.Note)
+		return fmt.Sprintf("%s %s is in %s and kept: %s. Nothing changes.", glyph, m.Name, target, m.Note)
 	}
 	return fmt.Sprintf("%s %s is in %s and %s: in sync, nothing changes.%s", glyph, m.Name, target, m.Note, v.credNote(m.ID))
 }

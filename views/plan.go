@@ -29,7 +29,7 @@ func FindingGlyph(k sync.FindingKind) string {
 }
 
 func glyphStyle(g string) string {
-	return map[string]string{"+": ansiGreen, "-": ansiRed, "↻": ansiYellow, "*": ansiCyan, "!": ansiYellow, "?": ansiMagenta}[g]
+	return map[string]string{"+": ansiGreen, "-": ansiRed, "↻": ansiYellow, "*": ansiCyan, "!": ansiYellow, "?": ansiMagenta, "●": ansiDim, "⚑": ansiDim}[g]
 }
 
 // ChangeLabel is the short text of a change: the member, entitlement,
@@ -81,6 +81,11 @@ func RenderPlanText(w io.Writer, p sync.Plan, opts TextOptions) error {
 	for _, f := range p.Findings {
 		width = max(width, len([]rune(findingLabel(f))))
 	}
+	for _, ms := range p.Members {
+		if Held(ms) {
+			width = max(width, len([]rune(MemberLabel(ms))))
+		}
+	}
 	width = min(width, maxLabel)
 	line := func(glyph, label, reason string) {
 		style := glyphStyle(glyph)
@@ -100,6 +105,17 @@ func RenderPlanText(w io.Writer, p sync.Plan, opts TextOptions) error {
 		}
 		byGroup[c.Group] = append(byGroup[c.Group], c)
 	}
+	// The members the plan leaves or cannot add, with the planner's reason.
+	held := map[string][]sync.MemberStatus{}
+	for _, ms := range p.Members {
+		if !Held(ms) {
+			continue
+		}
+		if byGroup[ms.Group] == nil && held[ms.Group] == nil {
+			groups = append(groups, ms.Group)
+		}
+		held[ms.Group] = append(held[ms.Group], ms)
+	}
 	slices.Sort(groups)
 	for _, g := range groups {
 		// Members before entitlements reads better than the plan's global order.
@@ -107,6 +123,9 @@ func RenderPlanText(w io.Writer, p sync.Plan, opts TextOptions) error {
 		t.printf("%s\n", opts.paint(ansiBold, "Databricks group "+Sanitize(g)+groupNote(byGroup[g])))
 		for _, c := range byGroup[g] {
 			line(c.Action.Glyph(), ChangeLabel(c), c.Reason)
+		}
+		for _, ms := range held[g] {
+			line(MemberGlyph(ms), MemberLabel(ms), MemberNote(ms))
 		}
 		t.printf("\n")
 	}
@@ -152,7 +171,7 @@ func findingLabel(f sync.Finding) string { return string(f.Kind) + " " + Sanitiz
 // groupNote says what kind of group it is and, for account groups, which API
 // changes its members.
 func groupNote(cs []sync.Change) string {
-	if cs[0].GroupKind != sync.KindAccount {
+	if len(cs) == 0 || cs[0].GroupKind != sync.KindAccount {
 		return ""
 	}
 	for _, c := range cs {

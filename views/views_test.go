@@ -64,6 +64,14 @@ func samplePlan() sync.Plan {
 			ch(sync.Change{ID: "revoke_secret/s-1", Action: sync.ActionRevokeSecret, Principal: "bi-sp", PrincipalType: sync.PrincipalServicePrincipal,
 				TokenID: "s-1", Reason: "revoked by hand"}),
 		},
+		Members: []sync.MemberStatus{
+			{Group: "de-team", Principal: "admin@acme.com", PrincipalType: sync.PrincipalUser, State: sync.MemberKept,
+				Reason: sync.ReasonProtected, Detail: "listed in policy.protected"},
+			{Group: "de-team", Principal: "alice@acme.com", PrincipalType: sync.PrincipalUser, State: sync.MemberInSync,
+				Reason: sync.ReasonInBitbucketGroup, Detail: "in data-engineers"},
+			{Group: "ops", Principal: "carol@acme.com", PrincipalType: sync.PrincipalUser, State: sync.MemberNotAdded,
+				Reason: sync.ReasonAccountGroupNoAccess, Detail: "in Bitbucket group ops; but ops is an account group that neither account SCIM nor the workspace proxy lets these credentials change"},
+		},
 		Findings: []sync.Finding{
 			{Kind: sync.FindingAccountGroupNoAccess, Subject: "ops", Group: "ops", Detail: "ops is an account group and neither account SCIM nor the workspace proxy is reachable; would add carol@acme.com"},
 			{Kind: sync.FindingNoDeparted, Subject: "acme", Detail: "1 Bitbucket workspace member(s) have no email; nobody is treated as departed"},
