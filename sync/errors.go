@@ -48,15 +48,16 @@ func (e *SystemError) Error() string {
 func (e *SystemError) Unwrap() error { return e.Err }
 
 // ExitCode is the process exit code for err: 0 for nil, 3 for a plan refused
-// by a safety guard or another writer holding the write lock, 1 for
-// everything else.
+// by a safety guard, another writer holding the write lock or a saved plan
+// that no longer holds, 1 for everything else.
 func ExitCode(err error) int {
 	var g *GuardError
 	var held *LockHeldError
+	var stale *StalePlanError
 	switch {
 	case err == nil:
 		return 0
-	case errors.As(err, &g), errors.As(err, &held):
+	case errors.As(err, &g), errors.As(err, &held), errors.As(err, &stale):
 		return 3
 	}
 	return 1

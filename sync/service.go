@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -26,6 +27,7 @@ import (
 // Methods, by what they do:
 //
 //	Read, Plan, Load               snapshot and plan (ComputePlan on the service's clock)
+//	CheckSavedPlan                 a plan saved by `sync --out` checked against a fresh one
 //	MaxChanges, LimitChanges,
 //	CheckPlanSize, Apply           apply a plan's changes with the max_changes guard,
 //	                               one audit line per change and the rotator
@@ -187,6 +189,44 @@ func (s *Service) Apply(ctx context.Context, plan Plan, obs Observer) ([]Result,
 		return err
 	})
 	return results, err
+}
+
+// CheckSavedPlan reads a fresh snapshot and checks a saved plan against its
+// plan (see the package function CheckSavedPlan): the plan to apply, or a
+// *StalePlanError (exit 3) naming the changes that no longer hold.
+func (s *Service) CheckSavedPlan(ctx context.Context, saved SavedPlan) (SavedPlanCheck, error) {
+	snap, fresh, err := s.Load(ctx)
+	if err != nil {
+		return SavedPlanCheck{}, err
+	}
+	return CheckSavedPlan(saved, fresh, SnapshotDigest(snap))
+}
+
+// LoadSavedPlan reads the saved plan at path (see ParseSavedPlan), a
+// regular file of at most 16 MiB.
+func LoadSavedPlan(path string) (SavedPlan, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return SavedPlan{}, fmt.Errorf("read saved plan: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return SavedPlan{}, fmt.Errorf("read saved plan: %w", err)
+	}
+	const limit = 16 << 20
+	if !st.Mode().IsRegular() || st.Size() > limit {
+		return SavedPlan{}, fmt.Errorf("saved plan %s: not a regular file of at most 16 MiB", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return SavedPlan{}, fmt.Errorf("read saved plan: %w", err)
+	}
+	p, err := ParseSavedPlan(b)
+	if err != nil {
+		return SavedPlan{}, fmt.Errorf("saved plan %s: %w", path, err)
+	}
+	return p, nil
 }
 
 // Tokens reads a snapshot and returns its credential inventory (every token

@@ -194,6 +194,8 @@ type planJSON struct {
 	Findings      []sync.Finding `json:"findings"`
 	Problems      []sync.Problem `json:"problems"`
 	Results       *[]sync.Result `json:"results,omitempty"`
+	// SnapshotDigest is set in a saved plan (`sync --out`).
+	SnapshotDigest string `json:"snapshot_digest,omitempty"`
 }
 
 // RenderPlanJSON writes p as the JSON plan document; results, when not nil,
@@ -209,6 +211,22 @@ func RenderPlanJSON(w io.Writer, p sync.Plan, results []sync.Result) error {
 	}
 	if results != nil {
 		doc.Results = &results
+	}
+	return writeJSON(w, doc)
+}
+
+// RenderSavedPlanJSON writes p as a saved plan (`sync --out`): the JSON plan
+// document with the digest of the snapshot it was computed from, which
+// sync.ParseSavedPlan reads back.
+func RenderSavedPlanJSON(w io.Writer, p sync.Plan, snapshotDigest string) error {
+	doc := planJSON{
+		FormatVersion:  FormatVersion,
+		GeneratedAt:    p.GeneratedAt.UTC().Format(time.RFC3339),
+		Summary:        sync.PlanSummary(p),
+		Changes:        append([]sync.Change{}, p.Changes...),
+		Findings:       append([]sync.Finding{}, p.Findings...),
+		Problems:       append([]sync.Problem{}, p.Problems...),
+		SnapshotDigest: snapshotDigest,
 	}
 	return writeJSON(w, doc)
 }

@@ -473,10 +473,14 @@ func TestPipelinesExampleIsYAML(t *testing.T) {
 		}
 	}
 	text := readFile(t, filepath.Join("..", "..", "docs", "bitbucket-pipelines.yml"))
-	for _, want := range []string{"sync --apply --yes", "rotate --due --yes"} {
+	for _, want := range []string{"sync --apply --yes", "rotate --due --yes",
+		"--out plan.json", "--plan plan.json", "sha256sum --check", "BITBRICKS_VERSION=", "bin/bitbricks version", "audit verify"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("pipelines example lacks %q", want)
 		}
+	}
+	if strings.Contains(text, "@latest") {
+		t.Error("pipelines example installs an unpinned version (@latest)")
 	}
 }
 

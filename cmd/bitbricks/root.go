@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -178,6 +179,24 @@ Try it without any account: ` + "`bitbricks demo`" + ` (or ` + "`bitbricks demo 
 }
 
 func versionString() string {
+	info, _ := debug.ReadBuildInfo()
+	return describeVersion(version, commit, date, info)
+}
+
+// describeVersion says which bitbricks this is: the release build's stamp,
+// else the module version `go install …@vX.Y.Z` records in the binary, with
+// the commit a build from a checkout records.
+func describeVersion(version, commit, date string, info *debug.BuildInfo) string {
+	if version == "dev" && info != nil {
+		if v := info.Main.Version; v != "" && v != "(devel)" {
+			version = v
+		}
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && commit == "" && len(s.Value) >= 12 {
+				commit = s.Value[:12]
+			}
+		}
+	}
 	v := "bitbricks " + version
 	if commit != "" {
 		v += " (" + commit

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -18,6 +22,8 @@ type syncFlags struct {
 	yes              bool
 	maxChanges       int
 	detailedExitcode bool
+	out              string // save the plan here (sync --out)
+	plan             string // apply this saved plan (sync --apply --plan)
 }
 
 func addSyncFlags(cmd *cobra.Command, sf *syncFlags) {
@@ -28,6 +34,8 @@ func addSyncFlags(cmd *cobra.Command, sf *syncFlags) {
 	// -1 stands for "the config's policy.max_changes"; say so in --help.
 	f.Lookup("max-changes").DefValue = "policy.max_changes"
 	f.BoolVar(&sf.detailedExitcode, "detailed-exitcode", false, "plan only: exit 2 when changes are pending, 0 when in sync")
+	f.StringVar(&sf.out, "out", "", "plan only: also save the plan, with a digest of its snapshot, to this file")
+	f.StringVar(&sf.plan, "plan", "", "with --apply: apply exactly this saved plan, refusing (exit 3) if a change no longer holds")
 }
 
 func newSyncCmd(s *ioStreams, g *globalFlags) *cobra.Command {
@@ -46,11 +54,19 @@ confirmation on a terminal; elsewhere it needs --yes. A plan with more changes
 than policy.max_changes (or --max-changes) is refused with exit code 3 and
 nothing changed.
 
+A plan can be saved and applied later, as terraform does: --out FILE writes
+the plan with a digest of the snapshot it came from; --apply --plan FILE reads
+a fresh snapshot and applies exactly the saved changes, refusing (exit 3,
+nothing changed) when any of them no longer holds. What a pipeline logged is
+then what it applied.
+
 Exit codes: 0 in sync or applied; 1 error (including a change that failed);
-2 changes pending (with --detailed-exitcode, plan only); 3 refused by a safety guard.`,
+2 changes pending (with --detailed-exitcode, plan only); 3 refused by a safety
+guard or a saved plan that no longer holds.`,
 		Example: `  bitbricks sync
   bitbricks sync --output json --detailed-exitcode
-  bitbricks sync --apply --yes --config bitbricks.yaml`,
+  bitbricks sync --apply --yes --config bitbricks.yaml
+  bitbricks sync --out plan.json && bitbricks sync --apply --yes --plan plan.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSync(cmd.Context(), s, g, &sf)
@@ -115,6 +131,12 @@ func runSync(ctx context.Context, s *ioStreams, g *globalFlags, sf *syncFlags) e
 // With --apply it holds the write lock from before the snapshot to the last
 // change, so a second writer plans only after the first is done.
 func (e *engine) syncRun(ctx context.Context, s *ioStreams, asJSON bool, sf *syncFlags) error {
+	switch {
+	case sf.plan != "" && !sf.apply:
+		return fmt.Errorf("--plan %s applies a saved plan: add --apply (to look at it, open the file)", sf.plan)
+	case sf.out != "" && sf.apply:
+		return fmt.Errorf("--out saves a plan for a later apply: run `sync --out %s` first, then `sync --apply --plan %s`", sf.out, sf.out)
+	}
 	if sf.apply {
 		return e.svc.Writing(ctx, "sync --apply", func(ctx context.Context) error {
 			return e.syncRunLocked(ctx, s, asJSON, sf)
@@ -124,9 +146,24 @@ func (e *engine) syncRun(ctx context.Context, s *ioStreams, asJSON bool, sf *syn
 }
 
 func (e *engine) syncRunLocked(ctx context.Context, s *ioStreams, asJSON bool, sf *syncFlags) error {
-	_, plan, err := e.svc.Load(ctx)
-	if err != nil {
-		return err
+	var plan bbsync.Plan
+	if sf.plan != "" {
+		var err error
+		if plan, err = e.savedPlan(ctx, s, asJSON, sf.plan); err != nil {
+			return err
+		}
+	} else {
+		snap, fresh, err := e.svc.Load(ctx)
+		if err != nil {
+			return err
+		}
+		plan = fresh
+		if sf.out != "" {
+			if err := savePlan(sf.out, plan, bbsync.SnapshotDigest(snap)); err != nil {
+				return err
+			}
+			fmt.Fprintf(s.Err, "Saved the plan to %s: apply exactly it with `bitbricks sync --apply --plan %s`.\n", sf.out, sf.out)
+		}
 	}
 	if !sf.apply {
 		if err := e.render(s, asJSON, plan, nil); err != nil {
@@ -193,6 +230,61 @@ func (e *engine) syncRunLocked(ctx context.Context, s *ioStreams, asJSON bool, s
 		return &exitError{code: 1, err: fmt.Errorf("%d of %d changes failed and %d were skipped: see the results above, fix the cause, then run sync again", failed, len(results), skipped)}
 	}
 	return bbsync.CheckProblems(plan.Problems)
+}
+
+// savedPlan reads a saved plan and checks it against a fresh snapshot.
+func (e *engine) savedPlan(ctx context.Context, s *ioStreams, asJSON bool, path string) (bbsync.Plan, error) {
+	saved, err := bbsync.LoadSavedPlan(path)
+	if err != nil {
+		return bbsync.Plan{}, err
+	}
+	check, err := e.svc.CheckSavedPlan(ctx, saved)
+	if err != nil {
+		var stale *bbsync.StalePlanError
+		if errors.As(err, &stale) {
+			for _, c := range stale.Stale {
+				fmt.Fprintf(s.Err, "✗ %s: %s\n", c.ID, c.Why)
+			}
+			return bbsync.Plan{}, e.refused(s, asJSON, saved.Plan, err)
+		}
+		return bbsync.Plan{}, err
+	}
+	if check.Unchanged {
+		fmt.Fprintf(s.Err, "Applying the saved plan %s: nothing changed since it was made.\n", path)
+	} else {
+		fmt.Fprintf(s.Err, "Applying the saved plan %s: the organisation changed since it was made, and every saved change still holds.\n", path)
+	}
+	if check.NotInSaved > 0 {
+		fmt.Fprintf(s.Err, "%d change(s) called for now are not in the saved plan and are not made: run `bitbricks sync` to see them.\n", check.NotInSaved)
+	}
+	return check.Plan, nil
+}
+
+// savePlan writes a saved plan, readable by its owner only (it names
+// people and credential ids), through a temporary file.
+func savePlan(path string, plan bbsync.Plan, digest string) error {
+	var b bytes.Buffer
+	if err := views.RenderSavedPlanJSON(&b, plan, digest); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".bitbricks-plan-*")
+	if err != nil {
+		return fmt.Errorf("save the plan: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err = tmp.Write(b.Bytes()); err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("save the plan to %s: %w", path, err)
+	}
+	return nil
 }
 
 // refused ends an apply that a guard stopped before any change: with JSON,
