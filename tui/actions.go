@@ -110,8 +110,8 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 		}
 		creds = append(creds, c.Credential)
 		if len(creds) <= 8 {
-			fmt.Fprintf(&b, "%s  %s  %s old, last used %s%s\n", shortID(c.ID), kindName(c.Kind), ageText(c.Age),
-				whenText(c.LastUsed, m.d.now, "never"), quoted(c.Comment))
+			fmt.Fprintf(&b, "%s  %s  %s old, last used %s%s\n", shortID(c.ID), views.KindName(c.Kind), views.Age(c.Age),
+				views.LastUsed(c.LastUsed, m.d.now), quoted(c.Comment))
 		}
 	}
 	if len(creds) == 0 {
@@ -121,9 +121,9 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 	if len(creds) > 8 {
 		fmt.Fprintf(&b, "… and %d more\n", len(creds)-8)
 	}
-	owner, typed := ownerName(creds[0].Owner, creds[0].OwnerID)
+	owner, typed := views.OwnerName(creds[0].Owner, creds[0].OwnerID)
 	b.WriteString("\nWhatever uses it stops working at once; this cannot be undone.")
-	title := fmt.Sprintf("Revoke %s of %s?", kindName(creds[0].Kind), owner)
+	title := fmt.Sprintf("Revoke %s of %s?", views.KindName(creds[0].Kind), owner)
 	require := ""
 	if it.ownerWide || len(creds) > 1 { // owner-wide or bulk: always a typed name, never y/n
 		if typed == "" {
@@ -143,20 +143,6 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 			return fmt.Sprintf("revoked %d %s of %s", len(creds), plural(len(creds), "credential"), owner), nil
 		})
 	})
-}
-
-// ownerName is how a confirmation names a credential owner, sanitised, and what
-// an owner-wide one asks to have typed: the name, or the SCIM id when the name
-// is unresolved (or nothing printable); "" when there is neither.
-func ownerName(name, id string) (shown, typed string) {
-	name, id = strings.TrimSpace(views.Sanitize(name)), strings.TrimSpace(views.Sanitize(id))
-	switch {
-	case name != "":
-		return name, name
-	case id != "":
-		return "owner " + id + " (name unresolved)", id
-	}
-	return "an unknown owner", ""
 }
 
 func quoted(s string) string {
@@ -234,7 +220,7 @@ func (m Model) findLeaked(value string) (Model, tea.Cmd) {
 // its id) must be typed.
 func (m Model) askLeaked(l Leak) (Model, tea.Cmd) {
 	now := m.now()
-	owner, typed := ownerName(l.Owner, l.OwnerID)
+	owner, typed := views.OwnerName(l.Owner, l.OwnerID)
 	if typed == "" {
 		m.setStatus(statusError, "the leaked token's owner has neither a name nor an id to type, so nothing was revoked; use `bitbricks revoke --leaked`, or revoke by token id in Credentials (3)")
 		return m, nil
@@ -247,8 +233,8 @@ func (m Model) askLeaked(l Leak) (Model, tea.Cmd) {
 			fmt.Fprintf(&b, "  … and %d more\n", len(l.Tokens)-i)
 			break
 		}
-		fmt.Fprintf(&b, "  %s  %s, created %s ago, last used %s%s\n", shortID(c.ID), kindName(c.Kind),
-			ageText(now.Sub(c.Created)), whenText(c.LastUsed, now, "never"), quoted(c.Comment))
+		fmt.Fprintf(&b, "  %s  %s, created %s ago, last used %s%s\n", shortID(c.ID), views.KindName(c.Kind),
+			views.Age(now.Sub(c.Created)), views.LastUsed(c.LastUsed, now), quoted(c.Comment))
 	}
 	if len(l.Bindings) > 0 {
 		fmt.Fprintf(&b, "Pipeline bindings rotated first: %s\n", strings.Join(l.Bindings, ", "))

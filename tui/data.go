@@ -361,32 +361,6 @@ func bindingRows(d *dataset) []bindingRow {
 	return rows
 }
 
-// ageText is a duration in the largest whole unit: "120d", "5h", "3m", "now".
-func ageText(d time.Duration) string {
-	switch {
-	case d >= 24*time.Hour:
-		return fmt.Sprintf("%dd", int(d/(24*time.Hour)))
-	case d >= time.Hour:
-		return fmt.Sprintf("%dh", int(d/time.Hour))
-	case d >= time.Minute:
-		return fmt.Sprintf("%dm", int(d/time.Minute))
-	case d >= 0:
-		return "now"
-	}
-	return "-" + ageText(-d)
-}
-
-// whenText is t relative to now: "1d ago", "in 10d"; never when t is zero.
-func whenText(t, now time.Time, never string) string {
-	switch {
-	case t.IsZero():
-		return never
-	case t.After(now):
-		return "in " + ageText(t.Sub(now))
-	}
-	return ageText(now.Sub(t)) + " ago"
-}
-
 // shortID shortens a credential id for display: 1234…abcd. Ids are not secrets; values
 // never reach the console.
 func shortID(id string) string {

@@ -80,7 +80,7 @@ func agoText(d time.Duration) string {
 	if d < time.Minute {
 		return "just now"
 	}
-	return ageText(d) + " ago"
+	return views.Age(d) + " ago"
 }
 
 // tabsView is the tab bar; layout caches it, as it changes only with the tab, the

@@ -113,29 +113,9 @@ func (f *credFormat) line(c sync.CredentialStatus, w int) string {
 		flags = f.th.st.Drift.Extra.Render("- plan: "+ch.Action.String()) + " " + flags
 	}
 	return components.Join(f.cols, 1,
-		views.Sanitize(c.Owner), kindName(c.Kind), views.QuoteComment(c.Comment),
-		f.th.ageGl[level]+" "+f.th.age[level].Render(ageBar(c.Age, f.pol.TokenMaxAge.Std(), 10))+" "+components.FitLeft(ageText(c.Age), 4),
-		expiryText(c, f.now), whenText(c.LastUsed, f.now, "never used"), flags)
-}
-
-func kindName(k sync.CredentialKind) string {
-	switch k {
-	case sync.CredentialOAuthSecret:
-		return "secret"
-	case sync.CredentialAtlassianToken:
-		return "atl"
-	}
-	return string(k)
-}
-
-func expiryText(c sync.CredentialStatus, now time.Time) string {
-	switch {
-	case c.Expiry.IsZero():
-		return "no expiry"
-	case !c.Expiry.After(now):
-		return "expired"
-	}
-	return whenText(c.Expiry, now, "")
+		views.Sanitize(c.Owner), views.KindName(c.Kind), views.QuoteComment(c.Comment),
+		f.th.ageGl[level]+" "+f.th.age[level].Render(ageBar(c.Age, f.pol.TokenMaxAge.Std(), 10))+" "+components.FitLeft(views.Age(c.Age), 4),
+		views.Expiry(c.Expiry, f.now), views.LastUsed(c.LastUsed, f.now), flags)
 }
 
 // ageBar draws age against the max age in n cells; full means over the max.
@@ -248,21 +228,21 @@ func (v *credentialsView) Detail() (string, string, bool) {
 			fmt.Fprintf(&b, "%-11s %s\n", k+":", val)
 		}
 	}
-	owner, _ := ownerName(c.Owner, c.OwnerID)
+	owner, _ := views.OwnerName(c.Owner, c.OwnerID)
 	row("Owner", owner+" ("+strings.ReplaceAll(string(c.OwnerType), "_", " ")+", id "+views.Sanitize(c.OwnerID)+")")
-	row("Kind", kindName(c.Kind)+" ("+string(c.Kind)+")")
+	row("Kind", views.KindName(c.Kind)+" ("+string(c.Kind)+")")
 	row("Id", views.Sanitize(c.ID))
 	row("Comment", views.QuoteComment(c.Comment))
 	created := "unknown"
 	if !c.Created.IsZero() {
-		created = c.Created.UTC().Format("2006-01-02 15:04") + " UTC, " + ageText(c.Age) + " ago"
+		created = c.Created.UTC().Format("2006-01-02 15:04") + " UTC, " + views.Age(c.Age) + " ago"
 	}
 	row("Created", created)
 	if maxAge := v.f.pol.TokenMaxAge.Std(); maxAge > 0 {
-		row("Age", fmt.Sprintf("%s of the %s policy.token_max_age", ageText(c.Age), ageText(maxAge)))
+		row("Age", fmt.Sprintf("%s of the %s policy.token_max_age", views.Age(c.Age), views.Age(maxAge)))
 	}
-	row("Expires", expiryText(c, now))
-	row("Last used", whenText(c.LastUsed, now, "never used"))
+	row("Expires", views.Expiry(c.Expiry, now))
+	row("Last used", views.LastUsed(c.LastUsed, now))
 	for _, f := range c.Flags {
 		row("Flag", f+": "+flagMeaning(f))
 	}

@@ -280,7 +280,7 @@ func (v *mappingsView) credNote(ownerID string) string {
 	parts := make([]string, 0, len(creds))
 	revoked := 0
 	for _, c := range creds {
-		parts = append(parts, fmt.Sprintf("%s, %s", shortID(c.ID), ageText(c.Age)))
+		parts = append(parts, fmt.Sprintf("%s, %s", shortID(c.ID), views.Age(c.Age)))
 		if _, ok := v.d.revokes[c.ID]; ok {
 			revoked++
 		}

@@ -47,10 +47,10 @@ func (th *theme) bindingLine(r bindingRow, w int) string {
 	}
 	last, due := "-", "-"
 	if r.Current != nil {
-		last = ageText(r.Current.Age) + " ago"
-		due = "in " + ageText(r.DueIn)
+		last = views.Age(r.Current.Age) + " ago"
+		due = "in " + views.Age(r.DueIn)
 		if r.DueIn <= 0 {
-			due = th.st.Age.Warn.Render(components.GlyphWarn + " overdue " + ageText(-r.DueIn))
+			due = th.st.Age.Warn.Render(components.GlyphWarn + " overdue " + views.Age(-r.DueIn))
 		}
 	}
 	var state string
@@ -119,10 +119,10 @@ func (v *pipelinesView) Detail() (string, string, bool) {
 		}
 		row("State", components.GlyphUnresolved+" "+problem)
 	case r.Current != nil:
-		row("Recorded", shortID(r.Current.ID)+", created "+ageText(r.Current.Age)+" ago")
-		due := "in " + ageText(r.DueIn)
+		row("Recorded", shortID(r.Current.ID)+", created "+views.Age(r.Current.Age)+" ago")
+		due := "in " + views.Age(r.DueIn)
 		if r.DueIn <= 0 {
-			due = components.GlyphWarn + " overdue by " + ageText(-r.DueIn)
+			due = components.GlyphWarn + " overdue by " + views.Age(-r.DueIn)
 		}
 		row("Next rotation", due)
 	case r.State.RecordedID != "":

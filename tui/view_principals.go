@@ -97,8 +97,8 @@ func (v *principalsView) principalDetail(r principalRow) (string, string) {
 	}
 	b.WriteString("\n")
 	for _, c := range creds {
-		fmt.Fprintf(&b, "  %s  %s, %s old, expires %s, last used %s%s\n", shortID(c.ID), kindName(c.Kind), ageText(c.Age),
-			expiryText(c, v.d.now), whenText(c.LastUsed, v.d.now, "never"), quoted(c.Comment))
+		fmt.Fprintf(&b, "  %s  %s, %s old, expires %s, last used %s%s\n", shortID(c.ID), views.KindName(c.Kind), views.Age(c.Age),
+			views.Expiry(c.Expiry, v.d.now), views.LastUsed(c.LastUsed, v.d.now), quoted(c.Comment))
 	}
 	return "Principal · " + r.Name, strings.TrimRight(b.String(), "\n")
 }

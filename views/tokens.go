@@ -15,38 +15,6 @@ type TokensOptions struct {
 	Now time.Time // the clock expiry and last use are measured against
 }
 
-const day = 24 * time.Hour
-
-// Age is a duration in whole days: "120d".
-func Age(d time.Duration) string { return fmt.Sprintf("%dd", int(d/day)) }
-
-// Expiry says when a credential expires: "never", "expired", "in 10d" (or
-// hours when under a day).
-func Expiry(expiry, now time.Time) string {
-	switch left := expiry.Sub(now); {
-	case expiry.IsZero():
-		return "never"
-	case left <= 0:
-		return "expired"
-	case left < day:
-		return fmt.Sprintf("in %dh", int(left/time.Hour))
-	default:
-		return fmt.Sprintf("in %dd", int(left/day))
-	}
-}
-
-// LastUsed says when a credential was last used: "never", "today", "3d ago".
-func LastUsed(last, now time.Time) string {
-	switch d := now.Sub(last); {
-	case last.IsZero():
-		return "never"
-	case d < day:
-		return "today"
-	default:
-		return Age(d) + " ago"
-	}
-}
-
 // QuoteComment shows a credential's comment quoted, "" when it has none.
 // Anyone who creates a token writes its comment, so quoting (Go syntax)
 // also keeps control characters and escape sequences in it off the terminal:
@@ -80,7 +48,7 @@ func RenderTokensText(w io.Writer, list []sync.CredentialStatus, opts TokensOpti
 	}
 	rows := [][]string{{"ID", "OWNER", "KIND", "COMMENT", "AGE", "EXPIRES", "LAST USED", "FLAGS"}}
 	for _, s := range list {
-		rows = append(rows, []string{Sanitize(s.ID), Sanitize(s.Owner), string(s.Kind), QuoteComment(s.Comment), Age(s.Age),
+		rows = append(rows, []string{Sanitize(s.ID), OwnerLabel(s.Owner, s.OwnerID), KindName(s.Kind), QuoteComment(s.Comment), Age(s.Age),
 			Expiry(s.Expiry, opts.Now), LastUsed(s.LastUsed, opts.Now), ""})
 	}
 	widths := make([]int, len(rows[0]))

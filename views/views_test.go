@@ -174,12 +174,14 @@ func TestRenderTokens(t *testing.T) {
 
 func TestExpiryAndLastUsed(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
-		{Expiry(time.Time{}, testNow), "never"},
+		{Expiry(time.Time{}, testNow), "no expiry"},
 		{Expiry(testNow, testNow), "expired"},
 		{Expiry(testNow.Add(3*time.Hour), testNow), "in 3h"},
 		{Expiry(testNow.Add(10*day+time.Hour), testNow), "in 10d"},
 		{LastUsed(time.Time{}, testNow), "never"},
-		{LastUsed(testNow.Add(-time.Hour), testNow), "today"},
+		{LastUsed(testNow.Add(-time.Hour), testNow), "1h ago"},
+		{Age(90 * time.Second), "1m"}, {Age(0), "now"}, {Age(-5 * time.Hour), "-5h"},
+		{When(testNow.Add(2*day), testNow, ""), "in 2d"},
 		{LastUsed(testNow.Add(-3*day), testNow), "3d ago"},
 	} {
 		if tc.got != tc.want {

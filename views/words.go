@@ -1,6 +1,89 @@
 package views
 
-import "github.com/bitbricks/bitbricks/sync"
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bitbricks/bitbricks/sync"
+)
+
+const day = 24 * time.Hour
+
+// Age is a duration in its largest whole unit: "120d", "5h", "3m", "now";
+// a negative one is "-5h".
+func Age(d time.Duration) string {
+	switch {
+	case d >= day:
+		return fmt.Sprintf("%dd", int(d/day))
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh", int(d/time.Hour))
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d >= 0:
+		return "now"
+	}
+	return "-" + Age(-d)
+}
+
+// When is t relative to now: "5h ago", "in 10d"; zero when t is the zero
+// time.
+func When(t, now time.Time, zero string) string {
+	switch {
+	case t.IsZero():
+		return zero
+	case t.After(now):
+		return "in " + Age(t.Sub(now))
+	}
+	return Age(now.Sub(t)) + " ago"
+}
+
+// Expiry says when a credential expires: "no expiry", "expired", "in 10d"
+// (or "in 3h" under a day).
+func Expiry(expiry, now time.Time) string {
+	switch {
+	case expiry.IsZero():
+		return "no expiry"
+	case !expiry.After(now):
+		return "expired"
+	}
+	return When(expiry, now, "")
+}
+
+// LastUsed says when a credential was last used: "never", "5h ago", "3d ago".
+func LastUsed(last, now time.Time) string { return When(last, now, "never") }
+
+// KindName is a credential kind in a few letters: pat, obo, secret (a
+// service principal's OAuth secret), atl (an Atlassian API token).
+func KindName(k sync.CredentialKind) string {
+	switch k {
+	case sync.CredentialOAuthSecret:
+		return "secret"
+	case sync.CredentialAtlassianToken:
+		return "atl"
+	}
+	return string(k)
+}
+
+// OwnerName is how a credential owner is named, sanitised, and what an
+// owner-wide confirmation asks to have typed: the name, or the SCIM id when
+// the name is unresolved (or nothing printable); "" when there is neither.
+func OwnerName(name, id string) (shown, typed string) {
+	name, id = strings.TrimSpace(Sanitize(name)), strings.TrimSpace(Sanitize(id))
+	switch {
+	case name != "":
+		return name, name
+	case id != "":
+		return "owner " + id + " (name unresolved)", id
+	}
+	return "an unknown owner", ""
+}
+
+// OwnerLabel is OwnerName's shown form.
+func OwnerLabel(name, id string) string {
+	shown, _ := OwnerName(name, id)
+	return shown
+}
 
 // The words the text output and the console share: one formatter each, so
 // the same thing reads the same everywhere.

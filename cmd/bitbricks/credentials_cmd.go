@@ -237,7 +237,7 @@ func listCredentials(s *ioStreams, owner string, creds []bbsync.Credential) {
 	fmt.Fprintf(s.Err, "%s holds %d credential(s):\n", owner, len(creds))
 	now := s.Now()
 	for _, c := range creds {
-		fmt.Fprintf(s.Err, "  %-34s %-12s %-24q created %s ago\n", c.ID, c.Kind, c.Comment, views.Age(now.Sub(c.Created)))
+		fmt.Fprintf(s.Err, "  %-34s %-6s %-24s created %s ago, last used %s\n", c.ID, views.KindName(c.Kind), views.QuoteComment(c.Comment), views.Age(now.Sub(c.Created)), views.LastUsed(c.LastUsed, now))
 	}
 }
 
