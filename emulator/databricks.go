@@ -68,6 +68,11 @@ func (s *Server) routesDatabricks(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+fed+"/{policy_id}", s.db(acctAdmin, s.policyGet))
 	mux.HandleFunc("PATCH "+fed+"/{policy_id}", s.db(acctAdmin, s.policyUpdate))
 	mux.HandleFunc("DELETE "+fed+"/{policy_id}", s.db(acctAdmin, s.policyDelete))
+	const acctFed = "/api/2.0/accounts/{account_id}/federationPolicies"
+	mux.HandleFunc("POST "+acctFed, s.db(acctAdmin, s.accountPolicyCreate))
+	mux.HandleFunc("GET "+acctFed, s.db(acctAdmin, s.accountPolicyList))
+	mux.HandleFunc("GET "+acctFed+"/{policy_id}", s.db(acctAdmin, s.accountPolicyGet))
+	mux.HandleFunc("DELETE "+acctFed+"/{policy_id}", s.db(acctAdmin, s.accountPolicyDelete))
 	const assign = "/api/2.0/accounts/{account_id}/workspaces/{workspace_id}/permissionassignments"
 	mux.HandleFunc("GET "+assign, s.db(acctAdmin, s.assignmentList))
 	mux.HandleFunc("PUT "+assign+"/principals/{principal_id}", s.db(acctAdmin, s.assignmentPut))

@@ -135,12 +135,31 @@ func LowerBound(snap *Snapshot, cfg *config.Config, routes map[string]int64) Bou
 	if snap.MembersKnown {
 		departure = pages(len(snap.Members), 100)
 	}
-	bb := 1 + departure + bbVars
-	d = append(d, fmt.Sprintf("Bitbucket: 1 /1.0/groups + %d departure check(s) + %d pipeline variable reads = %d", departure, bbVars, bb))
+	// Federation: the workspace's UUID and each bound repository's, the
+	// account-wide federation policies and each bound service principal's.
+	repos, boundSPs := map[string]bool{}, map[string]bool{}
+	for _, b := range cfg.Pipelines {
+		repos[b.Repository] = true
+		if sp := servicePrincipalNamed(snap.SPs, b.ServicePrincipal); sp != nil {
+			boundSPs[sp.ID] = true
+		}
+	}
+	fedBB, fedDB := int64(0), int64(0)
+	if len(cfg.Pipelines) > 0 {
+		fedBB = 1 + int64(len(repos))
+		if cfg.Databricks.AccountID != "" && snap.AccountAccess {
+			fedDB = 1 + int64(len(boundSPs))
+		}
+		d = append(d, fmt.Sprintf("federation: 1 workspace + %d repository reads (Bitbucket), 1 account policy list + %d service principal policy lists (Databricks) = %d",
+			len(repos), fedDB-min(fedDB, 1), fedBB+fedDB))
+	}
+	other += fedDB
+	bb := 1 + departure + bbVars + fedBB
+	d = append(d, fmt.Sprintf("Bitbucket: 1 /1.0/groups + %d departure check(s) + %d pipeline variable reads + %d federation reads = %d", departure, bbVars, fedBB, bb))
 
 	rounds := 1 + int((scim-1+SCIMConcurrency-1)/SCIMConcurrency)
 	last := ""
-	if secrets > 0 || departure > 0 {
+	if secrets > 0 || departure > 0 || fedDB > 0 {
 		rounds++
 		last = " + 1 (OAuth secrets and departure checks need a list first)"
 	}

@@ -31,6 +31,8 @@ type Credentials struct {
 
 	// beforeStep, when set (tests), runs before each rotation step.
 	beforeStep func(context.Context, RotationStep)
+	// beforeFinish, when set (tests), runs before each step of a federation's phase 2.
+	beforeFinish func(context.Context, FinishStep)
 }
 
 // Credentials is the revoke and rotate service over these sources for cfg,

@@ -54,10 +54,11 @@ func ExitCode(err error) int {
 	var g *GuardError
 	var held *LockHeldError
 	var stale *StalePlanError
+	var f *FederationRefusal
 	switch {
 	case err == nil:
 		return 0
-	case errors.As(err, &g), errors.As(err, &held), errors.As(err, &stale):
+	case errors.As(err, &g), errors.As(err, &held), errors.As(err, &stale), errors.As(err, &f):
 		return 3
 	}
 	return 1

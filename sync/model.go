@@ -48,6 +48,8 @@ type Snapshot struct {
 
 	// Bindings are what the snapshot knows about each pipeline binding, by name.
 	Bindings map[string]*BindingState
+	// Federation is what the snapshot read for moving bindings to Pipelines OIDC.
+	Federation FederationFacts
 
 	// Problems are sources that failed or looked suspicious; each makes part
 	// of the snapshot unknown.
@@ -187,6 +189,17 @@ type BindingState struct {
 	// Known is false when the binding's variables could not be read.
 	Known   bool
 	Problem string
+
+	// RepositoryUUID and EnvironmentUUID (when the binding names an
+	// environment) are the {UUID}s a federation policy trusts; empty when
+	// unread, and FederationProblem says why.
+	RepositoryUUID    string
+	EnvironmentUUID   string
+	FederationProblem string
+	// Policies are the federation policies of the binding's service
+	// principal; PoliciesKnown is false when they could not be read.
+	Policies      []FederationPolicy
+	PoliciesKnown bool
 }
 
 // SourceProblem is a source that failed or looked wrong.

@@ -88,6 +88,7 @@ func ComputePlan(snap *Snapshot, cfg *config.Config, now time.Time) Plan {
 	}
 	pl.secretLimits()
 	pl.rotations()
+	pl.federationFindings()
 
 	rank := make([]int, len(pl.changes))
 	for i, c := range pl.changes {
@@ -648,6 +649,9 @@ func (pl *planner) rotations() {
 			}
 			pl.find(FindingUnknownSource, b.Name, "", "variables of binding %s (repository %s) could not be read (%s); not rotated", b.Name, b.Repository, problem)
 			continue
+		}
+		if pl.federatedBinding(b, st) {
+			continue // nothing stored, nothing to rotate
 		}
 		sp := servicePrincipalNamed(pl.snap.SPs, b.ServicePrincipal)
 		if sp == nil {

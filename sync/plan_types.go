@@ -47,6 +47,8 @@ const (
 	FindingAccountGroupNoAccess FindingKind = "account_group_no_access"
 	FindingNotAssigned          FindingKind = "not_assigned" // user in the account but not assigned to the workspace
 	FindingNoDeparted           FindingKind = "departed_unknown"
+	FindingCouldFederate        FindingKind = "could_federate"       // a stored credential a federation policy can replace
+	FindingFederationTooBroad   FindingKind = "federation_too_broad" // a federation policy trusting more than one repository
 )
 
 // Finding is something reported and never acted on.

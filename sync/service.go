@@ -40,6 +40,9 @@ import (
 //	Remap                          point a mapping at another Databricks group
 //	Writing                        hold the write lock around several calls
 //	                               (every write method holds it itself)
+//	Pipelines, Federations,
+//	Federate, FinishEvidence,
+//	FinishFederation               move bindings to Pipelines OIDC (service_federation.go)
 //	Audit, VerifyAudit,
 //	VerifyAuditAt, AuditHead       read the audit log; check its hash chain and
 //	                               anchored head; the head printed after an apply

@@ -111,9 +111,11 @@ func Read(ctx context.Context, src Sources, cfg *config.Config, progress func(st
 	if src.Atlassian != nil {
 		g.GoAfter(r.atlassianTokens, bbProbe)
 	}
+	bindings := []<-chan struct{}{sps}
 	for _, b := range cfg.Pipelines {
-		g.GoAfter(func(ctx context.Context) error { return r.binding(ctx, b) }, bbProbe)
+		bindings = append(bindings, g.GoAfter(func(ctx context.Context) error { return r.binding(ctx, b) }, bbProbe))
 	}
+	g.GoAfter(r.federation, bindings...) // UUIDs and policies of the bound service principals
 	emails := g.GoAfter(r.emails, groups)
 	g.GoAfter(r.spSecrets, sps, account)
 	g.GoAfter(r.proxyGroups, dbGroups, account, proxy)

@@ -42,7 +42,7 @@ func TestPlanJSONMatchesSchema(t *testing.T) {
 	}
 	for _, want := range []string{"create_group", "add_member", "remove_member", "add_entitlement", "remove_entitlement",
 		"revoke_token", "revoke_secret", "rotate_credential", "unresolved_identity", "missing_user", "idp_managed", "unknown_source",
-		"stale_token", "secret_limit", "account_group_no_access", "not_assigned", "departed_unknown"} {
+		"stale_token", "secret_limit", "account_group_no_access", "not_assigned", "departed_unknown", "could_federate", "federation_too_broad"} {
 		if !seen[want] {
 			t.Errorf("sample plan lacks %s", want)
 		}

@@ -80,6 +80,8 @@ func samplePlan() sync.Plan {
 			{Kind: sync.FindingNotAssigned, Subject: "ivy@acme.com", Group: "de-team", Detail: "ivy@acme.com is in the account but not assigned to this workspace"},
 			{Kind: sync.FindingSecretLimit, Subject: "bi-sp", Detail: "service principal bi-sp holds 5 of 5 OAuth secrets"},
 			{Kind: sync.FindingStaleToken, Subject: "t-idle", Detail: "owner hal@acme.com, unused for 85 days"},
+			{Kind: sync.FindingCouldFederate, Subject: "etl-prod", Detail: "a federation policy can replace the stored pat: bitbricks federate etl-prod"},
+			{Kind: sync.FindingFederationTooBroad, Subject: "policy all", Detail: "policy all of service principal etl-deployer: subject_claim workspaceUuid trusts every repository"},
 			{Kind: sync.FindingUnknownSource, Subject: "contractors", Group: "partners", Detail: "Bitbucket group contractors could not be read (HTTP 500)"},
 			{Kind: sync.FindingUnresolvedIdentity, Subject: "{b2c3}", Group: "de-team", Detail: "no email for Bitbucket account 5570:x (Ghost) in group data-engineers"},
 		},
@@ -136,7 +138,7 @@ var ansiCodes = regexp.MustCompile("\x1b\\[[0-9;]*m")
 
 func TestSummaryLine(t *testing.T) {
 	p := samplePlan()
-	if got, want := SummaryLine(p), "Plan: 4 to add, 4 to remove, 1 to rotate; 9 findings."; got != want {
+	if got, want := SummaryLine(p), "Plan: 4 to add, 4 to remove, 1 to rotate; 11 findings."; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 	if got, want := SummaryLine(sync.Plan{}), "No changes. Databricks is in step with Bitbucket."; got != want {
