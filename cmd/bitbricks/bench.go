@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -66,8 +67,8 @@ const benchCPUMethod = "the emulator runs in a child process and reports its own
 
 func newBenchCmd(s *ioStreams, g *globalFlags) *cobra.Command {
 	var (
-		seed, latency string
-		baseline      bool
+		seed, latency, profile string
+		baseline               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -96,7 +97,14 @@ client_cpu_ms, for both reads, and their ratio. Progress goes to stderr.`,
 			if err != nil {
 				return err
 			}
-			rep, err := runBench(cmd.Context(), s, seed, lat, baseline)
+			if profile != "" {
+				stop, err := startCPUProfile(profile + ".client")
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
+			rep, err := runBench(cmd.Context(), s, seed, lat, baseline, profile)
 			if err != nil {
 				return err
 			}
@@ -113,14 +121,15 @@ client_cpu_ms, for both reads, and their ratio. Progress goes to stderr.`,
 	f.StringVar(&seed, "seed", "large", "organisation to serve: large or demo")
 	f.StringVar(&latency, "latency", "50ms", "added to every request")
 	f.BoolVar(&baseline, "baseline", true, "also measure the naive read")
+	f.StringVar(&profile, "cpuprofile", "", "write CPU profiles (pprof) of the client to FILE.client and of the emulator to FILE.emulator")
 	return cmd
 }
 
-func runBench(ctx context.Context, s *ioStreams, seed string, latency time.Duration, baseline bool) (*benchReport, error) {
+func runBench(ctx context.Context, s *ioStreams, seed string, latency time.Duration, baseline bool, profile string) (*benchReport, error) {
 	rep := &benchReport{Seed: seed, LatencyMS: ms(latency), SCIMConcurrency: bbsync.SCIMConcurrency, CPU: benchCPUMethod, Ratio: map[string]float64{}}
 	progress := func(msg string) { fmt.Fprintf(s.Err, "… %s\n", msg) }
 	fmt.Fprintf(s.Err, "… starting the emulator (%s seed, %s a request)\n", seed, latency)
-	run, snap, cfg, routes, err := benchOnce(ctx, seed, latency, 0, func(ctx context.Context, src bbsync.Sources, cfg *config.Config) (*bbsync.Snapshot, error) {
+	run, snap, cfg, routes, err := benchOnce(ctx, seed, latency, 0, profile, func(ctx context.Context, src bbsync.Sources, cfg *config.Config) (*bbsync.Snapshot, error) {
 		return bbsync.Read(ctx, src, cfg, progress)
 	})
 	if err != nil {
@@ -137,7 +146,7 @@ func runBench(ctx context.Context, s *ioStreams, seed string, latency time.Durat
 	}
 	if baseline {
 		fmt.Fprintf(s.Err, "… the naive baseline: one request at a time, member lists group by group\n")
-		base, _, _, _, err := benchOnce(ctx, seed, latency, -1, func(ctx context.Context, src bbsync.Sources, cfg *config.Config) (*bbsync.Snapshot, error) {
+		base, _, _, _, err := benchOnce(ctx, seed, latency, -1, "", func(ctx context.Context, src bbsync.Sources, cfg *config.Config) (*bbsync.Snapshot, error) {
 			return bbsync.ReadNaive(ctx, src, cfg)
 		})
 		if err != nil {
@@ -165,9 +174,9 @@ func runBench(ctx context.Context, s *ioStreams, seed string, latency time.Durat
 
 // benchOnce serves seed in a child emulator, reads a snapshot with read and
 // plans it, and returns the figures.
-func benchOnce(ctx context.Context, seed string, latency time.Duration, budget int,
+func benchOnce(ctx context.Context, seed string, latency time.Duration, budget int, profile string,
 	read func(context.Context, bbsync.Sources, *config.Config) (*bbsync.Snapshot, error)) (*benchRun, *bbsync.Snapshot, *config.Config, map[string]int64, error) {
-	emu, err := startEmulator(ctx, seed, latency, budget)
+	emu, err := startEmulator(ctx, seed, latency, budget, profile)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -243,7 +252,7 @@ type childEmulator struct {
 // binaries that stand in for bitbricks (see TestMain).
 const benchChildEnv = "BITBRICKS_BENCH_CHILD"
 
-func startEmulator(ctx context.Context, seed string, latency time.Duration, budget int) (*childEmulator, error) {
+func startEmulator(ctx context.Context, seed string, latency time.Duration, budget int, profile string) (*childEmulator, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("bench: find the bitbricks executable: %w", err)
@@ -255,6 +264,9 @@ func startEmulator(ctx context.Context, seed string, latency time.Duration, budg
 	e := &childEmulator{dir: dir, config: filepath.Join(dir, "bench.yaml"), env: map[string]string{}}
 	e.cmd = exec.CommandContext(ctx, exe, "emulate", "--seed", seed, "--listen", "127.0.0.1:0",
 		"--latency", latency.String(), "--bitbucket-budget", fmt.Sprint(budget), "--write-config", e.config)
+	if profile != "" {
+		e.cmd.Args = append(e.cmd.Args, "--cpuprofile", profile+".emulator")
+	}
 	e.cmd.Env = append(os.Environ(), benchChildEnv+"=1")
 	var stderr bytes.Buffer
 	e.cmd.Stderr = &stderr
@@ -363,3 +375,17 @@ func writeBenchText(w io.Writer, r *benchReport) {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
+
+// startCPUProfile writes a CPU profile of this process to path until the
+// returned stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}

@@ -15,8 +15,8 @@ import (
 
 func newEmulateCmd(s *ioStreams, g *globalFlags) *cobra.Command {
 	var (
-		listen, seed, latency, faults, writeConfig string
-		budget                                     int
+		listen, seed, latency, faults, writeConfig, profile string
+		budget                                              int
 	)
 	cmd := &cobra.Command{
 		Use:   "emulate",
@@ -41,6 +41,13 @@ Request counts per route: GET <url>/_emulator/stats (reset: POST .../stats/reset
   bitbricks emulate --write-config demo.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if profile != "" {
+				stop, err := startCPUProfile(profile)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			opts := emulator.Options{BitbucketHourlyBudget: budget}
 			var err error
 			if opts.Latency, opts.Jitter, err = parseLatency(latency); err != nil {
@@ -87,6 +94,7 @@ Request counts per route: GET <url>/_emulator/stats (reset: POST .../stats/reset
 	f.StringVar(&latency, "latency", "", "added to every request: FIXED[+JITTER], such as 20ms+10ms")
 	f.StringVar(&faults, "faults", "", "faults to inject (see above)")
 	f.StringVar(&writeConfig, "write-config", "", "write a bitbricks config that matches the seed to this file")
+	f.StringVar(&profile, "cpuprofile", "", "write a CPU profile (pprof) of the emulator to this file until it stops")
 	f.IntVar(&budget, "bitbucket-budget", 0, "Bitbucket requests per credential per rolling hour (0: the service's 1,000; negative: no limit)")
 	return cmd
 }
