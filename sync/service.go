@@ -124,6 +124,19 @@ func (s *Service) Read(ctx context.Context) (*Snapshot, error) {
 	return snap, nil
 }
 
+// LoadWithProgress is Load reporting to progress (such as the console's
+// status line) instead of the service's own Progress.
+func (s *Service) LoadWithProgress(ctx context.Context, progress func(string)) (*Snapshot, Plan, error) {
+	snap, err := Read(ctx, s.src, s.Config(), progress)
+	if err != nil {
+		return nil, Plan{}, err
+	}
+	s.mu.Lock()
+	s.caller = snap.Caller
+	s.mu.Unlock()
+	return snap, s.Plan(snap), nil
+}
+
 // Plan computes the plan of snap against the current config, at Now.
 func (s *Service) Plan(snap *Snapshot) Plan {
 	return ComputePlan(snap, s.Config(), s.now())

@@ -127,19 +127,22 @@ func (m Model) applyCmd(op int, changes []sync.Change) tea.Cmd {
 
 func (m Model) reload() (Model, tea.Cmd) {
 	m.gen++
-	m.loading = true
-	return m, tea.Batch(m.loadCmd(m.gen), m.spin.Tick)
+	m.loading, m.loadNote = true, ""
+	return m, tea.Batch(m.startLoad(m.gen), m.spin.Tick)
 }
 
 // result handles what commands report.
 func (m Model) result(msg tea.Msg) (Model, tea.Cmd) {
+	if m, cmd, ok := m.fastStart(msg); ok {
+		return m, cmd
+	}
 	switch msg := msg.(type) {
 	case loadedMsg:
 		if msg.gen != m.gen {
 			m.log.Debug("dropped a stale load", "gen", msg.gen, "newest", m.gen)
 			return m, nil
 		}
-		m.loading = false
+		m.loading, m.loadNote = false, ""
 		if msg.err != nil {
 			m.setStatus(statusError, "could not load: "+sync.Message(msg.err)+"; fix that, then press R to retry")
 			return m, nil
@@ -147,7 +150,7 @@ func (m Model) result(msg tea.Msg) (Model, tea.Cmd) {
 		if m.statusK == statusError && strings.HasPrefix(m.status, "could not load") {
 			m.setStatus(statusInfo, "")
 		}
-		m.d = newDataset(msg.snap, msg.plan, msg.cfg, m.now())
+		m.d, m.fromCache = newDataset(msg.snap, msg.plan, msg.cfg, m.now()), false
 		for _, v := range m.tabs {
 			v.SetData(m.d)
 		}

@@ -60,6 +60,8 @@ type Model struct {
 	gen       int    // the newest load; results of older ones are dropped
 	op        int    // the newest question or operation; answers to older ones are dropped
 	loading   bool   // a load is running
+	loadNote  string // the running load's last progress line
+	fromCache bool   // d is an earlier run's snapshot, shown until the load lands
 	busy      string // the operation running, "" when none
 	total     int    // changes in the running apply
 	done      int    // of which reported
@@ -118,9 +120,10 @@ func NewModel(b Backend, opts Options) Model {
 	return m
 }
 
-// Init starts the first load.
+// Init starts the first load, and shows the last run's snapshot meanwhile
+// when the backend kept one.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(m.loadCmd(1), m.spin.Tick)
+	return tea.Batch(m.cachedCmd(), m.startLoad(1), m.spin.Tick)
 }
 
 func (m Model) view() tabView { return m.tabs[m.active] }

@@ -36,6 +36,9 @@ func (m Model) headerView() string {
 			fmt.Sprintf("drift %d", len(m.d.plan.Changes)),
 			fmt.Sprintf("%d over age", m.d.overAge),
 			"read "+agoText(m.now().Sub(m.d.snap.TakenAt)))
+		if m.fromCache { // the age of what is shown matters most: dropped last
+			right = append([]string{"cached, read " + agoText(m.now().Sub(m.d.snap.TakenAt))}, right[:len(right)-1]...)
+		}
 	}
 	if m.loading {
 		right = append([]string{m.spin.View() + " loading"}, right...)
@@ -161,6 +164,8 @@ func (m Model) statusView() string {
 		if m.status != "" && m.statusK == statusError { // a key refused meanwhile
 			s += "  " + st.Status.Error.Render(components.GlyphError+" "+m.status)
 		}
+	case m.status == "" && m.loading && m.loadNote != "": // the load's counts, moving
+		s = m.spin.View() + " " + st.Status.Busy.Render(m.loadNote)
 	case m.status == "":
 	case m.statusK == statusError:
 		s = st.Status.Error.Render(components.GlyphError + " " + m.status)

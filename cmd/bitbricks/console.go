@@ -20,7 +20,31 @@ func runConsole(ctx context.Context, s *ioStreams, g *globalFlags) error {
 	if err != nil {
 		return err
 	}
+	e.cache = consoleCache(s, e)
 	return runConsoleWith(ctx, s, g, e)
+}
+
+// consoleCache is the console's snapshot cache for this config and identity
+// (hosts, workspace, user names and profile: never a secret), in
+// $XDG_CACHE_HOME/bitbricks; nil when there is no cache directory.
+func consoleCache(s *ioStreams, e *engine) *bbsync.SnapshotCache {
+	dir, err := bbsync.DefaultCacheDir()
+	if err != nil {
+		return nil
+	}
+	identity := fmt.Sprintf("databricks=%s profile=%s workspace=%s bitbucket=%s",
+		e.src.Databricks.Host(), firstSet(s.Getenv("DATABRICKS_CONFIG_PROFILE"), e.cfg.Databricks.Profile),
+		e.cfg.Bitbucket.Workspace, s.Getenv("BITBUCKET_USERNAME"))
+	return bbsync.NewSnapshotCache(dir, e.cfg, identity)
+}
+
+func firstSet(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }
 
 // runConsoleWith runs the console on a ready engine (also `demo`). Logs go to
@@ -35,8 +59,11 @@ func runConsoleWith(ctx context.Context, s *ioStreams, g *globalFlags, e *engine
 	}
 	defer logFile.Close()
 	log := slog.New(slog.NewTextHandler(logFile, nil))
-	b := tui.NewEngineBackend(bbsync.NewService(e.src, e.cfg, bbsync.ServiceOptions{Now: s.Now, Log: log,
+	var b tui.Backend = tui.NewEngineBackend(bbsync.NewService(e.src, e.cfg, bbsync.ServiceOptions{Now: s.Now, Log: log,
 		StateDir: e.lock.stateDir, LockTimeout: e.lock.lockTimeout}))
+	if e.cache != nil { // the configured console only: the demo's organisation is new every time
+		b = &tui.CachedBackend{EngineBackend: b.(*tui.EngineBackend), Cache: e.cache}
+	}
 	log.Info("console started", "config", e.cfg.Path, "read_only", g.readOnly)
 	err = tui.Run(ctx, b, tui.Options{ReadOnly: g.readOnly, Now: s.Now, LogWriter: logFile})
 	if err != nil {

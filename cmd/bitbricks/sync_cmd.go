@@ -84,6 +84,8 @@ type engine struct {
 	svc *bbsync.Service
 	// lock is where and how long the engine's writes take the write lock.
 	lock engineOptions
+	// cache is the console's snapshot cache (nil: none; sync never has one).
+	cache *bbsync.SnapshotCache
 }
 
 // engineOptions let `demo` point the engine at its in-process emulator,
