@@ -201,9 +201,9 @@ only their first and last four characters (dapi…1a2b).`,
 // a terminal, it is read with echo off after a prompt on stderr.
 func readSecret(s *ioStreams) (string, error) {
 	if f, ok := s.In.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprint(s.Err, "Paste the leaked token value (not shown), then Enter: ")
+		fmt.Fprint(s.prompt(), "Paste the leaked token value (not shown), then Enter: ")
 		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(s.Err)
+		fmt.Fprintln(s.prompt())
 		if err != nil {
 			return "", fmt.Errorf("read the token value from the terminal: %w", err)
 		}
@@ -223,14 +223,14 @@ func readSecret(s *ioStreams) (string, error) {
 	return line, nil
 }
 
-// cancelled ends a command whose confirmation was declined (or could not be
-// asked): nothing was changed.
+// cancelled ends a command whose confirmation was declined (exit 1, as
+// terraform does) or could not be asked (the error): nothing was changed.
 func cancelled(s *ioStreams, err error) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(s.Err, "Cancelled: nothing changed.")
-	return nil
+	fmt.Fprintln(s.prompt(), "Cancelled: nothing changed.")
+	return &exitError{code: 1}
 }
 
 func listCredentials(s *ioStreams, owner string, creds []bbsync.Credential) {

@@ -729,7 +729,7 @@ func TestRevokeLeakedOnTerminalConfirmsByName(t *testing.T) {
 	}
 
 	r := runCLIOn(t, true, o.env, value+"\nhana\n", "revoke", "--leaked", "--config", o.cfg)
-	if r.code != 0 || !strings.Contains(r.err, "Cancelled") || !alive() {
+	if r.code != 1 || !strings.Contains(r.err, "Cancelled") || !alive() {
 		t.Fatalf("a wrong name: want cancelled with the token alive, got %d: %s", r.code, r.err)
 	}
 	r = runCLIOn(t, true, o.env, value+"\nhana@acme.com\n", "revoke", "--leaked", "--config", o.cfg)
@@ -742,12 +742,13 @@ func TestRevokeLeakedOnTerminalConfirmsByName(t *testing.T) {
 	}
 }
 
-// Confirmations default to No: an empty answer changes nothing.
+// Confirmations default to No: an empty answer changes nothing, and a
+// declined confirmation exits 1.
 func TestSyncApplyOnTerminalDefaultsToNo(t *testing.T) {
 	o := newTestOrg(t)
 	o.srv.ResetStats()
 	r := runCLIOn(t, true, o.env, "\n", "sync", "--config", o.cfg, "--apply")
-	if r.code != 0 || !strings.Contains(r.err, "[y/N]") || !strings.Contains(r.err, "nothing changed") {
+	if r.code != 1 || !strings.Contains(r.err, "[y/N]") || !strings.Contains(r.err, "nothing changed") {
 		t.Fatalf("want a [y/N] question, then nothing changed: %d %s", r.code, r.err)
 	}
 	for route, n := range o.srv.Stats().Routes {
@@ -843,5 +844,21 @@ func TestSyncApplyRefusedJSONKeepsThePlan(t *testing.T) {
 		if m["status"] != "skipped" || !strings.Contains(m["error"].(string), "max_changes") {
 			t.Fatalf("result %v, want skipped naming max_changes", m)
 		}
+	}
+}
+
+// Questions go to the terminal (Prompt, /dev/tty in a real run), so they
+// show even with stderr redirected; the plan stays on stdout.
+func TestPromptsGoToTheTerminal(t *testing.T) {
+	o := newTestOrg(t)
+	var out, errb, tty bytes.Buffer
+	s := &ioStreams{In: strings.NewReader("n\n"), Out: &out, Err: &errb, Prompt: &tty,
+		Getenv: func(k string) string { return o.env[k] }, Now: func() time.Time { return testNow }, IsTerminal: true}
+	code := run(context.Background(), s, []string{"sync", "--config", o.cfg, "--apply"})
+	if code != 1 || !strings.Contains(tty.String(), "[y/N]") || !strings.Contains(tty.String(), "nothing changed") {
+		t.Fatalf("exit %d, terminal %q", code, tty.String())
+	}
+	if strings.Contains(errb.String(), "[y/N]") || !strings.Contains(out.String(), "Plan:") {
+		t.Errorf("the question reached stderr or the plan left stdout: stderr %q", errb.String())
 	}
 }

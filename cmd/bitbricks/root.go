@@ -33,9 +33,22 @@ type ioStreams struct {
 	// ColorOut is true when stdout is a terminal and NO_COLOR is unset.
 	ColorOut bool
 
+	// Prompt receives questions and their answers' echo: the terminal
+	// (/dev/tty) when there is one, so a prompt shows even with stderr
+	// redirected; nil is Err.
+	Prompt io.Writer
+
 	// stdin buffers In for every read of one command (a token value, then a
 	// confirmation): a second buffer would miss what the first read ahead.
 	stdin *bufio.Reader
+}
+
+// prompt is where questions go: Prompt, else Err.
+func (s *ioStreams) prompt() io.Writer {
+	if s.Prompt != nil {
+		return s.Prompt
+	}
+	return s.Err
 }
 
 // readLine reads the next line of stdin, newline included.
@@ -48,8 +61,17 @@ func (s *ioStreams) readLine() (string, error) {
 
 func newIO() *ioStreams {
 	tty := term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
+	var prompt io.Writer
+	if tty {
+		// The controlling terminal, when it can be opened; it stays open for
+		// the life of the process.
+		if f, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0); err == nil {
+			prompt = f
+		}
+	}
 	return &ioStreams{
-		In: os.Stdin, Out: os.Stdout, Err: os.Stderr,
+		Prompt: prompt,
+		In:     os.Stdin, Out: os.Stdout, Err: os.Stderr,
 		Getenv:     os.Getenv,
 		Now:        time.Now,
 		IsTerminal: tty,

@@ -60,7 +60,8 @@ a fresh snapshot and applies exactly the saved changes, refusing (exit 3,
 nothing changed) when any of them no longer holds. What a pipeline logged is
 then what it applied.
 
-Exit codes: 0 in sync or applied; 1 error (including a change that failed);
+Exit codes: 0 in sync or applied; 1 error (including a change that failed,
+or a declined confirmation);
 2 changes pending (with --detailed-exitcode, plan only); 3 refused by a safety
 guard or a saved plan that no longer holds.`,
 		Example: `  bitbricks sync
@@ -207,8 +208,8 @@ func (e *engine) syncRunLocked(ctx context.Context, s *ioStreams, asJSON bool, s
 			return e.refused(s, asJSON, plan, err)
 		}
 		if !ok {
-			fmt.Fprintln(s.Err, "Apply cancelled: nothing changed.")
-			return nil
+			fmt.Fprintln(s.prompt(), "Apply cancelled: nothing changed.")
+			return &exitError{code: 1}
 		}
 	}
 	defer printAuditHead(ctx, s, e.svc, asJSON)
@@ -360,7 +361,7 @@ func confirm(s *ioStreams, question string) (bool, error) {
 	if !s.IsTerminal {
 		return false, &exitError{code: 3, err: fmt.Errorf("refused: not on a terminal, so nothing was applied; review the plan, then pass --yes")}
 	}
-	fmt.Fprintf(s.Err, "%s [y/N] ", question)
+	fmt.Fprintf(s.prompt(), "%s [y/N] ", question)
 	line, err := s.readLine()
 	if err != nil && line == "" {
 		return false, nil
@@ -374,7 +375,7 @@ func confirmName(s *ioStreams, question, name string) (bool, error) {
 	if !s.IsTerminal {
 		return false, &exitError{code: 3, err: fmt.Errorf("refused: not on a terminal, so nothing was changed; review the list, then pass --yes")}
 	}
-	fmt.Fprintf(s.Err, "%s Type %q to confirm: ", question, name)
+	fmt.Fprintf(s.prompt(), "%s Type %q to confirm: ", question, name)
 	line, err := s.readLine()
 	if err != nil && line == "" {
 		return false, nil
