@@ -68,6 +68,7 @@ func newMiddleware(s *Server, opts Options) *middleware {
 }
 
 func (m *middleware) serve(w http.ResponseWriter, r *http.Request, mux *http.ServeMux, family string) {
+	w = withServiceHeaders(w)
 	_, pattern := mux.Handler(r)
 	if pattern == "" || !strings.Contains(pattern, " ") && strings.HasSuffix(pattern, "/") {
 		pattern = "unmatched" // no route, or only a family's catch-all 404 ("/admin/")
