@@ -33,6 +33,9 @@ type Credentials struct {
 	beforeStep func(context.Context, RotationStep)
 	// beforeFinish, when set (tests), runs before each step of a federation's phase 2.
 	beforeFinish func(context.Context, FinishStep)
+	// afterStep, when set (tests), runs after each step's calls, before its
+	// outcome is audited.
+	afterStep func(context.Context, RotationStep)
 }
 
 // Credentials is the revoke and rotate service over these sources for cfg,

@@ -50,6 +50,9 @@ type Snapshot struct {
 	Bindings map[string]*BindingState
 	// Federation is what the snapshot read for moving bindings to Pipelines OIDC.
 	Federation FederationFacts
+	// Leftovers are credentials rotations created and never recorded
+	// (FindLeftovers, from the audit log); the plan cleans them up.
+	Leftovers []Leftover
 
 	// Problems are sources that failed or looked suspicious; each makes part
 	// of the snapshot unknown.

@@ -89,6 +89,7 @@ func ComputePlan(snap *Snapshot, cfg *config.Config, now time.Time) Plan {
 	pl.secretLimits()
 	pl.rotations()
 	pl.federationFindings()
+	pl.leftovers()
 
 	rank := make([]int, len(pl.changes))
 	for i, c := range pl.changes {

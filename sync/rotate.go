@@ -148,6 +148,10 @@ type rotation struct {
 	vs  *pipelineVars
 	old []Credential // the binding's credentials before this run, all older than its new one
 	res RotationResult
+
+	recordedAtStart *Credential  // the credential <VARIABLE>_ID recorded when this run began, if live
+	leftover        []Credential // earlier runs' credentials the variable may hold: revoked once this run records
+	comment         string       // the new OBO token's comment, bitbricks:<binding>:<unix>
 }
 
 func (c *Credentials) rotate(ctx context.Context, j *journal, b config.Binding) (RotationResult, error) {
@@ -164,12 +168,25 @@ func (c *Credentials) rotate(ctx context.Context, j *journal, b config.Binding) 
 	var value string // the new credential; it goes nowhere but Databricks and the variable
 	steps := []func(context.Context) error{
 		StepCreate: func(ctx context.Context) (err error) {
+			// The intent first, so a run killed before the id reaches the
+			// log still leaves a trace (see leftovers.go).
+			r.comment = bindingMarker(b.Name) + strconv.FormatInt(c.now().Unix(), 10)
+			if err := r.j.intent(ctx, stepActions[StepCreate], r.target(StepCreate)+" service_principal:"+r.sp.DisplayName+" marker:"+r.comment); err != nil {
+				return err
+			}
 			r.res.NewID, value, err = r.create(ctx)
 			r.res.Redacted = Redact(value)
 			return err
 		},
 		StepVerify: func(ctx context.Context) error { return r.verify(ctx, value) },
-		StepWrite:  func(ctx context.Context) error { return r.vs.set(ctx, b.Variable, value, true) },
+		StepWrite: func(ctx context.Context) error {
+			// Logged before the write: a run killed during it may have left
+			// the new credential in the variable.
+			if err := r.j.intent(ctx, stepActions[StepWrite], r.target(StepWrite)); err != nil {
+				return err
+			}
+			return r.vs.set(ctx, b.Variable, value, true)
+		},
 		StepRecord: func(ctx context.Context) error { return r.vs.set(ctx, b.Variable+"_ID", r.res.NewID, false) },
 		StepRevoke: r.revokeOlder,
 	}
@@ -180,6 +197,9 @@ func (c *Credentials) rotate(ctx context.Context, j *journal, b config.Binding) 
 		err := ctx.Err()
 		if err == nil {
 			err = steps[step](ctx)
+		}
+		if c.afterStep != nil {
+			c.afterStep(ctx, step)
 		}
 		err = scrub(err, value)
 		if step < StepRevoke {
@@ -219,12 +239,19 @@ func (r *rotation) prepare(ctx context.Context) error {
 	}
 	if r.res.Kind == CredentialOBO {
 		ts, err := c.tokensOf(ctx, r.sp.ID, r.sp.DisplayName, PrincipalServicePrincipal)
+		if err != nil {
+			return err
+		}
+		r.noteRecorded(ts)
+		ts = r.cleanLeftovers(ctx, ts, func(string) bool { return false })
 		for _, t := range ts {
 			if strings.HasPrefix(t.Comment, bindingMarker(b.Name)) {
 				r.old = append(r.old, t)
 			}
 		}
-		return err
+		r.old = addMissing(r.old, r.leftover)
+		r.revokeSuperseded(ctx)
+		return nil
 	}
 	ss, err := c.secretsOf(ctx, r.sp)
 	if err != nil {
@@ -233,6 +260,12 @@ func (r *rotation) prepare(ctx context.Context) error {
 	sh, err := r.sharing(ctx, ss)
 	if err != nil {
 		return err
+	}
+	r.noteRecorded(ss)
+	ss = r.cleanLeftovers(ctx, ss, func(id string) bool { return slices.Contains(sh.recorded, id) })
+	r.old = addMissing(r.ownSecrets(ss, sh), r.leftover)
+	for _, id := range r.revokeSuperseded(ctx) {
+		ss = slices.DeleteFunc(ss, func(cr Credential) bool { return cr.ID == id })
 	}
 	if len(ss) >= SecretLimit {
 		e := &SecretLimitError{Binding: b.Name, ServicePrincipal: r.sp.DisplayName, Held: len(ss)}
@@ -243,8 +276,52 @@ func (r *rotation) prepare(ctx context.Context) error {
 		}
 		return e
 	}
-	r.old = r.ownSecrets(ss, sh)
 	return nil
+}
+
+// revokeSuperseded revokes, before anything is created, the binding's
+// credentials older than the one recorded when this run began: that one's
+// write landed before it was recorded, so no variable holds them. Under the
+// write lock only (without it they might be another run's, in flight). It
+// returns what it revoked.
+func (r *rotation) revokeSuperseded(ctx context.Context) []string {
+	at := r.recordedAtStart
+	if at == nil || !holdsWriteLock(ctx) {
+		return nil
+	}
+	var done []string
+	r.old = slices.DeleteFunc(r.old, func(cr Credential) bool {
+		if cr.ID == at.ID || !cr.Created.Before(at.Created) {
+			return false
+		}
+		if err := r.c.revoke(ctx, r.j, cr); err != nil {
+			r.c.log().Warn("superseded credential not revoked yet; retried after the new one is recorded", "binding", r.b.Name, "credential", cr.ID, "err", oneLine(err))
+			return false
+		}
+		done = append(done, cr.ID)
+		r.res.Revoked = append(r.res.Revoked, cr.ID)
+		return true
+	})
+	return done
+}
+
+// noteRecorded remembers the credential <VARIABLE>_ID records as this run
+// begins, when it is live.
+func (r *rotation) noteRecorded(creds []Credential) {
+	for _, cr := range creds {
+		if cr.ID != "" && cr.ID == r.recorded() {
+			r.recordedAtStart = &cr
+		}
+	}
+}
+
+func addMissing(to, from []Credential) []Credential {
+	for _, cr := range from {
+		if !slices.ContainsFunc(to, func(o Credential) bool { return o.ID == cr.ID }) {
+			to = append(to, cr)
+		}
+	}
+	return to
 }
 
 func bindingMarker(binding string) string { return BindingMarker + binding + ":" }
@@ -311,7 +388,7 @@ func (r *rotation) create(ctx context.Context) (id, value string, err error) {
 	d, seconds := r.c.Databricks, int64(r.b.Lifetime.Std()/time.Second)
 	if r.res.Kind == CredentialOBO {
 		t, err := d.w.TokenManagement.CreateOboToken(ctx, settings.CreateOboTokenRequest{ApplicationId: r.sp.ApplicationID,
-			Comment: bindingMarker(r.b.Name) + strconv.FormatInt(r.c.now().Unix(), 10), LifetimeSeconds: seconds})
+			Comment: r.comment, LifetimeSeconds: seconds})
 		if err != nil {
 			return "", "", fmt.Errorf("create an on-behalf-of token for %s: %w", r.sp.DisplayName, err)
 		}
@@ -372,8 +449,20 @@ func (r *rotation) revokeOlder(ctx context.Context) error {
 		r.c.log().Warn("older credentials left for the next rotation", "binding", r.b.Name, "credential", r.res.NewID, "recorded", rec)
 		return nil
 	}
+	old := r.old
+	if !holdsWriteLock(ctx) {
+		// Without the write lock another rotation of the binding may be
+		// under way, its credential created but not yet written: revoke only
+		// what the variable held when this run began, and older.
+		if err := r.stillLive(ctx); err != nil {
+			return err
+		}
+		if at := r.recordedAtStart; at != nil {
+			old = slices.DeleteFunc(slices.Clone(old), func(cr Credential) bool { return cr.ID != at.ID && at.Created.Before(cr.Created) })
+		}
+	}
 	var errs []error
-	for _, cr := range r.old {
+	for _, cr := range old {
 		if err := r.c.revoke(ctx, r.j, cr); err != nil {
 			errs = append(errs, err)
 			continue
@@ -381,6 +470,28 @@ func (r *rotation) revokeOlder(ctx context.Context) error {
 		r.res.Revoked = append(r.res.Revoked, cr.ID)
 	}
 	return errors.Join(errs...)
+}
+
+// errRecordedGone is a rotation whose new credential was revoked by another
+// run after this one created it: the variable holds a dead credential.
+var errRecordedGone = errors.New("the new credential was revoked by another run after it was created")
+
+// stillLive checks that the credential this run recorded still exists.
+func (r *rotation) stillLive(ctx context.Context) error {
+	var creds []Credential
+	var err error
+	if r.res.Kind == CredentialOBO {
+		creds, err = r.c.tokensOf(ctx, r.sp.ID, r.sp.DisplayName, PrincipalServicePrincipal)
+	} else {
+		creds, err = r.c.secretsOf(ctx, r.sp)
+	}
+	if err != nil {
+		return fmt.Errorf("check the new credential before revoking: %w", err)
+	}
+	if !slices.ContainsFunc(creds, func(cr Credential) bool { return cr.ID == r.res.NewID }) {
+		return errRecordedGone
+	}
+	return nil
 }
 
 // fail says what a stopped rotation left behind; before the write it takes
@@ -403,6 +514,8 @@ func (r *rotation) fail(ctx context.Context, step RotationStep, err error) error
 		}
 	case step == StepWrite:
 		e.State = fmt.Sprintf("%s may hold the old or the new credential (%s), so both are left working; the next rotation cleans up", r.b.Variable, id)
+	case errors.Is(err, errRecordedGone):
+		e.State = fmt.Sprintf("%s holds %s, which no longer works: rotate %s again now (`bitbricks rotate %s`)", r.b.Variable, id, r.b.Name, r.b.Name)
 	case step == StepRecord:
 		e.State = fmt.Sprintf("%s holds the new credential %s but %s_ID still records the old one; both are left working and the next rotation cleans up", r.b.Variable, id, r.b.Variable)
 	default:

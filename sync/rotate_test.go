@@ -141,7 +141,8 @@ func TestRotationFailureMatrix(t *testing.T) {
 
 			e.srv.SetFaults(nil)
 			e.creds.beforeStep = nil
-			res2, err := e.creds.RotateBinding(context.Background(), b)
+			// The next run holds the write lock, as every command's does.
+			res2, err := e.rotateLocked(t, context.Background(), b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -343,9 +344,9 @@ func TestConcurrentRotationsKeepTheRecordedCredential(t *testing.T) {
 				t.Error(err)
 			}
 
-			// The next run cleans up.
+			// The next run (under the write lock, as every command's) cleans up.
 			e.creds.beforeStep = nil
-			res, err := e.creds.RotateBinding(ctx, b)
+			res, err := e.rotateLocked(t, ctx, b)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -118,6 +118,7 @@ func (s *Service) Read(ctx context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	snap.Leftovers = FindLeftovers(snap, s.Config(), s.Config().Audit.File)
 	s.mu.Lock()
 	s.caller = snap.Caller
 	s.mu.Unlock()
@@ -198,6 +199,7 @@ func (s *Service) Apply(ctx context.Context, plan Plan, obs Observer) ([]Result,
 	// skips rotate_credential changes as "rotation not available".
 	if c, err := s.credentialsAs(op); err == nil {
 		opts.Rotator = c
+		exec = leftoverGuard{Executor: exec, c: c}
 	}
 	var results []Result
 	err = s.Writing(ctx, "apply", func(ctx context.Context) (err error) {
