@@ -190,6 +190,8 @@ Try it without any account: ` + "`bitbricks demo`" + ` (or ` + "`bitbricks demo 
 		newTokensCmd(s, g),
 		newRevokeCmd(s, g),
 		newRotateCmd(s, g),
+		newPipelinesCmd(s, g),
+		newFederateCmd(s, g),
 		newDemoCmd(s, g),
 		newEmulateCmd(s, g),
 		newBenchCmd(s, g),
