@@ -29,8 +29,18 @@ var credentialPatterns = []struct {
 	{"a Databricks personal access token", regexp.MustCompile(`(^|[^A-Za-z0-9])dapi[0-9a-f]{16,}`)},
 	{"a Databricks OAuth secret", regexp.MustCompile(`(^|[^A-Za-z0-9])dose[0-9a-f]{16,}`)},
 	{"an Atlassian API token", regexp.MustCompile(`(^|[^A-Za-z0-9])ATATT[A-Za-z0-9_\-=]{10,}`)},
+	{"an Atlassian access token", regexp.MustCompile(`(^|[^A-Za-z0-9])ATCTT[A-Za-z0-9_\-=]{10,}`)},
 	{"a JWT access token", regexp.MustCompile(`(^|[^A-Za-z0-9])eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`)},
 }
+
+// LooksLikeCredential reports whether s holds a value shaped like a
+// credential (dapi…, dose…, ATATT…, ATCTT…, a JWT), and which kind.
+func LooksLikeCredential(s string) (what string, ok bool) { return looksLikeCredential(s) }
+
+// RedactCredentials hides every credential-shaped value in s, keeping its
+// first and last four characters ("dapi…1a2b") so a person can still tell
+// which one it was.
+func RedactCredentials(s string) string { return redactSecrets(s) }
 
 func looksLikeCredential(s string) (what string, ok bool) {
 	for _, p := range credentialPatterns {
@@ -44,9 +54,25 @@ func looksLikeCredential(s string) (what string, ok bool) {
 // redactSecrets hides anything credential-shaped, for text we do not control.
 func redactSecrets(s string) string {
 	for _, p := range credentialPatterns {
-		s = p.re.ReplaceAllString(s, "${1}[redacted]")
+		s = p.re.ReplaceAllStringFunc(s, func(m string) string {
+			lead := ""
+			if len(m) > 0 && !startsCredential(m) {
+				lead, m = m[:1], m[1:]
+			}
+			if len(m) < 12 {
+				return lead + "…"
+			}
+			return lead + m[:4] + "…" + m[len(m)-4:]
+		})
 	}
 	return s
+}
+
+// startsCredential reports whether a pattern match starts with the
+// credential itself rather than the character before it.
+func startsCredential(m string) bool {
+	c := m[0]
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
 }
 
 // envFor names the environment variable that should hold a secret found at path.

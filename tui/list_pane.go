@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"github.com/bitbricks/bitbricks/views"
 	"github.com/bitbricks/bitbricks/views/components"
 	"github.com/charmbracelet/bubbles/key"
 )
@@ -46,7 +47,7 @@ func (v *listPane[T]) FullHelp() [][]key.Binding { return v.table.FullHelp() }
 func listTitle(name, pos, filter string) string {
 	t := name + " · " + pos
 	if filter != "" {
-		t += " · /" + filter
+		t += " · /" + views.ShowFilter(filter)
 	}
 	return t
 }

@@ -305,6 +305,8 @@ func (m Model) inputKey(msg tea.KeyMsg) (Model, tea.Cmd) {
 	default:
 		m.input, _ = m.input.Update(msg)
 		if m.modal == modalFilter {
+			// A credential pasted into the filter by mistake is not shown.
+			_, m.input.Masked = views.LooksLikeCredential(m.input.Value())
 			m.view().SetFilter(m.input.Value())
 		}
 	}

@@ -24,3 +24,20 @@ func TestConsoleShowsSourceProblemsInABanner(t *testing.T) {
 		t.Errorf("view is %d lines, taller than the terminal", n)
 	}
 }
+
+// A token value pasted into the filter by mistake stays off the screen:
+// neither the input line nor any pane title shows it.
+func TestFilterMasksACredential(t *testing.T) {
+	const pasted = "dapi0123456789abcdef0123456789abcdef"
+	for _, tab := range []string{"1", "2", "3", "4", "5"} {
+		m := loaded(t, newFakeBackend(t), 160, 40, false)
+		m = keys(t, m, tab, "/", pasted)
+		if v := m.View(); strings.Contains(v, "0123456789") {
+			t.Errorf("tab %s: the filter input shows the credential:\n%s", tab, v)
+		}
+		m = keys(t, m, "enter")
+		if v := m.View(); strings.Contains(v, "0123456789") || !strings.Contains(v, "hidden") {
+			t.Errorf("tab %s: a pane title shows the credential (or no mask):\n%s", tab, v)
+		}
+	}
+}

@@ -201,7 +201,7 @@ func (v *credentialsView) Update(msg tea.Msg) (tabView, tea.Cmd) {
 func (v *credentialsView) View() string {
 	title := "Credentials · " + v.table.Position() + " · by " + credSortNames[v.sort]
 	if q := v.table.Filter(); q != "" {
-		title += " · /" + q
+		title += " · /" + views.ShowFilter(q)
 	}
 	return v.th.st.BoxLines(title, v.table.Lines(), v.w, v.h, true)
 }

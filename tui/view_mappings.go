@@ -316,7 +316,7 @@ func (v *mappingsView) View() string {
 	top := v.h - dh
 	title := "Bitbucket groups"
 	if q := v.groups.Filter(); q != "" {
-		title += " /" + q
+		title += " /" + views.ShowFilter(q)
 	}
 	right := "Databricks"
 	if g, ok := v.groups.Selected(); ok && g.Mapping >= 0 {
@@ -329,7 +329,7 @@ func (v *mappingsView) View() string {
 		right += " · Databricks"
 	}
 	if q := v.members.Filter(); q != "" {
-		right += " /" + q
+		right += " /" + views.ShowFilter(q)
 	}
 	left := v.th.st.BoxLines(title, v.groups.Lines(), lw, top, v.focus == 0)
 	rbox := v.th.st.BoxLines(right, v.members.Lines(), v.w-lw, top, v.focus == 1)

@@ -244,7 +244,7 @@ func (v *planView) View() string {
 	n := len(v.changes.Items())
 	title := fmt.Sprintf("Plan · %d %s · %d selected", n, plural(n, "change"), len(v.Selected()))
 	if q := v.changes.Filter(); q != "" {
-		title += " · /" + q
+		title += " · /" + views.ShowFilter(q)
 	}
 	ftitle := fmt.Sprintf("Findings · %d (reported, never acted on)", len(v.findings.Items()))
 	return lipgloss.JoinVertical(lipgloss.Left,

@@ -33,3 +33,37 @@ func TestPlanTextEndsWithProblems(t *testing.T) {
 		t.Errorf("a control character reached the text: %q", out)
 	}
 }
+
+func TestSanitizeNeutralisesBidiAndKeepsUnicode(t *testing.T) {
+	in := "Zoë \u202egnp.exe\u202c 日本 \u2066x\u2069 \u200fy"
+	if got, want := Sanitize(in), "Zoë gnp.exe 日本 x y"; got != want {
+		t.Errorf("Sanitize = %q, want %q", got, want)
+	}
+	if got := Sanitize("plain Ünïcödé ✓"); got != "plain Ünïcödé ✓" {
+		t.Errorf("ordinary text changed: %q", got)
+	}
+}
+
+func TestTerminalWriterGatesEveryLine(t *testing.T) {
+	var b bytes.Buffer
+	w := NewTerminalWriter(&b, true)
+	in := "\x1b[31mred\x1b[0m \x1b]0;title\x07name\u202e\nline 2 dapi0123456789abcdef0123456789abcdef\n"
+	n, err := w.Write([]byte(in))
+	if err != nil || n != len(in) {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	want := "\x1b[31mred\x1b[0m name\nline 2 dapi…cdef\n"
+	if b.String() != want {
+		t.Errorf("colour on: got %q, want %q", b.String(), want)
+	}
+	b.Reset()
+	w = NewTerminalWriter(&b, false)
+	w.MaxLine = 10
+	w.Write([]byte(in))
+	if want := "red name\nline 2 dap…\n"; b.String() != want {
+		t.Errorf("colour off, cut at 10: got %q, want %q", b.String(), want)
+	}
+	if got := ShowFilter("dapi0123456789abcdef0123456789abcdef"); strings.Contains(got, "0123") {
+		t.Errorf("ShowFilter shows the credential: %q", got)
+	}
+}

@@ -70,9 +70,15 @@ func plural(n int, one, many string) string {
 // confirmation says. Escape sequences (CSI, OSC, DCS, SOS, PM, APC and the
 // short ESC forms, from ESC or their C1 introducers) go whole; any other C0
 // or C1 control character and DEL go too, except that a tab or line break
-// becomes a space, so a value stays on its line. Text without control
-// characters comes back as it is.
-func Sanitize(s string) string {
+// becomes a space, so a value stays on its line. Bidirectional controls
+// (U+202A–U+202E, U+2066–U+2069, and the marks U+200E, U+200F, U+061C),
+// which can make a terminal show text in another order than it is read, go
+// too. Other text, ordinary Unicode included, comes back as it is.
+func Sanitize(s string) string { return sanitize(s, false) }
+
+// sanitize is Sanitize; with keepSGR, colour sequences (CSI … m, which can
+// only change colour and weight) are kept, for text bitbricks coloured itself.
+func sanitize(s string, keepSGR bool) string {
 	if !hasControl(s) {
 		return s
 	}
@@ -82,14 +88,18 @@ func Sanitize(s string) string {
 	for i := 0; i < len(rs); i++ {
 		switch r := rs[i]; {
 		case r == 0x1b:
-			i = skipEscape(rs, i)
+			end := skipEscape(rs, i)
+			if keepSGR && isSGR(rs[i:end+1]) {
+				b.WriteString(string(rs[i : end+1]))
+			}
+			i = end
 		case r == 0x9b: // C1 CSI
 			i = skipCSI(rs, i+1)
 		case r == 0x90 || r == 0x98 || r == 0x9d || r == 0x9e || r == 0x9f: // C1 DCS, SOS, OSC, PM, APC
 			i = skipString(rs, i+1)
 		case r == '\t' || r == '\n' || r == '\v' || r == '\f' || r == '\r':
 			b.WriteByte(' ')
-		case isControl(r):
+		case isControl(r) || isBidi(r):
 		default:
 			b.WriteRune(r)
 		}
@@ -97,11 +107,30 @@ func Sanitize(s string) string {
 	return b.String()
 }
 
+// isSGR reports whether seq (from ESC to its final byte) is a Select Graphic
+// Rendition sequence: ESC [ digits and semicolons m.
+func isSGR(seq []rune) bool {
+	if len(seq) < 3 || seq[1] != '[' || seq[len(seq)-1] != 'm' {
+		return false
+	}
+	for _, r := range seq[2 : len(seq)-1] {
+		if (r < '0' || r > '9') && r != ';' {
+			return false
+		}
+	}
+	return true
+}
+
+// isBidi reports a bidirectional formatting character.
+func isBidi(r rune) bool {
+	return r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 || r == 0x200e || r == 0x200f || r == 0x061c
+}
+
 func isControl(r rune) bool { return r < 0x20 || r >= 0x7f && r < 0xa0 }
 
 func hasControl(s string) bool {
 	for _, r := range s {
-		if isControl(r) {
+		if isControl(r) || isBidi(r) {
 			return true
 		}
 	}

@@ -80,8 +80,14 @@ Request counts per route: GET <url>/_emulator/stats (reset: POST .../stats/reset
 				keys = append(keys, k)
 			}
 			sort.Strings(keys)
+			// The emulator's own made-up credentials: the one output that
+			// prints values, so it bypasses the terminal gate.
+			out := s.rawOut
+			if out == nil {
+				out = s.Out
+			}
 			for _, k := range keys {
-				fmt.Fprintf(s.Out, "export %s=%s\n", k, env[k])
+				fmt.Fprintf(out, "export %s=%s\n", k, env[k])
 			}
 			fmt.Fprintf(s.Err, "emulator (%s seed) serving on %s; Ctrl-C stops it\n", seed, url)
 			<-cmd.Context().Done()

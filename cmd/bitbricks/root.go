@@ -14,6 +14,8 @@ import (
 
 	sdklogger "github.com/databricks/databricks-sdk-go/logger"
 	"github.com/spf13/cobra"
+
+	"github.com/bitbricks/bitbricks/views"
 	"golang.org/x/term"
 
 	bbsync "github.com/bitbricks/bitbricks/sync"
@@ -37,6 +39,9 @@ type ioStreams struct {
 	// (/dev/tty) when there is one, so a prompt shows even with stderr
 	// redirected; nil is Err.
 	Prompt io.Writer
+
+	// rawOut is stdout without the terminal gate (see guard).
+	rawOut io.Writer
 
 	// stdin buffers In for every read of one command (a token value, then a
 	// confirmation): a second buffer would miss what the first read ahead.
@@ -98,6 +103,12 @@ func (e *exitError) Unwrap() error { return e.err }
 // 0 in sync or applied, 1 error, 2 changes pending (--detailed-exitcode),
 // 3 refused by a safety guard.
 func run(ctx context.Context, s *ioStreams, args []string) int {
+	s.guard()
+	sdklogger.DefaultLogger = bbsync.SDKLogger(s.Err, s.Getenv("BITBRICKS_DEBUG") != "")
+	if err := refuseCredentialArgs(args); err != nil {
+		fmt.Fprintln(s.Err, "bitbricks: "+err.Error())
+		return 1
+	}
 	root := newRootCmd(s)
 	root.SetArgs(args)
 	root.SetIn(s.In)
@@ -118,9 +129,52 @@ func run(ctx context.Context, s *ioStreams, args []string) int {
 	return bbsync.ExitCode(err)
 }
 
-// oneLine folds a message onto one line: every error a user sees is one line.
+// oneLine folds a message onto one line and cuts it to maxErrorLine
+// characters: every error a user sees is one readable line, whatever input
+// it quotes.
 func oneLine(msg string) string {
-	return strings.Join(strings.Fields(msg), " ")
+	msg = strings.Join(strings.Fields(msg), " ")
+	if r := []rune(msg); len(r) > maxErrorLine {
+		msg = string(r[:maxErrorLine]) + "…"
+	}
+	return msg
+}
+
+// maxErrorLine bounds an error line.
+const maxErrorLine = 1000
+
+// guard puts the one terminal gate (views.TerminalWriter: sanitised lines,
+// credentials redacted) in front of stdout and stderr, once. rawOut keeps
+// the ungated stdout for the one output that must print values: the
+// emulator's own made-up credentials (`emulate`).
+func (s *ioStreams) guard() {
+	if _, done := s.Out.(*views.TerminalWriter); done {
+		return
+	}
+	s.rawOut = s.Out
+	s.Out = views.NewTerminalWriter(s.Out, s.ColorOut)
+	errW := views.NewTerminalWriter(s.Err, false)
+	errW.MaxLine = 2 * maxErrorLine
+	s.Err = errW
+	if s.Prompt != nil {
+		s.Prompt = views.NewTerminalWriter(s.Prompt, false)
+	}
+}
+
+// refuseCredentialArgs refuses a command line carrying a credential: it
+// would stay in the shell history and the process list, and bitbricks never
+// takes one there. The message shows the value redacted, never whole.
+func refuseCredentialArgs(args []string) error {
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--leaked="); ok && v != "true" && v != "false" {
+			return errors.New("--leaked takes no value on the command line (it would stay in the shell history): pipe the token in, such as `pbpaste | bitbricks revoke --leaked --yes`, or paste it at the prompt on a terminal")
+		}
+		if what, ok := bbsync.LooksLikeCredential(a); ok {
+			return fmt.Errorf("an argument looks like %s (%s): credentials are never taken from the command line, where they stay in the shell history; for a leaked token, pipe it in: `pbpaste | bitbricks revoke --leaked --yes`",
+				what, bbsync.RedactCredentials(a))
+		}
+	}
+	return nil
 }
 
 // globalFlags are the flags every command shares.
@@ -166,7 +220,13 @@ groups beside the Databricks principals they map to, drift, and the age of
 every token and secret. Headless, ` + "`bitbricks sync`" + ` prints the plan and
 ` + "`bitbricks sync --apply`" + ` applies it (for scheduled pipelines).
 
-Try it without any account: ` + "`bitbricks demo`" + ` (or ` + "`bitbricks demo --headless`" + `).`,
+Try it without any account: ` + "`bitbricks demo`" + ` (or ` + "`bitbricks demo --headless`" + `).
+
+Environment: BITBRICKS_CONFIG (the config file),
+BITBRICKS_LOG (the console's log file), BITBRICKS_DEBUG=1 (debug logs and the
+Databricks SDK's HTTP traces on stderr, with secret fields and Authorization
+headers scrubbed). Credentials come only from the environment or a Databricks
+profile, never from arguments: an argument that looks like one is refused.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       versionString(),
@@ -245,14 +305,11 @@ func newVersionCmd(s *ioStreams) *cobra.Command {
 }
 
 // quietSDK keeps the Databricks SDK's own warnings (such as a workspace
-// without host metadata) off stderr unless BITBRICKS_DEBUG is set: bitbricks
-// reports every problem that matters itself, as one line.
+// without host metadata) off stderr unless BITBRICKS_DEBUG is set, before
+// any command runs (run then points the SDK at the command's stderr).
+// bitbricks reports every problem that matters itself, as one line.
 func quietSDK() {
-	if os.Getenv("BITBRICKS_DEBUG") != "" {
-		sdklogger.DefaultLogger = &sdklogger.SimpleLogger{Level: sdklogger.LevelDebug}
-		return
-	}
-	sdklogger.DefaultLogger = &sdklogger.SimpleLogger{Level: sdklogger.LevelError}
+	sdklogger.DefaultLogger = bbsync.SDKLogger(views.NewTerminalWriter(os.Stderr, false), os.Getenv("BITBRICKS_DEBUG") != "")
 }
 
 // debugLog is where the engine's log records go in a headless command: to
