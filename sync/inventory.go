@@ -73,10 +73,10 @@ func Inventory(snap *Snapshot, cfg *config.Config, now time.Time) []CredentialSt
 		flag(orphaned(snap, cfg, c), FlagOrphaned)
 		out = append(out, s)
 	}
-	slices.SortStableFunc(out, func(a, b CredentialStatus) int {
+	return sortedStable(out, func(i, j int) int {
+		a, b := &out[i], &out[j]
 		return cmp.Or(cmp.Compare(b.Age, a.Age), cmp.Compare(a.ID, b.ID))
 	})
-	return out
 }
 
 // orphaned reports whether c carries the marker of a binding that does not

@@ -36,7 +36,8 @@ type dataset struct {
 	findings map[string][]sync.Finding // by Databricks group
 	revokes  map[string]sync.Change    // revoke_token / revoke_secret changes by token id
 	byOwner  map[string][]sync.CredentialStatus
-	members  map[string][]memberRow // by Databricks group, built on first use
+	members  map[string][]memberRow         // by Databricks group, built on first use
+	statuses map[string][]sync.MemberStatus // the planner's member statuses by Databricks group
 	overAge  int
 }
 
@@ -57,6 +58,10 @@ func newDataset(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config, now tim
 		if c.TokenID != "" {
 			d.revokes[c.TokenID] = c
 		}
+	}
+	d.statuses = map[string][]sync.MemberStatus{}
+	for _, ms := range plan.Members {
+		d.statuses[ms.Group] = append(d.statuses[ms.Group], ms)
 	}
 	for _, f := range plan.Findings {
 		if f.Group != "" {
@@ -131,7 +136,7 @@ func groupRows(d *dataset) []groupRow {
 				r.Other++
 			}
 		}
-		for _, ms := range d.plan.MembersOf(m.DatabricksGroup) {
+		for _, ms := range d.statuses[m.DatabricksGroup] {
 			if ms.Reason == sync.ReasonAccountGroupNoAccess {
 				r.Held++
 			}
@@ -223,7 +228,7 @@ func (d *dataset) membersOf(r groupRow) []memberRow {
 		byID[changes[i].ID] = &changes[i]
 	}
 	var rows []memberRow
-	for _, ms := range d.plan.MembersOf(r.Target) {
+	for _, ms := range d.statuses[r.Target] {
 		row := memberRow{Key: string(ms.State) + ":" + ms.PrincipalID + ":" + ms.Principal, Name: views.Sanitize(ms.Principal),
 			Type: ms.PrincipalType, Note: views.MemberNote(ms), Change: byID[ms.ChangeID], Status: ms, ID: ms.PrincipalID}
 		switch ms.State {

@@ -173,6 +173,18 @@ func (v *planView) Selected() []sync.Change {
 	return out
 }
 
+// selectedCount is len(Selected()) without copying the changes (a key press
+// on a plan of 20,000 changes would otherwise copy them all, twice).
+func (v *planView) selectedCount() int {
+	n := 0
+	for _, c := range v.changes.Items() {
+		if v.s.selected[c.ID] {
+			n++
+		}
+	}
+	return n
+}
+
 func (v *planView) findingsHeight() int {
 	_, fh := v.th.st.BoxFrame()
 	n := max(min(v.findings.Len(), v.h/3-fh), 1)
@@ -215,7 +227,7 @@ func (v *planView) Update(msg tea.Msg) (tabView, tea.Cmd) {
 			v.changes.InvalidateSelected()
 		}
 	case key.Matches(km, v.keys.ToggleAll):
-		all := len(v.Selected()) < len(v.changes.Items())
+		all := v.selectedCount() < len(v.changes.Items())
 		for _, c := range v.changes.Items() {
 			v.s.selected[c.ID] = all
 		}
@@ -232,7 +244,7 @@ func (v *planView) Update(msg tea.Msg) (tabView, tea.Cmd) {
 }
 
 func (v *planView) refresh() {
-	n := len(v.Selected())
+	n := v.selectedCount()
 	v.keys.Toggle.SetEnabled(v.focus == 0 && v.changes.Len() > 0)
 	v.keys.ToggleAll.SetEnabled(v.focus == 0 && v.changes.Len() > 0)
 	v.keys.Apply.SetEnabled(!v.readOnly && n > 0)
@@ -242,7 +254,7 @@ func (v *planView) refresh() {
 func (v *planView) View() string {
 	fH := v.findingsHeight()
 	n := len(v.changes.Items())
-	title := fmt.Sprintf("Plan · %d %s · %d selected", n, plural(n, "change"), len(v.Selected()))
+	title := fmt.Sprintf("Plan · %d %s · %d selected", n, plural(n, "change"), v.selectedCount())
 	if q := v.changes.Filter(); q != "" {
 		title += " · /" + views.ShowFilter(q)
 	}
