@@ -52,6 +52,8 @@ func (m Model) intent(msg tea.Msg) (Model, tea.Cmd) {
 		return m.askRevoke(it)
 	case rotateIntent:
 		return m.askRotate(it.binding)
+	case federateIntent:
+		return m.askFederate(it.binding)
 	case remapIntent:
 		m.op++
 		m.remap = it
@@ -250,6 +252,42 @@ func (m Model) askLeaked(l Leak) (Model, tea.Cmd) {
 				return "", fmt.Errorf("revoke leaked token: %w", err)
 			}
 			return fmt.Sprintf("revoked %d leaked %s of %s; audited", n, plural(n, "token"), owner), nil
+		})
+	})
+}
+
+// askFederate confirms phase 1 of moving a binding to Pipelines OIDC: the
+// policy is shown before the key press; nothing stored is touched.
+func (m Model) askFederate(binding string) (Model, tea.Cmd) {
+	var bf *sync.BindingFederation
+	for i := range m.d.bindings {
+		if m.d.bindings[i].Name == binding {
+			bf = &m.d.bindings[i].Federation
+		}
+	}
+	switch {
+	case bf == nil:
+		return m, nil
+	case bf.InPlace:
+		m.setStatus(statusInfo, fmt.Sprintf("%s is %s already; `bitbricks federate %s --finish` completes it after a federated run", binding, bf.Status, binding))
+		return m, nil
+	case !bf.CanFederate || bf.Policy == nil:
+		m.setStatus(statusError, fmt.Sprintf("%s cannot federate: %s", binding, views.Sanitize(bf.Why)))
+		return m, nil
+	}
+	p := bf.Policy
+	body := fmt.Sprintf("Service principal %s gets federation policy %s, trusting the Bitbucket Pipelines OIDC token of %s:\n  issuer   %s\n  %s = %s\n\nNothing stored is touched: %s keeps working. Then add oidc: true and the DATABRICKS_ variables to the step (bitbricks federate %s --dry-run prints them) and, after a federated run, finish with bitbricks federate %s --finish.",
+		views.Sanitize(bf.ServicePrincipal), views.Sanitize(p.ID), views.Sanitize(bf.Repository), views.Sanitize(p.Issuer),
+		p.SubjectClaim, views.Sanitize(p.Subject), views.Sanitize(bf.Variable), binding, binding)
+	return m.ask("Federate "+binding+"? (phase 1)", body, "", func(m *Model) tea.Cmd {
+		m.busy = "federating " + binding
+		b := m.b
+		return m.opCmd(m.op, "no policy was created; the stored credential still works", func(ctx context.Context) (string, error) {
+			res, err := b.Federate(ctx, binding)
+			if err != nil {
+				return "", fmt.Errorf("federate %s: %w", binding, err)
+			}
+			return fmt.Sprintf("%s is %s: policy %s trusts its pipeline; finish with bitbricks federate %s --finish", binding, res.Status, res.Policy.ID, binding), nil
 		})
 	})
 }

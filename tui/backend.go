@@ -34,6 +34,9 @@ type Backend interface {
 	RevokeLeaked(ctx context.Context, leak Leak) (owner string, revoked int, err error)
 	// Rotate rotates one pipeline binding by the rotation protocol.
 	Rotate(ctx context.Context, binding string) error
+	// Federate runs phase 1 of `bitbricks federate` for one binding: the
+	// federation policy that trusts its pipeline's OIDC token, audited.
+	Federate(ctx context.Context, binding string) (sync.FederationResult, error)
 	// Remap points mapping mappingIndex at databricksGroup, rewriting the config file
 	// with its comments and layout kept.
 	Remap(ctx context.Context, mappingIndex int, databricksGroup string) error

@@ -342,12 +342,14 @@ type bindingRow struct {
 	Current  *sync.CredentialStatus // the recorded credential
 	DueIn    time.Duration          // until the next rotation; negative: overdue
 	Rotation *sync.Change           // the plan's rotate_credential, if any
+	// Federation is where the binding stands on the way to Pipelines OIDC.
+	Federation sync.BindingFederation
 }
 
 func bindingRows(d *dataset) []bindingRow {
 	rows := make([]bindingRow, 0, len(d.cfg.Pipelines))
 	for _, b := range d.cfg.Pipelines {
-		r := bindingRow{Binding: b, State: d.snap.Bindings[b.Name]}
+		r := bindingRow{Binding: b, State: d.snap.Bindings[b.Name], Federation: sync.FederationOf(d.snap, b)}
 		if r.State != nil && r.State.RecordedID != "" {
 			for i := range d.inv {
 				if d.inv[i].ID == r.State.RecordedID {

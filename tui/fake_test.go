@@ -181,7 +181,37 @@ func demoSnapshot() *sync.Snapshot {
 
 	s.Bindings["etl-prod"] = &sync.BindingState{Name: "etl-prod", VariableFound: true, RecordedID: "tok-etl-cur", SPID: "sp-etl", Known: true}
 	s.Bindings["ml-train"] = &sync.BindingState{Name: "ml-train", VariableFound: true, RecordedID: "sec-ml-1", SPID: "sp-ml", Known: true}
+	// Federation: etl-prod is federating (its policy is in place); ml-train
+	// stays stored, its repository's UUID unread, so it cannot federate.
+	s.Federation = sync.FederationFacts{Issuer: fakeIssuer, WorkspaceUUID: "{ws-acme}", AccountID: "acct-1", AccountPoliciesKnown: true}
+	etl := s.Bindings["etl-prod"]
+	etl.RepositoryUUID, etl.PoliciesKnown = "{repo-etl}", true
+	etl.Policies = []sync.FederationPolicy{{ID: "bitbricks-etl-prod", SPID: "sp-etl", Issuer: fakeIssuer,
+		Audiences: []string{sync.Audience("{ws-acme}")}, SubjectClaim: sync.ClaimRepository, Subject: "{repo-etl}", Created: ago(2)}}
+	s.Bindings["ml-train"].PoliciesKnown = true
 	return s
+}
+
+const fakeIssuer = "https://api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc"
+
+// Federate is phase 1: the binding's policy is added to its service principal.
+func (f *fakeBackend) Federate(ctx context.Context, binding string) (sync.FederationResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, ok := f.cfg.BindingByName(binding)
+	if !ok {
+		return sync.FederationResult{}, fmt.Errorf("binding %s not found", binding)
+	}
+	bf := sync.FederationOf(f.snap, b)
+	if !bf.CanFederate {
+		err := fmt.Errorf("cannot federate %s: %s", binding, bf.Why)
+		f.event("create_federation_policy", binding, err)
+		return sync.FederationResult{}, err
+	}
+	st := f.snap.Bindings[binding]
+	st.Policies = append(st.Policies, *bf.Policy)
+	f.event("create_federation_policy", binding, nil)
+	return sync.FederationResult{Binding: binding, Status: sync.FederationFederating, Policy: *bf.Policy, Created: true}, nil
 }
 
 // cloneSnapshot copies s deeply, so the console never shares memory with the fake.

@@ -16,7 +16,8 @@ type (
 		mapping         int
 		bitbucket, from string
 	}
-	rotateIntent struct{ binding string }
+	rotateIntent   struct{ binding string }
+	federateIntent struct{ binding string }
 )
 
 func emit(msg tea.Msg) tea.Cmd { return func() tea.Msg { return msg } }

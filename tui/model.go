@@ -158,7 +158,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.answered(msg)
 	case components.PickedMsg:
 		return m.picked(msg)
-	case applyIntent, revokeIntent, remapIntent, rotateIntent:
+	case applyIntent, revokeIntent, remapIntent, rotateIntent, federateIntent:
 		return m.intent(msg)
 	case auditWantedMsg:
 		return m, m.auditCmd(m.gen)

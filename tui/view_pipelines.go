@@ -4,30 +4,38 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/bitbricks/bitbricks/sync"
 	"github.com/bitbricks/bitbricks/views"
 	"github.com/bitbricks/bitbricks/views/components"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 )
 
-// pipelinesView lists the pipeline bindings: last rotation, when the next is due.
+// pipelinesView lists the pipeline bindings: last rotation, when the next is
+// due, and where each stands on the way to Pipelines OIDC (stored,
+// federating, federated).
 type pipelinesView struct {
 	tabBase
 	listPane[bindingRow]
-	keys     struct{ Rotate key.Binding }
+	keys struct {
+		Rotate   key.Binding
+		Federate key.Binding
+	}
 	readOnly bool
 }
 
 var pipelineColumns = []components.Column{
-	{Width: 14, Flex: true, Max: 24}, {Width: 20, Flex: true, Max: 40, Drop: 2}, {Width: 16, Drop: 3}, {Width: 12, Drop: 4},
-	{Width: 9}, {Width: 12}, {Width: 16, Flex: true, Drop: 1},
+	{Width: 14, Flex: true, Max: 24}, {Width: 20, Flex: true, Max: 40, Drop: 3}, {Width: 16, Drop: 4}, {Width: 12, Drop: 5},
+	{Width: 9}, {Width: 12}, {Width: 16, Flex: true, Drop: 1}, {Width: 12, Drop: 2},
 }
 
 func newPipelinesView(th *theme, readOnly bool) *pipelinesView {
 	v := &pipelinesView{listPane: listPane[bindingRow]{th: th, title: "Pipeline bindings", columns: pipelineColumns,
-		headers: []string{"binding", "variable", "service principal", "kind", "rotated", "due", "status"}}, readOnly: readOnly}
+		headers: []string{"binding", "variable", "service principal", "kind", "rotated", "due", "status", "oidc"}}, readOnly: readOnly}
 	v.keys.Rotate = rotateKey()
 	v.keys.Rotate.SetEnabled(!readOnly)
+	v.keys.Federate = key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "federate (OIDC)"))
+	v.keys.Federate.SetEnabled(!readOnly)
 	v.table = components.NewTable(th.st,
 		func(r bindingRow) string { return r.Name },
 		func(r bindingRow) string { return r.Name + " " + r.Repository + " " + r.ServicePrincipal },
@@ -62,17 +70,40 @@ func (th *theme) bindingLine(r bindingRow, w int) string {
 	default:
 		state = th.marks[markInSync] + " ok"
 	}
-	return components.Join(cols, 1, r.Name, target, r.ServicePrincipal, r.Credential, last, due, state)
+	return components.Join(cols, 1, r.Name, target, r.ServicePrincipal, r.Credential, last, due, state, th.federation(r.Federation))
 }
 
-func (v *pipelinesView) Title() (string, string)     { return "Pipelines", "Pipes" }
-func (v *pipelinesView) SetData(d *dataset)          { v.table.SetItems(d.bindings) }
-func (v *pipelinesView) MutatingKeys() []key.Binding { return []key.Binding{v.keys.Rotate} }
+// federation is a binding's federation status with its glyph: ● federated,
+// ◐ federating, ○ stored (+ when it could federate), ? unknown.
+func (th *theme) federation(bf sync.BindingFederation) string {
+	s := views.FederationGlyph(bf.Status) + " " + string(bf.Status)
+	switch {
+	case bf.Status == sync.FederationFederated:
+		return th.marks[markInSync] + " federated"
+	case bf.CanFederate:
+		return th.st.Age.Warn.Render(s + " +")
+	case bf.Status == sync.FederationUnknown:
+		return th.st.Drift.Unresolved.Render(s)
+	}
+	return s
+}
+
+func (v *pipelinesView) Title() (string, string) { return "Pipelines", "Pipes" }
+func (v *pipelinesView) SetData(d *dataset)      { v.table.SetItems(d.bindings) }
+func (v *pipelinesView) MutatingKeys() []key.Binding {
+	return []key.Binding{v.keys.Rotate, v.keys.Federate}
+}
 
 func (v *pipelinesView) Update(msg tea.Msg) (tabView, tea.Cmd) {
 	if km, ok := msg.(tea.KeyMsg); ok && key.Matches(km, v.keys.Rotate) {
 		if r, ok := v.table.Selected(); ok {
 			return v, emit(rotateIntent{binding: r.Name})
+		}
+		return v, nil
+	}
+	if km, ok := msg.(tea.KeyMsg); ok && key.Matches(km, v.keys.Federate) {
+		if r, ok := v.table.Selected(); ok {
+			return v, emit(federateIntent{binding: r.Name})
 		}
 		return v, nil
 	}
@@ -82,10 +113,10 @@ func (v *pipelinesView) Update(msg tea.Msg) (tabView, tea.Cmd) {
 }
 
 func (v *pipelinesView) ShortHelp() []key.Binding {
-	return append(v.table.ShortHelp(), v.keys.Rotate)
+	return append(v.table.ShortHelp(), v.keys.Rotate, v.keys.Federate)
 }
 func (v *pipelinesView) FullHelp() [][]key.Binding {
-	return append(v.table.FullHelp(), []key.Binding{v.keys.Rotate})
+	return append(v.table.FullHelp(), []key.Binding{v.keys.Rotate, v.keys.Federate})
 }
 
 // Detail is the selected binding whole: where its credential lives, its
@@ -135,6 +166,19 @@ func (v *pipelinesView) Detail() (string, string, bool) {
 	} else if r.State != nil && r.State.Known {
 		row("Plan", components.GlyphInSync+" nothing to do")
 	}
+	fed := r.Federation
+	row("OIDC", views.FederationGlyph(fed.Status)+" "+string(fed.Status)+": "+views.Sanitize(fed.Why))
+	if fed.Policy != nil {
+		verb := "would trust"
+		if fed.InPlace {
+			verb = "trusts"
+		}
+		row("Policy", fmt.Sprintf("%s %s %s = %s", views.Sanitize(fed.Policy.ID), verb, fed.Policy.SubjectClaim, views.Sanitize(fed.Policy.Subject)))
+	}
+	for _, bp := range fed.TooBroad {
+		row("Too broad", components.GlyphWarn+" "+views.Sanitize(bp.Policy.ID)+": "+views.Sanitize(bp.Why))
+	}
 	b.WriteString("\nr rotates it now: a new credential is made, checked and written, then the old ones are revoked.")
+	b.WriteString("\nf federates it (phase 1): a policy trusts its pipeline's OIDC token; `bitbricks federate --finish` then removes the stored credential.")
 	return "Binding · " + r.Name, b.String(), true
 }
