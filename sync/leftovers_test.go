@@ -311,3 +311,54 @@ func TestPlanCleansLeftovers(t *testing.T) {
 		})
 	}
 }
+
+// A leftover revocation planned while another rotation was under way is
+// checked again when applied: if its binding records the credential by
+// now, it is not revoked.
+func TestLeftoverRevocationRecheckedAtApply(t *testing.T) {
+	e := newCredEnv(t)
+	e.creds.AuditFile = e.cfg.Audit.File
+	b := e.binding(t, "ml-prod")
+	e.creds.beforeStep = func(_ context.Context, s RotationStep) {
+		if s == StepVerify {
+			runtime.Goexit()
+		}
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); e.creds.RotateBinding(held(context.Background()), b) }()
+	<-done
+	svc := NewService(e.src, e.cfg, ServiceOptions{Now: e.org.Now, StateDir: t.TempDir()})
+	ctx := context.Background()
+	_, plan, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ch *Change
+	for i, c := range plan.Changes {
+		if c.Action == ActionRevokeSecret && c.Binding == b.Name {
+			ch = &plan.Changes[i]
+		}
+	}
+	if ch == nil {
+		t.Fatalf("no leftover revocation planned: %+v", plan.Changes)
+	}
+	// The binding records it by now (as if that rotation had gone on).
+	e.org.Mu.Lock()
+	for _, r := range e.org.BB.Repos {
+		for _, en := range r.Environments {
+			for _, v := range en.Variables {
+				if r.Slug == b.Repository && en.Name == b.Environment && v.Key == b.Variable+"_ID" {
+					v.Value = ch.TokenID
+				}
+			}
+		}
+	}
+	e.org.Mu.Unlock()
+	results, err := svc.Apply(ctx, Plan{Changes: []Change{*ch}}, nil)
+	if err != nil || len(results) != 1 || results[0].Status != ResultFailed || !strings.Contains(results[0].Error, "records "+ch.TokenID+" by now") {
+		t.Fatalf("apply: %+v, %v; want the revocation refused", results, err)
+	}
+	if _, ok := e.live(b)[ch.TokenID]; !ok {
+		t.Errorf("secret %s was revoked although its binding records it", ch.TokenID)
+	}
+}

@@ -8,7 +8,9 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -196,7 +198,14 @@ func TestHelperCLIProcess(t *testing.T) {
 	if err := json.Unmarshal([]byte(raw), &args); err != nil {
 		t.Fatal(err)
 	}
-	s := &ioStreams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv, Now: func() time.Time { return testNow }}
+	now := testNow
+	if at := os.Getenv("BITBRICKS_TEST_NOW"); at != "" {
+		var err error
+		if now, err = time.Parse(time.RFC3339, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &ioStreams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv, Now: func() time.Time { return now }}
 	os.Exit(run(context.Background(), s, args))
 }
 
@@ -218,9 +227,10 @@ func startCLI(t *testing.T, o *testOrg, env map[string]string, args ...string) *
 	return cmd
 }
 
-// A sync --apply killed (SIGKILL) while it holds the lease leaves its lease
-// file behind: another machine is refused until the lease expires, then
-// takes it over and finishes the job; the next plan is empty.
+// A sync --apply in another process holds the lease: this machine (another
+// state directory) is refused. Killed (SIGKILL), it leaves its lease file
+// behind: this machine is refused until the lease expires, then takes it
+// over and finishes the job; the next plan is empty.
 func TestLeaseOfAKilledRunIsTakenOverAfterExpiry(t *testing.T) {
 	o := newTestOrg(t)
 	o.srv.SetLatency(30*time.Millisecond, 0)
@@ -230,6 +240,13 @@ func TestLeaseOfAKilledRunIsTakenOverAfterExpiry(t *testing.T) {
 			t.Fatal("the child ended before taking the lease")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	// Two processes on two machines (two state directories): the live
+	// child's lease refuses this one.
+	other := maps.Clone(o.env)
+	other["XDG_STATE_HOME"] = t.TempDir()
+	if r := runCLI(t, other, "", "sync", "--apply", "--yes", "--config", o.cfg); r.code != 3 || !strings.Contains(r.err, "workspace lease") {
+		t.Fatalf("while the other process applies: exit %d, %s; want 3 naming its workspace lease", r.code, r.err)
 	}
 	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -241,8 +258,6 @@ func TestLeaseOfAKilledRunIsTakenOverAfterExpiry(t *testing.T) {
 		t.Fatalf("lease files after the kill: %v, want the killed run's one", left)
 	}
 
-	other := maps.Clone(o.env)
-	other["XDG_STATE_HOME"] = t.TempDir()
 	r := runCLI(t, other, "", "sync", "--apply", "--yes", "--config", o.cfg)
 	if r.code != 3 || !strings.Contains(r.err, "sync --apply") {
 		t.Fatalf("before expiry: exit %d, %s; want 3 naming the killed run", r.code, r.err)
@@ -270,4 +285,151 @@ func runCLIAt(t *testing.T, now time.Time, env map[string]string, args ...string
 	defer cancel()
 	code := run(ctx, s, args)
 	return cliRun{code: code, out: out.String(), err: errb.String()}
+}
+
+// liveOf lists the live credentials of a binding's service principal that
+// the binding could hold: OBO tokens with its marker, or every OAuth secret.
+func liveOf(o *testOrg, binding string) map[string]string {
+	o.org.Mu.Lock()
+	defer o.org.Mu.Unlock()
+	out := map[string]string{}
+	for _, sp := range o.org.DB.ServicePrincipals {
+		switch {
+		case binding == "ml-prod" && sp.DisplayName == "ml-deployer":
+			for _, sec := range o.org.DB.Secrets {
+				if sec.SPID == sp.ID {
+					out[sec.ID] = sec.Secret
+				}
+			}
+		case binding == "etl-prod" && sp.DisplayName == "etl-deployer":
+			for _, tk := range o.org.DB.Tokens {
+				if tk.OwnerID == sp.ID && strings.HasPrefix(tk.Comment, "bitbricks:etl-prod:") {
+					out[tk.ID] = tk.Value
+				}
+			}
+		}
+	}
+	return out
+}
+
+// variableOf reads a binding's variable straight from the organisation.
+func variableOf(o *testOrg, binding, key string) string {
+	repo, env := "etl", ""
+	if binding == "ml-prod" {
+		repo, env = "ml-models", "Production"
+	}
+	o.org.Mu.Lock()
+	defer o.org.Mu.Unlock()
+	for _, r := range o.org.BB.Repos {
+		if r.Slug != repo {
+			continue
+		}
+		vars := r.Variables
+		for _, en := range r.Environments {
+			if en.Name == env {
+				vars = en.Variables
+			}
+		}
+		for _, v := range vars {
+			if v.Key == key {
+				return v.Value
+			}
+		}
+	}
+	return ""
+}
+
+// Real processes killed (SIGKILL) during `rotate`, three times in a row, at
+// three moments (the new credential just created, the variable just
+// written, created again), for both kinds: the pipeline's variable always
+// holds a live credential, at most three of the binding's credentials are
+// live at once (so the service principal never nears five secrets), and one
+// later `rotate` leaves exactly one live credential of the binding,
+// the recorded one, held by the variable. Each run takes over the lease the
+// killed one left once it has expired (the clocks move 10 minutes a run).
+func TestKilledRotationProcessesLeaveNoLeftovers(t *testing.T) {
+	for _, tc := range []struct{ binding, variable string }{
+		{"ml-prod", "DATABRICKS_CLIENT_SECRET"},
+		{"etl-prod", "DATABRICKS_TOKEN"},
+	} {
+		t.Run(tc.binding, func(t *testing.T) {
+			o := newTestOrg(t)
+			var offset atomic.Int64
+			o.org.Mu.Lock()
+			o.org.Now = func() time.Time { return testNow.Add(time.Duration(offset.Load())) }
+			o.org.Mu.Unlock()
+			o.srv.SetLatency(15*time.Millisecond, 0)
+			// The most credentials of the binding live at any moment.
+			var peak atomic.Int64
+			stop := make(chan struct{})
+			sampled := make(chan struct{})
+			go func() {
+				defer close(sampled)
+				for {
+					if n := int64(len(liveOf(o, tc.binding))); n > peak.Load() {
+						peak.Store(n)
+					}
+					select {
+					case <-stop:
+						return
+					case <-time.After(200 * time.Microsecond):
+					}
+				}
+			}()
+			most := len(liveOf(o, tc.binding))
+			triggers := []func(before map[string]string, value string) bool{
+				func(before map[string]string, _ string) bool { return len(liveOf(o, tc.binding)) > len(before) },
+				func(_ map[string]string, value string) bool { return variableOf(o, tc.binding, tc.variable) != value },
+				func(before map[string]string, _ string) bool { return len(liveOf(o, tc.binding)) > len(before) },
+			}
+			for i, fired := range triggers {
+				offset.Store(int64(time.Duration(i) * 10 * time.Minute))
+				now := testNow.Add(time.Duration(i) * 10 * time.Minute)
+				before, value := liveOf(o, tc.binding), variableOf(o, tc.binding, tc.variable)
+				env := maps.Clone(o.env)
+				env["BITBRICKS_TEST_NOW"] = now.Format(time.RFC3339)
+				child := startCLI(t, o, env, "rotate", tc.binding, "--yes", "--config", o.cfg)
+				exited := make(chan struct{})
+				go func() { child.Wait(); close(exited) }()
+			wait:
+				for !fired(before, value) {
+					select {
+					case <-exited:
+						break wait
+					case <-time.After(time.Millisecond):
+					}
+				}
+				child.Process.Signal(syscall.SIGKILL)
+				<-exited
+				live := liveOf(o, tc.binding)
+				most = max(most, len(live))
+				held := variableOf(o, tc.binding, tc.variable)
+				if !slices.Contains(slices.Collect(maps.Values(live)), held) {
+					t.Fatalf("after kill %d the variable holds a credential that is not live", i+1)
+				}
+			}
+			offset.Store(int64(40 * time.Minute))
+			o.srv.SetLatency(5*time.Millisecond, 0) // so the sampler sees each step
+			r := runCLIAt(t, testNow.Add(40*time.Minute), o.env, "rotate", tc.binding, "--yes", "--config", o.cfg)
+			close(stop)
+			<-sampled
+			most = max(most, int(peak.Load()))
+			if r.code != 0 {
+				t.Fatalf("the later run: exit %d: %s", r.code, r.err)
+			}
+			live := liveOf(o, tc.binding)
+			most = max(most, len(live))
+			recorded := variableOf(o, tc.binding, tc.variable+"_ID")
+			if len(live) != 1 || live[recorded] != variableOf(o, tc.binding, tc.variable) {
+				t.Errorf("after the later run %d live credentials of %s (recorded %s), want exactly the recorded one", len(live), tc.binding, recorded)
+			}
+			// The recorded one, one the variable may hold, the new one: a
+			// service principal never nears its five OAuth secrets.
+			if most > 3 {
+				t.Errorf("%d credentials of %s live at once, want at most 3", most, tc.binding)
+			}
+			t.Logf("most live credentials of %s at once: %d", tc.binding, most)
+			assertNoSecrets(t, o, r.out, r.err)
+		})
+	}
 }
