@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/goccy/go-yaml"
 )
 
 // The CLI face of credential-free pipelines: pipelines lists each binding's
@@ -125,4 +128,47 @@ func TestFederateFromCLI(t *testing.T) {
 		t.Fatalf("--all --dry-run: %d\n%s%s", r.code, r.out, r.err)
 	}
 	assertNoSecrets(t, o, texts...)
+}
+
+// bitbricks' own pipeline example authenticates to Databricks by OIDC: each
+// step that runs bitbricks against Databricks has oidc: true and exports
+// env-oidc, and the example stores no Databricks credential at all.
+func TestPipelinesExampleUsesOIDC(t *testing.T) {
+	text := readFile(t, filepath.Join("..", "..", "docs", "bitbucket-pipelines.yml"))
+	var doc struct {
+		Pipelines struct {
+			Custom map[string][]struct {
+				Step struct {
+					Name   string   `yaml:"name"`
+					OIDC   bool     `yaml:"oidc"`
+					Script []string `yaml:"script"`
+				} `yaml:"step"`
+			} `yaml:"custom"`
+		} `yaml:"pipelines"`
+	}
+	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+		t.Fatal(err)
+	}
+	steps := 0
+	for name, ss := range doc.Pipelines.Custom {
+		for _, s := range ss {
+			script := strings.Join(s.Step.Script, "\n")
+			if !strings.Contains(script, "bin/bitbricks ") || !strings.Contains(script, "--config") {
+				continue // the install step
+			}
+			steps++
+			if !s.Step.OIDC || !strings.Contains(script, "DATABRICKS_AUTH_TYPE=env-oidc") ||
+				!strings.Contains(script, "DATABRICKS_OIDC_TOKEN_ENV=BITBUCKET_STEP_OIDC_TOKEN") {
+				t.Errorf("%s: step %q does not authenticate by OIDC", name, s.Step.Name)
+			}
+		}
+	}
+	if steps < 2 {
+		t.Errorf("found %d bitbricks steps", steps)
+	}
+	for _, stored := range []string{"DATABRICKS_CLIENT_SECRET", "DATABRICKS_TOKEN"} {
+		if strings.Contains(text, stored) {
+			t.Errorf("the example stores %s", stored)
+		}
+	}
 }
