@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -62,26 +61,25 @@ var bbSpec struct {
 	err  error
 }
 
-// bitbucketSpec loads the OpenAPI document once per test binary. The
-// document sits in shared/specs, a sibling of the repository.
+// bitbucketSpec loads the vendored part of Bitbucket's OpenAPI document
+// (testdata/bitbucket-openapi.json) once per test binary.
 func bitbucketSpec(t *testing.T) *openapi3.T {
 	t.Helper()
 	bbSpec.once.Do(func() {
-		path := filepath.Join("..", "..", "shared", "specs", "bitbucket-cloud-openapi.yaml")
-		bbSpec.doc, bbSpec.err = openapi3.NewLoader().LoadFromFile(path)
+		bbSpec.doc, bbSpec.err = openapi3.NewLoader().LoadFromFile(specSubset)
 		if bbSpec.err == nil {
 			bbSpec.err = restoreErrorSchema(bbSpec.doc)
 		}
 	})
 	if bbSpec.err != nil {
-		t.Fatalf("load the Bitbucket OpenAPI document (expected in ../../shared/specs): %v", bbSpec.err)
+		t.Fatalf("load the Bitbucket OpenAPI document %s: %v", specSubset, bbSpec.err)
 	}
 	return bbSpec.doc
 }
 
 // restoreErrorSchema puts back the error schema Atlassian publishes: the
 // vendored copy stripped it to an object that allows no properties at all
-// (see specs/SOURCE.md), which no real error body satisfies.
+// (see testdata/README.md), which no real error body satisfies.
 func restoreErrorSchema(doc *openapi3.T) error {
 	ref := doc.Components.Schemas["error"]
 	if ref == nil || ref.Value == nil {

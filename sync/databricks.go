@@ -79,6 +79,9 @@ type DatabricksOptions struct {
 	RetryTimeout, HTTPTimeout time.Duration
 	// RateLimit is the SDK's client-side requests per second; 0: its default (15).
 	RateLimit int
+	// ProbeTimeout bounds the first call of a run (Me), so a dead host or a
+	// wrong token fails fast; 0 is ProbeTimeout.
+	ProbeTimeout time.Duration
 }
 
 // Databricks is the Databricks adapter, for reading (DatabricksSource) and
@@ -93,12 +96,13 @@ type Databricks struct {
 	host      string
 	authCheck string
 	reach     string
+	probe     time.Duration // the first call's timeout (DatabricksOptions.ProbeTimeout)
 }
 
 // NewDatabricks builds the workspace client and, when cfg.Databricks.AccountID
 // is set, the account client.
 func NewDatabricks(cfg *config.Config, opts DatabricksOptions) (*Databricks, error) {
-	d := &Databricks{reach: "DATABRICKS_HOST or databricks.host, and the network"}
+	d := &Databricks{reach: "DATABRICKS_HOST or databricks.host, and the network", probe: cmpDuration(opts.ProbeTimeout, ProbeTimeout)}
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.MaxIdleConnsPerHost = 16
 	gate := &scimGate{base: base, sem: make(chan struct{}, SCIMConcurrency)}
@@ -116,7 +120,7 @@ func NewDatabricks(cfg *config.Config, opts DatabricksOptions) (*Databricks, err
 	} else {
 		profile := firstNonEmpty(opts.Env.get("DATABRICKS_CONFIG_PROFILE"), cfg.Databricks.Profile)
 		wcfg = &databricks.Config{Host: firstNonEmpty(opts.Env.get("DATABRICKS_HOST"), cfg.Databricks.Host), Profile: profile}
-		wcfg.HostMetadataResolver = quickMetadata((*sdkconfig.Config)(wcfg))
+		wcfg.HostMetadataResolver = quickMetadata((*sdkconfig.Config)(wcfg), d.probe)
 		d.authCheck = "DATABRICKS_TOKEN, DATABRICKS_HOST or ~/.databrickscfg"
 		if profile != "" {
 			d.authCheck = fmt.Sprintf("DATABRICKS_TOKEN or the profile %q", profile)
@@ -179,15 +183,16 @@ func accountConfig(w *sdkconfig.Config, dc config.DatabricksConfig, opts Databri
 		OIDCTokenEnv: w.OIDCTokenEnv, OIDCTokenFilepath: w.OIDCTokenFilepath, DatabricksCliPath: w.DatabricksCliPath,
 		Loaders: []sdkconfig.Loader{noLoader{}},
 	}
-	c.HostMetadataResolver = quickMetadata((*sdkconfig.Config)(c))
+	c.HostMetadataResolver = quickMetadata((*sdkconfig.Config)(c), cmpDuration(opts.ProbeTimeout, ProbeTimeout))
 	return c
 }
 
 // quickMetadata is the SDK's host metadata lookup (best effort) bounded to
-// one second, so that it never eats the 15 s a bad setup has to fail in.
-func quickMetadata(c *sdkconfig.Config) sdkconfig.HostMetadataResolver {
+// one second, or the probe timeout when that is shorter, so that it never
+// eats the time a bad setup has to fail in.
+func quickMetadata(c *sdkconfig.Config, probe time.Duration) sdkconfig.HostMetadataResolver {
 	return func(ctx context.Context, host string) (*sdkconfig.HostMetadata, error) {
-		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		ctx, cancel := context.WithTimeout(ctx, min(time.Second, probe))
 		defer cancel()
 		return c.DefaultHostMetadataResolver()(ctx, host)
 	}
@@ -228,14 +233,14 @@ func (d *Databricks) wrap(what string, err error, forbiddenIsFatal bool) error {
 func (d *Databricks) Me(ctx context.Context) (string, error) {
 	// The first call of a run fails fast: a dead host or a wrong token is
 	// reported within seconds, not after the whole retry budget.
-	probe, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	probe, cancel := context.WithTimeout(ctx, d.probe)
 	defer cancel()
 	me, err := d.w.CurrentUser.Me(probe)
 	if err == nil {
 		return me.UserName, nil
 	}
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-		return "", &SystemError{System: SystemDatabricks, Problem: fmt.Sprintf("no answer from %s within %s", d.host, ProbeTimeout), Check: d.reach, Err: err}
+		return "", &SystemError{System: SystemDatabricks, Problem: fmt.Sprintf("no answer from %s within %s", d.host, d.probe), Check: d.reach, Err: err}
 	}
 	if f := d.wrap("", err, true); errors.As(f, new(*SystemError)) {
 		return "", f

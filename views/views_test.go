@@ -2,41 +2,27 @@ package views
 
 import (
 	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	xgolden "github.com/charmbracelet/x/exp/golden"
+
 	"github.com/bitbricks/bitbricks/sync"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
 var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
-// golden compares got with testdata/name, or rewrites it under -update.
+// golden compares got with its golden file, testdata/<test>/<name>.golden,
+// through the one golden mechanism of the repository
+// (github.com/charmbracelet/x/exp/golden; go test ./views -update rewrites).
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./views/... -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test ./views/... -update to accept):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	t.Run(strings.TrimSuffix(name, ".golden"), func(t *testing.T) {
+		t.Helper()
+		xgolden.RequireEqual(t, got)
+	})
 }
 
 // samplePlan holds every action and every finding kind, in plan order.
@@ -109,10 +95,10 @@ func TestRenderPlanText(t *testing.T) {
 		plan  sync.Plan
 		color bool
 	}{
-		{"plan.golden", samplePlan(), false},
-		{"plan_color.golden", samplePlan(), true},
-		{"plan_empty.golden", sync.Plan{GeneratedAt: testNow}, false},
-		{"plan_findings_only.golden", sync.Plan{GeneratedAt: testNow, Findings: samplePlan().Findings[:2]}, false},
+		{"plan", samplePlan(), false},
+		{"plan_color", samplePlan(), true},
+		{"plan_empty", sync.Plan{GeneratedAt: testNow}, false},
+		{"plan_findings_only", sync.Plan{GeneratedAt: testNow, Findings: samplePlan().Findings[:2]}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
@@ -122,7 +108,7 @@ func TestRenderPlanText(t *testing.T) {
 			if !tc.color && bytes.Contains(b.Bytes(), []byte("\x1b[")) {
 				t.Error("colour codes without Color")
 			}
-			golden(t, tc.name, b.Bytes())
+			xgolden.RequireEqual(t, b.Bytes())
 			if tc.color { // colour adds codes, never changes the text
 				var plain bytes.Buffer
 				_ = RenderPlanText(&plain, tc.plan, TextOptions{})

@@ -351,8 +351,12 @@ func TestUnreachableHostOneLine(t *testing.T) {
 	if err := os.WriteFile(o.cfg, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The first call's timeout is an option: a short one keeps this test fast.
+	var out, errb bytes.Buffer
+	s := &ioStreams{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(k string) string { return o.env[k] },
+		Now: func() time.Time { return testNow }, probeTimeout: 100 * time.Millisecond}
 	start := time.Now()
-	r := runCLI(t, o.env, "", "sync", "--config", o.cfg)
+	r := cliRun{code: run(context.Background(), s, []string{"sync", "--config", o.cfg}), out: out.String(), err: errb.String()}
 	if r.code != 1 || !strings.HasPrefix(lastLine(r.err), "bitbricks: databricks:") {
 		t.Fatalf("want exit 1 and one line naming databricks, got %d %q", r.code, lastLine(r.err))
 	}

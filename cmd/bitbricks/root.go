@@ -43,6 +43,10 @@ type ioStreams struct {
 	// rawOut is stdout without the terminal gate (see guard).
 	rawOut io.Writer
 
+	// probeTimeout, when set (tests), bounds the first Databricks call
+	// instead of sync.ProbeTimeout.
+	probeTimeout time.Duration
+
 	// stdin buffers In for every read of one command (a token value, then a
 	// confirmation): a second buffer would miss what the first read ahead.
 	stdin *bufio.Reader

@@ -112,6 +112,9 @@ func newEngine(s *ioStreams, cfg *config.Config, eo engineOptions) (*engine, err
 	if db.Env == nil {
 		db.Env = env
 	}
+	if db.ProbeTimeout == 0 {
+		db.ProbeTimeout = s.probeTimeout
+	}
 	src, err := bbsync.NewSources(cfg, bbsync.SourceOptions{Env: env, Databricks: db})
 	if err != nil {
 		return nil, err
