@@ -32,8 +32,10 @@ const (
 	FaultTruncated FaultKind = "truncated"
 	// FaultEmptyMembers runs the handler and empties the member lists in its
 	// answer: /1.0 groups (each group's members, or a group's member list),
-	// SCIM groups (members omitted), Admin users/search (data) and Bitbucket
-	// workspace members/permissions (values).
+	// SCIM groups (members omitted), SCIM users (no Resources), token
+	// management's token list (token_infos omitted, as Databricks omits an
+	// empty list), Admin users/search (data) and Bitbucket workspace
+	// members/permissions (values).
 	FaultEmptyMembers FaultKind = "empty_members"
 	// Fault401 answers 401: plain text for Bitbucket, JSON elsewhere.
 	Fault401 FaultKind = "401"
@@ -311,6 +313,12 @@ func emptyMembers(path string, body []byte) ([]byte, bool) {
 				delete(g, "members") // Databricks omits an empty member list
 			}
 		}
+	case strings.HasSuffix(trimmed, "/scim/v2/Users") && obj != nil:
+		obj["Resources"] = []any{}
+		obj["totalResults"] = 0
+		obj["itemsPerPage"] = 0
+	case strings.HasSuffix(trimmed, "/token-management/tokens") && obj != nil:
+		delete(obj, "token_infos")
 	case strings.HasSuffix(trimmed, "/users/search") && obj != nil:
 		obj["data"] = []any{}
 		if links, ok := obj["links"].(map[string]any); ok {

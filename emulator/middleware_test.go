@@ -29,6 +29,8 @@ func mwRoutes() *http.ServeMux {
 	mux.HandleFunc("GET /api/2.0/ping", reply(`{"ok":true,"padding":"0123456789012345678901234567890123456789"}`))
 	mux.HandleFunc("GET /api/2.0/preview/scim/v2/Groups", reply(`{"totalResults":1,"startIndex":1,"Resources":[{"id":"1","displayName":"g","members":[{"value":"2"}]}]}`))
 	mux.HandleFunc("GET /api/2.0/preview/scim/v2/Groups/{id}", reply(`{"id":"1","displayName":"g","members":[{"value":"2"}]}`))
+	mux.HandleFunc("GET /api/2.0/preview/scim/v2/Users", reply(`{"totalResults":1,"startIndex":1,"itemsPerPage":1,"Resources":[{"id":"1","userName":"a@b.c"}]}`))
+	mux.HandleFunc("GET /api/2.0/token-management/tokens", reply(`{"token_infos":[{"token_id":"t1","owner_id":1}]}`))
 	mux.HandleFunc("GET /1.0/groups/{workspace}", reply(`[{"slug":"a","members":[{"account_id":"x"}]},{"slug":"b","members":[{"account_id":"y"}]}]`))
 	mux.HandleFunc("GET /1.0/groups/{workspace}/{group}/members", reply(`[{"account_id":"x"}]`))
 	mux.HandleFunc("GET /2.0/user", reply(`{"uuid":"{u}"}`))
@@ -151,6 +153,8 @@ func TestFaultEmptyMembers(t *testing.T) {
 		{"GET", "/api/2.0/preview/scim/v2/Groups/1", `{"displayName":"g","id":"1"}`},
 		{"POST", "/admin/v1/orgs/o/directories/-/users/search", `{"data":[],"links":{}}`},
 		{"GET", "/2.0/workspaces/acme/members", `{"size":0,"values":[]}`},
+		{"GET", "/api/2.0/preview/scim/v2/Users", `{"Resources":[],"itemsPerPage":0,"startIndex":1,"totalResults":0}`},
+		{"GET", "/api/2.0/token-management/tokens", `{}`},
 		{"GET", "/api/2.0/ping", `{"ok":true,"padding":"0123456789012345678901234567890123456789"}`},
 	} {
 		t.Run(tc.path, func(t *testing.T) {

@@ -406,11 +406,42 @@ func demoVar(id, key, value string, secured bool) *BBVariable {
 	return &BBVariable{UUID: "{" + uuidFrom("demo/var/"+id) + "}", Key: key, Value: value, Secured: secured}
 }
 
+// DemoGuestEmail is what the demo's identity map resolves gil, the guest
+// account from another site, to: no Databricks user has it.
+const DemoGuestEmail = "gil@consultancy.example"
+
+// DemoIdentityMap is the identity map DemoConfig names (identities.yaml
+// beside the config): it resolves the one account the Atlassian directory
+// cannot, gil, a guest from another site.
+func DemoIdentityMap(o *Org) []byte {
+	o.Mu.Lock()
+	defer o.Mu.Unlock()
+	var id string
+	for _, u := range o.BB.Users {
+		if u.Nickname == "gil" {
+			id = u.AccountID
+		}
+	}
+	return fmt.Appendf(nil, "# Bitbucket accounts the Atlassian directory cannot resolve.\n%q: %s   # Gil (consultant), a guest\n", id, DemoGuestEmail)
+}
+
 // DemoConfig is the bitbricks configuration that goes with a Demo
 // organisation served at host (the emulator's base URL, such as
 // http://127.0.0.1:8080): every API family is reached through that one
-// host. audit.file is left out for the caller to set.
-func DemoConfig(o *Org, host string) []byte {
+// host. audit.file is left out for the caller to set. It names no identity
+// map, so gil stays unresolved; DemoConfigFiles is the demo as `bitbricks
+// demo` runs it, with the map.
+func DemoConfig(o *Org, host string) []byte { return renderDemoConfig(o, host, "") }
+
+// DemoConfigFiles is DemoConfig with identity.map_file naming
+// identities.yaml, to be written beside the config with the returned
+// identity map (DemoIdentityMap), which resolves gil: every workspace member
+// is then resolved and departures are known.
+func DemoConfigFiles(o *Org, host string) (cfg, identities []byte) {
+	return renderDemoConfig(o, host, "\n  map_file: identities.yaml         # resolves gil, a guest with no email"), DemoIdentityMap(o)
+}
+
+func renderDemoConfig(o *Org, host, identity string) []byte {
 	o.Mu.Lock()
 	defer o.Mu.Unlock()
 	host = strings.TrimSuffix(host, "/")
@@ -428,7 +459,7 @@ databricks:
   account_id: %q
   account_host: %q
 identity:
-  email_from: atlassian-admin
+  email_from: atlassian-admin%s
 mappings:
   - bitbucket_group: data-engineers   # workspace group: +bob +carol -fay -eve, entitlements
     databricks_group: de-team
@@ -443,7 +474,7 @@ mappings:
   - bitbucket_group: ml               # ml-team does not exist yet
     databricks_group: ml-team
     entitlements: [workspace-access]
-  - bitbucket_group: analytics        # one unresolved account: nothing is removed
+  - bitbucket_group: analytics        # gil: a guest the directory cannot resolve
     databricks_group: analysts
     prune: true
   # interns is deliberately not mapped
@@ -468,5 +499,5 @@ pipelines:
     variable: DATABRICKS_CLIENT_SECRET
     service_principal: ml-deployer
     credential: oauth-secret
-`, o.BB.Workspace.Slug, host+"/2.0", o.Admin.OrgID, host, host, o.DB.AccountID, host)
+`, o.BB.Workspace.Slug, host+"/2.0", o.Admin.OrgID, host, host, o.DB.AccountID, host, identity)
 }

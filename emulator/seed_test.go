@@ -209,8 +209,15 @@ func TestDemoHasEveryDriftAndFinding(t *testing.T) {
 	}
 	email := map[string]string{} // account id -> email (Admin API)
 	inWorkspace := map[string]bool{}
+	ids := map[string]string{} // the identity map DemoConfig names
+	if err := yaml.Unmarshal(DemoIdentityMap(o), &ids); err != nil || len(ids) != 1 {
+		t.Fatalf("identity map: %v %v", ids, err)
+	}
 	for _, u := range o.BB.Users {
 		email[u.AccountID] = u.Email
+		if e := ids[u.AccountID]; e != "" {
+			email[u.AccountID] = e
+		}
 		if u.InWorkspace && u.Email != "" {
 			inWorkspace[strings.ToLower(u.Email)] = true
 		}
@@ -331,9 +338,11 @@ func TestDemoHasEveryDriftAndFinding(t *testing.T) {
 		`add_member platform-eng tess`,
 		`create_group ml-team`,
 		`idp_managed partners ned`,
+		`missing_user analysts gil@consultancy.example`,
 		`missing_user ml-team kim`,
 		`missing_user ml-team lee`,
 		`remove_entitlement de-team allow-cluster-create`,
+		`remove_member analysts olga`,
 		`remove_member de-team eve`,
 		`remove_member de-team fay`,
 		`remove_member platform-eng gus`,
@@ -354,8 +363,6 @@ func TestDemoHasEveryDriftAndFinding(t *testing.T) {
 		`stale_token noah "old notebook"`,
 		`stale_token sam "sandbox"`,
 		`stale_token walt "tableau"`,
-		`unknown_source analysts olga`,
-		`unresolved_identity analysts gil`,
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("drift and findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

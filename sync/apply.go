@@ -54,6 +54,9 @@ type ApplyOptions struct {
 	Rotator Rotator
 	// Now is the audit clock; nil is time.Now.
 	Now func() time.Time
+	// ReadOnly refuses the whole plan with a *ReadOnlyError before anything
+	// changes.
+	ReadOnly bool
 }
 
 // Apply runs exactly plan's changes, in order, never re-planning. It goes on
@@ -64,6 +67,9 @@ type ApplyOptions struct {
 // in the results.
 func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts ApplyOptions) ([]Result, error) {
 	n := len(plan.Changes)
+	if err := GuardWrite(opts.ReadOnly, "apply"); err != nil {
+		return nil, err
+	}
 	if opts.MaxChanges >= 0 && n > opts.MaxChanges {
 		return nil, &GuardError{Changes: n, Max: opts.MaxChanges}
 	}

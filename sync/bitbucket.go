@@ -76,6 +76,7 @@ type Bitbucket struct {
 	bb        *bitbucket.Client
 	auth      func(*http.Request)
 	authCheck string // what to check when the credentials are refused
+	person    bool   // the credentials are an Atlassian account's (email and API token)
 }
 
 // NewBitbucket builds the adapter from cfg and the credentials in env:
@@ -100,6 +101,7 @@ func NewBitbucket(cfg *config.Config, env Env) (*Bitbucket, error) {
 		b.bb, err = bitbucket.NewAPITokenAuthWithBaseUrlStr(user, token, base)
 		b.auth = func(r *http.Request) { r.SetBasicAuth(user, token) }
 		b.authCheck = "BITBUCKET_USERNAME and BITBUCKET_API_TOKEN"
+		b.person = true
 	case bearer != "":
 		b.bb, err = bitbucket.NewOAuthbearerTokenWithBaseUrlStr(bearer, base)
 		b.auth = func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+bearer) }

@@ -95,6 +95,7 @@ type Databricks struct {
 	accErr    error // why there is no account client
 	host      string
 	authCheck string
+	caller    callerCache // who Me answered
 	reach     string
 	probe     time.Duration // the first call's timeout (DatabricksOptions.ProbeTimeout)
 }
@@ -237,6 +238,7 @@ func (d *Databricks) Me(ctx context.Context) (string, error) {
 	defer cancel()
 	me, err := d.w.CurrentUser.Me(probe)
 	if err == nil {
+		d.caller.set(Caller{ID: me.Id, UserName: me.UserName, PAT: d.w.Config.AuthType == "pat"})
 		return me.UserName, nil
 	}
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {

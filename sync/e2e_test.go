@@ -155,7 +155,10 @@ func newDemo(t *testing.T, opts emulator.Options) *demoEnv {
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	dir := t.TempDir()
-	src := emulator.DemoConfig(org, hs.URL)
+	src, idmap := emulator.DemoConfigFiles(org, hs.URL)
+	if err := os.WriteFile(filepath.Join(dir, "identities.yaml"), idmap, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := config.Parse(filepath.Join(dir, "bitbricks.yaml"), append(src, []byte("audit:\n  file: audit.jsonl\n")...))
 	if err != nil {
 		t.Fatalf("demo config: %v", err)

@@ -48,17 +48,19 @@ func (e *SystemError) Error() string {
 func (e *SystemError) Unwrap() error { return e.Err }
 
 // ExitCode is the process exit code for err: 0 for nil, 3 for a plan refused
-// by a safety guard, another writer holding the write lock or a saved plan
-// that no longer holds, 1 for everything else.
+// by a safety guard, another writer holding the write lock, a saved plan
+// that no longer holds or a change refused in read-only mode; 1 for
+// everything else.
 func ExitCode(err error) int {
 	var g *GuardError
 	var held *LockHeldError
 	var stale *StalePlanError
 	var f *FederationRefusal
+	var ro *ReadOnlyError
 	switch {
 	case err == nil:
 		return 0
-	case errors.As(err, &g), errors.As(err, &held), errors.As(err, &stale), errors.As(err, &f):
+	case errors.As(err, &g), errors.As(err, &held), errors.As(err, &stale), errors.As(err, &f), errors.As(err, &ro):
 		return 3
 	}
 	return 1

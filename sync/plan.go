@@ -207,8 +207,8 @@ func (pl *planner) desired(t *groupTarget) (map[string][]string, bool) {
 			email := pl.snap.Emails[a.AccountID]
 			if email == "" {
 				unresolved++
-				pl.find(FindingUnresolvedIdentity, a.UUID, t.name, "no email for Bitbucket account %s (%s) in group %s",
-					a.AccountID, cmp.Or(a.DisplayName, a.Nickname), src)
+				pl.find(FindingUnresolvedIdentity, a.UUID, t.name, "no email for Bitbucket account %s (%s) in group %s; %s",
+					a.AccountID, cmp.Or(a.DisplayName, a.Nickname), src, pl.mapFileAdvice([]string{identityMapLine(a)}))
 				pl.member(MemberStatus{Group: t.name, Principal: a.UUID, PrincipalType: PrincipalUser, State: MemberUnresolved,
 					Reason: ReasonUnresolvedIdentity, Detail: fmt.Sprintf("no email for Bitbucket account %s (%s) in group %s; nothing changes for it",
 						a.AccountID, cmp.Or(a.DisplayName, a.Nickname), src)})
@@ -389,13 +389,31 @@ func (pl *planner) membership(t *groupTarget, desired map[string][]string, compl
 		}
 		removalStatuses = nil
 	}
+	if g != nil && g.ExternalID != "" {
+		// The identity provider owns the group: no change of any kind is
+		// planned (a change would be undone by, or fight, its provisioning).
+		var would []string
+		if len(changes) > 0 {
+			would = append(would, "add "+principalList(changes))
+		}
+		if len(removals) > 0 {
+			would = append(would, "remove "+principalList(removals))
+		}
+		would = append(would, pl.entitlementDiff(t)...)
+		if len(would) > 0 {
+			pl.find(FindingIdPManaged, t.name, t.name, "%s is provisioned by an identity provider (externalId %s); bitbricks changes nothing in it; would %s",
+				t.name, g.ExternalID, strings.Join(would, "; "))
+		}
+		for _, ms := range statuses {
+			ms.State, ms.Reason, ms.ChangeID = MemberNotAdded, ReasonIdPManaged, ""
+			ms.Detail += "; but " + t.name + " is provisioned by an identity provider"
+			pl.member(ms)
+		}
+		holdRemovals(ReasonIdPManaged, fmt.Sprintf("in no mapped Bitbucket group; %s is provisioned by an identity provider", t.name))
+		return
+	}
 	switch {
 	case len(removals) == 0:
-	case g.ExternalID != "":
-		pl.find(FindingIdPManaged, t.name, t.name, "%s is provisioned by an identity provider (externalId %s); not removing %s",
-			t.name, g.ExternalID, principalList(removals))
-		holdRemovals(ReasonIdPManaged, fmt.Sprintf("in no mapped Bitbucket group; %s is provisioned by an identity provider", t.name))
-		removals = nil
 	case !complete:
 		// The sources said why (unknown_source).
 		holdRemovals(ReasonSourceUnknown, "in no mapped Bitbucket group; a mapped Bitbucket group is unknown or incomplete, so nobody is removed from "+t.name)
@@ -457,6 +475,9 @@ func (pl *planner) entitlements(t *groupTarget) {
 		return
 	}
 	g := pl.snap.DBGroups[t.name]
+	if g != nil && g.ExternalID != "" {
+		return // membership's idp_managed finding names what would change
+	}
 	kind, groupID := KindWorkspace, ""
 	var current []string
 	if g != nil {
@@ -480,6 +501,34 @@ func (pl *planner) entitlements(t *groupTarget) {
 	}
 }
 
+// entitlementDiff says in words which entitlements the mappings would add
+// to or remove from t's group.
+func (pl *planner) entitlementDiff(t *groupTarget) []string {
+	g := pl.snap.DBGroups[t.name]
+	if !t.managesEnts || g == nil {
+		return nil
+	}
+	var add, rem []string
+	for _, e := range t.entitlements {
+		if !slices.Contains(g.Entitlements, e) {
+			add = append(add, e)
+		}
+	}
+	for _, e := range g.Entitlements {
+		if !slices.Contains(t.entitlements, e) {
+			rem = append(rem, e)
+		}
+	}
+	var out []string
+	if len(add) > 0 {
+		out = append(out, "add entitlement "+strings.Join(add, ", "))
+	}
+	if len(rem) > 0 {
+		out = append(out, "remove entitlement "+strings.Join(rem, ", "))
+	}
+	return out
+}
+
 // departed returns the lower-case userNames of people who are in a cleanly
 // known mapped group, desired in none, and no longer Bitbucket workspace
 // members. If the workspace side is not fully known, nobody is departed.
@@ -499,20 +548,27 @@ func (pl *planner) departed(clean []*Group, desiredAnywhere map[string]bool) map
 		return out
 	}
 	if !pl.snap.MembersKnown {
-		pl.find(FindingNoDeparted, subject, "", "the Bitbucket workspace member list could not be read; nobody is treated as departed")
+		why := "could not be read"
+		for _, p := range pl.snap.Problems {
+			if p.System == SystemBitbucket && strings.HasPrefix(p.Source, "workspace members") {
+				why = "could not be read (" + p.Err + ")"
+			}
+		}
+		pl.find(FindingNoDeparted, subject, "", "the Bitbucket workspace member list %s; nobody is treated as departed", why)
 		return nil
 	}
 	present := map[string]bool{}
-	unresolved := 0
+	var unresolved []Account
 	for _, a := range pl.snap.Members {
 		if e := pl.snap.Emails[a.AccountID]; e != "" {
 			present[strings.ToLower(e)] = true
 		} else {
-			unresolved++
+			unresolved = append(unresolved, a)
 		}
 	}
-	if unresolved > 0 {
-		pl.find(FindingNoDeparted, subject, "", "%d Bitbucket workspace member(s) have no email; nobody is treated as departed", unresolved)
+	if len(unresolved) > 0 {
+		pl.find(FindingNoDeparted, subject, "", "%d Bitbucket workspace member(s) have no email, so nobody is treated as departed: %s",
+			len(unresolved), pl.resolveHint(unresolved))
 		return nil
 	}
 	out := map[string]bool{}
@@ -525,6 +581,36 @@ func (pl *planner) departed(clean []*Group, desiredAnywhere map[string]bool) map
 		}
 	}
 	return out
+}
+
+// maxNamed is how many unresolved accounts a finding names one by one.
+const maxNamed = 5
+
+// resolveHint names unresolved accounts and the identity.map_file line that
+// resolves each (up to maxNamed, then how many more).
+func (pl *planner) resolveHint(as []Account) string {
+	var names, lines []string
+	for i, a := range as {
+		if i == maxNamed {
+			names = append(names, fmt.Sprintf("and %d more", len(as)-maxNamed))
+			break
+		}
+		names = append(names, accountLabel(a))
+		lines = append(lines, identityMapLine(a))
+	}
+	return strings.Join(names, ", ") + "; " + pl.mapFileAdvice(lines)
+}
+
+// mapFileAdvice says where the identity map lines go.
+func (pl *planner) mapFileAdvice(lines []string) string {
+	what := "the line " + lines[0]
+	if len(lines) > 1 {
+		what = "the lines " + strings.Join(lines, ", ")
+	}
+	if f := pl.cfg.Identity.MapFile; f != "" {
+		return "resolve with " + what + " in identity.map_file (" + f + ")"
+	}
+	return "resolve with " + what + " in a file that identity.map_file names"
 }
 
 // boundSP reports whether a service principal credential owner is the

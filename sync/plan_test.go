@@ -166,15 +166,19 @@ func TestComputePlan(t *testing.T) {
 			},
 		},
 		{
-			name: "IdP-managed group: finding, no removal",
+			// No change of any kind: members added or removed, entitlements.
+			name: "IdP-managed group: finding, no change at all",
 			mod: func(s *Snapshot, c *config.Config) {
 				g := s.DBGroups["de-team"]
 				g.ExternalID = "okta-123"
 				g.Members = append(g.Members, planMember("fay"), planMember("hal"))
+				g.Entitlements = []string{"allow-cluster-create"}
+				c.Mappings[0].Entitlements = []string{"workspace-access"}
 			},
-			changes:  []string{"add_member/de-team/bob@acme.com"},
+			changes:  nil,
 			findings: []string{"idp_managed de-team"},
-			details:  map[string][]string{"idp_managed de-team": {"okta-123", "fay@acme.com, hal@acme.com"}},
+			details: map[string][]string{"idp_managed de-team": {"okta-123", "changes nothing", "add bob@acme.com",
+				"remove fay@acme.com, hal@acme.com", "add entitlement workspace-access", "remove entitlement allow-cluster-create"}},
 		},
 		{
 			name: "failed source: no removal",
@@ -408,13 +412,31 @@ func TestComputePlan(t *testing.T) {
 			name: "departed: unresolved workspace member means nobody departed",
 			mod: func(s *Snapshot, c *config.Config) {
 				c.Policy.RevokeDeparted = true
-				s.Members = append(s.Members, Account{AccountID: "5570:x", UUID: "{b2c3}"})
+				s.Members = append(s.Members, Account{AccountID: "5570:x", UUID: "{b2c3}", DisplayName: "Gil"})
 				s.DBGroups["de-team"].Members = []Member{planMember("alice"), planMember("bob"), planMember("fay")}
 				c.Mappings[0].Prune = false
+				c.Identity.MapFile = "/etc/bitbricks/identities.yaml"
 				s.Credentials = []Credential{planToken("t-fay", "fay", 3)}
 			},
 			findings: []string{"departed_unknown acme"},
-			details:  map[string][]string{"departed_unknown acme": {"1 Bitbucket workspace member(s) have no email"}},
+			// The finding names who is unresolved and the map line for each.
+			details: map[string][]string{"departed_unknown acme": {"1 Bitbucket workspace member(s) have no email", "Gil (5570:x)",
+				`the line "5570:x": <Databricks userName> in identity.map_file (/etc/bitbricks/identities.yaml)`}},
+		},
+		{
+			name: "departed: many unresolved members are named up to five",
+			mod: func(s *Snapshot, c *config.Config) {
+				c.Policy.RevokeDeparted = true
+				for _, n := range []string{"m1", "m2", "m3", "m4", "m5", "m6", "m7"} {
+					s.Members = append(s.Members, Account{AccountID: "5570:" + n, DisplayName: n})
+				}
+				c.Mappings[0].Prune = false
+				s.Credentials = []Credential{planToken("t-fay", "fay", 3)}
+			},
+			changes:  []string{"add_member/de-team/bob@acme.com"},
+			findings: []string{"departed_unknown acme"},
+			details: map[string][]string{"departed_unknown acme": {"7 Bitbucket workspace member(s)", "m5 (5570:m5), and 2 more",
+				`"5570:m1": <Databricks userName>`, "in a file that identity.map_file names"}},
 		},
 		{
 			name: "departed: unknown workspace members means nobody departed",

@@ -192,6 +192,9 @@ func (r *reader) me(ctx context.Context) error {
 func (r *reader) bitbucketGroups(ctx context.Context) error {
 	r.say("reading Bitbucket groups of %s", r.cfg.Bitbucket.Workspace)
 	gs, err := r.src.Bitbucket.Groups(ctx)
+	if err == nil {
+		err = checkGroups(gs)
+	}
 	if err != nil {
 		return r.groupsFailed(SystemBitbucket, err)
 	}
@@ -211,6 +214,9 @@ func (r *reader) adminGroups(ctx context.Context) error {
 		mapped = append(mapped, m.BitbucketGroup)
 	}
 	gs, err := r.src.Atlassian.Groups(ctx, mapped)
+	if err == nil {
+		err = checkGroups(gs)
+	}
 	if err != nil {
 		return r.groupsFailed(SystemAtlassian, err)
 	}
@@ -237,6 +243,18 @@ func (r *reader) groupsFailed(system string, err error) error {
 func (r *reader) members(ctx context.Context) error {
 	r.say("reading Bitbucket workspace members")
 	ms, err := r.src.Bitbucket.Members(ctx)
+	if err == nil {
+		// The list decides who has left: one that cannot be true (empty, or
+		// without the caller) is treated exactly as one that failed.
+		var caller Account
+		person := false
+		if bc, ok := r.src.Bitbucket.(bitbucketCaller); ok {
+			caller, person, err = bc.Caller(ctx)
+		}
+		if err == nil {
+			err = checkMembers(ms, caller, person)
+		}
+	}
 	if err != nil {
 		return r.fail(SystemBitbucket, "workspace members", err)
 	}
@@ -249,6 +267,9 @@ func (r *reader) members(ctx context.Context) error {
 func (r *reader) databricksUsers(ctx context.Context) error {
 	r.say("reading Databricks users")
 	us, err := r.src.Databricks.Users(r.pages(ctx, "Databricks users", "pages"))
+	if err == nil {
+		err = r.checkUsers(us)
+	}
 	if err != nil {
 		return r.fail(SystemDatabricks, "users", err)
 	}
@@ -285,6 +306,46 @@ func (r *reader) databricksGroups(ctx context.Context) error {
 	return nil
 }
 
+// caller is who Me answered, when the source remembers it.
+func (r *reader) caller() (Caller, bool) {
+	cs, ok := r.src.Databricks.(callerSource)
+	if !ok {
+		return Caller{}, false
+	}
+	c := cs.Caller()
+	return c, c.ID != ""
+}
+
+// checkUsers: a user caller is a workspace user, so a users list without it
+// is a bad read (an empty one included).
+func (r *reader) checkUsers(us []*User) error {
+	c, ok := r.caller()
+	if !ok || c.ServicePrincipal() {
+		return nil
+	}
+	for _, u := range us {
+		if u.ID == c.ID {
+			return nil
+		}
+	}
+	return &ImplausibleError{List: "users", Why: fmt.Sprintf("the list lacks the caller %s (SCIM Me), a user of this workspace", c.UserName)}
+}
+
+// checkTokens: credentials that are a personal access token are a token of
+// the caller, so a token list without one of the caller's is a bad read.
+func (r *reader) checkTokens(ts []Credential) error {
+	c, ok := r.caller()
+	if !ok || !c.PAT {
+		return nil
+	}
+	for _, t := range ts {
+		if t.OwnerID == c.ID {
+			return nil
+		}
+	}
+	return &ImplausibleError{List: "tokens", Why: fmt.Sprintf("the list holds no token of %s, whose personal access token bitbricks is using", c.UserName)}
+}
+
 func (r *reader) servicePrincipals(ctx context.Context) error {
 	r.say("reading Databricks service principals")
 	sps, err := r.src.Databricks.ServicePrincipals(r.pages(ctx, "Databricks service principals", "pages"))
@@ -303,6 +364,9 @@ func (r *reader) servicePrincipals(ctx context.Context) error {
 func (r *reader) tokens(ctx context.Context) error {
 	r.say("reading Databricks tokens")
 	ts, err := r.src.Databricks.Tokens(ctx)
+	if err == nil {
+		err = r.checkTokens(ts)
+	}
 	if err != nil {
 		return r.fail(SystemDatabricks, "tokens", err)
 	}

@@ -64,8 +64,8 @@ func runConsoleWith(ctx context.Context, s *ioStreams, g *globalFlags, e *engine
 	if e.cache != nil { // the configured console only: the demo's organisation is new every time
 		b = &tui.CachedBackend{EngineBackend: b.(*tui.EngineBackend), Cache: e.cache}
 	}
-	log.Info("console started", "config", e.cfg.Path, "read_only", g.readOnly)
-	err = tui.Run(ctx, b, tui.Options{ReadOnly: g.readOnly, Now: s.Now, LogWriter: logFile})
+	log.Info("console started", "config", e.cfg.Path, "read_only", g.readOnlyMode(s))
+	err = tui.Run(ctx, b, tui.Options{ReadOnly: g.readOnlyMode(s), Now: s.Now, LogWriter: logFile})
 	if err != nil {
 		return fmt.Errorf("console: %w (log: %s)", err, path)
 	}

@@ -41,8 +41,9 @@ func newRevokeCmd(s *ioStreams, g *globalFlags) *cobra.Command {
 		leaked, yes                  bool
 	)
 	cmd := &cobra.Command{
-		Use:   "revoke",
-		Short: "Revoke a token or secret: by id, every credential of one owner, or a leaked token value",
+		Annotations: map[string]string{mutatesKey: mutatesAlways},
+		Use:         "revoke",
+		Short:       "Revoke a token or secret: by id, every credential of one owner, or a leaked token value",
 		Long: `revoke removes Databricks credentials, audited one line each.
 
   --token-id ID                      one token (PAT or on-behalf-of)
@@ -282,8 +283,9 @@ func report(s *ioStreams, asJSON bool, revoked []bbsync.Credential, failed []bbs
 func newRotateCmd(s *ioStreams, g *globalFlags) *cobra.Command {
 	var due, yes bool
 	cmd := &cobra.Command{
-		Use:   "rotate [BINDING]",
-		Short: "Rotate pipeline credentials: one binding, or every one that is due",
+		Annotations: map[string]string{mutatesKey: mutatesAlways},
+		Use:         "rotate [BINDING]",
+		Short:       "Rotate pipeline credentials: one binding, or every one that is due",
 		Long: `rotate replaces the credential a Bitbucket pipeline holds for a service
 principal, by a protocol that never leaves the pipeline without a working one:
 

@@ -21,8 +21,9 @@ func newDemoCmd(s *ioStreams, g *globalFlags) *cobra.Command {
 	var headless bool
 	var sf syncFlags
 	cmd := &cobra.Command{
-		Use:   "demo",
-		Short: "Try bitbricks on an emulated organisation: no account, config or credentials needed",
+		Annotations: map[string]string{mutatesKey: mutatesWithApply},
+		Use:         "demo",
+		Short:       "Try bitbricks on an emulated organisation: no account, config or credentials needed",
 		Long: `demo starts the emulator in this process, seeded with a small organisation
 (about 40 people, 6 Bitbucket groups, 5 Databricks groups, 60 tokens, 2
 pipeline bindings) that has every kind of drift and finding, and opens the
@@ -102,12 +103,18 @@ func startDemo(ctx context.Context, s *ioStreams) (*demo, error) {
 	return d, nil
 }
 
-// writeDemoConfig writes the seed's config with an audit log beside it.
+// writeDemoConfig writes the seed's config with an audit log and the
+// identity map it names beside it.
 func writeDemoConfig(org *emulator.Org, url, path string) error {
 	audit := filepath.Join(filepath.Dir(path), "bitbricks-audit.jsonl")
-	src := append(emulator.DemoConfig(org, url), fmt.Appendf(nil, "audit:\n  file: %q\n", audit)...)
+	src, idmap := emulator.DemoConfigFiles(org, url)
+	src = append(src, fmt.Appendf(nil, "audit:\n  file: %q\n", audit)...)
 	if err := os.WriteFile(path, src, 0o600); err != nil {
 		return fmt.Errorf("write config %s: %w", path, err)
+	}
+	ids := filepath.Join(filepath.Dir(path), "identities.yaml")
+	if err := os.WriteFile(ids, idmap, 0o600); err != nil {
+		return fmt.Errorf("write identity map %s: %w", ids, err)
 	}
 	return nil
 }

@@ -200,6 +200,42 @@ func (g *globalFlags) configPath(s *ioStreams) string {
 	return "bitbricks.yaml"
 }
 
+// readOnlyMode is --read-only or BITBRICKS_READ_ONLY.
+func (g *globalFlags) readOnlyMode(s *ioStreams) bool {
+	return bbsync.ReadOnly(g.readOnly, bbsync.Env(s.Getenv))
+}
+
+// Commands that change Databricks or Bitbucket say so in this annotation:
+// mutatesAlways, or mutatesWithApply when only --apply makes them write. The
+// read-only guard in the root command reads it, so a new mutating command is
+// refused in read-only mode by adding the annotation.
+const (
+	mutatesKey       = "bitbricks/mutates"
+	mutatesAlways    = "always"
+	mutatesWithApply = "with --apply"
+)
+
+// refuseInReadOnly is the read-only guard: before any request, a command
+// that would write refuses with exit code 3.
+func refuseInReadOnly(s *ioStreams, g *globalFlags, cmd *cobra.Command) error {
+	if !g.readOnlyMode(s) {
+		return nil
+	}
+	what := ""
+	switch cmd.Annotations[mutatesKey] {
+	case mutatesAlways:
+		what = cmd.CommandPath()
+	case mutatesWithApply:
+		if f := cmd.Flags().Lookup("apply"); f != nil && f.Changed && f.Value.String() == "true" {
+			what = cmd.CommandPath() + " --apply"
+		}
+	}
+	if what == "" {
+		return nil
+	}
+	return bbsync.GuardWrite(true, what)
+}
+
 func (g *globalFlags) json() (bool, error) {
 	switch g.output {
 	case "", "text":
@@ -234,6 +270,10 @@ profile, never from arguments: an argument that looks like one is refused.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       versionString(),
+		Annotations:   map[string]string{mutatesKey: mutatesWithApply},
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return refuseInReadOnly(s, g, cmd)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if sf.apply {
 				return runSync(cmd.Context(), s, g, &sf)
@@ -245,7 +285,7 @@ profile, never from arguments: an argument that looks like one is refused.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.config, "config", "", "config file (default $BITBRICKS_CONFIG, else ./bitbricks.yaml)")
 	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
-	pf.BoolVar(&g.readOnly, "read-only", false, "console: disable every key that changes something")
+	pf.BoolVar(&g.readOnly, "read-only", false, "change nothing: commands that write refuse (exit 3), the console disables every key that changes something (also BITBRICKS_READ_ONLY=1)")
 	pf.DurationVar(&g.lockTimeout, "lock-timeout", 0, "how long a command that writes waits for another writer to finish (default: refuse at once, exit 3)")
 	addSyncFlags(root, &sf)
 

@@ -41,8 +41,9 @@ func addSyncFlags(cmd *cobra.Command, sf *syncFlags) {
 func newSyncCmd(s *ioStreams, g *globalFlags) *cobra.Command {
 	var sf syncFlags
 	cmd := &cobra.Command{
-		Use:   "sync",
-		Short: "Plan (and with --apply, make) the changes that bring Databricks in step with Bitbucket",
+		Annotations: map[string]string{mutatesKey: mutatesWithApply},
+		Use:         "sync",
+		Short:       "Plan (and with --apply, make) the changes that bring Databricks in step with Bitbucket",
 		Long: `sync reads Bitbucket groups and the Databricks workspace, compares them with the
 config's mappings and policy, and prints the plan: changes (additive first,
 destructive last) and findings (reported, never acted on). It changes nothing
