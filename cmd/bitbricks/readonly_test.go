@@ -89,7 +89,6 @@ func withEnv(env map[string]string, k, v string) map[string]string {
 	return out
 }
 
-
 // TestEmptyWorkspaceMembersRevokeNobody is the failure end to end: the
 // Bitbucket workspace member list answers empty, and `sync --apply --yes`
 // must not take eve's token (she is still a member) nor anyone's as
