@@ -51,8 +51,9 @@ UUIDs are readable), and the lines below say why or why not.`,
 func newFederateCmd(s *ioStreams, g *globalFlags) *cobra.Command {
 	var all, finish, dryRun, yes bool
 	cmd := &cobra.Command{
-		Use:   "federate [BINDING]",
-		Short: "Move a pipeline binding off its stored credential to Bitbucket Pipelines OIDC",
+		Annotations: map[string]string{mutatesKey: mutatesAlways},
+		Use:         "federate [BINDING]",
+		Short:       "Move a pipeline binding off its stored credential to Bitbucket Pipelines OIDC",
 		Long: `federate moves a binding to credential-free authentication, in two phases.
 
 Phase 1 (federate BINDING) creates, once, a federation policy on the binding's

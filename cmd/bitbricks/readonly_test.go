@@ -26,6 +26,8 @@ func TestReadOnlyRefusesEveryMutatingCommand(t *testing.T) {
 		{"revoke --leaked", o.org.Creds.DatabricksToken + "\n", []string{"revoke", "--leaked", "--yes"}},
 		{"rotate BINDING", "", []string{"rotate", "etl-prod", "--yes"}},
 		{"rotate --due", "", []string{"rotate", "--due", "--yes"}},
+		{"federate", "", []string{"federate", "etl-prod", "--yes"}},
+		{"federate --finish", "", []string{"federate", "etl-prod", "--finish", "--yes"}},
 	}
 	for _, how := range []struct {
 		name string
@@ -71,7 +73,7 @@ func TestReadOnlyRefusesEveryMutatingCommand(t *testing.T) {
 // or Bitbucket carries the mutates annotation (the read-only guard reads it);
 // the others are listed here. A new command must be one or the other.
 func TestEveryCommandDeclaresWhetherItWrites(t *testing.T) {
-	readOnly := []string{"tokens", "emulate", "config", "audit", "version", "completion", "help", "bench"}
+	readOnly := []string{"tokens", "emulate", "config", "audit", "version", "completion", "help", "bench", "pipelines"}
 	root := newRootCmd(&ioStreams{Getenv: func(string) string { return "" }})
 	for _, c := range root.Commands() {
 		if _, ok := c.Annotations[mutatesKey]; ok || slices.Contains(readOnly, c.Name()) {

@@ -221,6 +221,9 @@ func refuseInReadOnly(s *ioStreams, g *globalFlags, cmd *cobra.Command) error {
 	if !g.readOnlyMode(s) {
 		return nil
 	}
+	if f := cmd.Flags().Lookup("dry-run"); f != nil && f.Value.String() == "true" {
+		return nil // says what it would do, changes nothing
+	}
 	what := ""
 	switch cmd.Annotations[mutatesKey] {
 	case mutatesAlways:
