@@ -164,11 +164,12 @@ func (m Model) askRotate(binding string) (Model, tea.Cmd) {
 	return m.ask("Rotate "+binding+" now?", body, "", func(m *Model) tea.Cmd {
 		m.busy = "rotating " + binding
 		b := m.b
-		return m.opCmd(m.op, "the old credential still works; press r to retry", func(ctx context.Context) (string, error) {
-			if err := b.Rotate(ctx, binding); err != nil {
-				return "", fmt.Errorf("rotate %s: %w", binding, err)
+		return m.opCmd(m.op, "the pipeline keeps a working credential; press r to retry", func(ctx context.Context) (string, error) {
+			r, err := b.Rotate(ctx, binding)
+			if err != nil {
+				return "", err // a *sync.RotationError names the binding and the step
 			}
-			return "rotated " + binding, nil
+			return rotationText(r), nil
 		})
 	})
 }
@@ -196,7 +197,7 @@ func (m Model) picked(msg components.PickedMsg) (Model, tea.Cmd) {
 		b := m.b
 		return m.opCmd(m.op, "the config file is unchanged", func(ctx context.Context) (string, error) {
 			if err := b.Remap(ctx, it.mapping, to); err != nil {
-				return "", fmt.Errorf("re-map %s: %w", it.bitbucket, err)
+				return "", err // the engine's errors say "re-map: …"
 			}
 			return fmt.Sprintf("%s now maps to %s; config rewritten, plan refreshed", it.bitbucket, shownTo), nil
 		})
@@ -290,4 +291,28 @@ func (m Model) askFederate(binding string) (Model, tea.Cmd) {
 			return fmt.Sprintf("%s is %s: policy %s trusts its pipeline; finish with bitbricks federate %s --finish", binding, res.Status, res.Policy.ID, binding), nil
 		})
 	})
+}
+
+// rotationText says in words what a rotation did: the new credential, what was
+// revoked and what is left for the next run.
+func rotationText(r sync.RotationResult) string {
+	kind := "token"
+	if r.Kind == sync.CredentialOAuthSecret {
+		kind = "OAuth secret"
+	}
+	s := fmt.Sprintf("%s rotated: new %s %s for %s, recorded", r.Binding, kind, shortID(r.NewID), views.Sanitize(r.ServicePrincipal))
+	switch n := len(r.Revoked); {
+	case n > 0:
+		ids := make([]string, n)
+		for i, id := range r.Revoked {
+			ids[i] = shortID(id)
+		}
+		s += fmt.Sprintf("; revoked %d older: %s", n, strings.Join(ids, ", "))
+	case r.Deferred == "":
+		s += "; nothing older to revoke"
+	}
+	if r.Deferred != "" {
+		s += "; left for the next run: " + views.Sanitize(r.Deferred)
+	}
+	return s
 }

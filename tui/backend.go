@@ -32,8 +32,9 @@ type Backend interface {
 	// showed: it rotates the owner's pipeline bindings first, then revokes the
 	// owner's tokens, audited.
 	RevokeLeaked(ctx context.Context, leak Leak) (owner string, revoked int, err error)
-	// Rotate rotates one pipeline binding by the rotation protocol.
-	Rotate(ctx context.Context, binding string) error
+	// Rotate rotates one pipeline binding by the rotation protocol and says
+	// what it did: the new credential, what it revoked, what it left.
+	Rotate(ctx context.Context, binding string) (sync.RotationResult, error)
 	// Federate runs phase 1 of `bitbricks federate` for one binding: the
 	// federation policy that trusts its pipeline's OIDC token, audited.
 	Federate(ctx context.Context, binding string) (sync.FederationResult, error)

@@ -64,9 +64,9 @@ func largeData(b *testing.B) (*sync.Snapshot, sync.Plan, *config.Config) {
 
 // largeModel is the console at 200x60 on the large organisation, showing
 // view i.
-func largeModel(b *testing.B, i int) (Model, *fakeBackend) {
+func largeModel(b *testing.B, i int) (Model, *fixtureBackend) {
 	snap, plan, cfg := largeData(b)
-	f := newFakeBackend(b)
+	f := newFixture(b)
 	f.snap, f.cfg = snap, cfg
 	m := NewModel(f, testOptions(false))
 	m = send(b, m, tea.WindowSizeMsg{Width: 200, Height: 60})

@@ -77,14 +77,13 @@ func (e *EngineBackend) RevokeLeaked(ctx context.Context, leak Leak) (string, in
 }
 
 // Rotate rotates one binding by the rotation protocol (Service.Rotate).
+func (e *EngineBackend) Rotate(ctx context.Context, binding string) (sync.RotationResult, error) {
+	return e.Service.Rotate(ctx, binding)
+}
+
 // Federate runs phase 1 for one binding through the service.
 func (e *EngineBackend) Federate(ctx context.Context, binding string) (sync.FederationResult, error) {
 	return e.Service.Federate(ctx, binding, false)
-}
-
-func (e *EngineBackend) Rotate(ctx context.Context, binding string) error {
-	_, err := e.Service.Rotate(ctx, binding)
-	return err
 }
 
 // Remap points a mapping at another Databricks group, rewriting the config

@@ -12,7 +12,7 @@ import (
 // planner's reason, account_group_no_access, for the member it keeps and for
 // the member the plan would add, and never a reason of its own.
 func TestAccountGroupWithoutAccessShowsThePlannersReason(t *testing.T) {
-	b := newFakeBackend(t)
+	b := newFixture(t)
 	b.snap.AccountAccess, b.snap.ProxyAccess = false, false
 	pe := b.snap.DBGroups["platform-eng"]
 	pe.Kind = sync.KindAccount
@@ -48,7 +48,7 @@ func TestAccountGroupWithoutAccessShowsThePlannersReason(t *testing.T) {
 // The members pane marks each member with the glyph the text plan uses for
 // the same state (views.MemberGlyph).
 func TestMemberMarksMatchTheTextPlan(t *testing.T) {
-	m := loaded(t, newFakeBackend(t), 120, 34, false)
+	m := loaded(t, newFixture(t), 120, 34, false)
 	n := 0
 	for _, g := range m.d.groups {
 		for _, r := range m.d.membersOf(g) {

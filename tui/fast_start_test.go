@@ -14,7 +14,7 @@ import (
 // fastFake is the fake backend with a snapshot from an earlier run and a
 // load that reports progress, then waits for release.
 type fastFake struct {
-	*fakeBackend
+	*fixtureBackend
 	cached  *sync.Snapshot
 	release chan struct{}
 }
@@ -34,7 +34,7 @@ func (f *fastFake) LoadProgress(ctx context.Context, progress func(string)) (*sy
 // its age, and the load's progress counts while it refreshes; the fresh
 // snapshot then replaces it.
 func TestConsoleStartsFromCache(t *testing.T) {
-	f := &fastFake{fakeBackend: newFakeBackend(t), release: make(chan struct{})}
+	f := &fastFake{fixtureBackend: newFixture(t), release: make(chan struct{})}
 	f.cached = cloneSnapshot(f.snap)
 	f.cached.TakenAt = testNow.Add(-3 * time.Hour)
 	m := NewModel(f, testOptions(false))
@@ -81,7 +81,7 @@ func TestConsoleStartsFromCache(t *testing.T) {
 
 // A load that lands before the cache is read is not replaced by it.
 func TestCacheNeverReplacesAFreshLoad(t *testing.T) {
-	f := &fastFake{fakeBackend: newFakeBackend(t), release: make(chan struct{})}
+	f := &fastFake{fixtureBackend: newFixture(t), release: make(chan struct{})}
 	f.cached = cloneSnapshot(f.snap)
 	f.cached.TakenAt = testNow.Add(-3 * time.Hour)
 	m := loaded(t, f, 100, 24, false)

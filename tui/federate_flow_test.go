@@ -8,7 +8,7 @@ import (
 // f on a binding that can federate shows the policy, asks, and after a yes
 // the view shows it federating; the fake's audit records the policy.
 func TestFederateFlow(t *testing.T) {
-	b := newFakeBackend(t)
+	b := newFixture(t)
 	b.snap.Bindings["ml-train"].RepositoryUUID = "{repo-ml}" // now it can federate
 	tm := console(t, b, 100, 24, false)
 	press(tm, "4", "j")
@@ -29,7 +29,7 @@ func TestFederateFlow(t *testing.T) {
 // f on a binding that cannot federate says why and asks nothing; on one
 // already federating it points at --finish; read-only refuses the key.
 func TestFederateRefusals(t *testing.T) {
-	b := newFakeBackend(t)
+	b := newFixture(t)
 	m := loaded(t, b, 100, 24, false)
 	m = send(t, m, keyMsg("4"))
 	m = send(t, m, keyMsg("f")) // etl-prod: federating already

@@ -2,24 +2,20 @@ package tui
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/bitbricks/bitbricks/sync"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
 )
 
-// console starts the console on the fake in a w×h terminal and waits for the first load.
-func console(t *testing.T, b *fakeBackend, w, h int, readOnly bool) *teatest.TestModel {
-	t.Helper()
-	tm := teatest.NewTestModel(t, NewModel(b, testOptions(readOnly)), teatest.WithInitialTermSize(w, h))
-	waitFor(t, tm, "data-engineers")
-	return tm
-}
+// The console's flows, each on the real engine (sync.Service over the real SDK
+// clients) against the emulator's demo organisation.
 
 // waitFor waits until all of want have appeared in the output since the last wait.
 func waitFor(t *testing.T, tm *teatest.TestModel, want ...string) {
@@ -32,7 +28,7 @@ func waitFor(t *testing.T, tm *teatest.TestModel, want ...string) {
 			all = all && seen[i]
 		}
 		return all
-	}, teatest.WithDuration(5*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
+	}, teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
 }
 
 func press(tm *teatest.TestModel, ks ...string) {
@@ -41,109 +37,104 @@ func press(tm *teatest.TestModel, ks ...string) {
 	}
 }
 
-// finish quits and compares the last screen with the golden file.
-func finish(t *testing.T, tm *teatest.TestModel) Model {
+// loopback is the emulator's address, which changes from run to run.
+var loopback = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+
+// finish quits and compares the last screen with the golden file. mask pairs
+// replace what changes from run to run (new credential ids) with placeholders.
+func finish(t *testing.T, tm *teatest.TestModel, mask ...string) Model {
 	t.Helper()
 	press(tm, "q")
-	m := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(Model)
-	golden.RequireEqual(t, []byte(m.View()))
+	m := tm.FinalModel(t, teatest.WithFinalTimeout(15*time.Second)).(Model)
+	view := strings.NewReplacer(mask...).Replace(m.View())
+	golden.RequireEqual(t, loopback.ReplaceAll([]byte(view), []byte("127.0.0.1:port")))
 	return m
 }
 
-func TestConsoleLoads(t *testing.T) {
-	for _, size := range []struct {
-		name string
-		w, h int
-	}{{"80x24", 80, 24}, {"200x60", 200, 60}, {"60x20", 60, 20}} {
-		t.Run(size.name, func(t *testing.T) {
-			tm := console(t, newFakeBackend(t), size.w, size.h, false)
-			finish(t, tm)
-		})
-	}
-}
-
-func TestMoveToGroupWithDrift(t *testing.T) {
-	tm := console(t, newFakeBackend(t), 80, 24, false)
-	press(tm, "j", "j", "j") // ml → ml-team: new group, one to add, two unresolved
-	waitFor(t, tm, "ml-team · Databricks", "{b2c3d4e5-0000}")
-	finish(t, tm)
-}
-
 func TestApplyOneAddMember(t *testing.T) {
-	b := newFakeBackend(t)
-	tm := console(t, b, 80, 24, false)
+	tm, e := engineConsole(t, 80, 24, false)
 	press(tm, "tab") // the principals of de-team; + bob is first
 	waitFor(t, tm, "a apply change")
 	press(tm, "a")
 	waitFor(t, tm, "Apply 1 change?", "add_member de-team bob@acme.com")
 	press(tm, "y")
-	waitFor(t, tm, "applied 1 change", "drift 11")
+	waitFor(t, tm, "applied 1 change", e.drift(1))
 	m := finish(t, tm)
-	if !b.member("de-team", "u-bob") {
+	if !e.member("de-team", "bob@acme.com") {
 		t.Error("bob was not added to de-team")
 	}
-	if got := len(m.d.changes["de-team"]); got != 1 {
-		t.Errorf("de-team has %d pending changes after the apply, want 1 (the removal)", got)
+	if got := e.audit(t); len(got) != 1 || !strings.HasPrefix(got[0], "add_member") || !strings.Contains(got[0], "bob@acme.com applied") {
+		t.Errorf("audit log: %q", got)
+	}
+	if got := len(m.d.changes["de-team"]); got != 5 {
+		t.Errorf("de-team has %d pending changes after the apply, want 5 (+carol, -eve, -fay and the two entitlements)", got)
 	}
 }
 
 func TestRevokeToken(t *testing.T) {
-	b := newFakeBackend(t)
-	tm := console(t, b, 80, 24, false)
+	tm, e := engineConsole(t, 80, 24, false)
+	old := e.tokens("hana@acme.com")[0] // 120 days old
 	press(tm, "3", "/")
-	tm.Type("tok-hal")
+	tm.Type(old.ID)
 	press(tm, "enter")
 	waitFor(t, tm, "Credentials · 1/1")
 	press(tm, "x")
-	waitFor(t, tm, "Revoke pat of hal@acme.com?")
+	waitFor(t, tm, "Revoke pat of hana@acme.com?")
 	press(tm, "y")
-	waitFor(t, tm, "revoked 1 credential of hal@acme.com", "drift 11")
+	waitFor(t, tm, "revoked 1 credential of hana@acme.com", e.drift(1))
 	m := finish(t, tm)
-	if b.credential("tok-hal-old") {
-		t.Error("the fake still holds tok-hal-old")
+	for _, tok := range e.tokens("hana@acme.com") {
+		if tok.ID == old.ID {
+			t.Error("the emulator still holds the revoked token")
+		}
 	}
 	for _, c := range viewOf[*credentialsView](t, m).table.Items() {
-		if c.ID == "tok-hal-old" {
+		if c.ID == old.ID {
 			t.Error("the revoked token is still listed")
 		}
+	}
+	if got := e.audit(t); len(got) != 1 || !strings.HasPrefix(got[0], "revoke_token") {
+		t.Errorf("audit log: %q", got)
 	}
 }
 
 func TestCancelledConfirmationChangesNothing(t *testing.T) {
-	b := newFakeBackend(t)
-	tm := console(t, b, 80, 24, false)
+	tm, e := engineConsole(t, 80, 24, false)
+	before := len(e.org.DB.Tokens)
 	press(tm, "3", "x")
-	waitFor(t, tm, "Revoke pat of admin@acme.com?", "[ No ]")
+	waitFor(t, tm, "Revoke ", "[ No ]")
 	press(tm, "enter") // the default answer is No
 	waitFor(t, tm, "cancelled; nothing changed")
 	finish(t, tm)
-	if got := b.credentials(); got != 20 {
-		t.Errorf("the fake holds %d credentials after a cancelled revoke, want 20", got)
+	e.org.Mu.Lock()
+	after := len(e.org.DB.Tokens)
+	e.org.Mu.Unlock()
+	if after != before || len(e.audit(t)) != 0 {
+		t.Errorf("the emulator holds %d tokens after a cancelled revoke, want %d", after, before)
 	}
 }
 
 func TestOwnerWideRevokeNeedsTheName(t *testing.T) {
-	b := newFakeBackend(t)
-	tm := console(t, b, 80, 24, false)
+	tm, e := engineConsole(t, 80, 24, false)
+	n := len(e.tokens("reporting-bot"))
 	press(tm, "3", "/")
-	tm.Type("fay")
+	tm.Type("reporting-bot")
 	press(tm, "enter", "X")
-	waitFor(t, tm, "Revoke all 2 credentials of fay@acme.com?", "Type fay@acme.com to confirm")
+	waitFor(t, tm, "credentials of reporting-bot?", "Type reporting-bot to confirm")
 	press(tm, "y", "enter")
-	waitFor(t, tm, "type fay@acme.com exactly")
+	waitFor(t, tm, "type reporting-bot exactly")
 	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlU}) // clear the wrong answer
-	tm.Type("fay@acme.com")
+	tm.Type("reporting-bot")
 	press(tm, "enter")
-	waitFor(t, tm, "revoked 2 credentials of fay@acme.com", "drift 10")
+	waitFor(t, tm, "revoked 6 credentials of reporting-bot", e.drift(2))
 	finish(t, tm)
-	if b.credential("tok-fay-1") || b.credential("tok-fay-2") {
-		t.Error("fay's tokens were not revoked")
+	if left := e.tokens("reporting-bot"); n == 0 || len(left) != 0 {
+		t.Errorf("reporting-bot had %d tokens, still holds %d", n, len(left))
 	}
 }
 
 func TestRemapRewritesConfig(t *testing.T) {
-	b := newFakeBackend(t)
-	tm := console(t, b, 80, 24, false)
+	tm, e := engineConsole(t, 80, 24, false)
 	press(tm, "m")
 	waitFor(t, tm, "Re-map data-engineers (now de-team)")
 	tm.Type("platf")
@@ -152,14 +143,14 @@ func TestRemapRewritesConfig(t *testing.T) {
 	press(tm, "y")
 	waitFor(t, tm, "data-engineers now maps to platform-eng", "data-engineers → platform-eng")
 	m := finish(t, tm)
-	src, err := os.ReadFile(b.path)
+	src, err := os.ReadFile(e.path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"    databricks_group: platform-eng      # workspace-local group\n",
-		"  # The data team: pruned, so leavers are removed.\n",
-		"# bitbricks console test organisation.\n",
+		"    databricks_group: platform-eng\n",
+		"  - bitbucket_group: data-engineers   # workspace group: +bob +carol -fay -eve, entitlements\n",
+		"# bitbricks configuration for the emulator's demo organisation.\n",
 	} {
 		if !strings.Contains(string(src), want) {
 			t.Errorf("the rewritten config lacks %q:\n%s", want, src)
@@ -171,18 +162,20 @@ func TestRemapRewritesConfig(t *testing.T) {
 	if len(m.d.changes["de-team"]) != 0 {
 		t.Errorf("de-team still has changes after the re-map: %v", m.d.changes["de-team"])
 	}
+	if got := e.audit(t); len(got) != 1 || !strings.HasPrefix(got[0], "remap mapping data-engineers: de-team -> platform-eng") {
+		t.Errorf("audit log: %q", got)
+	}
 }
 
 func TestReadOnlyRefusesMutatingKeys(t *testing.T) {
-	b := newFakeBackend(t)
-	tm := console(t, b, 80, 24, true)
+	tm, e := engineConsole(t, 80, 24, true)
 	press(tm, "3")
-	waitFor(t, tm, "Credentials · 1/20")
+	waitFor(t, tm, "Credentials · 1/")
 	press(tm, "x")
 	waitFor(t, tm, "read-only: revoke (x) is disabled")
 	m := finish(t, tm)
-	if m.modal != modalNone || b.credentials() != 20 {
-		t.Error("read-only mode opened a dialog or revoked something")
+	if m.modal != modalNone || len(e.audit(t)) != 0 {
+		t.Error("read-only mode opened a dialog or changed something")
 	}
 	if strings.Contains(m.footerView(), "revoke") {
 		t.Errorf("the help footer offers a disabled key: %q", m.footerView())
@@ -190,82 +183,93 @@ func TestReadOnlyRefusesMutatingKeys(t *testing.T) {
 }
 
 func TestLeakedTokenFlow(t *testing.T) {
-	b := newFakeBackend(t)
-	tm := console(t, b, 80, 24, false)
+	tm, e := engineConsole(t, 80, 24, false)
+	leaked := e.tokens("hana@acme.com")[0]
+	held := len(e.tokens("hana@acme.com"))
 	press(tm, "!")
 	waitFor(t, tm, "Revoke a leaked token")
-	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(leakedValue), Paste: true})
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(leaked.Value), Paste: true})
 	waitFor(t, tm, "(36 characters)")
 	press(tm, "enter")
-	waitFor(t, tm, "Revoke every token of hal@acme.com?", "120d ago", "Type hal@acme.com to confirm")
-	tm.Type("hal@acme.com")
+	waitFor(t, tm, "Revoke every token of hana@acme.com?", "120d ago", "Type hana@acme.com to confirm")
+	tm.Type("hana@acme.com")
 	press(tm, "enter")
-	waitFor(t, tm, "revoked 1 leaked token of hal@acme.com; audited", "drift 11")
+	waitFor(t, tm, "leaked token", "of hana@acme.com; audited", e.drift(1))
 	m := finish(t, tm)
-	if b.credential("tok-hal-old") {
-		t.Error("the leaked token was not revoked")
+	if left := e.tokens("hana@acme.com"); len(left) != 0 {
+		t.Errorf("hana held %d tokens, %d are left after the leak was contained", held, len(left))
 	}
-	if strings.Contains(m.View(), leakedValue) || m.input.Value() != "" {
+	if strings.Contains(m.View(), leaked.Value) || m.input.Value() != "" {
 		t.Error("the token value is still held or shown")
+	}
+	for _, line := range e.audit(t) {
+		if strings.Contains(line, leaked.Value) {
+			t.Error("the audit log holds the token value")
+		}
+	}
+}
+
+func TestRotateBinding(t *testing.T) {
+	tm, e := engineConsole(t, 100, 30, false)
+	before := e.tokens("etl-deployer")
+	press(tm, "4")
+	waitFor(t, tm, "Pipeline bindings · 1/2")
+	press(tm, "r")
+	waitFor(t, tm, "Rotate etl-prod now?")
+	press(tm, "y")
+	waitFor(t, tm, "etl-prod rotated", e.drift(1))
+	after := e.tokens("etl-deployer")
+	if len(after) == 0 || after[len(after)-1].Created.Before(testNow) {
+		t.Fatalf("no new token for etl-deployer: before %d, after %d", len(before), len(after))
+	}
+	newID := after[len(after)-1].ID
+	mask := []string{shortID(newID), "new-token"}
+	for i, tok := range before {
+		mask = append(mask, shortID(tok.ID), fmt.Sprintf("old-tok-%d", i))
+	}
+	m := finish(t, tm, mask...)
+	want := fmt.Sprintf("etl-prod rotated: new token %s for etl-deployer, recorded; revoked 2 older: ", shortID(newID))
+	if !strings.Contains(m.status, want) {
+		t.Errorf("status %q, want it to say %q", m.status, want)
 	}
 }
 
 func TestApplyPlanWithProgress(t *testing.T) {
-	b := newFakeBackend(t)
-	b.fail["add_member/analysts/lee@acme.com"] = "SCIM 409: member already exists"
-	b.step = make(chan struct{})
-	tm := console(t, b, 100, 30, false)
+	e := newEngineEnv(t, true) // Databricks writes wait for the test
+	tm, _ := startConsole(t, e, 100, 30, false)
 	press(tm, "5", "a")
-	waitFor(t, tm, "Apply 12 changes?", "Type acme to confirm")
+	n := e.changes
+	waitFor(t, tm, fmt.Sprintf("Apply %d changes?", n), "Type acme to confirm")
 	tm.Type("acme")
 	press(tm, "enter")
-	waitFor(t, tm, "applying 12 changes 0/12", "… queued")
-	b.step <- struct{}{}
-	waitFor(t, tm, "applying 12 changes 1/12", "✓ applied")
+	waitFor(t, tm, fmt.Sprintf("applying %d changes 0/%d", n, n), "… queued")
+	e.gate <- struct{}{} // create_group ml-team
+	waitFor(t, tm, fmt.Sprintf("applying %d changes 1/%d", n, n), "✓ applied")
 	press(tm, "a") // mutating keys wait while an apply runs
-	waitFor(t, tm, "wait: applying 12 changes is still running")
-	close(b.step)
-	waitFor(t, tm, "applied 11, 1 failed", "drift 1 ")
+	waitFor(t, tm, fmt.Sprintf("wait: applying %d changes is still running", n))
+	close(e.gate)
+	waitFor(t, tm, fmt.Sprintf("applied %d changes", n), "drift 0 ")
 	finish(t, tm)
-}
-
-// An owner-wide revocation always asks for a typed name: when the owner's name is
-// unresolved, its id; y alone never answers it.
-func TestOwnerWideRevokeOfUnresolvedOwnerNeedsTheID(t *testing.T) {
-	b := newFakeBackend(t)
-	b.snap.Credentials = append(b.snap.Credentials, sync.Credential{ID: "tok-ghost-1", Kind: sync.CredentialPAT, OwnerID: "u-ghost",
-		OwnerType: sync.PrincipalUser, Comment: "orphan", Created: ago(30), Expiry: in(30)})
-	m := loaded(t, b, 100, 30, false)
-	m = keys(t, m, append(append([]string{"3", "/"}, strings.Split("tok-ghost", "")...), "enter", "X")...)
-	if m.modal != modalConfirm {
-		t.Fatalf("no confirmation; status %q", m.status)
-	}
-	if v := m.View(); !strings.Contains(v, "Type u-ghost to confirm") || !strings.Contains(v, "owner u-ghost (name unresolved)") {
-		t.Fatalf("the owner-wide confirmation does not ask for the owner's id:\n%s", v)
-	}
-	m = keys(t, m, "y")
-	if m.modal != modalConfirm || !b.credential("tok-ghost-1") {
-		t.Fatal("y answered an owner-wide revocation")
-	}
-	m = send(t, m, tea.KeyMsg{Type: tea.KeyCtrlU}) // the y went into the answer
-	m = keys(t, m, append(strings.Split("u-ghost", ""), "enter")...)
-	if b.credential("tok-ghost-1") {
-		t.Errorf("not revoked after typing the id; status %q", m.status)
+	if got := len(e.audit(t)); got < n {
+		t.Errorf("the audit log has %d lines after applying %d changes", got, n)
 	}
 }
 
-// An owner with neither a name nor an id: the owner-wide revocation is refused, and
-// the status says why.
-func TestOwnerWideRevokeWithoutNameOrIDIsRefused(t *testing.T) {
-	b := newFakeBackend(t)
-	m := loaded(t, b, 100, 30, false)
-	m, _ = m.askRevoke(revokeIntent{ownerWide: true, creds: []sync.CredentialStatus{{Credential: sync.Credential{ID: "tok-x", Kind: sync.CredentialPAT, Owner: "\x1b[31m"}}}})
-	if m.modal != modalNone || m.statusK != statusError || !strings.Contains(m.status, "neither a name nor an id") {
-		t.Errorf("modal %v, status %q; want a refusal that says why", m.modal, m.status)
+func TestConsoleLoads(t *testing.T) {
+	for _, size := range []struct {
+		name string
+		w, h int
+	}{{"80x24", 80, 24}, {"200x60", 200, 60}, {"60x20", 60, 20}} {
+		t.Run(size.name, func(t *testing.T) {
+			tm, _ := engineConsole(t, size.w, size.h, false)
+			finish(t, tm)
+		})
 	}
-	// A leaked token's owner without a name is typed by id, too.
-	m, _ = m.askLeaked(Leak{Redacted: "dapi…cdef", OwnerID: "u-ghost", OwnerType: sync.PrincipalUser})
-	if v := m.View(); m.modal != modalConfirm || !strings.Contains(v, "Type u-ghost to confirm") {
-		t.Errorf("the leak confirmation does not ask for the owner's id:\n%s", v)
-	}
+}
+
+func TestMoveToGroupWithDrift(t *testing.T) {
+	tm, _ := engineConsole(t, 80, 24, false)
+	press(tm, "j", "j", "j") // ml → ml-team: a new group, three to add, two unresolved
+	waitFor(t, tm, "ml-team · Databricks", "does not exist yet")
+	finish(t, tm)
 }

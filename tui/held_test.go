@@ -21,7 +21,7 @@ func TestConsoleShowsTheWriteLockHolder(t *testing.T) {
 		},
 		func(op int) any { return applyDoneMsg{op: op, err: held} },
 	} {
-		m := loaded(t, newFakeBackend(t), 120, 40, false)
+		m := loaded(t, newFixture(t), 120, 40, false)
 		m = send(t, m, msg(m.op))
 		if m.statusK == statusError || !strings.Contains(m.status, "ci (etl-deployer) on runner-7 (process 4242, sync --apply) since 2026-11-26T11:58:00Z") ||
 			!strings.Contains(m.status, "nothing was changed") {

@@ -32,7 +32,7 @@ func enabled(bs ...[]key.Binding) []key.Binding {
 }
 
 func TestNoTwoBindingsInAScopeShareAKey(t *testing.T) {
-	m := loaded(t, newFakeBackend(t), 80, 24, false)
+	m := loaded(t, newFixture(t), 80, 24, false)
 	global := components.Bindings(m.keys)
 	scopes := map[string][]key.Binding{
 		"confirm": enabled(components.Bindings(components.DefaultConfirmKeyMap())),
@@ -58,7 +58,7 @@ func TestNoTwoBindingsInAScopeShareAKey(t *testing.T) {
 
 func TestHelpFooterListsOnlyEnabledKeys(t *testing.T) {
 	for _, ro := range []bool{false, true} {
-		m := loaded(t, newFakeBackend(t), 300, 40, ro)
+		m := loaded(t, newFixture(t), 300, 40, ro)
 		for _, tb := range []string{"1", "2", "3", "4", "5", "6"} {
 			m = keys(t, m, tb)
 			for _, pane := range []string{"", "tab"} { // both panes where there are two
@@ -85,7 +85,7 @@ func TestHelpFooterListsOnlyEnabledKeys(t *testing.T) {
 }
 
 func TestMappingsApplyKeyFollowsTheSelection(t *testing.T) {
-	m := loaded(t, newFakeBackend(t), 120, 30, false)
+	m := loaded(t, newFixture(t), 120, 30, false)
 	if viewOf[*mappingsView](t, m).keys.Apply.Enabled() {
 		t.Error("apply is enabled with the groups pane focused")
 	}
@@ -100,7 +100,7 @@ func TestMappingsApplyKeyFollowsTheSelection(t *testing.T) {
 }
 
 func TestStaleLoadIsDropped(t *testing.T) {
-	b := newFakeBackend(t)
+	b := newFixture(t)
 	m := loaded(t, b, 80, 24, false)
 	old := m.loadCmd(1)().(loadedMsg) // generation 1, already applied
 	m, _ = m.reload()                 // generation 2 is now the newest
@@ -129,7 +129,7 @@ func TestStaleLoadIsDropped(t *testing.T) {
 }
 
 func TestLoadErrorIsAStatusNotACrash(t *testing.T) {
-	b := newFakeBackend(t)
+	b := newFixture(t)
 	b.loadErr = &sync.SystemError{System: "databricks", Problem: "authentication failed at https://adb-1234", Check: "DATABRICKS_TOKEN"}
 	m := loaded(t, b, 80, 24, false)
 	if !strings.Contains(m.View(), "could not load: databricks: authentication failed") || !strings.Contains(m.View(), "press R to retry") {
@@ -144,7 +144,7 @@ func TestLoadErrorIsAStatusNotACrash(t *testing.T) {
 }
 
 func TestEveryViewFitsTheTerminal(t *testing.T) {
-	m := loaded(t, newFakeBackend(t), 80, 24, false)
+	m := loaded(t, newFixture(t), 80, 24, false)
 	for _, size := range [][2]int{{80, 24}, {200, 60}, {60, 20}, {40, 12}, {120, 30}} {
 		m = send(t, m, tea.WindowSizeMsg{Width: size[0], Height: size[1]})
 		for _, k := range []string{"1", "tab", "2", "3", "4", "5", "6", "?", "1", "?", "m"} {
@@ -168,7 +168,7 @@ func TestLogsGoToTheLogWriter(t *testing.T) {
 	var log bytes.Buffer
 	opts := testOptions(false)
 	opts.LogWriter = &log
-	m := NewModel(newFakeBackend(t), opts)
+	m := NewModel(newFixture(t), opts)
 	m = send(t, m, tea.WindowSizeMsg{Width: 80, Height: 24})
 	m = send(t, m, m.loadCmd(1)())
 	keys(t, m, "3", "x", "n")
@@ -181,7 +181,7 @@ func TestRunNeedsATerminal(t *testing.T) {
 	if term.IsTerminal(os.Stdin.Fd()) && term.IsTerminal(os.Stdout.Fd()) {
 		t.Skip("running on a terminal")
 	}
-	err := Run(context.Background(), newFakeBackend(t), testOptions(false))
+	err := Run(context.Background(), newFixture(t), testOptions(false))
 	if !errors.Is(err, ErrNoTerminal) || strings.Contains(err.Error(), "\n") {
 		t.Errorf("Run without a terminal: %v", err)
 	}
@@ -190,7 +190,7 @@ func TestRunNeedsATerminal(t *testing.T) {
 // BenchmarkCredentialsKeyPress is one key press (Update and View) in the Credentials
 // view holding 30,000 tokens.
 func BenchmarkCredentialsKeyPress(b *testing.B) {
-	fb := newFakeBackend(b)
+	fb := newFixture(b)
 	owners := 3000
 	for i := range owners {
 		id := fmt.Sprintf("u-bench-%d", i)
@@ -225,14 +225,59 @@ func BenchmarkCredentialsKeyPress(b *testing.B) {
 }
 
 // panicky is a backend with a bug.
-type panicky struct{ *fakeBackend }
+type panicky struct{ *fixtureBackend }
 
 func (panicky) Revoke(context.Context, []sync.Credential) error { panic("nil map") }
 
 func TestBackendPanicIsAnError(t *testing.T) {
-	m := loaded(t, panicky{newFakeBackend(t)}, 80, 24, false)
+	m := loaded(t, panicky{newFixture(t)}, 80, 24, false)
 	m = keys(t, m, "3", "x", "y")
 	if s := m.statusView(); !strings.Contains(s, "internal error: nil map") {
 		t.Errorf("status after a panicking revoke: %q", s)
+	}
+}
+
+// An owner-wide revocation always asks for a typed name: when the owner's name is
+// unresolved, its id; y alone never answers it.
+func TestOwnerWideRevokeOfUnresolvedOwnerNeedsTheID(t *testing.T) {
+	b := newFixture(t)
+	b.snap.Credentials = append(b.snap.Credentials, sync.Credential{ID: "tok-ghost-1", Kind: sync.CredentialPAT, OwnerID: "u-ghost",
+		OwnerType: sync.PrincipalUser, Comment: "orphan", Created: ago(30), Expiry: in(30)})
+	m := loaded(t, b, 100, 30, false)
+	m = keys(t, m, append(append([]string{"3", "/"}, strings.Split("tok-ghost", "")...), "enter", "X")...)
+	if m.modal != modalConfirm {
+		t.Fatalf("no confirmation; status %q", m.status)
+	}
+	if v := m.View(); !strings.Contains(v, "Type u-ghost to confirm") || !strings.Contains(v, "owner u-ghost (name unresolved)") {
+		t.Fatalf("the owner-wide confirmation does not ask for the owner's id:\n%s", v)
+	}
+	m = keys(t, m, "y")
+	if m.modal != modalConfirm || m.busy != "" {
+		t.Fatal("y answered an owner-wide revocation")
+	}
+	m = send(t, m, tea.KeyMsg{Type: tea.KeyCtrlU}) // the y went into the answer
+	m = keys(t, m, strings.Split("u-ghost", "")...)
+	// The answer, without running the revocation it starts (the fixture only loads).
+	tm, cmd := m.Update(keyMsg("enter"))
+	m = tm.(Model)
+	tm, _ = m.Update(cmd())
+	if m = tm.(Model); m.modal != modalNone || !strings.Contains(m.busy, "revoking 1 credential of owner u-ghost") {
+		t.Errorf("typing the id did not start the revocation: busy %q, status %q", m.busy, m.status)
+	}
+}
+
+// An owner with neither a name nor an id: the owner-wide revocation is refused, and
+// the status says why.
+func TestOwnerWideRevokeWithoutNameOrIDIsRefused(t *testing.T) {
+	b := newFixture(t)
+	m := loaded(t, b, 100, 30, false)
+	m, _ = m.askRevoke(revokeIntent{ownerWide: true, creds: []sync.CredentialStatus{{Credential: sync.Credential{ID: "tok-x", Kind: sync.CredentialPAT, Owner: "\x1b[31m"}}}})
+	if m.modal != modalNone || m.statusK != statusError || !strings.Contains(m.status, "neither a name nor an id") {
+		t.Errorf("modal %v, status %q; want a refusal that says why", m.modal, m.status)
+	}
+	// A leaked token's owner without a name is typed by id, too.
+	m, _ = m.askLeaked(Leak{Redacted: "dapi…cdef", OwnerID: "u-ghost", OwnerType: sync.PrincipalUser})
+	if v := m.View(); m.modal != modalConfirm || !strings.Contains(v, "Type u-ghost to confirm") {
+		t.Errorf("the leak confirmation does not ask for the owner's id:\n%s", v)
 	}
 }

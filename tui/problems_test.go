@@ -8,7 +8,7 @@ import (
 )
 
 func TestConsoleShowsSourceProblemsInABanner(t *testing.T) {
-	b := newFakeBackend(t)
+	b := newFixture(t)
 	m := loaded(t, b, 120, 40, false)
 	if strings.Contains(m.View(), "could not be read") {
 		t.Fatalf("a banner without problems:\n%s", m.View())
@@ -30,7 +30,7 @@ func TestConsoleShowsSourceProblemsInABanner(t *testing.T) {
 func TestFilterMasksACredential(t *testing.T) {
 	const pasted = "dapi0123456789abcdef0123456789abcdef"
 	for _, tab := range []string{"1", "2", "3", "4", "5"} {
-		m := loaded(t, newFakeBackend(t), 160, 40, false)
+		m := loaded(t, newFixture(t), 160, 40, false)
 		m = keys(t, m, tab, "/", pasted)
 		if v := m.View(); strings.Contains(v, "0123456789") {
 			t.Errorf("tab %s: the filter input shows the credential:\n%s", tab, v)

@@ -17,7 +17,7 @@ import (
 // but not another: its number key, the tab bar, the help, the filter, the layout,
 // the detail pane and its own file all come from newTabs.
 func TestEveryViewIsListedOnceAndReachedEverywhere(t *testing.T) {
-	b := newFakeBackend(t)
+	b := newFixture(t)
 	b.event("add_member", "add_member/de-team/bob@acme.com", nil) // a row for the audit view
 	m := loaded(t, b, 200, 40, false)
 	if got, want := m.keys.Views.Keys(), len(m.tabs); len(got) != want || got[want-1] != strconv.Itoa(want) {

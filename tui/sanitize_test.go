@@ -10,8 +10,8 @@ import (
 
 // hostileBackend is the fake with names, comments and reasons that carry escape
 // sequences, as anyone may set a Bitbucket display name or a token comment.
-func hostileBackend(t *testing.T) *fakeBackend {
-	b := newFakeBackend(t)
+func hostileBackend(t *testing.T) *fixtureBackend {
+	b := newFixture(t)
 	s := b.snap
 	s.Users["u-fay"].DisplayName = "\x1b[31mFay"
 	for i, a := range s.Groups["ml"].Members {

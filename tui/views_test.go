@@ -13,7 +13,7 @@ func TestViewGoldens(t *testing.T) {
 	views := []struct {
 		name  string
 		keys  []string
-		setup func(*fakeBackend)
+		setup func(*fixtureBackend)
 	}{
 		{"mappings-members", []string{"1", "tab", "j"}, nil},
 		{"principals", []string{"2"}, nil},
@@ -25,7 +25,7 @@ func TestViewGoldens(t *testing.T) {
 		{"confirm-apply", []string{"5", "a"}, nil},
 		{"remap-picker", []string{"1", "m"}, nil},
 		{"leaked-input", []string{"!", "d", "a", "p", "i"}, nil},
-		{"audit", []string{"6"}, func(b *fakeBackend) {
+		{"audit", []string{"6"}, func(b *fixtureBackend) {
 			b.event("add_member", "add_member/de-team/bob@acme.com", nil)
 			b.event("revoke_token", "tok-hal-old", fmt.Errorf("PERMISSION_DENIED: not an admin"))
 			b.event("remap", "mappings[0] -> platform-eng", nil)
@@ -34,7 +34,7 @@ func TestViewGoldens(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {200, 60}, {60, 20}} {
 		for _, v := range views {
 			t.Run(fmt.Sprintf("%dx%d/%s", size[0], size[1], v.name), func(t *testing.T) {
-				b := newFakeBackend(t)
+				b := newFixture(t)
 				if v.setup != nil {
 					v.setup(b)
 				}

@@ -11,7 +11,8 @@ import (
 const day = 24 * time.Hour
 
 // Age is a duration in its largest whole unit: "120d", "5h", "3m", "now";
-// a negative one is "-5h".
+// a negative one is "-5h", but under a minute either way is "now" (two
+// clocks a few seconds apart).
 func Age(d time.Duration) string {
 	switch {
 	case d >= day:
@@ -20,7 +21,7 @@ func Age(d time.Duration) string {
 		return fmt.Sprintf("%dh", int(d/time.Hour))
 	case d >= time.Minute:
 		return fmt.Sprintf("%dm", int(d/time.Minute))
-	case d >= 0:
+	case d > -time.Minute:
 		return "now"
 	}
 	return "-" + Age(-d)

@@ -2,8 +2,8 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	gosync "sync"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/bitbricks/bitbricks/config"
 	"github.com/bitbricks/bitbricks/sync"
+	"github.com/charmbracelet/x/exp/teatest"
 )
 
 // testNow is the fixed clock of every console test.
@@ -65,35 +66,26 @@ pipelines:
     lifetime: 45d
 `
 
-// leakedValue is a token value the fake recognises as hal's old token.
-const leakedValue = "dapi0123456789abcdef0123456789abcdef"
-
-// fakeBackend is an in-memory organisation with drift of every kind. Apply, Revoke,
-// Rotate and Remap change it, so a test sees the console catch up.
-type fakeBackend struct {
+// fixtureBackend is an in-memory organisation with drift of every kind, for the
+// tests that render: view goldens, sanitising, layout, benchmarks. It only loads;
+// the flows that change something run on the real engine over the emulator
+// (flows_test.go), so a call that would change something fails the test.
+type fixtureBackend struct {
+	t       testing.TB
 	mu      gosync.Mutex
 	snap    *sync.Snapshot
 	cfg     *config.Config
-	path    string
 	audit   []AuditEvent
-	loads   int
 	loadErr error
-	fail    map[string]string // change id -> apply error
-	step    chan struct{}     // when set, Apply takes one change per receive
-	seq     int
 }
 
-func newFakeBackend(t testing.TB) *fakeBackend {
+func newFixture(t testing.TB) *fixtureBackend {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "bitbricks.yaml")
-	if err := os.WriteFile(path, []byte(testConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "bitbricks.yaml"), []byte(testConfig))
 	if err != nil {
 		t.Fatalf("test config: %v", err)
 	}
-	return &fakeBackend{snap: demoSnapshot(), cfg: cfg, path: path, fail: map[string]string{}}
+	return &fixtureBackend{t: t, snap: demoSnapshot(), cfg: cfg}
 }
 
 func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
@@ -195,7 +187,7 @@ func demoSnapshot() *sync.Snapshot {
 const fakeIssuer = "https://api.bitbucket.org/2.0/workspaces/acme/pipelines-config/identity/oidc"
 
 // Federate is phase 1: the binding's policy is added to its service principal.
-func (f *fakeBackend) Federate(ctx context.Context, binding string) (sync.FederationResult, error) {
+func (f *fixtureBackend) Federate(ctx context.Context, binding string) (sync.FederationResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	b, ok := f.cfg.BindingByName(binding)
@@ -260,10 +252,9 @@ func cloneMap[K comparable, V any](m map[K]V) map[K]V {
 	return out
 }
 
-func (f *fakeBackend) Load(ctx context.Context) (*sync.Snapshot, sync.Plan, error) {
+func (f *fixtureBackend) Load(ctx context.Context) (*sync.Snapshot, sync.Plan, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.loads++
 	if f.loadErr != nil {
 		return nil, sync.Plan{}, f.loadErr
 	}
@@ -271,13 +262,13 @@ func (f *fakeBackend) Load(ctx context.Context) (*sync.Snapshot, sync.Plan, erro
 	return snap, sync.ComputePlan(snap, f.cfg, testNow), nil
 }
 
-func (f *fakeBackend) Config() *config.Config {
+func (f *fixtureBackend) Config() *config.Config {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.cfg
 }
 
-func (f *fakeBackend) event(action, target string, err error) {
+func (f *fixtureBackend) event(action, target string, err error) {
 	e := AuditEvent{Time: testNow, Operator: "tester / admin@acme.com", Action: action, Target: target, Result: sync.ResultApplied}
 	if err != nil {
 		e.Result, e.Error = sync.ResultFailed, err.Error()
@@ -285,165 +276,32 @@ func (f *fakeBackend) event(action, target string, err error) {
 	f.audit = append(f.audit, e)
 }
 
-func (f *fakeBackend) Apply(ctx context.Context, changes []sync.Change, progress func(sync.Result)) ([]sync.Result, error) {
-	var results []sync.Result
-	for _, c := range changes {
-		if f.step != nil {
-			select {
-			case <-f.step:
-			case <-ctx.Done():
-				return results, ctx.Err()
-			}
-		}
-		f.mu.Lock()
-		err := f.apply(c)
-		f.event(c.Action.String(), c.ID, err)
-		f.mu.Unlock()
-		r := sync.Result{ID: c.ID, Status: sync.ResultApplied}
-		if err != nil {
-			r.Status, r.Error = sync.ResultFailed, err.Error()
-		}
-		results = append(results, r)
-		progress(r)
-	}
-	return results, nil
+func (f *fixtureBackend) changed(what string) error {
+	f.t.Errorf("a rendering test called %s; flows that change something run on the engine (flows_test.go)", what)
+	return errors.New("the fixture only loads")
 }
 
-func (f *fakeBackend) apply(c sync.Change) error {
-	if msg, ok := f.fail[c.ID]; ok {
-		return fmt.Errorf("%s", msg)
-	}
-	g := f.snap.DBGroups[c.Group]
-	switch c.Action {
-	case sync.ActionCreateGroup:
-		f.snap.DBGroups[c.Group] = &sync.Group{ID: "g-" + c.Group, Name: c.Group, Kind: sync.KindWorkspace, MembersKnown: true}
-		return nil
-	case sync.ActionRevokeToken, sync.ActionRevokeSecret:
-		return f.revoke(c.TokenID)
-	case sync.ActionRotateCredential:
-		return f.rotate(c.Binding)
-	}
-	if g == nil {
-		return fmt.Errorf("group %s not found", c.Group)
-	}
-	switch c.Action {
-	case sync.ActionAddMember:
-		g.Members = append(g.Members, sync.Member{ID: c.PrincipalID, Type: c.PrincipalType, Display: c.Principal})
-	case sync.ActionRemoveMember:
-		g.Members = slices.DeleteFunc(g.Members, func(m sync.Member) bool { return m.ID == c.PrincipalID })
-	case sync.ActionAddEntitlement:
-		g.Entitlements = append(g.Entitlements, c.Entitlement)
-	case sync.ActionRemoveEntitlement:
-		g.Entitlements = slices.DeleteFunc(g.Entitlements, func(e string) bool { return e == c.Entitlement })
-	}
-	return nil
+func (f *fixtureBackend) Apply(context.Context, []sync.Change, func(sync.Result)) ([]sync.Result, error) {
+	return nil, f.changed("Apply")
 }
 
-func (f *fakeBackend) revoke(id string) error {
-	n := len(f.snap.Credentials)
-	f.snap.Credentials = slices.DeleteFunc(f.snap.Credentials, func(c sync.Credential) bool { return c.ID == id })
-	if len(f.snap.Credentials) == n {
-		return fmt.Errorf("credential %s not found", id)
-	}
-	return nil
+func (f *fixtureBackend) Revoke(context.Context, []sync.Credential) error { return f.changed("Revoke") }
+
+func (f *fixtureBackend) FindLeaked(context.Context, string) (Leak, error) {
+	return Leak{}, f.changed("FindLeaked")
 }
 
-func (f *fakeBackend) Revoke(ctx context.Context, creds []sync.Credential) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, c := range creds {
-		err := f.revoke(c.ID)
-		f.event("revoke_token", c.ID, err)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+func (f *fixtureBackend) RevokeLeaked(context.Context, Leak) (string, int, error) {
+	return "", 0, f.changed("RevokeLeaked")
 }
 
-// FindLeaked: the fake's leaked value is one of hal's tokens.
-func (f *fakeBackend) FindLeaked(ctx context.Context, value string) (Leak, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if value != leakedValue {
-		return Leak{}, fmt.Errorf("the token is not valid in %s", f.snap.Host)
-	}
-	l := Leak{Redacted: "dapi…" + value[len(value)-4:], Owner: "hal@acme.com", OwnerType: sync.PrincipalUser}
-	for _, c := range f.snap.Credentials {
-		if c.Owner == l.Owner && (c.Kind == sync.CredentialPAT || c.Kind == sync.CredentialOBO) {
-			l.Tokens = append(l.Tokens, c)
-		}
-	}
-	return l, nil
+func (f *fixtureBackend) Rotate(context.Context, string) (sync.RotationResult, error) {
+	return sync.RotationResult{}, f.changed("Rotate")
 }
 
-func (f *fakeBackend) RevokeLeaked(ctx context.Context, l Leak) (string, int, error) {
-	var err error
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, c := range l.Tokens {
-		if err = f.revoke(c.ID); err != nil {
-			break
-		}
-		f.event("revoke_leaked", c.ID, err)
-	}
-	return l.Owner, len(l.Tokens), err
-}
+func (f *fixtureBackend) Remap(context.Context, int, string) error { return f.changed("Remap") }
 
-func (f *fakeBackend) rotate(binding string) error {
-	st := f.snap.Bindings[binding]
-	b, ok := f.cfg.BindingByName(binding)
-	if st == nil || !ok {
-		return fmt.Errorf("binding %s not found", binding)
-	}
-	f.seq++
-	kind := sync.CredentialOBO
-	if b.Credential == config.CredentialOAuthSecret {
-		kind = sync.CredentialOAuthSecret
-	}
-	id := fmt.Sprintf("new-%s-%d", binding, f.seq)
-	f.snap.Credentials = append(f.snap.Credentials, sync.Credential{ID: id, Kind: kind, OwnerID: st.SPID, Owner: b.ServicePrincipal,
-		OwnerType: sync.PrincipalServicePrincipal, Comment: fmt.Sprintf("bitbricks:%s:%d", binding, testNow.Unix()),
-		Created: testNow, Expiry: testNow.Add(b.Lifetime.Std())})
-	st.RecordedID = id
-	f.snap.Credentials = slices.DeleteFunc(f.snap.Credentials, func(c sync.Credential) bool {
-		return c.OwnerID == st.SPID && c.ID != id && c.Kind == kind && c.Created.Before(testNow)
-	})
-	return nil
-}
-
-func (f *fakeBackend) Rotate(ctx context.Context, binding string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	err := f.rotate(binding)
-	f.event("rotate_credential", binding, err)
-	return err
-}
-
-func (f *fakeBackend) Remap(ctx context.Context, index int, group string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	src, err := os.ReadFile(f.path)
-	if err != nil {
-		return err
-	}
-	out, err := config.Remap(src, index, group)
-	if err != nil {
-		return err
-	}
-	cfg, err := config.Parse(f.path, out)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(f.path, out, 0o600); err != nil {
-		return err
-	}
-	f.cfg = cfg
-	f.event("remap", fmt.Sprintf("mappings[%d] -> %s", index, group), nil)
-	return nil
-}
-
-func (f *fakeBackend) Audit(ctx context.Context, n int) ([]AuditEvent, error) {
+func (f *fixtureBackend) Audit(ctx context.Context, n int) ([]AuditEvent, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := slices.Clone(f.audit)
@@ -451,23 +309,11 @@ func (f *fakeBackend) Audit(ctx context.Context, n int) ([]AuditEvent, error) {
 	return out[:min(n, len(out))], nil
 }
 
-// credential reports whether the fake still holds the credential id.
-func (f *fakeBackend) credential(id string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.ContainsFunc(f.snap.Credentials, func(c sync.Credential) bool { return c.ID == id })
-}
-
-// member reports whether the fake's Databricks group holds the principal id.
-func (f *fakeBackend) member(group, id string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	g := f.snap.DBGroups[group]
-	return g != nil && slices.ContainsFunc(g.Members, func(m sync.Member) bool { return m.ID == id })
-}
-
-func (f *fakeBackend) credentials() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.snap.Credentials)
+// console starts the console on the fixture in a w×h terminal and waits for the
+// first load, for rendering flows that change nothing.
+func console(t *testing.T, b *fixtureBackend, w, h int, readOnly bool) *teatest.TestModel {
+	t.Helper()
+	tm := teatest.NewTestModel(t, NewModel(b, testOptions(readOnly)), teatest.WithInitialTermSize(w, h))
+	waitFor(t, tm, "data-engineers")
+	return tm
 }
