@@ -267,11 +267,11 @@ func (c *Credentials) revoke(ctx context.Context, j *journal, cr Credential) err
 		// The Admin API only lists them; revocation is in Atlassian Administration.
 		return fmt.Errorf("Atlassian API token %s of %s: bitbricks cannot revoke it; revoke it in Atlassian Administration (admin.atlassian.com → Security → API tokens)", cr.ID, cr.Owner)
 	}
-	ch := Change{TokenID: cr.ID, Principal: cr.Owner, PrincipalID: cr.OwnerID}
-	action, target := ActionRevokeToken, "token:"+cr.ID+" owner:"+cr.Owner
+	ch := Change{Action: ActionRevokeToken, TokenID: cr.ID, Principal: cr.Owner, PrincipalID: cr.OwnerID}
 	if cr.Kind == CredentialOAuthSecret {
-		action, target = ActionRevokeSecret, "secret:"+cr.ID+" owner:"+cr.Owner
+		ch.Action = ActionRevokeSecret
 	}
+	action, target := ch.Action, ch.AuditTarget() // as a planned revocation is audited
 	if err := j.intent(ctx, action.String(), target); err != nil {
 		return err
 	}
