@@ -42,6 +42,15 @@ func (e *FederationRefusal) Error() string {
 		e.Binding, strings.Join(e.Missing, "; "))
 }
 
+// FederatedError refuses to rotate a federated binding: its pipeline
+// authenticates by OIDC and stores nothing, and a rotation would store a
+// credential again. Nothing changed.
+type FederatedError struct{ Binding string }
+
+func (e *FederatedError) Error() string {
+	return fmt.Sprintf("rotate %s: the binding is federated (its pipeline authenticates by OIDC and stores no credential), so there is nothing to rotate; nothing was changed", e.Binding)
+}
+
 // FinishStep is one step of phase 2.
 type FinishStep int
 

@@ -324,6 +324,14 @@ func TestFederationPhase2(t *testing.T) {
 			if err != nil || len(again.Delete) != 0 || len(again.Revoke) != 0 {
 				t.Errorf("evidence after phase 2: %+v, %v", again, err)
 			}
+			// Rotating it would store a credential again: refused, nothing changed.
+			state := e.state()
+			if _, err := e.creds.RotateBinding(ctx, b); !errors.As(err, new(*FederatedError)) {
+				t.Errorf("rotating a federated binding: %v", err)
+			}
+			if e.state() != state {
+				t.Error("a refused rotation of a federated binding changed something")
+			}
 			e.mustNotShow(t, []string{value})
 		})
 	}

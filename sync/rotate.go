@@ -124,7 +124,11 @@ func (c *Credentials) RotateBinding(ctx context.Context, b config.Binding) (Rota
 		return RotationResult{Binding: b.Name, ServicePrincipal: b.ServicePrincipal}, err
 	}
 	res, err := c.rotate(ctx, j, b)
-	j.record(ActionRotateCredential.String(), target, err)
+	if errors.As(err, new(*FederatedError)) {
+		j.skip(ActionRotateCredential.String(), target, oneLine(err))
+	} else {
+		j.record(ActionRotateCredential.String(), target, err)
+	}
 	return res, j.done(err)
 }
 
@@ -164,6 +168,15 @@ func (c *Credentials) rotate(ctx context.Context, j *journal, b config.Binding) 
 			return r.res, err
 		}
 		return r.res, &RotationError{Binding: b.Name, Err: err, State: "nothing was changed"}
+	}
+	if _, stored := r.vs.byKey[b.Variable]; !stored && c.Config.Databricks.AccountID != "" {
+		// Nothing stored: a policy may trust the pipeline instead. Read the
+		// whole federation state only when the service principal has one.
+		if ps, err := c.Databricks.FederationPolicies(ctx, r.sp.ID); err == nil && len(ps) > 0 {
+			if fs, err := c.readFederation(ctx, b); err == nil && fs.bf.Status == FederationFederated {
+				return r.res, &FederatedError{Binding: b.Name}
+			}
+		}
 	}
 	var value string // the new credential; it goes nowhere but Databricks and the variable
 	steps := []func(context.Context) error{
