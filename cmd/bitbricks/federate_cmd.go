@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -73,8 +74,9 @@ deletes the secured variable, revokes the stored credentials and deletes
 <VARIABLE>_ID, each step audited, under the write lock. A failure at any step
 leaves the pipeline a way to authenticate; run --finish again to complete.
 
---all runs phase 1 for every binding that can federate; --dry-run prints the
-policy and snippet and changes nothing.`,
+--all runs phase 1 for every binding that can federate (on a terminal it
+lists them and asks first); --dry-run prints the policy and snippet and
+changes nothing.`,
 		Example: `  bitbricks federate etl-prod --dry-run
   bitbricks federate etl-prod
   bitbricks federate etl-prod --finish
@@ -117,6 +119,14 @@ policy and snippet and changes nothing.`,
 						return json.NewEncoder(s.Out).Encode(map[string]any{"results": []any{}})
 					}
 					return nil
+				}
+				// Phase 1 only adds policies, so it needs no --yes off a
+				// terminal; on one, --all offers the list first.
+				if s.IsTerminal && !yes && !dryRun {
+					q := fmt.Sprintf("Create federation policies for %s?", strings.Join(names, ", "))
+					if ok, err := confirm(s, q); err != nil || !ok {
+						return cancelled(s, err)
+					}
 				}
 			}
 			var results []bbsync.FederationResult

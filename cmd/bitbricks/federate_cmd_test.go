@@ -172,3 +172,22 @@ func TestPipelinesExampleUsesOIDC(t *testing.T) {
 		}
 	}
 }
+
+// --all on a terminal offers the eligible bindings and a no creates nothing.
+func TestFederateAllOffersFirst(t *testing.T) {
+	o := newTestOrg(t)
+	r := runCLIOn(t, true, o.env, "n\n", "federate", "--all", "--config", o.cfg)
+	o.org.Mu.Lock()
+	n := len(o.org.DB.FederationPolicies)
+	o.org.Mu.Unlock()
+	if !strings.Contains(r.err, "etl-prod, ml-prod?") || !strings.Contains(r.err, "Cancelled") || n != 0 {
+		t.Fatalf("declined --all: %d policies; %s", n, r.err)
+	}
+	r = runCLIOn(t, true, o.env, "y\n", "federate", "--all", "--config", o.cfg)
+	o.org.Mu.Lock()
+	n = len(o.org.DB.FederationPolicies)
+	o.org.Mu.Unlock()
+	if r.code != 0 || n != 2 || strings.Count(r.out, "(created)") != 2 {
+		t.Fatalf("accepted --all: exit %d, %d policies\n%s%s", r.code, n, r.out, r.err)
+	}
+}
