@@ -127,7 +127,7 @@ func BenchmarkConsoleFirstFrameFromCache(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(fi.Size())/(1<<20), "cache-MB")
-	f := newFakeBackend(b)
+	f := newFixture(b)
 	f.cfg = cfg
 	b.ReportAllocs()
 	for b.Loop() {
