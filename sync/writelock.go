@@ -381,27 +381,30 @@ func readLease(ctx context.Context, db *Databricks, info workspace.ObjectInfo, t
 	return h, nil
 }
 
-// createLease creates the lease file of epoch for h, only if absent, and
-// reads it back: false when another writer created it first.
+// createLease creates the lease file at p for h, only if absent, and reads
+// it back: false when another writer created it first. An import whose
+// answer was lost, or that a retry then found present, counts as created
+// when the file holds h.
 func createLease(ctx context.Context, db *Databricks, p string, h Holder) (bool, error) {
 	b, _ := json.Marshal(h)
-	err := db.w.Workspace.Import(ctx, workspace.Import{Path: p, Format: workspace.ImportFormatAuto,
+	ierr := db.w.Workspace.Import(ctx, workspace.Import{Path: p, Format: workspace.ImportFormatAuto,
 		Content: base64.StdEncoding.EncodeToString(b), Overwrite: false})
-	if errors.Is(err, apierr.ErrResourceAlreadyExists) {
+	out, rerr := db.w.Workspace.Export(ctx, workspace.ExportRequest{Path: p, Format: workspace.ExportFormatSource})
+	var got Holder
+	if rerr == nil {
+		if raw, err := base64.StdEncoding.DecodeString(out.Content); err == nil {
+			_ = json.Unmarshal(raw, &got)
+		}
+	}
+	switch {
+	case rerr == nil && got.Nonce == h.Nonce:
+		return true, nil
+	case ierr == nil && rerr != nil:
+		return false, fmt.Errorf("read back the workspace lease %s: %w", p, rerr)
+	case ierr == nil || errors.Is(ierr, apierr.ErrResourceAlreadyExists):
 		return false, nil
 	}
-	if err != nil {
-		return false, fmt.Errorf("create the workspace lease %s: %w", p, err)
-	}
-	out, err := db.w.Workspace.Export(ctx, workspace.ExportRequest{Path: p, Format: workspace.ExportFormatSource})
-	if err != nil {
-		return false, fmt.Errorf("read back the workspace lease %s: %w", p, err)
-	}
-	var got Holder
-	if raw, err := base64.StdEncoding.DecodeString(out.Content); err == nil {
-		_ = json.Unmarshal(raw, &got)
-	}
-	return got.Nonce == h.Nonce, nil
+	return false, fmt.Errorf("create the workspace lease %s: %w", p, ierr)
 }
 
 // acquireLease takes the workspace lease: it creates the next epoch's file

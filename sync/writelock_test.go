@@ -183,3 +183,35 @@ func TestWriteLeaseRenewAndLoss(t *testing.T) {
 	}
 	l.Release(ctx)
 }
+
+// A lease import whose answer is lost (it landed) is this writer's lease,
+// not another's; one that failed outright stops the write with a clear
+// error and leaves no lease behind.
+func TestWriteLeaseImportFaults(t *testing.T) {
+	for _, kind := range []emulator.FaultKind{emulator.FaultTruncated, emulator.Fault500} {
+		t.Run(string(kind), func(t *testing.T) {
+			e := newDemo(t, emulator.Options{})
+			ctx := context.Background()
+			if err := e.srv.SetFaults([]emulator.FaultRule{{Route: "POST /api/2.0/workspace/import", Sequence: []emulator.FaultKind{kind}}}); err != nil {
+				t.Fatal(err)
+			}
+			l, _, err := AcquireWriteLock(ctx, e.db, lockOpts(t, t.TempDir(), "sync --apply", e.org.Now))
+			files := e.org.WorkspaceFiles(DefaultLeaseDir)
+			if kind == emulator.Fault500 {
+				if err == nil || !strings.Contains(err.Error(), "create the workspace lease") || len(files) != 0 {
+					t.Fatalf("import failing: %v, lease files %v; want a clear error and no lease", err, files)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("with the import's answer lost: %v", err)
+			}
+			if len(files) != 1 {
+				t.Errorf("lease files %v, want one", files)
+			}
+			if err := l.Release(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
