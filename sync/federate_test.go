@@ -3,6 +3,11 @@ package sync
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -181,6 +186,32 @@ func TestFederationPhase1WithSDK(t *testing.T) {
 	e.mustNotStep(t, etl, `{"repository":"etl","ttl":"-1m"}`)               // expired
 	e.mustNotStep(t, etl, `{"repository":"etl","audience":"someone-else"}`) // another audience
 	e.mustNotStep(t, ml, etlStep)                                           // trusted for another service principal only
+
+	// A forged token: the right claims, signed by a key the issuer never
+	// published; and the same claims unsigned (alg none).
+	good := e.stepToken(t, etlStep)
+	parts := strings.Split(good, ".")
+	forger, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	sig, err := rsa.SignPKCS1v15(nil, forger, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
+	for what, tok := range map[string]string{
+		"forged":   parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig),
+		"unsigned": none + "." + parts[1] + ".",
+	} {
+		if who, err := e.asPipelineStep(t, app, tok); err == nil {
+			t.Errorf("a %s token authenticated as %s", what, who)
+		}
+	}
+	if who, err := e.asPipelineStep(t, app, good); err != nil || who != app {
+		t.Errorf("the genuine token: %q, %v", who, err)
+	}
 
 	// Idempotent: a second phase 1 finds the policy in place.
 	again, err := e.creds.Federate(ctx, etl, false)
@@ -561,4 +592,34 @@ func TestServiceFederation(t *testing.T) {
 			t.Errorf("audit lacks %s: %s", a, actions)
 		}
 	}
+}
+
+// No audit, no action: phase 2 with an audit log that cannot be written
+// deletes and revokes nothing.
+func TestFederationFinishNeedsTheAudit(t *testing.T) {
+	e, clock := newFedEnv(t)
+	b := e.binding(t, "etl-prod")
+	if _, err := e.creds.Federate(context.Background(), b, false); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Minute)
+	e.control(t, "POST", "/_emulator/pipelines/runs", `{"repository":"etl"}`)
+	e.control(t, "PUT", "/_emulator/pipelines/config?repository=etl", oidcPipeline)
+	plan, err := e.creds.FinishEvidence(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocker := filepath.Join(t.TempDir(), "not-a-dir")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.creds.AuditFile = filepath.Join(blocker, "audit.jsonl")
+	before := e.state()
+	if _, err := e.creds.FinishFederation(context.Background(), b, plan); err == nil {
+		t.Fatal("phase 2 ran without an audit log")
+	}
+	if e.state() != before {
+		t.Error("phase 2 changed something it could not audit")
+	}
+	e.mustWork(t, b)
 }
