@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -126,8 +127,12 @@ func readRotationLog(path string) rotationLog {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	for sc.Scan() {
+		line := sc.Bytes()
+		if !bytes.Contains(line, []byte(stepActions[StepCreate])) && !bytes.Contains(line, []byte(stepActions[StepWrite])) {
+			continue // only rotation steps matter; most lines are other changes
+		}
 		var ev AuditEvent
-		if json.Unmarshal(sc.Bytes(), &ev) == nil {
+		if json.Unmarshal(line, &ev) == nil {
 			events = append(events, ev)
 		}
 	}
