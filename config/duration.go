@@ -15,12 +15,13 @@ const (
 // ParseDuration parses a positive duration made of days, hours and minutes, largest unit
 // first: "90d", "12h", "30m", "1d12h". Used for config values and flags like --older-than.
 func ParseDuration(s string) (Duration, error) {
+	q := quoteShort(s) // what errors show of s: quoted, and cut when long
 	in := strings.TrimSpace(s)
 	if in == "" {
 		return 0, fmt.Errorf("empty duration; write it like 90d, 12h, 30m or 1d12h")
 	}
 	if strings.HasPrefix(in, "-") {
-		return 0, fmt.Errorf("duration %q is negative; durations must be greater than zero", s)
+		return 0, fmt.Errorf("duration %s is negative; durations must be greater than zero", q)
 	}
 	var total time.Duration
 	rest := in
@@ -35,11 +36,11 @@ func ParseDuration(s string) (Duration, error) {
 			i++
 		}
 		if i == 0 || i == len(rest) {
-			return 0, fmt.Errorf("%q is not a duration; write it like 90d, 12h, 30m or 1d12h", s)
+			return 0, fmt.Errorf("%s is not a duration; write it like 90d, 12h, 30m or 1d12h", q)
 		}
 		n, err := strconv.ParseInt(rest[:i], 10, 64)
 		if err != nil || n > 100000 {
-			return 0, fmt.Errorf("duration %q is too large", s)
+			return 0, fmt.Errorf("duration %s is too large", q)
 		}
 		u := -1
 		for j, unit := range units {
@@ -48,19 +49,28 @@ func ParseDuration(s string) (Duration, error) {
 			}
 		}
 		if u < 0 || u <= lastUnit {
-			return 0, fmt.Errorf("%q is not a duration; write it like 90d, 12h, 30m or 1d12h", s)
+			return 0, fmt.Errorf("%s is not a duration; write it like 90d, 12h, 30m or 1d12h", q)
 		}
 		lastUnit = u
 		total += time.Duration(n) * units[u].size
 		rest = rest[i+1:]
 	}
 	if total <= 0 {
-		return 0, fmt.Errorf("duration %q must be greater than zero", s)
+		return 0, fmt.Errorf("duration %s must be greater than zero", q)
 	}
 	if total > maxDuration {
-		return 0, fmt.Errorf("duration %q is too large", s)
+		return 0, fmt.Errorf("duration %s is too large", q)
 	}
 	return Duration(total), nil
+}
+
+// quoteShort quotes s for an error message, cut to its first 40 characters
+// so a long or garbled value cannot flood the line.
+func quoteShort(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		return strconv.Quote(string(r[:40])) + "…"
+	}
+	return strconv.Quote(s)
 }
 
 // Std returns d as a time.Duration.
