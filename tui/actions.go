@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/bitbricks/bitbricks/sync"
@@ -65,31 +66,63 @@ func (m Model) intent(msg tea.Msg) (Model, tea.Cmd) {
 	return m, nil
 }
 
-func (m Model) askApply(changes []sync.Change) (Model, tea.Cmd) {
-	if len(changes) == 0 {
+func (m Model) askApply(picked []sync.Change) (Model, tea.Cmd) {
+	if len(picked) == 0 {
 		m.setStatus(statusInfo, "nothing selected to apply; toggle changes with space in "+m.tabRef(tabOf[*planView](m.tabs)))
 		return m, nil
 	}
-	var b strings.Builder
-	destructive := 0
-	for i, c := range changes {
-		if c.Action.Destructive() {
-			destructive++
-		}
-		if i < 8 {
-			fmt.Fprintf(&b, "%s %s %s %s\n", m.th.actionGlyph(c.Action), c.Action, changeScope(c), changeSubject(c))
+	ids := make([]string, len(picked))
+	for i, c := range picked {
+		ids[i] = c.ID
+	}
+	// What the picked changes depend on comes along (a member of a group the
+	// plan creates needs its create_group); the engine says why when it cannot.
+	changes, err := m.d.plan.WithDependencies(ids...)
+	if err != nil {
+		m.setStatus(statusError, sync.Message(err))
+		return m, nil
+	}
+	// max_changes is checked before anyone types a confirmation Apply would refuse.
+	if err := m.b.CheckPlanSize(changes); err != nil {
+		m.setStatus(statusError, sync.Message(err))
+		return m, nil
+	}
+	var added []string
+	for _, c := range changes {
+		if !slices.Contains(ids, c.ID) {
+			added = append(added, c.Action.String()+" "+changeScope(c))
 		}
 	}
-	if len(changes) > 8 {
-		fmt.Fprintf(&b, "… and %d more\n", len(changes)-8)
+	// Destructive changes first: they are what the confirmation is for.
+	var destr, rest []string
+	for _, c := range changes {
+		line := fmt.Sprintf("%s %s %s %s", m.th.actionGlyph(c.Action), c.Action, changeScope(c), changeSubject(c))
+		if c.Action.Destructive() {
+			destr = append(destr, "  "+line)
+		} else {
+			rest = append(rest, "  "+line)
+		}
+	}
+	var b strings.Builder
+	if len(added) > 0 {
+		fmt.Fprintf(&b, "Includes what it depends on: %s.\n\n", strings.Join(added, ", "))
+	}
+	if len(destr) > 0 {
+		fmt.Fprintf(&b, "%s Take access or a credential away (%d):\n%s\n", components.GlyphWarn, len(destr), strings.Join(destr, "\n"))
+		if len(rest) > 0 {
+			b.WriteString("\n")
+		}
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(&b, "Add or rotate (%d):\n%s\n", len(rest), strings.Join(rest, "\n"))
 	}
 	require := ""
-	if len(changes) > 1 && destructive > 0 { // bulk and destructive: type the workspace
+	if len(changes) > 1 && len(destr) > 0 { // bulk and destructive: type the workspace
 		require = cmp.Or(m.d.snap.Workspace, "apply")
 	}
 	title := fmt.Sprintf("Apply %d %s?", len(changes), plural(len(changes), "change"))
-	if destructive > 0 {
-		title = fmt.Sprintf("Apply %d %s? %s %d take access or a credential away", len(changes), plural(len(changes), "change"), components.GlyphWarn, destructive)
+	if len(destr) > 0 {
+		title = fmt.Sprintf("Apply %d %s? %s %d take access or a credential away", len(changes), plural(len(changes), "change"), components.GlyphWarn, len(destr))
 	}
 	return m.ask(title, strings.TrimRight(b.String(), "\n"), require, func(m *Model) tea.Cmd {
 		m.busy = fmt.Sprintf("applying %d %s", len(changes), plural(len(changes), "change"))

@@ -21,6 +21,9 @@ type Backend interface {
 	Load(ctx context.Context) (*sync.Snapshot, sync.Plan, error)
 	// Config is the config the last Load planned with.
 	Config() *config.Config
+	// CheckPlanSize is the refusal Apply would give these changes for
+	// max_changes, or nil; asked before the confirmation.
+	CheckPlanSize(changes []sync.Change) error
 	// Apply executes exactly these changes, reporting each result as it lands.
 	Apply(ctx context.Context, changes []sync.Change, progress func(sync.Result)) ([]sync.Result, error)
 	// Revoke revokes tokens or service principal secrets.

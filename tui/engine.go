@@ -29,6 +29,12 @@ func (e *EngineBackend) Load(ctx context.Context) (*sync.Snapshot, sync.Plan, er
 	return e.Service.Load(ctx)
 }
 
+// CheckPlanSize is the max_changes guard of Apply, asked before the
+// confirmation (Service.CheckPlanSize).
+func (e *EngineBackend) CheckPlanSize(changes []sync.Change) error {
+	return e.Service.CheckPlanSize(sync.Plan{Changes: changes})
+}
+
 // Apply runs exactly these changes through the same guards, rotator and
 // audit log as `sync --apply` (Service.Apply).
 func (e *EngineBackend) Apply(ctx context.Context, changes []sync.Change, progress func(sync.Result)) ([]sync.Result, error) {

@@ -36,7 +36,9 @@ type engineEnv struct {
 // drift is the header's drift count after n of the first plan's changes.
 func (e *engineEnv) drift(n int) string { return fmt.Sprintf("drift %d ", e.changes-n) }
 
-func newEngineEnv(t testing.TB, gated bool) *engineEnv {
+// newEngineEnv serves the demo; configEdits are old, new pairs replaced in its
+// config.
+func newEngineEnv(t testing.TB, gated bool, configEdits ...string) *engineEnv {
 	t.Helper()
 	e := &engineEnv{org: emulator.Demo(testNow)}
 	if gated {
@@ -63,6 +65,7 @@ func newEngineEnv(t testing.TB, gated bool) *engineEnv {
 	dir := t.TempDir()
 	e.path = filepath.Join(dir, "bitbricks.yaml")
 	src := append(emulator.DemoConfig(e.org, hs.URL), []byte("audit:\n  file: "+filepath.Join(dir, "audit.jsonl")+"\n")...)
+	src = []byte(strings.NewReplacer(configEdits...).Replace(string(src)))
 	if err := os.WriteFile(e.path, src, 0o600); err != nil {
 		t.Fatal(err)
 	}

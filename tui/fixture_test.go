@@ -285,6 +285,11 @@ func (f *fixtureBackend) Apply(context.Context, []sync.Change, func(sync.Result)
 	return nil, f.changed("Apply")
 }
 
+// CheckPlanSize is the engine's guard on the fixture's config.
+func (f *fixtureBackend) CheckPlanSize(changes []sync.Change) error {
+	return sync.NewService(sync.Sources{}, f.Config(), sync.ServiceOptions{}).CheckPlanSize(sync.Plan{Changes: changes})
+}
+
 func (f *fixtureBackend) Revoke(context.Context, []sync.Credential) error { return f.changed("Revoke") }
 
 func (f *fixtureBackend) FindLeaked(context.Context, string) (Leak, error) {

@@ -44,7 +44,7 @@ var loopback = regexp.MustCompile(`127\.0\.0\.1:\d+`)
 // replace what changes from run to run (new credential ids) with placeholders.
 func finish(t *testing.T, tm *teatest.TestModel, mask ...string) Model {
 	t.Helper()
-	press(tm, "q")
+	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC}) // q would be typed into an open answer
 	m := tm.FinalModel(t, teatest.WithFinalTimeout(15*time.Second)).(Model)
 	view := strings.NewReplacer(mask...).Replace(m.View())
 	golden.RequireEqual(t, loopback.ReplaceAll([]byte(view), []byte("127.0.0.1:port")))
@@ -272,4 +272,48 @@ func TestMoveToGroupWithDrift(t *testing.T) {
 	press(tm, "j", "j", "j") // ml → ml-team: a new group, three to add, two unresolved
 	waitFor(t, tm, "ml-team · Databricks", "does not exist yet")
 	finish(t, tm)
+}
+
+// The bulk confirmation lists what takes access away first, and scrolls to the rest.
+func TestBulkConfirmationListsDestructiveFirst(t *testing.T) {
+	tm, e := engineConsole(t, 100, 30, false)
+	press(tm, "5", "a")
+	waitFor(t, tm, fmt.Sprintf("Apply %d changes?", e.changes), "Take access or a credential away", "↑↓ lines 1-")
+	press(tm, "pgdown", "pgdown", "pgdown")
+	waitFor(t, tm, "Add or rotate", "create_group ml-team")
+	m := finish(t, tm)
+	body := m.confirm.Body()
+	if d, a := strings.Index(body, "Take access or a credential away"), strings.Index(body, "Add or rotate"); d < 0 || a < d {
+		t.Errorf("destructive changes are not listed first:\n%s", body)
+	}
+	if len(e.audit(t)) != 0 {
+		t.Error("quitting at the confirmation changed something")
+	}
+}
+
+// max_changes refuses before anyone types a confirmation Apply would refuse.
+func TestMaxChangesIsCheckedBeforeTheConfirmation(t *testing.T) {
+	e := newEngineEnv(t, false, "max_changes: 40", "max_changes: 5")
+	tm, _ := startConsole(t, e, 100, 30, false)
+	press(tm, "5", "a")
+	waitFor(t, tm, fmt.Sprintf("refused: the plan has %d changes, more than max_changes 5", e.changes))
+	m := finish(t, tm)
+	if m.modal != modalNone {
+		t.Error("a confirmation opened for a plan max_changes refuses")
+	}
+}
+
+// Applying one member of a group the plan creates applies the create_group too.
+func TestApplyOneChangeWithItsDependency(t *testing.T) {
+	tm, e := engineConsole(t, 100, 30, false)
+	press(tm, "j", "j", "j", "tab") // ml → ml-team, which does not exist; + mia first
+	waitFor(t, tm, "a apply change")
+	press(tm, "a")
+	waitFor(t, tm, "Apply 2 changes?", "Includes what it depends on: create_group ml-team", "add_member ml-team mia@acme.com")
+	press(tm, "y")
+	waitFor(t, tm, "applied 2 changes", e.drift(2))
+	finish(t, tm)
+	if !e.group("ml-team") || !e.member("ml-team", "mia@acme.com") {
+		t.Error("ml-team was not created with mia in it")
+	}
 }

@@ -253,7 +253,7 @@ func (v *mappingsView) memberDetail(g groupRow, m memberRow) string {
 	glyph, target := v.th.marks[m.Mark], views.Sanitize(g.Target)
 	switch m.Mark {
 	case markMissing:
-		return fmt.Sprintf("%s %s is %s but not in %s. Applying adds them to %s (%s via %s SCIM). Press a to apply this change alone.",
+		return fmt.Sprintf("%s %s is %s but not in %s. Applying adds them to %s (%s via %s SCIM). Press a to apply this change (with the group, when the plan creates it).",
 			glyph, m.Name, m.Note, target, target, m.Change.Action, routeName(m.Change.Route))
 	case markExtra:
 		return fmt.Sprintf("%s %s is in %s but %s. Applying removes them from %s.%s Press a to apply this change alone.",

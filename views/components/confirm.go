@@ -1,6 +1,7 @@
 package components
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -10,6 +11,9 @@ import (
 // ConfirmKeyMap answers a Confirm.
 type ConfirmKeyMap struct {
 	Yes, No, Toggle, Choose key.Binding
+	// Up and Down scroll a body taller than the dialog (arrows only: letters
+	// may be typed into the answer).
+	Up, Down key.Binding
 }
 
 // DefaultConfirmKeyMap answers with y/n, or picks a button with tab and enter.
@@ -19,6 +23,8 @@ func DefaultConfirmKeyMap() ConfirmKeyMap {
 		No:     key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n/esc", "no")),
 		Toggle: key.NewBinding(key.WithKeys("tab", "left", "right", "h", "l"), key.WithHelp("tab", "switch")),
 		Choose: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "choose")),
+		Up:     key.NewBinding(key.WithKeys("up", "pgup"), key.WithHelp("↑", "scroll up")),
+		Down:   key.NewBinding(key.WithKeys("down", "pgdown"), key.WithHelp("↓", "scroll down")),
 	}
 }
 
@@ -41,6 +47,7 @@ type Confirm struct {
 	input                Input
 	yes                  bool // the Yes button has focus
 	problem              string
+	offset               int // the first body line shown
 	width, height        int
 }
 
@@ -68,6 +75,36 @@ func (c Confirm) Init() tea.Cmd { return nil }
 func (c *Confirm) SetSize(w, h int) {
 	c.width, c.height = w, h
 	c.input.SetSize(max(w-6, 10), 1)
+	c.scroll(c.offset)
+}
+
+// bodyRoom is how many body lines the dialog shows: the question and the
+// answer always show.
+func (c Confirm) bodyRoom() int {
+	if c.height <= 0 {
+		return 1 << 30
+	}
+	_, fh := c.st.Dialog.GetFrameSize()
+	fixed := fh + 1 + 2 + 1 // title, the blank lines around the body, the buttons
+	if c.require != "" {
+		fixed++ // the prompt
+		if c.problem != "" {
+			fixed++
+		}
+	}
+	return c.height - fixed
+}
+
+func (c *Confirm) scroll(to int) {
+	n := strings.Count(c.body, "\n") + 1
+	room := c.bodyRoom()
+	if n > room {
+		room-- // a line says where the window is
+	}
+	c.offset = max(min(to, n-room), 0)
+	more := n > c.bodyRoom()
+	c.Keys.Up.SetEnabled(more)
+	c.Keys.Down.SetEnabled(more)
 }
 
 // Focus and Blur implement the component contract; a dialog always has focus.
@@ -94,6 +131,18 @@ func (c Confirm) Update(msg tea.Msg) (Confirm, tea.Cmd) {
 		return c, c.answer(true)
 	case key.Matches(km, c.Keys.Toggle):
 		c.yes = !c.yes
+	case key.Matches(km, c.Keys.Up):
+		step := 1
+		if km.String() == "pgup" {
+			step = max(c.bodyRoom()-1, 1)
+		}
+		c.scroll(c.offset - step)
+	case key.Matches(km, c.Keys.Down):
+		step := 1
+		if km.String() == "pgdown" {
+			step = max(c.bodyRoom()-1, 1)
+		}
+		c.scroll(c.offset + step)
 	case key.Matches(km, c.Keys.Choose):
 		if c.require == "" {
 			return c, c.answer(c.yes)
@@ -140,35 +189,29 @@ func (c Confirm) View() string {
 	return c.st.Dialog.Width(inner + c.st.Dialog.GetHorizontalPadding()).Render(b.String())
 }
 
-// fitBody cuts the body to the lines the dialog has room for: the question and the
-// answer always show.
+// fitBody is the window of the body the dialog has room for; a body taller
+// than that scrolls, with a line that says which lines show.
 func (c Confirm) fitBody() string {
-	if c.height <= 0 || c.body == "" {
-		return c.body
-	}
-	_, fh := c.st.Dialog.GetFrameSize()
-	fixed := fh + 1 + 2 + 1 // title, the blank lines around the body, the buttons
-	if c.require != "" {
-		fixed++ // the prompt
-		if c.problem != "" {
-			fixed++
-		}
-	}
-	room := c.height - fixed
+	room := c.bodyRoom()
 	lines := strings.Split(c.body, "\n")
-	if len(lines) <= room {
+	if c.body == "" || len(lines) <= room {
 		return c.body
 	}
-	if room < 1 {
+	if room < 2 {
 		return ""
 	}
-	return strings.Join(append(lines[:room-1:room-1], "…"), "\n")
+	end := min(c.offset+room-1, len(lines))
+	win := append(lines[c.offset:end:end], c.st.Text.Muted.Render(fmt.Sprintf("↑↓ lines %d-%d of %d", c.offset+1, end, len(lines))))
+	return strings.Join(win, "\n")
 }
 
 // ShortHelp implements help.KeyMap.
 func (c Confirm) ShortHelp() []key.Binding {
-	return []key.Binding{c.Keys.Yes, c.Keys.No, c.Keys.Toggle, c.Keys.Choose}
+	return []key.Binding{c.Keys.Yes, c.Keys.No, c.Keys.Toggle, c.Keys.Choose, c.Keys.Up, c.Keys.Down}
 }
 
 // FullHelp implements help.KeyMap.
 func (c Confirm) FullHelp() [][]key.Binding { return [][]key.Binding{c.ShortHelp()} }
+
+// Body is the dialog's whole body, however much of it shows.
+func (c Confirm) Body() string { return c.body }
