@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views"
 	"github.com/bitbricks/bitbricks/views/components"
 	"github.com/charmbracelet/bubbles/key"
 )
@@ -20,6 +21,8 @@ var glyphLegend = append(actionLegend(), []struct{ glyph, meaning string }{
 	{components.GlyphInSync, "in step: in Bitbucket and in Databricks; applied; ok"},
 	{components.GlyphKept, "kept: in Databricks only, left alone (the planner's reason is beside it)"},
 	{components.GlyphManaged, "the group is provisioned by an identity provider: drift is reported, never changed"},
+	{views.FederationGlyph(sync.FederationStored), "a pipeline binding that stores a Databricks credential (+: it could federate, f)"},
+	{views.FederationGlyph(sync.FederationFederating), "a binding whose federation policy is in place, its stored variable not yet removed"},
 	{components.GlyphWarn, "a warning: near the age limit, overdue, read-only, a destructive change"},
 	{components.GlyphError, "an error, a failure, or over the age limit"},
 	{"█░", "a credential's age against policy.token_max_age: full is over it"},

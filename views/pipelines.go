@@ -10,13 +10,13 @@ import (
 	"github.com/bitbricks/bitbricks/sync"
 )
 
-// FederationGlyph marks a binding's federation status: ● federated (no
-// stored credential), ◐ federating (policy in place, variable still there),
-// ○ stored, ? unknown.
+// FederationGlyph marks a binding's federation status: ✓ federated (no
+// stored credential; the console's in-step mark), ◐ federating (policy in
+// place, variable still there), ○ stored, ? unknown.
 func FederationGlyph(s sync.FederationStatus) string {
 	switch s {
 	case sync.FederationFederated:
-		return "●"
+		return "✓"
 	case sync.FederationFederating:
 		return "◐"
 	case sync.FederationStored:

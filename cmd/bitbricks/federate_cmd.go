@@ -22,7 +22,7 @@ the way to credential-free pipelines:
 
   ○ stored      a secured variable holds a Databricks credential
   ◐ federating  a federation policy trusts the pipeline's OIDC token; the variable is still there
-  ● federated   the policy is in place and nothing is stored
+  ✓ federated   the policy is in place and nothing is stored
 
 FEDERATE says whether ` + "`bitbricks federate BINDING`" + ` can move it (the service principal
 is known, databricks.account_id is set, the repository's and environment's
