@@ -57,10 +57,11 @@ func ExitCode(err error) int {
 	var stale *StalePlanError
 	var f *FederationRefusal
 	var ro *ReadOnlyError
+	var force *ForceError
 	switch {
 	case err == nil:
 		return 0
-	case errors.As(err, &g), errors.As(err, &held), errors.As(err, &stale), errors.As(err, &f), errors.As(err, &ro):
+	case errors.As(err, &g), errors.As(err, &held), errors.As(err, &stale), errors.As(err, &f), errors.As(err, &ro), errors.As(err, &force):
 		return 3
 	}
 	return 1

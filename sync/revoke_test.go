@@ -48,7 +48,7 @@ func TestLeakedTokenOfBoundServicePrincipal(t *testing.T) {
 		len(leak.Bindings) != 1 || leak.Bindings[0].Name != "etl-prod" || leak.Redacted != Redact(leaked) {
 		t.Fatalf("leak %+v, want etl-deployer's %d tokens and binding etl-prod", leak, len(owned))
 	}
-	out, err := e.creds.RevokeLeaked(ctx, leak)
+	out, err := e.creds.RevokeLeaked(ctx, leak, LeakOptions{Rest: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestLeakedTokenOfUser(t *testing.T) {
 	if leak.Owner.Name != "hana@acme.com" || leak.Owner.Type != PrincipalUser || len(leak.Tokens) != n || len(leak.Bindings) != 0 {
 		t.Fatalf("leak %+v, want hana's %d tokens", leak, n)
 	}
-	out, err := e.creds.RevokeLeaked(ctx, leak)
+	out, err := e.creds.RevokeLeaked(ctx, leak, LeakOptions{Rest: true})
 	if err != nil || len(out.Revoked) != n || out.StillValid {
 		t.Fatalf("revocation %+v, %v", out, err)
 	}

@@ -340,10 +340,11 @@ func (s *Service) FindLeaked(ctx context.Context, value string) (*Leak, error) {
 	return c.FindLeaked(ctx, value)
 }
 
-// RevokeLeaked contains exactly the leak FindLeaked traced: the owner's
-// bindings rotated first, then every token of the owner revoked, then a
-// check that the leaked value no longer authenticates.
-func (s *Service) RevokeLeaked(ctx context.Context, leak *Leak) (LeakRevocation, error) {
+// RevokeLeaked contains exactly the leak FindLeaked traced: the leaked token
+// first; with opts.Rest the owner's bindings rotated, then its other
+// credentials (bitbricks' own last); then a check that the leaked value no
+// longer authenticates (Credentials.RevokeLeaked).
+func (s *Service) RevokeLeaked(ctx context.Context, leak *Leak, opts LeakOptions) (LeakRevocation, error) {
 	if leak == nil {
 		return LeakRevocation{}, errors.New("revoke leaked token: trace it first")
 	}
@@ -353,7 +354,7 @@ func (s *Service) RevokeLeaked(ctx context.Context, leak *Leak) (LeakRevocation,
 	}
 	var res LeakRevocation
 	err = s.Writing(ctx, "revoke --leaked", func(ctx context.Context) (err error) {
-		res, err = c.RevokeLeaked(ctx, leak)
+		res, err = c.RevokeLeaked(ctx, leak, opts)
 		return err
 	})
 	return res, err

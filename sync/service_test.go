@@ -177,11 +177,11 @@ func TestServiceEndToEnd(t *testing.T) {
 	if err != nil || leak.Owner.Name != "ivy.chen@acme.com" {
 		t.Fatalf("FindLeaked: %+v %v", leak, err)
 	}
-	lr, err := svc.RevokeLeaked(ctx, leak)
+	lr, err := svc.RevokeLeaked(ctx, leak, LeakOptions{Rest: true})
 	if err != nil || lr.StillValid || len(lr.Revoked) != len(leak.Tokens) {
 		t.Fatalf("RevokeLeaked: %+v %v", lr, err)
 	}
-	if _, err := svc.RevokeLeaked(ctx, nil); err == nil {
+	if _, err := svc.RevokeLeaked(ctx, nil, LeakOptions{}); err == nil {
 		t.Error("RevokeLeaked without a trace did not fail")
 	}
 

@@ -275,8 +275,15 @@ func (m Model) askLeaked(l Leak) (Model, tea.Cmd) {
 	if len(l.Bindings) > 0 {
 		fmt.Fprintf(&b, "Pipeline bindings rotated first: %s\n", strings.Join(l.Bindings, ", "))
 	}
+	b.WriteString("\nThe leaked token goes first: Databricks cannot say which token a value is, so they go one at a time, in this order, until it stops authenticating; then the rest.")
+	if l.Self {
+		fmt.Fprintf(&b, "\n! %s is the identity bitbricks is using: its own credential is among these and goes last; the console can do nothing after it.", owner)
+	}
+	if l.Protected {
+		fmt.Fprintf(&b, "\n! %s is protected (policy.protected): only the leaked token goes; `bitbricks revoke --leaked --force` revokes the rest.", owner)
+	}
 	b.WriteString("\nWhatever uses them stops working at once. The revocation is audited as leaked.")
-	return m.ask("Revoke every token of "+owner+"?", b.String(), typed, func(m *Model) tea.Cmd {
+	return m.ask("Revoke the leaked token of "+owner+", then the rest?", b.String(), typed, func(m *Model) tea.Cmd {
 		c := l
 		m.busy = "revoking the leaked token of " + owner
 		b := m.b

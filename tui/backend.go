@@ -54,10 +54,15 @@ type Leak struct {
 	Owner     string // the owner's name; "" when it has none
 	OwnerID   string // the owner's SCIM id
 	OwnerType sync.PrincipalType
-	// Tokens are every token of the owner: all are revoked.
+	// Tokens are every token of the owner, in the order they are revoked
+	// until the leaked value stops authenticating.
 	Tokens []sync.Credential
 	// Bindings are the owner's pipeline bindings, rotated first.
 	Bindings []string
+	// Self: the owner is the identity bitbricks uses (its own credential is
+	// among the tokens and goes last). Protected: the owner is in
+	// policy.protected (only the leaked token goes).
+	Self, Protected bool
 	// trace is the backend's own record of the leak, opaque to the console.
 	trace any
 }

@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/bitbricks/bitbricks/config"
 	"github.com/bitbricks/bitbricks/sync"
@@ -64,7 +65,8 @@ func (e *EngineBackend) FindLeaked(ctx context.Context, value string) (Leak, err
 	if err != nil {
 		return Leak{}, err
 	}
-	out := Leak{Redacted: l.Redacted, Owner: l.Owner.Name, OwnerID: l.Owner.ID, OwnerType: l.Owner.Type, Tokens: l.Tokens, trace: l}
+	out := Leak{Redacted: l.Redacted, Owner: l.Owner.Name, OwnerID: l.Owner.ID, OwnerType: l.Owner.Type, Tokens: l.Candidates,
+		Self: l.Self, Protected: l.Protected, trace: l}
 	for _, b := range l.Bindings {
 		out.Bindings = append(out.Bindings, b.Name)
 	}
@@ -78,7 +80,19 @@ func (e *EngineBackend) RevokeLeaked(ctx context.Context, leak Leak) (string, in
 	if !ok {
 		return "", 0, errors.New("revoke leaked token: trace it first")
 	}
-	res, err := e.Service.RevokeLeaked(ctx, l)
+	// The typed owner's name confirms the rest; a protected owner's other
+	// credentials stay (the CLI's --force revokes them).
+	res, err := e.Service.RevokeLeaked(ctx, l, sync.LeakOptions{Rest: true})
+	if err == nil && (res.Leaked == "" || !res.Checked || len(res.Kept) > 0 || len(res.Broken) > 0) {
+		var what []string
+		for _, k := range append(res.Broken, res.Kept...) {
+			what = append(what, k.Credential.ID+": "+k.Why+" (`"+k.Command+"`)")
+		}
+		if res.Leaked == "" {
+			what = append([]string{"the leaked token was not found among the owner's tokens"}, what...)
+		}
+		err = errors.New(strings.Join(what, "; "))
+	}
 	return l.Owner.Name, len(res.Revoked), err
 }
 

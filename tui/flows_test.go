@@ -191,7 +191,7 @@ func TestLeakedTokenFlow(t *testing.T) {
 	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(leaked.Value), Paste: true})
 	waitFor(t, tm, "(36 characters)")
 	press(tm, "enter")
-	waitFor(t, tm, "Revoke every token of hana@acme.com?", "120d ago", "Type hana@acme.com to confirm")
+	waitFor(t, tm, "Revoke the leaked token of hana@acme.com", "120d ago", "Type hana@acme.com to confirm")
 	tm.Type("hana@acme.com")
 	press(tm, "enter")
 	waitFor(t, tm, "leaked token", "of hana@acme.com; audited", e.drift(1))

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -38,7 +40,7 @@ func engineAndFormat(s *ioStreams, g *globalFlags) (e *engine, asJSON bool, err 
 func newRevokeCmd(s *ioStreams, g *globalFlags) *cobra.Command {
 	var (
 		tokenID, secretID, sp, owner string
-		leaked, yes                  bool
+		leaked, yes, force           bool
 	)
 	cmd := &cobra.Command{
 		Annotations: map[string]string{mutatesKey: mutatesAlways},
@@ -102,23 +104,37 @@ only their first and last four characters (dapi…1a2b).`,
 			defer printAuditHead(ctx, s, e.svc, asJSON)
 			switch {
 			case tokenID != "":
+				cr, err := e.svc.LookupToken(ctx, tokenID)
+				if err != nil {
+					return err
+				}
+				if err := guardRevocation(ctx, s, e.svc, []bbsync.Credential{cr}, force); err != nil {
+					return err
+				}
 				if !yes {
-					if ok, err := confirm(s, fmt.Sprintf("Revoke token %s?", tokenID)); err != nil || !ok {
+					if ok, err := confirm(s, fmt.Sprintf("Revoke token %s of %s?", tokenID, cr.Owner)); err != nil || !ok {
 						return cancelled(s, err)
 					}
 				}
-				cr, err := e.svc.RevokeToken(ctx, tokenID)
+				cr, err = e.svc.RevokeToken(ctx, tokenID)
 				if err != nil {
 					return err
 				}
 				return report(s, asJSON, []bbsync.Credential{cr}, nil)
 			case secretID != "":
+				cr, err := e.svc.LookupSecret(ctx, sp, secretID)
+				if err != nil {
+					return err
+				}
+				if err := guardRevocation(ctx, s, e.svc, []bbsync.Credential{cr}, force); err != nil {
+					return err
+				}
 				if !yes {
 					if ok, err := confirm(s, fmt.Sprintf("Revoke OAuth secret %s of %s?", secretID, sp)); err != nil || !ok {
 						return cancelled(s, err)
 					}
 				}
-				cr, err := e.svc.RevokeSecret(ctx, sp, secretID)
+				cr, err = e.svc.RevokeSecret(ctx, sp, secretID)
 				if err != nil {
 					return err
 				}
@@ -139,6 +155,9 @@ only their first and last four characters (dapi…1a2b).`,
 					return bbsync.CheckProblems(owned.Problems)
 				}
 				listCredentials(s, owned.Principal.Name, owned.Credentials)
+				if err := guardRevocation(ctx, s, e.svc, owned.Credentials, force); err != nil {
+					return err
+				}
 				for _, b := range e.svc.OwnerBindings(owned.Principal) {
 					fmt.Fprintf(s.Err, "  warning: pipeline binding %s (%s, variable %s) uses %s and stops working; to replace a leaked credential without breaking it, use `bitbricks revoke --leaked` or `bitbricks rotate %s`\n",
 						b.Name, b.Repository, b.Variable, owned.Principal.Name, b.Name)
@@ -162,29 +181,7 @@ only their first and last four characters (dapi…1a2b).`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(s.Err, "Token %s belongs to %s (%s).\n", leak.Redacted, leak.Owner.Name, leak.Owner.Type)
-				listCredentials(s, leak.Owner.Name, leak.Tokens)
-				for _, b := range leak.Bindings {
-					fmt.Fprintf(s.Err, "  pipeline binding %s (%s, variable %s) is rotated first\n", b.Name, b.Repository, b.Variable)
-				}
-				if !yes {
-					if ok, err := confirmName(s, fmt.Sprintf("Revoke all %d tokens of %s?", len(leak.Tokens), leak.Owner.Name), leak.Owner.Name); err != nil || !ok {
-						return cancelled(s, err)
-					}
-				}
-				res, err := e.svc.RevokeLeaked(ctx, leak)
-				for _, r := range res.Rotations {
-					if r.NewID != "" {
-						fmt.Fprintf(s.Err, "rotated %s: new credential %s\n", r.Binding, r.NewID)
-					}
-				}
-				if rerr := report(s, asJSON, res.Revoked, res.Failed); rerr != nil {
-					return rerr
-				}
-				if err == nil && !res.StillValid {
-					fmt.Fprintf(s.Err, "Token %s no longer authenticates.\n", leak.Redacted)
-				}
-				return err
+				return revokeLeaked(ctx, s, e.svc, leak, yes, force, asJSON)
 			}
 		},
 	}
@@ -195,7 +192,136 @@ only their first and last four characters (dapi…1a2b).`,
 	f.StringVar(&owner, "owner", "", "revoke every credential of this user (userName) or service principal")
 	f.BoolVar(&leaked, "leaked", false, "read a leaked token value from stdin and revoke every token of its owner")
 	f.BoolVarP(&yes, "yes", "y", false, "do not ask (needed when not on a terminal)")
+	f.BoolVar(&force, "force", false, "also revoke a protected principal's credential, one bitbricks itself may be using, or one a pipeline binding holds")
 	return cmd
+}
+
+// guardRevocation refuses (exit 3) to revoke a protected principal's
+// credential, one bitbricks itself may be using or one a pipeline holds,
+// unless --force; with --force it still names each, so the confirmation
+// that follows is made knowing it.
+func guardRevocation(ctx context.Context, s *ioStreams, svc *bbsync.Service, creds []bbsync.Credential, force bool) error {
+	checks, err := svc.CheckRevocations(ctx, creds)
+	if err != nil || len(checks) == 0 {
+		return err
+	}
+	if !force {
+		return &bbsync.ForceError{Checks: checks}
+	}
+	for _, c := range checks {
+		for _, l := range c.Lines() {
+			fmt.Fprintf(s.Err, "  ! --force: %s\n", l)
+		}
+	}
+	return nil
+}
+
+// revokeLeaked is `revoke --leaked` once the leak is traced: the plan shown,
+// the leaked token confirmed (it always goes first), the rest confirmed
+// separately, then what happened, truthfully, line by line.
+func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *bbsync.Leak, yes, force, asJSON bool) error {
+	o := leak.Owner
+	fmt.Fprintf(s.Err, "Token %s belongs to %s (%s).\n", leak.Redacted, o.Name, strings.ReplaceAll(string(o.Type), "_", " "))
+	if len(leak.Candidates) == 1 {
+		fmt.Fprintf(s.Err, "1. First, the leaked token: %s, the only token of %s.\n", leak.Candidates[0].ID, o.Name)
+	} else {
+		fmt.Fprintf(s.Err, "1. First, the leaked token. Databricks cannot say which of the %d tokens of %s it is, so they are revoked one at a time, in this order, until it stops authenticating:\n", len(leak.Candidates), o.Name)
+		for _, c := range leak.Candidates {
+			note := ""
+			if b := leak.Bound[c.ID]; b != "" {
+				note = "  (pipeline " + b + " runs on it)"
+			}
+			fmt.Fprintf(s.Err, "     %s %-6s %-20q created %s ago, used %s%s\n", c.ID, c.Kind, c.Comment, views.Age(s.Now().Sub(c.Created)), views.LastUsed(c.LastUsed, s.Now()), note)
+		}
+	}
+	rest := len(leak.Tokens) + len(leak.Secrets) - 1
+	fmt.Fprintf(s.Err, "2. Then, if you confirm it, the other %d credential(s) of %s", rest, o.Name)
+	if len(leak.Bindings) > 0 {
+		names := make([]string, len(leak.Bindings))
+		for i, b := range leak.Bindings {
+			names[i] = b.Name
+		}
+		fmt.Fprintf(s.Err, ", after rotating pipeline binding(s) %s so they keep working", strings.Join(names, ", "))
+	}
+	fmt.Fprintln(s.Err, ".")
+	if leak.Self {
+		fmt.Fprintf(s.Err, "   ! %s is the identity bitbricks is using: its own credential is among them and goes last.\n", o.Name)
+	}
+	if leak.Protected && !force {
+		fmt.Fprintf(s.Err, "   ! %s is in policy.protected: only the leaked token goes; the rest is kept without --force.\n", o.Name)
+	}
+	if leak.Unknown != "" {
+		fmt.Fprintf(s.Err, "   note: could not read %s\n", leak.Unknown)
+	}
+	opts := bbsync.LeakOptions{Rest: true, Force: force}
+	if !yes {
+		if ok, err := confirm(s, "Revoke the leaked token now?"); err != nil || !ok {
+			return cancelled(s, err)
+		}
+		if rest > 0 && (!leak.Protected || force) {
+			ok, err := confirmName(s, fmt.Sprintf("Also revoke the other %d credential(s) of %s? Enter keeps them.", rest, o.Name), o.Name)
+			if err != nil {
+				return err
+			}
+			opts.Rest = ok
+		}
+	}
+	res, err := svc.RevokeLeaked(ctx, leak, opts)
+	w := s.Out
+	if asJSON {
+		w = s.Err
+	}
+	switch {
+	case res.Leaked != "" && len(res.Searched) == 0:
+		fmt.Fprintf(w, "✓ the leaked token %s (%s) was revoked first\n", leak.Redacted, res.Leaked)
+	case res.Leaked != "":
+		ids := make([]string, len(res.Searched))
+		for i, c := range res.Searched {
+			ids[i] = c.ID
+		}
+		fmt.Fprintf(w, "✓ the leaked token %s (%s) was revoked, after %d other token(s) of %s that turned out not to be it: %s\n",
+			leak.Redacted, res.Leaked, len(ids), o.Name, strings.Join(ids, ", "))
+	default:
+		fmt.Fprintf(w, "✗ the leaked token %s was not found among the tokens of %s\n", leak.Redacted, o.Name)
+	}
+	for _, r := range res.Rotations {
+		if r.Done >= bbsync.StepRecord {
+			fmt.Fprintf(w, "~ rotated %s: the pipeline now runs on %s (recorded)\n", r.Binding, r.NewID)
+		} else {
+			fmt.Fprintf(w, "✗ %s was not rotated (it stopped before recording a new credential; last step done: %s)\n", r.Binding, r.Done)
+			if r.NewID != "" && r.Done >= bbsync.StepVerify && !slices.Contains(r.Revoked, r.NewID) {
+				fmt.Fprintf(w, "  its new credential %s is alive too (the variable may hold it); `bitbricks rotate %s` cleans up\n", r.NewID, r.Binding)
+			}
+		}
+	}
+	for _, k := range res.Broken {
+		fmt.Fprintf(w, "✗ %s %s: %s; run `%s`\n", k.Credential.Kind, k.Credential.ID, k.Why, k.Command)
+	}
+	for _, k := range res.Kept {
+		fmt.Fprintf(w, "● kept %s %s of %s: %s; to finish: `%s`\n", k.Credential.Kind, k.Credential.ID, k.Credential.Owner, k.Why, k.Command)
+	}
+	if !opts.Rest && rest > 0 {
+		fmt.Fprintf(w, "● kept the other %d credential(s) of %s (not confirmed); `bitbricks revoke --owner %s` revokes them\n", rest, o.Name, o.Name)
+	}
+	if res.Session != "" {
+		if n := len(res.Revoked); n > 0 && res.Revoked[n-1].ID == res.Session {
+			fmt.Fprintf(w, "● %s was the credential bitbricks was using: revoked last\n", res.Session)
+		} else {
+			fmt.Fprintf(w, "● %s was the credential bitbricks was using: it had to go before the rest, so what is kept above was not revoked\n", res.Session)
+		}
+	}
+	if rerr := report(s, asJSON, res.Revoked, res.Failed); rerr != nil && err == nil {
+		err = rerr
+	}
+	switch {
+	case res.StillValid:
+		fmt.Fprintf(w, "✗ the leaked token %s STILL AUTHENTICATES: revoke it in the Databricks workspace settings now\n", leak.Redacted)
+	case res.Checked:
+		fmt.Fprintf(w, "✓ the leaked token %s no longer authenticates (checked with SCIM Me)\n", leak.Redacted)
+	default:
+		fmt.Fprintf(w, "? could not check whether the leaked token %s still authenticates\n", leak.Redacted)
+	}
+	return err
 }
 
 // readSecret reads one token value from stdin. It is never echoed: typed on

@@ -732,13 +732,40 @@ func TestRevokeLeakedOnTerminalConfirmsByName(t *testing.T) {
 		return o.org.DB.TokensByValue[value] != nil
 	}
 
-	r := runCLIOn(t, true, o.env, value+"\nhana\n", "revoke", "--leaked", "--config", o.cfg)
-	if r.code != 1 || !strings.Contains(r.err, "Cancelled") || !alive() {
-		t.Fatalf("a wrong name: want cancelled with the token alive, got %d: %s", r.code, r.err)
+	hanas := func(o *testOrg) int {
+		o.org.Mu.Lock()
+		defer o.org.Mu.Unlock()
+		n := 0
+		for _, tok := range o.org.DB.Tokens {
+			if u := o.org.DB.Users[tok.OwnerID]; u != nil && u.UserName == "hana@acme.com" {
+				n++
+			}
+		}
+		return n
 	}
-	r = runCLIOn(t, true, o.env, value+"\nhana@acme.com\n", "revoke", "--leaked", "--config", o.cfg)
-	if r.code != 0 || alive() {
-		t.Fatalf("the owner's name typed: want the token revoked, got %d (alive %v): %s", r.code, alive(), r.err)
+	n := hanas(o)
+	r := runCLIOn(t, true, o.env, value+"\n\n", "revoke", "--leaked", "--config", o.cfg)
+	if r.code != 1 || !strings.Contains(r.err, "Cancelled") || !alive() {
+		t.Fatalf("no to the leaked token: want cancelled with the token alive, got %d: %s", r.code, r.err)
+	}
+	// Yes to the leaked token, then the owner's name for the rest.
+	r = runCLIOn(t, true, o.env, value+"\ny\nhana@acme.com\n", "revoke", "--leaked", "--config", o.cfg)
+	if r.code != 0 || alive() || hanas(o) != 0 {
+		t.Fatalf("the owner's name typed: want every token of hana revoked, got %d (alive %v, %d left of %d): %s", r.code, alive(), hanas(o), n, r.err)
+	}
+	if !strings.Contains(r.out, "no longer authenticates") {
+		t.Errorf("the final check is not reported:\n%s", r.out)
+	}
+
+	// Only the leaked token is mandatory: a wrong name keeps the rest.
+	o2 := newTestOrg(t)
+	value2 := leakedValue(t, o2)
+	r = runCLIOn(t, true, o2.env, value2+"\ny\nhana\n", "revoke", "--leaked", "--config", o2.cfg)
+	if r.code != 0 || hanas(o2) != n-1 {
+		t.Fatalf("the rest not confirmed: want only the leaked token gone (%d of %d left), got exit %d, %d left: %s\n%s", n-1, n, r.code, hanas(o2), r.err, r.out)
+	}
+	if !strings.Contains(r.out, "kept the other") {
+		t.Errorf("the kept credentials are not reported:\n%s", r.out)
 	}
 	assertNoSecrets(t, o, r.out, r.err)
 	if strings.Contains(r.out+r.err, value) {
