@@ -130,4 +130,3 @@ func (c *Credentials) RevokeCredentials(ctx context.Context, creds []Credential)
 	}
 	return out, j.done(errors.Join(errs...))
 }
-
