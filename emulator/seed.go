@@ -385,6 +385,9 @@ func Demo(now time.Time) *Org {
 	bbUsers["admin"].APIToken = o.Creds.BitbucketAPIToken
 	o.BB.AccessTokens[o.Creds.BitbucketBearer] = bbUsers["admin"].AccountID
 	o.Admin.APIKeys = []string{o.Creds.AtlassianAdminKey}
+	// A Unity Catalog volume for the audit log of scheduled runs
+	// (audit.file: /Volumes/main/ops/audit/bitbricks/).
+	o.DB.Volumes = map[string]*DBVolume{"/Volumes/main/ops/audit": {Files: map[string]*DBFile{}, Dirs: map[string]bool{}}}
 	return o
 }
 

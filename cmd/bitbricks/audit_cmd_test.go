@@ -51,3 +51,44 @@ func TestApplyPrintsAuditHeadAndVerifyChecksIt(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Two scheduled runs with the audit log on a volume: one file each through
+// the Files API, chained; `audit verify` checks the chain across runs and
+// the head the second run printed.
+func TestVolumeAuditAcrossRunsFromCLI(t *testing.T) {
+	o := newTestOrg(t)
+	cfg := readFile(t, o.cfg)
+	i := strings.Index(cfg, "audit:\n")
+	if i < 0 {
+		t.Fatal("the test config has no audit section")
+	}
+	os.WriteFile(o.cfg, []byte(cfg[:i]+"audit:\n  file: /Volumes/main/ops/audit/bitbricks/\n"), 0o600)
+
+	var heads []string
+	for run := range 2 {
+		args := []string{"sync", "--config", o.cfg, "--apply", "--yes"}
+		if run == 1 {
+			args = []string{"revoke", "--config", o.cfg, "--owner", "paul@acme.com", "--yes"}
+		}
+		r := runCLI(t, o.env, "", args...)
+		if r.code != 0 {
+			t.Fatalf("run %d: exit %d\n%s\n%s", run+1, r.code, r.out, r.err)
+		}
+		head, ok := strings.CutPrefix(lastLine(r.out), "Audit head: ")
+		if !ok {
+			t.Fatalf("run %d does not end with the audit head: %q", run+1, lastLine(r.out))
+		}
+		head, _, _ = strings.Cut(head, " ")
+		heads = append(heads, head)
+	}
+	if files := o.org.VolumeFiles("/Volumes/main/ops/audit"); len(files) != 2 {
+		t.Fatalf("%d files on the volume, want one per run", len(files))
+	}
+	r := runCLI(t, o.env, "", "audit", "verify", "--config", o.cfg, "--head", heads[1])
+	if r.code != 0 || !strings.Contains(r.out, "intact across runs; head "+heads[1]) {
+		t.Fatalf("verify: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	if r := runCLI(t, o.env, "", "audit", "verify", "--config", o.cfg, "--head", heads[0]); r.code != 0 {
+		t.Errorf("verify against the first run's head: exit %d: %s", r.code, r.err)
+	}
+}

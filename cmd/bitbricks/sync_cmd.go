@@ -185,6 +185,8 @@ func (e *engine) syncRunLocked(ctx context.Context, s *ioStreams, asJSON bool, s
 		return nil
 	}
 
+	// Every apply, even one with nothing to do, ends with the audit head.
+	defer printAuditHead(ctx, s, e.svc, asJSON)
 	if sf.maxChanges >= 0 {
 		e.svc.LimitChanges(sf.maxChanges)
 	}
@@ -216,7 +218,6 @@ func (e *engine) syncRunLocked(ctx context.Context, s *ioStreams, asJSON bool, s
 			return &exitError{code: 1}
 		}
 	}
-	defer printAuditHead(ctx, s, e.svc, asJSON)
 	results, err := e.svc.Apply(ctx, plan, &textObserver{s: s, quiet: asJSON})
 	if asJSON && results != nil {
 		if rerr := e.render(s, true, plan, results); rerr != nil {
