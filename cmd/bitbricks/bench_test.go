@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/bitbricks/bitbricks/config"
@@ -103,5 +105,24 @@ func TestEmulateLargeWritesConfig(t *testing.T) {
 	}
 	if r := runCLI(t, nil, "", "config", "validate", "--config", path); r.code != 0 {
 		t.Errorf("config validate: %d %s", r.code, r.err)
+	}
+}
+
+// sync never reads or writes the console's snapshot cache, and prints the
+// read's progress counts on stderr.
+func TestSyncLeavesTheSnapshotCacheAlone(t *testing.T) {
+	o := newTestOrg(t)
+	cacheHome := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cacheHome)
+	r := runCLI(t, o.env, "", "sync", "--config", o.cfg)
+	if r.code != 0 && r.code != 2 {
+		t.Fatalf("sync: exit %d: %s", r.code, r.err)
+	}
+	entries, err := os.ReadDir(filepath.Join(cacheHome, "bitbricks"))
+	if err == nil && len(entries) > 0 {
+		t.Errorf("sync wrote to the snapshot cache: %v", entries)
+	}
+	if !strings.Contains(r.err, "Databricks users: 1 of 1 pages") || !strings.Contains(r.err, "emails resolved") {
+		t.Errorf("stderr lacks the progress counts:\n%s", r.err)
 	}
 }
