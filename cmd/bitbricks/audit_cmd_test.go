@@ -92,3 +92,31 @@ func TestVolumeAuditAcrossRunsFromCLI(t *testing.T) {
 		t.Errorf("verify against the first run's head: exit %d: %s", r.code, r.err)
 	}
 }
+
+// No audit, no action: when the audit log cannot be written, sync --apply
+// changes nothing in Databricks or Bitbucket and exits 1.
+func TestApplyWithoutAuditChangesNothing(t *testing.T) {
+	o := newTestOrg(t)
+	blocker := filepath.Join(o.root, "not-a-directory")
+	os.WriteFile(blocker, nil, 0o600)
+	cfg := readFile(t, o.cfg)
+	i := strings.Index(cfg, "audit:\n")
+	os.WriteFile(o.cfg, []byte(cfg[:i]+"audit:\n  file: "+filepath.Join(blocker, "audit.jsonl")+"\n"), 0o600)
+	o.srv.ResetStats()
+
+	r := runCLI(t, o.env, "", "sync", "--config", o.cfg, "--apply", "--yes", "--output", "json")
+	if r.code != 1 || !strings.Contains(r.err, "could not be written, so no further change was made") {
+		t.Fatalf("apply with an unwritable audit log: exit %d\n%s", r.code, r.err)
+	}
+	for route, n := range o.srv.Stats().Routes {
+		// The write lease in the workspace is bitbricks' own bookkeeping.
+		if !isRead(route) && !strings.Contains(route, "/api/2.0/workspace/") {
+			t.Errorf("%d %s requests without an audit line", n, route)
+		}
+	}
+	for _, res := range planOf(t, r.out)["results"].([]any) {
+		if st := res.(map[string]any)["status"]; st != "skipped" {
+			t.Errorf("result %v, want skipped", res)
+		}
+	}
+}
