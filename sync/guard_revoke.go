@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"fmt"
+	"github.com/bitbricks/bitbricks/config"
 	"strings"
 )
 
@@ -152,4 +153,41 @@ func (s *Service) LookupSecret(ctx context.Context, servicePrincipal, id string)
 		}
 	}
 	return Credential{}, fmt.Errorf("service principal %s has no OAuth secret %s", sp.DisplayName, id)
+}
+
+// RevokeChecksFrom is CheckRevocations from a snapshot already read (the
+// console's): protected owners by policy.protected, the caller by
+// snap.Caller, pipeline-held credentials by what each binding records.
+func RevokeChecksFrom(snap *Snapshot, cfg *config.Config, creds []Credential) []RevokeCheck {
+	if snap == nil || cfg == nil {
+		return nil
+	}
+	bound := map[string]string{}
+	for name, st := range snap.Bindings {
+		if st != nil && st.RecordedID != "" {
+			bound[st.RecordedID] = name
+		}
+	}
+	var out []RevokeCheck
+	for _, cr := range creds {
+		rc := RevokeCheck{Credential: cr, Binding: bound[cr.ID]}
+		names := []string{cr.Owner}
+		if sp := snap.SPs[cr.OwnerID]; sp != nil {
+			names = append(names, sp.DisplayName, sp.ApplicationID)
+		}
+		if u := snap.Users[cr.OwnerID]; u != nil {
+			names = append(names, u.UserName)
+		}
+		for _, n := range names {
+			if n == "" {
+				continue
+			}
+			rc.Protected = rc.Protected || cfg.IsProtected(n)
+			rc.Self = rc.Self || (snap.Caller != "" && strings.EqualFold(n, snap.Caller))
+		}
+		if rc.NeedsForce() {
+			out = append(out, rc)
+		}
+	}
+	return out
 }

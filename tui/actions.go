@@ -157,9 +157,23 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 		fmt.Fprintf(&b, "… and %d more\n", len(creds)-8)
 	}
 	owner, typed := views.OwnerName(creds[0].Owner, creds[0].OwnerID)
+	// Protected, bitbricks' own, or held by a pipeline: said in so many
+	// words, and confirmed by typing the owner's name (the CLI's --force).
+	checks := sync.RevokeChecksFrom(m.d.snap, m.d.cfg, creds)
+	for _, c := range checks {
+		for _, l := range c.Lines() {
+			fmt.Fprintf(&b, "\n%s %s", components.GlyphWarn, l)
+		}
+		if c.Binding != "" {
+			fmt.Fprintf(&b, "\n  To replace it without a break: esc, then r on %s in Pipelines (4).", c.Binding)
+		}
+	}
 	b.WriteString("\nWhatever uses it stops working at once; this cannot be undone.")
 	title := fmt.Sprintf("Revoke %s of %s?", views.KindName(creds[0].Kind), owner)
 	require := ""
+	if len(checks) > 0 && typed != "" {
+		require = typed
+	}
 	if it.ownerWide || len(creds) > 1 { // owner-wide or bulk: always a typed name, never y/n
 		if typed == "" {
 			m.setStatus(statusError, "cannot revoke all credentials of an owner with neither a name nor an id to type; revoke them one at a time with x")
