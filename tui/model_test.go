@@ -171,7 +171,7 @@ func TestLogsGoToTheLogWriter(t *testing.T) {
 	m := NewModel(newFixture(t), opts)
 	m = send(t, m, tea.WindowSizeMsg{Width: 80, Height: 24})
 	m = send(t, m, m.loadCmd(1)())
-	keys(t, m, "3", "x", "n")
+	keys(t, m, "3", "j", "x", "n") // the second row: the first is the protected admin's
 	if !strings.Contains(log.String(), "cancelled") {
 		t.Errorf("the log lacks the status: %q", log.String())
 	}
@@ -231,7 +231,7 @@ func (panicky) Revoke(context.Context, []sync.Credential) error { panic("nil map
 
 func TestBackendPanicIsAnError(t *testing.T) {
 	m := loaded(t, panicky{newFixture(t)}, 80, 24, false)
-	m = keys(t, m, "3", "x", "y")
+	m = keys(t, m, "3", "j", "x", "y") // the second row: the first is the protected admin's
 	if s := m.statusView(); !strings.Contains(s, "internal error: nil map") {
 		t.Errorf("status after a panicking revoke: %q", s)
 	}
