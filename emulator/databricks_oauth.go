@@ -110,8 +110,9 @@ func (o *Org) spBySecret(appID, secret string) *DBServicePrincipal {
 // spByFederation accepts an RS256 JWT for the service principal appID when
 // one of its federation policies matches: issuer, audience (default: the
 // account id), the subject claim, expiry, and a signature by the policy's
-// jwks_json keys or, without those, by the emulated Bitbucket workspace's
-// Pipelines OIDC key (no network fetch of jwks_uri).
+// jwks_json keys or, without those, by the signing key of the emulated
+// Bitbucket workspace whose Pipelines issuer the policy names (no network
+// fetch of jwks_uri).
 func (o *Org) spByFederation(appID, token string) (*DBServicePrincipal, error) {
 	if appID == "" {
 		return nil, errors.New("client_id is required: account-wide federation policies are not emulated")
@@ -183,10 +184,24 @@ func claimList(v any) []string {
 // policyKeys are the RSA keys a policy trusts. Callers hold o.Mu.
 func (o *Org) policyKeys(fp *DBFederationPolicy) []*rsa.PublicKey {
 	if fp.JWKSJSON == "" {
-		if o.BB != nil && o.BB.OIDCKey != nil {
-			return []*rsa.PublicKey{&o.BB.OIDCKey.PublicKey}
+		// The keys the issuer publishes: a Bitbucket workspace's Pipelines
+		// issuer, this one or another emulated one; any other issuer's keys
+		// are out of the emulator's reach, so nothing verifies.
+		const suffix = "/pipelines-config/identity/oidc"
+		rest, ok := strings.CutSuffix(fp.Issuer, suffix)
+		i := strings.LastIndex(rest, "/2.0/workspaces/")
+		if !ok || i < 0 || o.BB == nil {
+			return nil
 		}
-		return nil
+		slug := rest[i+len("/2.0/workspaces/"):]
+		k := o.BB.ForeignOIDCKeys[slug]
+		if o.isWorkspace(slug) {
+			k = o.BB.OIDCKey
+		}
+		if k == nil {
+			return nil
+		}
+		return []*rsa.PublicKey{&k.PublicKey}
 	}
 	var set struct {
 		Keys []struct{ Kty, N, E string }

@@ -623,3 +623,33 @@ func TestFederationFinishNeedsTheAudit(t *testing.T) {
 	}
 	e.mustWork(t, b)
 }
+
+// The refusal of another workspace's token is the trust, not the emulator:
+// a policy naming that workspace's issuer and repository accepts its token
+// (verified with that workspace's key) and refuses this workspace's.
+func TestFederationAnotherWorkspaceByItsOwnPolicy(t *testing.T) {
+	e, _ := newFedEnv(t)
+	b := e.binding(t, "etl-prod")
+	app := e.sp(b.ServicePrincipal).ApplicationID
+	foreign := e.stepToken(t, `{"repository":"etl","workspace":"umbrella"}`)
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(foreign, ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		Iss, Aud, RepositoryUuid string
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := spNumber(e.sp(b.ServicePrincipal).ID)
+	if _, err := e.db.a.ServicePrincipalFederationPolicy.Create(context.Background(), oauth2.CreateServicePrincipalFederationPolicyRequest{
+		ServicePrincipalId: n, Policy: oauth2.FederationPolicy{OidcPolicy: &oauth2.OidcFederationPolicy{Issuer: claims.Iss,
+			Audiences: []string{claims.Aud}, SubjectClaim: ClaimRepository, Subject: claims.RepositoryUuid}}}); err != nil {
+		t.Fatal(err)
+	}
+	if who, err := e.asPipelineStep(t, app, foreign); err != nil || who != app {
+		t.Fatalf("umbrella's token under umbrella's policy: %q, %v", who, err)
+	}
+	e.mustNotStep(t, b, `{"repository":"etl"}`)
+}

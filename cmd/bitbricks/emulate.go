@@ -32,6 +32,10 @@ bitbricks, the Databricks SDK and CLI, or curl at it:
 
 It never reads your own Databricks environment or ~/.databrickscfg.
 Request counts per route: GET <url>/_emulator/stats (reset: POST .../stats/reset).
+Play a pipeline's part (see bitbricks federate):
+  POST <url>/_emulator/pipelines/oidc-token {"repository":"etl"}  a step's OIDC token
+  POST <url>/_emulator/pipelines/runs {"repository":"etl","result":"SUCCESSFUL"}
+  PUT  <url>/_emulator/pipelines/config?repository=etl  body: bitbucket-pipelines.yml
 
 --latency is FIXED[+JITTER], such as 20ms or 20ms+30ms.
 --faults injects failures by route:
