@@ -83,6 +83,10 @@ type ServiceOptions struct {
 	// another writer before a *LockHeldError (0: refuse at once).
 	StateDir    string
 	LockTimeout time.Duration
+	// Warn hears what the operator should know but does not stop a run,
+	// such as an audit log whose loose permissions were tightened (default:
+	// Log at warning level).
+	Warn func(msg string)
 }
 
 // NewService serves cfg over src. cfg.Path is the file Remap rewrites.
@@ -94,6 +98,13 @@ func NewService(src Sources, cfg *config.Config, opts ServiceOptions) *Service {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if fa, ok := src.Audit.(*FileAudit); ok && fa.Warn == nil {
+		warn := opts.Warn
+		if warn == nil {
+			warn = func(msg string) { s.log.Warn(msg) }
+		}
+		fa.Warn = warn
 	}
 	return s
 }

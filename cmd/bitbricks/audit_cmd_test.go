@@ -120,3 +120,21 @@ func TestApplyWithoutAuditChangesNothing(t *testing.T) {
 		}
 	}
 }
+
+// A world-readable audit log is tightened to 0600, and the operator is told.
+func TestApplyTightensLooseAuditLog(t *testing.T) {
+	o := newTestOrg(t)
+	log := filepath.Join(o.root, "bitbricks-audit.jsonl")
+	os.WriteFile(log, nil, 0o644)
+	os.Chmod(log, 0o644)
+	r := runCLI(t, o.env, "", "sync", "--config", o.cfg, "--apply", "--yes")
+	if r.code != 0 {
+		t.Fatalf("apply: exit %d: %s", r.code, r.err)
+	}
+	if st, _ := os.Stat(log); st.Mode().Perm() != 0o600 {
+		t.Errorf("audit log mode %v, want 0600", st.Mode().Perm())
+	}
+	if !strings.Contains(r.err, "bitbricks: warning: audit log "+log+" was mode 0644; tightened to 0600") {
+		t.Errorf("no warning on stderr:\n%s", r.err)
+	}
+}

@@ -122,7 +122,9 @@ func newEngine(s *ioStreams, cfg *config.Config, eo engineOptions) (*engine, err
 	}
 	svc := bbsync.NewService(src, cfg, bbsync.ServiceOptions{Now: s.Now, Log: debugLog(s), Progress: func(msg string) {
 		fmt.Fprintf(s.Err, "… %s\n", msg)
-	}, StateDir: eo.stateDir, LockTimeout: eo.lockTimeout})
+	}, StateDir: eo.stateDir, LockTimeout: eo.lockTimeout, Warn: func(msg string) {
+		fmt.Fprintln(s.Err, "bitbricks: warning: "+oneLine(msg))
+	}})
 	return &engine{cfg: cfg, src: src, svc: svc, lock: engineOptions{stateDir: eo.stateDir, lockTimeout: eo.lockTimeout}}, nil
 }
 
