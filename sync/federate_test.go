@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/bitbricks/bitbricks/config"
+	"github.com/bitbricks/bitbricks/emulator"
 	"github.com/databricks/databricks-sdk-go"
 	"github.com/databricks/databricks-sdk-go/service/oauth2"
 )
@@ -652,4 +653,67 @@ func TestFederationAnotherWorkspaceByItsOwnPolicy(t *testing.T) {
 		t.Fatalf("umbrella's token under umbrella's policy: %q, %v", who, err)
 	}
 	e.mustNotStep(t, b, `{"repository":"etl"}`)
+}
+
+// The same with the services failing for real: Bitbucket refusing to delete
+// the variable, then Databricks refusing to revoke the token. Each time the
+// pipeline keeps a way to authenticate, and a retry once the fault is gone
+// completes phase 2.
+func TestFederationPhase2ServiceFaults(t *testing.T) {
+	for _, tc := range []struct {
+		fault string
+		step  FinishStep
+	}{
+		{"DELETE /2.0/repositories/*/*/pipelines_config/variables/*=500", FinishDeleteVariable},
+		{"DELETE /api/2.0/token-management/tokens/*=500", FinishRevoke},
+	} {
+		t.Run(tc.step.String(), func(t *testing.T) {
+			e, clock := newFedEnv(t)
+			b := e.binding(t, "etl-prod")
+			value, _ := e.bound(b)
+			ctx := context.Background()
+			if _, err := e.creds.Federate(ctx, b, false); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(time.Minute)
+			e.control(t, "POST", "/_emulator/pipelines/runs", `{"repository":"etl"}`)
+			e.control(t, "PUT", "/_emulator/pipelines/config?repository=etl", oidcPipeline)
+			plan, err := e.creds.FinishEvidence(ctx, b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rules, err := emulator.ParseFaults(tc.fault)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := e.srv.SetFaults(rules); err != nil {
+				t.Fatal(err)
+			}
+			_, err = e.creds.FinishFederation(ctx, b, plan)
+			var fe *FederationError
+			if !errors.As(err, &fe) || fe.Step != tc.step {
+				t.Fatalf("want a FederationError at %s, got %v", tc.step, err)
+			}
+			e.mustStep(t, b, `{"repository":"etl"}`)
+			if tc.step == FinishDeleteVariable {
+				e.mustWork(t, b)
+			}
+			if _, err := e.authenticatesAs(t, b, value); err != nil {
+				t.Errorf("the stored credential stopped working although its revocation failed: %v", err)
+			}
+			if err := e.srv.SetFaults(nil); err != nil {
+				t.Fatal(err)
+			}
+			if plan, err = e.creds.FinishEvidence(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.creds.FinishFederation(ctx, b, plan); err != nil {
+				t.Fatal(err)
+			}
+			if v, id := e.bound(b); v != "" || id != "" || len(e.live(b)) != 0 {
+				t.Errorf("after the retry: variable %q, id %q, live %v", Redact(v), id, e.live(b))
+			}
+			e.mustStep(t, b, `{"repository":"etl"}`)
+		})
+	}
 }
