@@ -44,3 +44,34 @@ func TestViewGoldens(t *testing.T) {
 		}
 	}
 }
+
+// TestDetailPaneGoldens renders the detail pane enter opens in every view, at
+// the two sizes that matter: nothing that matters is cut without a way to read it.
+func TestDetailPaneGoldens(t *testing.T) {
+	panes := []struct {
+		name string
+		keys []string
+	}{
+		{"mappings-group", []string{"1", "j", "j", "j", "enter"}},
+		{"mappings-member", []string{"1", "tab", "j", "enter"}},
+		{"principals", []string{"2", "enter"}},
+		{"credentials", []string{"3", "enter"}},
+		{"pipelines", []string{"4", "enter"}},
+		{"plan-change", []string{"5", "j", "enter"}},
+		{"plan-finding", []string{"5", "tab", "enter"}},
+		{"audit", []string{"6", "enter"}},
+	}
+	for _, size := range [][2]int{{80, 24}, {120, 34}} {
+		for _, p := range panes {
+			t.Run(fmt.Sprintf("%dx%d/%s", size[0], size[1], p.name), func(t *testing.T) {
+				b := newFixture(t)
+				b.event("revoke_token", "token:tok-hal-old owner:hal@acme.com", fmt.Errorf("PERMISSION_DENIED: the caller is not a workspace admin and cannot revoke tokens of other users"))
+				m := keys(t, loaded(t, b, size[0], size[1], false), p.keys...)
+				if m.modal != modalPager {
+					t.Fatalf("enter opened no detail pane:\n%s", m.View())
+				}
+				golden.RequireEqual(t, []byte(m.View()))
+			})
+		}
+	}
+}
