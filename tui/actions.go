@@ -58,8 +58,19 @@ func (m Model) intent(msg tea.Msg) (Model, tea.Cmd) {
 	case remapIntent:
 		m.op++
 		m.remap = it
-		m.picker = components.NewPicker(m.th.st, m.op,
-			fmt.Sprintf("Re-map %s (now %s) to the Databricks group…", it.bitbucket, views.Sanitize(it.from)), m.d.dbGroups, it.from)
+		title := fmt.Sprintf("Re-map %s (now %s) to the Databricks group…", it.bitbucket, views.Sanitize(it.from))
+		if it.mapping < 0 {
+			title = fmt.Sprintf("Map %s to the Databricks group…", it.bitbucket)
+		}
+		m.picker = components.NewPickerWith(m.th.st, m.op, title, m.d.dbGroups, it.from, components.PickerOptions{
+			AllowNew: true, NewLabel: "new group, the plan creates it",
+			Note: func(g string) string {
+				if _, ok := sync.SystemGroup(g); ok {
+					return components.GlyphWarn + " system group"
+				}
+				return ""
+			},
+		})
 		m.picker.SetSize(m.width, m.bodyH)
 		m.modal = modalPicker
 	}
@@ -237,11 +248,38 @@ func (m Model) picked(msg components.PickedMsg) (Model, tea.Cmd) {
 	}
 	to := msg.Value
 	shownTo, from := views.Sanitize(to), views.Sanitize(it.from)
-	body := fmt.Sprintf("mappings[%d].databricks_group in %s becomes %s; comments and layout are kept. The plan is recomputed: members of %s are no longer managed through this mapping.",
-		it.mapping, views.Sanitize(configName(m.d)), shownTo, from)
-	return m.ask(fmt.Sprintf("Re-map %s from %s to %s?", it.bitbucket, from, shownTo), body, "", func(m *Model) tea.Cmd {
-		m.busy = "re-mapping " + it.bitbucket
+	var body strings.Builder
+	title := fmt.Sprintf("Re-map %s from %s to %s?", it.bitbucket, from, shownTo)
+	if it.mapping < 0 {
+		title = fmt.Sprintf("Map %s to %s?", it.bitbucket, shownTo)
+		fmt.Fprintf(&body, "A mapping of Bitbucket group %s to Databricks group %s is added to %s; comments and layout are kept, prune is off. The plan is recomputed: members of %s get access through %s.",
+			it.bitbucket, shownTo, views.Sanitize(configName(m.d)), it.bitbucket, shownTo)
+	} else {
+		fmt.Fprintf(&body, "mappings[%d].databricks_group in %s becomes %s; comments and layout are kept. The plan is recomputed: members of %s are no longer managed through this mapping.",
+			it.mapping, views.Sanitize(configName(m.d)), shownTo, from)
+	}
+	if msg.New {
+		fmt.Fprintf(&body, "\n\n%s does not exist in Databricks yet: the plan then creates it (create_group), and nothing is created until you apply.", shownTo)
+	}
+	require := ""
+	if why, ok := sync.SystemGroup(to); ok {
+		// A system group is never taken without the warning and a typed name.
+		title = components.GlyphWarn + " " + shownTo + " is a Databricks system group. " + title
+		fmt.Fprintf(&body, "\n\n%s %s.", components.GlyphWarn, why)
+		require = to
+	}
+	return m.ask(title, body.String(), require, func(m *Model) tea.Cmd {
 		b := m.b
+		if it.mapping < 0 {
+			m.busy = "mapping " + it.bitbucket
+			return m.opCmd(m.op, "the config file is unchanged", func(ctx context.Context) (string, error) {
+				if err := b.Map(ctx, it.slug, to); err != nil {
+					return "", err
+				}
+				return fmt.Sprintf("%s now maps to %s; config rewritten, plan refreshed", it.bitbucket, shownTo), nil
+			})
+		}
+		m.busy = "re-mapping " + it.bitbucket
 		return m.opCmd(m.op, "the config file is unchanged", func(ctx context.Context) (string, error) {
 			if err := b.Remap(ctx, it.mapping, to); err != nil {
 				return "", err // the engine's errors say "re-map: …"

@@ -44,6 +44,9 @@ type Backend interface {
 	// Remap points mapping mappingIndex at databricksGroup, rewriting the config file
 	// with its comments and layout kept.
 	Remap(ctx context.Context, mappingIndex int, databricksGroup string) error
+	// Map adds a mapping of an unmapped Bitbucket group to databricksGroup,
+	// rewriting the config file with its comments and layout kept.
+	Map(ctx context.Context, bitbucketGroup, databricksGroup string) error
 	// Audit returns the n most recent audit events, newest first.
 	Audit(ctx context.Context, n int) ([]AuditEvent, error)
 }

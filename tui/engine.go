@@ -112,6 +112,12 @@ func (e *EngineBackend) Remap(ctx context.Context, index int, group string) erro
 	return e.Service.Remap(ctx, index, group)
 }
 
+// Map adds a mapping for an unmapped Bitbucket group, rewriting the config
+// file, audited (Service.Map).
+func (e *EngineBackend) Map(ctx context.Context, bitbucketGroup, databricksGroup string) error {
+	return e.Service.Map(ctx, bitbucketGroup, databricksGroup)
+}
+
 // Audit returns the n most recent audit events, newest first (Service.Audit).
 func (e *EngineBackend) Audit(ctx context.Context, n int) ([]AuditEvent, error) {
 	evs, err := e.Service.Audit(n)

@@ -306,6 +306,8 @@ func (f *fixtureBackend) Rotate(context.Context, string) (sync.RotationResult, e
 
 func (f *fixtureBackend) Remap(context.Context, int, string) error { return f.changed("Remap") }
 
+func (f *fixtureBackend) Map(context.Context, string, string) error { return f.changed("Map") }
+
 func (f *fixtureBackend) Audit(ctx context.Context, n int) ([]AuditEvent, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bitbricks/bitbricks/sync"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest"
@@ -315,5 +317,76 @@ func TestApplyOneChangeWithItsDependency(t *testing.T) {
 	finish(t, tm)
 	if !e.group("ml-team") || !e.member("ml-team", "mia@acme.com") {
 		t.Error("ml-team was not created with mia in it")
+	}
+}
+
+// hasChange reports whether the console's plan holds the change with that id.
+func hasChange(m Model, id string) bool {
+	return slices.ContainsFunc(m.d.plan.Changes, func(c sync.Change) bool { return c.ID == id })
+}
+
+// Re-map to a name no Databricks group has: the plan then creates it.
+func TestRemapToANewGroup(t *testing.T) {
+	tm, e := engineConsole(t, 100, 30, false)
+	press(tm, "m")
+	waitFor(t, tm, "Re-map data-engineers (now de-team)")
+	tm.Type("data-platform")
+	waitFor(t, tm, "new group, the plan creates it: data-platform")
+	press(tm, "enter")
+	waitFor(t, tm, "Re-map data-engineers from de-team to data-platform?", "does not exist in Databricks yet")
+	press(tm, "y")
+	waitFor(t, tm, "data-engineers now maps to data-platform", "data-engineers → data-platform")
+	m := finish(t, tm)
+	if !hasChange(m, "create_group/data-platform") {
+		t.Error("the plan does not create data-platform")
+	}
+	src, _ := os.ReadFile(e.path)
+	if !strings.Contains(string(src), "    databricks_group: data-platform\n") {
+		t.Errorf("the config was not rewritten:\n%s", src)
+	}
+}
+
+// A system group is offered only with a warning, and taken only with its name typed.
+func TestRemapToASystemGroupWarns(t *testing.T) {
+	tm, e := engineConsole(t, 100, 30, false)
+	press(tm, "m")
+	waitFor(t, tm, "Re-map data-engineers (now de-team)")
+	tm.Type("admins")
+	waitFor(t, tm, "admins  ! system group")
+	press(tm, "enter")
+	waitFor(t, tm, "! admins is a Databricks system group.", "hands out admin rights", "Type admins to confirm")
+	press(tm, "y", "enter")
+	waitFor(t, tm, "type admins exactly")
+	m := finish(t, tm)
+	if m.modal != modalConfirm {
+		t.Error("y answered the re-map to a system group")
+	}
+	if src, _ := os.ReadFile(e.path); !strings.Contains(string(src), "databricks_group: de-team\n") || len(e.audit(t)) != 0 {
+		t.Error("the config changed without the name typed")
+	}
+}
+
+// An unmapped Bitbucket group gets a mapping from the console.
+func TestMapAnUnmappedGroup(t *testing.T) {
+	tm, e := engineConsole(t, 100, 30, false)
+	press(tm, "j", "j", "j", "j", "j") // interns, not mapped
+	waitFor(t, tm, "m map")
+	press(tm, "m")
+	waitFor(t, tm, "Map interns to the Databricks group")
+	tm.Type("interns-team")
+	press(tm, "enter")
+	waitFor(t, tm, "Map interns to interns-team?", "prune is off")
+	press(tm, "y")
+	waitFor(t, tm, "interns now maps to interns-team", "interns → interns-team")
+	m := finish(t, tm)
+	if !hasChange(m, "create_group/interns-team") {
+		t.Error("the plan does not create interns-team")
+	}
+	src, _ := os.ReadFile(e.path)
+	if !strings.Contains(string(src), "  - bitbucket_group: interns\n    databricks_group: interns-team\n") {
+		t.Errorf("no mapping was added:\n%s", src)
+	}
+	if got := e.audit(t); len(got) != 1 || !strings.HasPrefix(got[0], "map mapping interns -> interns-team") {
+		t.Errorf("audit log: %q", got)
 	}
 }

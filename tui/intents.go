@@ -13,8 +13,9 @@ type (
 		ownerWide bool // all of one owner's credentials: the owner must be typed to confirm
 	}
 	remapIntent struct {
-		mapping         int
-		bitbucket, from string
+		mapping         int    // -1: the group is not mapped, and gets a mapping
+		bitbucket, from string // sanitised, for display
+		slug            string // the Bitbucket group as the config names it, for a new mapping
 	}
 	rotateIntent   struct{ binding string }
 	federateIntent struct{ binding string }

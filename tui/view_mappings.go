@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/bitbricks/bitbricks/sync"
@@ -156,8 +157,9 @@ func (v *mappingsView) Update(msg tea.Msg) (tabView, tea.Cmd) {
 	case key.Matches(km, v.keys.Pane):
 		v.focus = switchPane(v.focus, &v.groups, &v.members)
 	case key.Matches(km, v.keys.Remap):
-		if r, ok := v.groups.Selected(); ok && r.Mapping >= 0 {
-			cmd = emit(remapIntent{mapping: r.Mapping, bitbucket: r.Bitbucket, from: r.Target})
+		if r, ok := v.groups.Selected(); ok {
+			// An unmapped group (mapping -1) gets a new mapping; its key holds the raw slug.
+			cmd = emit(remapIntent{mapping: r.Mapping, bitbucket: r.Bitbucket, slug: strings.TrimPrefix(r.Key, "u:"), from: r.Target})
 		}
 	case key.Matches(km, v.keys.Apply):
 		if r, ok := v.members.Selected(); ok && r.Change != nil {
@@ -189,7 +191,12 @@ func (v *mappingsView) refresh() {
 		v.members.SetEmpty(empty)
 	}
 	m, hasMember := v.members.Selected()
-	v.keys.Remap.SetEnabled(!v.readOnly && v.focus == 0 && hasGroup && g.Mapping >= 0)
+	v.keys.Remap.SetEnabled(!v.readOnly && v.focus == 0 && hasGroup)
+	if hasGroup && g.Mapping < 0 {
+		v.keys.Remap.SetHelp("m", "map")
+	} else {
+		v.keys.Remap.SetHelp("m", "re-map")
+	}
 	v.keys.Apply.SetEnabled(!v.readOnly && v.focus == 1 && hasMember && m.Change != nil)
 	if hasMember && m.Change != nil && m.Change.Action == sync.ActionRemoveMember {
 		v.keys.Apply.SetHelp("a", "apply removal")
@@ -221,7 +228,7 @@ func wrapLines(th *theme, text string, w, n int) string {
 
 func (v *mappingsView) groupDetail(g groupRow) string {
 	if g.Mapping < 0 {
-		return fmt.Sprintf("Bitbucket group %s is not mapped: nobody in it gets Databricks access through bitbricks. Add a mapping to %s to sync it.",
+		return fmt.Sprintf("Bitbucket group %s is not mapped: nobody in it gets Databricks access through bitbricks. Press m to map it to a Databricks group (a mapping is added to %s).",
 			g.Bitbucket, configName(v.d))
 	}
 	m := v.d.cfg.Mappings[g.Mapping]
@@ -302,9 +309,10 @@ func routeName(r sync.Route) string {
 	return "workspace"
 }
 
+// configName is the config file's name, as confirmations show it.
 func configName(d *dataset) string {
 	if d != nil && d.cfg.Path != "" {
-		return d.cfg.Path
+		return filepath.Base(d.cfg.Path)
 	}
 	return "the config"
 }

@@ -1,6 +1,9 @@
 package components
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/bitbricks/bitbricks/views"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -12,12 +15,18 @@ type PickerKeyMap struct {
 	Choose, Cancel key.Binding
 }
 
-// PickedMsg is a Picker's answer; OK is false when it was cancelled.
+// PickedMsg is a Picker's answer; OK is false when it was cancelled. New is
+// true when Value was typed, not one of the values offered (AllowNew).
 type PickedMsg struct {
 	ID    int
 	Value string
 	OK    bool
+	New   bool
 }
+
+// newItem marks the list row that offers the typed text as a new value; a NUL
+// never reaches the screen, as values are drawn sanitised.
+const newItem = "\x00new:"
 
 // Picker chooses one value from a list narrowed by typing.
 type Picker struct {
@@ -28,14 +37,38 @@ type Picker struct {
 	st     *Styles
 	input  Input
 	list   Table[string]
+	values []string
+	// allowNew offers the typed text as a new value, after the matches.
+	allowNew bool
 	width  int
 	height int
 	inner  int // width inside the dialog's frame
 }
 
+// PickerOptions tune a Picker.
+type PickerOptions struct {
+	// AllowNew offers what is typed as a new value (New in the answer) when no
+	// value is exactly it.
+	AllowNew bool
+	// NewLabel names such a value in the list ("new group").
+	NewLabel string
+	// Note is drawn after a value, such as a warning; "" for none.
+	Note func(value string) string
+}
+
 // NewPicker returns a focused picker over values, with the cursor on current.
 func NewPicker(st *Styles, id int, title string, values []string, current string) Picker {
+	return NewPickerWith(st, id, title, values, current, PickerOptions{})
+}
+
+// NewPickerWith is NewPicker with options.
+func NewPickerWith(st *Styles, id int, title string, values []string, current string, opts PickerOptions) Picker {
+	newLabel := opts.NewLabel
+	if newLabel == "" {
+		newLabel = "new"
+	}
 	p := Picker{
+		values: values, allowNew: opts.AllowNew,
 		Keys: PickerKeyMap{
 			Choose: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "choose")),
 			Cancel: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
@@ -44,8 +77,18 @@ func NewPicker(st *Styles, id int, title string, values []string, current string
 		input: NewInput(st, "filter › "),
 		// The values are Databricks group names, anyone's to choose: drawn sanitised,
 		// returned as they are.
-		list: NewTable(st, func(s string) string { return s }, func(s string) string { return s },
-			func(s string, _ int) string { return views.Sanitize(s) }),
+		list: NewTable(st, func(s string) string { return s }, func(s string) string { return strings.TrimPrefix(s, newItem) },
+			func(s string, _ int) string {
+				if v, ok := strings.CutPrefix(s, newItem); ok {
+					return st.Drift.Missing.Render(GlyphMissing) + " " + newLabel + ": " + views.Sanitize(v)
+				}
+				if opts.Note != nil {
+					if n := opts.Note(s); n != "" {
+						return views.Sanitize(s) + "  " + st.Status.Error.Render(n)
+					}
+				}
+				return views.Sanitize(s)
+			}),
 	}
 	// Letters filter, so the list moves with the arrows only.
 	p.list.Keys = TableKeyMap{
@@ -97,6 +140,10 @@ func (p Picker) Update(msg tea.Msg) (Picker, tea.Cmd) {
 		return p, answer("", false)
 	case key.Matches(km, p.Keys.Choose):
 		if v, ok := p.list.Selected(); ok {
+			if typed, isNew := strings.CutPrefix(v, newItem); isNew {
+				id := p.id
+				return p, func() tea.Msg { return PickedMsg{ID: id, Value: typed, OK: true, New: true} }
+			}
 			return p, answer(v, true)
 		}
 		return p, nil
@@ -106,10 +153,28 @@ func (p Picker) Update(msg tea.Msg) (Picker, tea.Cmd) {
 		before := p.input.Value()
 		p.input, _ = p.input.Update(km)
 		if p.input.Value() != before {
+			p.offerNew(strings.TrimSpace(p.input.Value()))
 			p.list.SetFilter(p.input.Value())
+			p.list.MoveTo(0) // the best match: values come before a new one
 		}
 	}
 	return p, nil
+}
+
+// offerNew lists typed as a new value, after the values, when allowed and no
+// value is exactly it.
+func (p *Picker) offerNew(typed string) {
+	if !p.allowNew {
+		return
+	}
+	items := p.values
+	if typed != "" && !slices.Contains(p.values, typed) {
+		items = append(slices.Clip(p.values), newItem+typed)
+	}
+	p.list.SetItems(items)
+	if p.height > 0 {
+		p.SetSize(p.width, p.height)
+	}
 }
 
 // View draws the picker as a dialog.
