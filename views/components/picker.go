@@ -40,9 +40,9 @@ type Picker struct {
 	values []string
 	// allowNew offers the typed text as a new value, after the matches.
 	allowNew bool
-	width  int
-	height int
-	inner  int // width inside the dialog's frame
+	width    int
+	height   int
+	inner    int // width inside the dialog's frame
 }
 
 // PickerOptions tune a Picker.
