@@ -28,12 +28,18 @@ type VolumeAudit struct {
 	Dir   string // /Volumes/catalog/schema/volume[/path]
 	Files files.FilesInterface
 	Now   func() time.Time // nil: time.Now
+	// PartLines bounds one file: a run with more lines goes on in a new
+	// file linked to the last (0: 200), so no upload grows without bound.
+	PartLines int
 
 	mu   gosync.Mutex
 	name string // this run's file; "" until the first event
 	body []byte
 	head AuditHead
 }
+
+// runFileLayout names a run's file by its start time.
+const runFileLayout = "20060102T150405.000000000Z"
 
 // auditRunAction is the first line of a run's file: the link to the
 // previous run.
@@ -52,13 +58,23 @@ func (v *VolumeAudit) Append(ctx context.Context, ev AuditEvent) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	name, body, head := v.name, v.body, v.head
-	if name == "" {
-		prev, err := v.lastRun(ctx)
-		if err != nil {
-			return err
+	fresh := name == "" || head.Lines >= cmp.Or(v.PartLines, 200)
+	if fresh {
+		prev := head
+		if name == "" {
+			var err error
+			if prev, err = v.lastRun(ctx); err != nil {
+				return err
+			}
 		}
 		t := v.now().UTC()
-		name = t.Format("20060102T150405.000000000Z") + ".jsonl"
+		name = t.Format(runFileLayout) + ".jsonl"
+		if name <= prev.File {
+			// Names sort in run order even on a coarse or stopped clock.
+			if pt, err := time.Parse(runFileLayout, strings.TrimSuffix(prev.File, ".jsonl")); err == nil {
+				name = pt.Add(time.Nanosecond).Format(runFileLayout) + ".jsonl"
+			}
+		}
 		link := AuditEvent{Time: t, Operator: ev.Operator, Action: auditRunAction, Result: ResultApplied,
 			Target: fmt.Sprintf("previous:%s lines:%d", cmp.Or(prev.File, "none"), prev.Lines)}
 		line, err := sealLine(link, prev.Hash)
@@ -76,7 +92,7 @@ func (v *VolumeAudit) Append(ctx context.Context, ev AuditEvent) error {
 	// The first upload must not replace another run's file; later ones
 	// replace this run's own.
 	err = v.Files.Upload(ctx, files.UploadRequest{FilePath: path.Join(v.Dir, name), Contents: io.NopCloser(bytes.NewReader(body)),
-		Overwrite: v.name != "", ForceSendFields: []string{"Overwrite"}})
+		Overwrite: !fresh, ForceSendFields: []string{"Overwrite"}})
 	if err != nil {
 		return fmt.Errorf("upload %s: %w", path.Join(v.Dir, name), err)
 	}

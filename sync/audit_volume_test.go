@@ -3,9 +3,13 @@ package sync
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bitbricks/bitbricks/emulator"
 )
@@ -84,4 +88,29 @@ func (e *demoEnv) putVolumeFile(t *testing.T, root, p, body string) {
 	e.org.Mu.Lock()
 	defer e.org.Mu.Unlock()
 	e.org.DB.Volumes[root].Files[p].Data = []byte(body)
+}
+
+// A long run goes on in files of bounded size, each linked to the one
+// before, named in order even on a stopped clock.
+func TestVolumeAuditSplitsLongRuns(t *testing.T) {
+	e := newDemo(t, emulator.Options{})
+	ctx := context.Background()
+	e.org.AddVolume("main", "ops", "audit")
+	dir := "/Volumes/main/ops/audit/long"
+	v := &VolumeAudit{Dir: dir, Files: e.db.w.Files, Now: func() time.Time { return demoNow }, PartLines: 4}
+	for i := range 7 {
+		if err := v.Append(ctx, AuditEvent{Action: "revoke_token", Target: fmt.Sprintf("token:%d", i), Result: ResultApplied}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := e.org.VolumeFiles("/Volumes/main/ops/audit")
+	// 7 events in parts of at most 4 lines, each starting with its link: 3+1, 3+1, 1+1.
+	if len(files) != 3 {
+		t.Fatalf("%d files, want 3: %v", len(files), slices.Collect(maps.Keys(files)))
+	}
+	head, _ := v.Head(ctx)
+	got, err := VerifyVolumeAudit(ctx, e.db.w.Files, dir, &head)
+	if err != nil || got != head || head.Lines != 2 {
+		t.Fatalf("verify: %+v, %v; head %+v", got, err, head)
+	}
 }
