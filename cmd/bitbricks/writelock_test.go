@@ -219,7 +219,13 @@ func startCLI(t *testing.T, o *testOrg, env map[string]string, args ...string) *
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	var stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("child %v stderr:\n%s", args, stderr.String())
+		}
+	})
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +239,9 @@ func startCLI(t *testing.T, o *testOrg, env map[string]string, args ...string) *
 // over and finishes the job; the next plan is empty.
 func TestLeaseOfAKilledRunIsTakenOverAfterExpiry(t *testing.T) {
 	o := newTestOrg(t)
-	o.srv.SetLatency(30*time.Millisecond, 0)
+	// Slow enough that the child still holds its lease (taken before its
+	// snapshot) while this process tries, on a busy machine too.
+	o.srv.SetLatency(150*time.Millisecond, 0)
 	child := startCLI(t, o, o.env, "sync", "--apply", "--yes", "--config", o.cfg)
 	for len(o.org.WorkspaceFiles(bbsync.DefaultLeaseDir)) == 0 {
 		if child.ProcessState != nil {
