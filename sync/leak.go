@@ -331,6 +331,8 @@ func (c *Credentials) RevokeLeaked(ctx context.Context, leak *Leak, opts LeakOpt
 					out.Kept = append(out.Kept, KeptCredential{Credential: left, Command: "bitbricks revoke --owner " + leak.Owner.Name,
 						Why: "not revoked: bitbricks' own credential was revoked before it, so nothing more could be done with it"})
 				}
+				errs = append(errs, fmt.Errorf("%d credential(s) of %s were not revoked: bitbricks' own credential had to go first; finish with `bitbricks revoke --owner %s` under another credential",
+					len(rest)-i, leak.Owner.Name, leak.Owner.Name))
 				break
 			}
 			if err := c.revoke(ctx, j, cr); err != nil {

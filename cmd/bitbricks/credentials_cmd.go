@@ -244,7 +244,10 @@ func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *
 		fmt.Fprintf(s.Err, ", after rotating pipeline binding(s) %s so they keep working", strings.Join(names, ", "))
 	}
 	fmt.Fprintln(s.Err, ".")
-	if leak.Self {
+	switch {
+	case leak.SelfIsLeak:
+		fmt.Fprintf(s.Err, "   ! the leaked value is the very credential bitbricks is using: once it is revoked bitbricks can do nothing more, so the rest is left for `bitbricks revoke --owner %s` with another credential.\n", o.Name)
+	case leak.Self:
 		fmt.Fprintf(s.Err, "   ! %s is the identity bitbricks is using: its own credential is among them and goes last.\n", o.Name)
 	}
 	if leak.Protected && !force {
@@ -304,13 +307,18 @@ func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *
 		fmt.Fprintf(w, "● kept the other %d credential(s) of %s (not confirmed); `bitbricks revoke --owner %s` revokes them\n", rest, o.Name, o.Name)
 	}
 	if res.Session != "" {
-		if n := len(res.Revoked); n > 0 && res.Revoked[n-1].ID == res.Session {
+		cut := slices.ContainsFunc(res.Kept, func(k bbsync.KeptCredential) bool { return strings.Contains(k.Why, "bitbricks' own credential was revoked before it") })
+		if n := len(res.Revoked); n > 0 && res.Revoked[n-1].ID == res.Session && !cut {
 			fmt.Fprintf(w, "● %s was the credential bitbricks was using: revoked last\n", res.Session)
 		} else {
 			fmt.Fprintf(w, "● %s was the credential bitbricks was using: it had to go before the rest, so what is kept above was not revoked\n", res.Session)
 		}
 	}
-	if rerr := report(s, asJSON, res.Revoked, res.Failed); rerr != nil && err == nil {
+	if asJSON {
+		if rerr := leakJSON(s, leak, res); rerr != nil && err == nil {
+			err = rerr
+		}
+	} else if rerr := report(s, false, res.Revoked, res.Failed); rerr != nil && err == nil {
 		err = rerr
 	}
 	switch {
@@ -322,6 +330,67 @@ func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *
 		fmt.Fprintf(w, "? could not check whether the leaked token %s still authenticates\n", leak.Redacted)
 	}
 	return err
+}
+
+// leakJSON is the JSON form of a leak's revocation: what revoke reports,
+// plus which token was the leak, what was kept and why, the rotations, the
+// credential bitbricks was using, and the final check.
+func leakJSON(s *ioStreams, leak *bbsync.Leak, res bbsync.LeakRevocation) error {
+	type kept struct {
+		ID      string `json:"id"`
+		Kind    string `json:"kind"`
+		Owner   string `json:"owner"`
+		Why     string `json:"why"`
+		Command string `json:"command"`
+	}
+	type rotation struct {
+		Binding  string `json:"binding"`
+		Recorded bool   `json:"recorded"`
+		NewID    string `json:"new_credential_id"`
+		LastStep string `json:"last_step"`
+	}
+	out := struct {
+		Token      string              `json:"token"`
+		Owner      string              `json:"owner"`
+		Leaked     string              `json:"leaked_token_id"`
+		Searched   []string            `json:"revoked_while_searching"`
+		Revoked    []revokedCredential `json:"revoked"`
+		Failed     []revokedCredential `json:"failed"`
+		Rotations  []rotation          `json:"rotations"`
+		Kept       []kept              `json:"kept"`
+		Broken     []kept              `json:"broken_pipelines"`
+		Session    string              `json:"bitbricks_credential_revoked"`
+		StillValid bool                `json:"still_authenticates"`
+		Checked    bool                `json:"checked"`
+	}{Token: leak.Redacted, Owner: leak.Owner.Name, Leaked: res.Leaked, Session: res.Session, StillValid: res.StillValid, Checked: res.Checked,
+		Searched: []string{}, Revoked: []revokedCredential{}, Failed: []revokedCredential{}, Rotations: []rotation{}, Kept: []kept{}, Broken: []kept{}}
+	for _, c := range res.Searched {
+		out.Searched = append(out.Searched, c.ID)
+	}
+	for _, c := range res.Revoked {
+		out.Revoked = append(out.Revoked, revokedCredential{ID: c.ID, Kind: string(c.Kind), Owner: c.Owner})
+	}
+	for _, f := range res.Failed {
+		out.Failed = append(out.Failed, revokedCredential{ID: f.Credential.ID, Kind: string(f.Credential.Kind), Owner: f.Credential.Owner, Error: f.Error})
+	}
+	for _, r := range res.Rotations {
+		out.Rotations = append(out.Rotations, rotation{Binding: r.Binding, Recorded: r.Done >= bbsync.StepRecord, NewID: r.NewID, LastStep: r.Done.String()})
+	}
+	for _, k := range res.Kept {
+		out.Kept = append(out.Kept, kept{ID: k.Credential.ID, Kind: string(k.Credential.Kind), Owner: k.Credential.Owner, Why: k.Why, Command: k.Command})
+	}
+	for _, k := range res.Broken {
+		out.Broken = append(out.Broken, kept{ID: k.Credential.ID, Kind: string(k.Credential.Kind), Owner: k.Credential.Owner, Why: k.Why, Command: k.Command})
+	}
+	enc := json.NewEncoder(s.Out)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return err
+	}
+	if len(res.Failed) > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d of %d credentials could not be revoked", len(res.Failed), len(res.Failed)+len(res.Revoked))}
+	}
+	return nil
 }
 
 // readSecret reads one token value from stdin. It is never echoed: typed on

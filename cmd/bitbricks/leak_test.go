@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -215,4 +216,40 @@ func TestRevokeProtectedSelfAndBoundNeedForce(t *testing.T) {
 	if _, ok := tokenByComment(o, "admin@acme.com", "break-glass"); ok {
 		t.Error("--force did not revoke the break-glass token")
 	}
+}
+
+// The leaked value is the very token bitbricks runs with: it dies (first and
+// alone, since nothing can be done after it), the JSON says it was
+// bitbricks' own credential, and what could not be revoked is listed with
+// the command that finishes the job.
+func TestLeakOfTheCredentialBitbricksUses(t *testing.T) {
+	o := newTestOrg(t)
+	session := o.org.Creds.DatabricksToken
+	own, _ := tokenByComment(o, "admin@acme.com", "bitbricks admin")
+	r := runCLI(t, o.env, session+"\n", "revoke", "--leaked", "--yes", "--force", "--config", o.cfg, "--output", "json")
+	t.Logf("stdout:\n%s\nstderr:\n%s", r.out, r.err)
+	if alive(o, session) {
+		t.Fatalf("the leaked session token survived: exit %d", r.code)
+	}
+	var got struct {
+		Leaked     string `json:"leaked_token_id"`
+		Session    string `json:"bitbricks_credential_revoked"`
+		StillValid bool   `json:"still_authenticates"`
+		Checked    bool   `json:"checked"`
+		Kept       []struct {
+			ID, Command string
+		} `json:"kept"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &got); err != nil {
+		t.Fatalf("JSON: %v\n%s", err, r.out)
+	}
+	if got.Leaked != own.ID || got.Session != own.ID || got.StillValid || !got.Checked {
+		t.Errorf("report %+v, want leaked = bitbricks' own = %s, checked dead", got, own.ID)
+	}
+	if _, ok := tokenByComment(o, "admin@acme.com", "break-glass"); ok {
+		if len(got.Kept) == 0 || !strings.Contains(got.Kept[0].Command, "revoke --owner admin@acme.com") {
+			t.Errorf("the break-glass token is alive but not reported as kept with a command: %+v", got.Kept)
+		}
+	}
+	assertNoSecrets(t, o, r.out, r.err)
 }
