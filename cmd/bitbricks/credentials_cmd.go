@@ -307,7 +307,9 @@ func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *
 		fmt.Fprintf(w, "● kept the other %d credential(s) of %s (not confirmed); `bitbricks revoke --owner %s` revokes them\n", rest, o.Name, o.Name)
 	}
 	if res.Session != "" {
-		cut := slices.ContainsFunc(res.Kept, func(k bbsync.KeptCredential) bool { return strings.Contains(k.Why, "bitbricks' own credential was revoked before it") })
+		cut := slices.ContainsFunc(res.Kept, func(k bbsync.KeptCredential) bool {
+			return strings.Contains(k.Why, "bitbricks' own credential was revoked before it")
+		})
 		if n := len(res.Revoked); n > 0 && res.Revoked[n-1].ID == res.Session && !cut {
 			fmt.Fprintf(w, "● %s was the credential bitbricks was using: revoked last\n", res.Session)
 		} else {
