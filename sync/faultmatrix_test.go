@@ -36,9 +36,14 @@ type matrixFault struct {
 	slow  bool
 }
 
+// randomFault hits the second request of a run for sure (so every run
+// meets the fault), then a quarter of the rest, at most 8 in all.
 func randomFault(kind emulator.FaultKind) func(int) []emulator.FaultRule {
 	return func(int) []emulator.FaultRule {
-		return []emulator.FaultRule{{Route: "/**", Kind: kind, Probability: 0.25, Count: 8}}
+		return []emulator.FaultRule{
+			{Route: "/**", Sequence: []emulator.FaultKind{emulator.FaultNone, kind}},
+			{Route: "/**", Kind: kind, Probability: 0.25, Count: 7},
+		}
 	}
 }
 
@@ -449,7 +454,7 @@ removed access or broken pipeline.
 
 | fault | how it is injected |
 |---|---|
-| 429 | a quarter of requests, at most 8 per run, answer 429 in the service's own error shape |
+| 429 | the second request of the run and a quarter of the rest, at most 8 per run, answer 429 in the service's own error shape |
 | 500 `+"`REQUEST_LIMIT_EXCEEDED`"+` | the same, as Databricks answers a SCIM burst |
 | 503 | the same, 503 `+"`TEMPORARILY_UNAVAILABLE`"+` |
 | connection reset | the same requests get a TCP RST instead of an answer |
