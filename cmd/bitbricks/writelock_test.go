@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"maps"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/bitbricks/bitbricks/config"
 	bbsync "github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/tui"
 )
 
 // holdLease takes the write lock as another machine would: its own state
@@ -439,5 +441,63 @@ func TestKilledRotationProcessesLeaveNoLeftovers(t *testing.T) {
 			t.Logf("most live credentials of %s at once: %d", tc.binding, most)
 			assertNoSecrets(t, o, r.out, r.err)
 		})
+	}
+}
+
+// The console's writes (apply, revoke, rotate, re-map, map) go through the
+// same write lock: while another machine holds the lease, each is refused
+// with the holder named, nothing is sent that changes anything and the
+// config file is untouched; once the lease is released they work.
+func TestConsoleWritesHoldTheLock(t *testing.T) {
+	o := newTestOrg(t)
+	s := &ioStreams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard,
+		Getenv: func(k string) string { return o.env[k] }, Now: func() time.Time { return testNow }}
+	cfg, err := config.Load(o.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := newEngine(s, cfg, engineOptions{stateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := tui.NewEngineBackend(e.svc)
+	ctx := context.Background()
+	snap, plan, err := b.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(o.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := holdLease(t, o, "sync --apply")
+	o.srv.ResetStats()
+	writes := map[string]func() error{
+		"apply": func() error { _, err := b.Apply(ctx, plan.Changes, nil); return err },
+		"revoke": func() error {
+			return b.Revoke(ctx, []bbsync.Credential{snap.Credentials[0]})
+		},
+		"rotate": func() error { _, err := b.Rotate(ctx, "etl-prod"); return err },
+		"re-map": func() error { return b.Remap(ctx, 0, "platform-eng") },
+		"map":    func() error { return b.Map(ctx, "analysts", "platform-eng") },
+	}
+	for name, write := range writes {
+		err := write()
+		var held *bbsync.LockHeldError
+		if !errors.As(err, &held) || held.By.Holder != "scheduler (admin@acme.com)" {
+			t.Errorf("console %s while another machine holds the lease: %v; want a refusal naming the holder", name, err)
+		}
+	}
+	if w := writeRequests(o); w != 0 {
+		t.Errorf("%d write requests while the lease was held elsewhere", w)
+	}
+	if after, _ := os.ReadFile(o.cfg); string(after) != string(before) {
+		t.Error("the config file changed while the lease was held elsewhere")
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Rotate(ctx, "etl-prod"); err != nil {
+		t.Fatalf("rotate after the release: %v", err)
 	}
 }
