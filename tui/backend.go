@@ -93,4 +93,7 @@ type Options struct {
 	LogWriter io.Writer
 	// Context cancels backend calls when it is done (default: Background).
 	Context context.Context
+	// TickEvery is how often the header's ages ("read 5m ago") are redrawn
+	// with nothing else happening (default: a minute).
+	TickEvery time.Duration
 }

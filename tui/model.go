@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -72,6 +73,8 @@ type Model struct {
 	remap     remapIntent
 	filterWas string // the filter before the filter input opened, for esc
 
+	tickEvery time.Duration // how often clockMsg redraws
+
 	tabs   []tabView // the views, from newTabs
 	active int       // the index of the view shown
 
@@ -114,6 +117,8 @@ func NewModel(b Backend, opts Options) Model {
 
 		tabs:  tabs,
 		cache: &viewCache{},
+
+		tickEvery: cmp.Or(opts.TickEvery, time.Minute),
 	}
 	m.help.Styles = th.st.Help
 	m.help.ShortSeparator = "  "
@@ -123,7 +128,14 @@ func NewModel(b Backend, opts Options) Model {
 // Init starts the first load, and shows the last run's snapshot meanwhile
 // when the backend kept one.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(m.cachedCmd(), m.startLoad(1), m.spin.Tick)
+	return tea.Batch(m.cachedCmd(), m.startLoad(1), m.spin.Tick, m.clockTick())
+}
+
+// clockMsg redraws what depends on the clock, such as the header's "read 5m ago".
+type clockMsg struct{}
+
+func (m Model) clockTick() tea.Cmd {
+	return tea.Tick(m.tickEvery, func(time.Time) tea.Msg { return clockMsg{} })
 }
 
 func (m Model) view() tabView { return m.tabs[m.active] }
@@ -162,6 +174,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.intent(msg)
 	case auditWantedMsg:
 		return m, m.auditCmd(m.gen)
+	case clockMsg:
+		return m, m.clockTick() // the redraw that follows every message is the point
 	}
 	return m.result(msg)
 }

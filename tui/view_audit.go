@@ -28,7 +28,8 @@ type (
 
 func newAuditView(th *theme) *auditView {
 	cols := []components.Column{
-		{Width: 16}, {Width: 16, Flex: true, Max: 32, Drop: 2}, {Width: 18}, {Width: 24, Flex: true, Max: 48}, {Width: 10}, {Width: 10, Flex: true, Drop: 1},
+		// The error is the reason a line failed: at 80 columns the operator goes first.
+		{Width: 16}, {Width: 16, Flex: true, Max: 32, Drop: 2}, {Width: 14}, {Width: 16, Flex: true, Max: 48}, {Width: 9}, {Width: 10, Flex: true, Drop: 1},
 	}
 	v := &auditView{listPane: listPane[AuditEvent]{th: th, title: "Audit log", columns: cols,
 		headers: []string{"time (UTC)", "operator", "action", "target", "result", "error"}}}

@@ -235,7 +235,7 @@ func (v *credentialsView) Detail() (string, string, bool) {
 	row("Comment", views.QuoteComment(c.Comment))
 	created := "unknown"
 	if !c.Created.IsZero() {
-		created = c.Created.UTC().Format("2006-01-02 15:04") + " UTC, " + views.Age(c.Age) + " ago"
+		created = c.Created.UTC().Format("2006-01-02 15:04") + " UTC, " + agoText(c.Age)
 	}
 	row("Created", created)
 	if maxAge := v.f.pol.TokenMaxAge.Std(); maxAge > 0 {

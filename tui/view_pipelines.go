@@ -55,7 +55,7 @@ func (th *theme) bindingLine(r bindingRow, w int) string {
 	}
 	last, due := "-", "-"
 	if r.Current != nil {
-		last = views.Age(r.Current.Age) + " ago"
+		last = agoText(r.Current.Age)
 		due = "in " + views.Age(r.DueIn)
 		if r.DueIn <= 0 {
 			due = th.st.Age.Warn.Render(components.GlyphWarn + " overdue " + views.Age(-r.DueIn))
@@ -150,7 +150,7 @@ func (v *pipelinesView) Detail() (string, string, bool) {
 		}
 		row("State", components.GlyphUnresolved+" "+problem)
 	case r.Current != nil:
-		row("Recorded", shortID(r.Current.ID)+", created "+views.Age(r.Current.Age)+" ago")
+		row("Recorded", shortID(r.Current.ID)+", created "+agoText(r.Current.Age))
 		due := "in " + views.Age(r.DueIn)
 		if r.DueIn <= 0 {
 			due = components.GlyphWarn + " overdue by " + views.Age(-r.DueIn)

@@ -47,8 +47,10 @@ type planView struct {
 	readOnly bool
 }
 
+// planColumns keep the reason at 80 columns: the status (shown only while
+// applying) goes first; enter shows a change whole.
 var planColumns = []components.Column{
-	{Width: 3}, {Width: 1}, {Width: 18}, {Width: 12, Flex: true, Max: 24}, {Width: 20, Flex: true, Max: 40}, {Width: 20, Flex: true, Drop: 1}, {Width: 10, Drop: 2},
+	{Width: 3}, {Width: 1}, {Width: 18}, {Width: 12, Flex: true, Max: 24}, {Width: 16, Flex: true, Max: 40}, {Width: 12, Flex: true, Drop: 1}, {Width: 10, Drop: 2},
 }
 
 func newPlanView(th *theme, readOnly bool) *planView {

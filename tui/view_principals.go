@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/bitbricks/bitbricks/views"
 
 	"github.com/bitbricks/bitbricks/views/components"
+	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 )
 
@@ -16,7 +18,34 @@ import (
 type principalsView struct {
 	tabBase
 	listPane[principalRow]
-	d *dataset
+	d    *dataset
+	keys struct{ Sort key.Binding }
+	sort int // index in principalSorts
+}
+
+// principalSorts are the orders s cycles through.
+var principalSorts = []struct {
+	name string
+	cmp  func(a, b principalRow) int
+}{
+	{"type, name", func(a, b principalRow) int {
+		return cmp.Or(cmp.Compare(kindRank(a.Kind), kindRank(b.Kind)), cmp.Compare(a.Name, b.Name))
+	}},
+	{"name", func(a, b principalRow) int { return cmp.Compare(a.Name, b.Name) }},
+	{"credentials ↓", func(a, b principalRow) int { return cmp.Or(cmp.Compare(b.Creds, a.Creds), cmp.Compare(a.Name, b.Name)) }},
+	{"groups ↓", func(a, b principalRow) int {
+		return cmp.Or(cmp.Compare(b.Groups, a.Groups), cmp.Compare(a.Name, b.Name))
+	}},
+}
+
+func kindRank(k string) int {
+	switch k {
+	case "user":
+		return 0
+	case "sp":
+		return 1
+	}
+	return 2
 }
 
 func newPrincipalsView(th *theme) *principalsView {
@@ -38,6 +67,7 @@ func newPrincipalsView(th *theme) *principalsView {
 			return components.Join(widths, 1, r.Kind, r.Name, th.st.Text.Muted.Render(r.Detail), groups, creds, r.Flags)
 		})
 	v.detail = v.principalDetail
+	v.keys.Sort = key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort"))
 	v.table.SetEmpty("no principals")
 	v.table.Focus()
 	return v
@@ -46,10 +76,33 @@ func newPrincipalsView(th *theme) *principalsView {
 func (v *principalsView) Title() (string, string) { return "Principals", "Princ" }
 func (v *principalsView) SetData(d *dataset) {
 	v.d = d
-	v.table.SetItems(d.principal)
+	v.resort()
+}
+
+func (v *principalsView) resort() {
+	if v.d == nil {
+		return
+	}
+	rows := slices.Clone(v.d.principal)
+	slices.SortStableFunc(rows, principalSorts[v.sort].cmp)
+	v.table.SetItems(rows)
+	v.title = "Databricks principals · by " + principalSorts[v.sort].name
+}
+
+func (v *principalsView) ShortHelp() []key.Binding {
+	return append(v.table.ShortHelp(), v.keys.Sort)
+}
+
+func (v *principalsView) FullHelp() [][]key.Binding {
+	return append(v.table.FullHelp(), []key.Binding{v.keys.Sort})
 }
 
 func (v *principalsView) Update(msg tea.Msg) (tabView, tea.Cmd) {
+	if km, ok := msg.(tea.KeyMsg); ok && key.Matches(km, v.keys.Sort) {
+		v.sort = (v.sort + 1) % len(principalSorts)
+		v.resort()
+		return v, nil
+	}
 	var cmd tea.Cmd
 	v.table, cmd = v.table.Update(msg)
 	return v, cmd

@@ -2,9 +2,16 @@ package tui
 
 import (
 	"fmt"
+	"slices"
+	"strings"
+	gosync "sync"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/x/exp/golden"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/exp/teatest"
 )
 
 // TestViewGoldens renders every view at the sizes that matter: 80x24 and 200x60 must
@@ -73,5 +80,62 @@ func TestDetailPaneGoldens(t *testing.T) {
 				golden.RequireEqual(t, []byte(m.View()))
 			})
 		}
+	}
+}
+
+// At 80 columns no view drops the column that says why (the reason, the error,
+// the flags, the status) entirely.
+func TestEveryViewKeepsItsReasonAt80Columns(t *testing.T) {
+	reason := map[string]string{"Principals": "flags", "Credentials": "flags", "Pipelines": "status", "Plan": "reason", "Audit": "error"}
+	b := newFixture(t)
+	b.event("revoke_token", "token:tok-hal-old owner:hal@acme.com", fmt.Errorf("PERMISSION_DENIED: not an admin"))
+	m := loaded(t, b, 80, 24, false)
+	for i, v := range m.tabs {
+		name, _ := v.Title()
+		m = keys(t, m, fmt.Sprint(i+1))
+		word, ok := reason[name]
+		if !ok {
+			continue // Mappings: the note beside each member, tested by its goldens
+		}
+		if lines := strings.Split(m.View(), "\n"); len(lines) < 4 || !strings.Contains(lines[3], word) {
+			t.Errorf("%s at 80 columns has no %q column: %q", name, word, lines[3])
+		}
+	}
+}
+
+// The header's "read N ago" moves with the clock, with no key pressed.
+func TestHeaderAgeTicksOnItsOwn(t *testing.T) {
+	var mu gosync.Mutex
+	now := testNow
+	opts := testOptions(false)
+	opts.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	opts.TickEvery = 10 * time.Millisecond
+	tm := teatest.NewTestModel(t, NewModel(newFixture(t), opts), teatest.WithInitialTermSize(120, 30))
+	waitFor(t, tm, "read just now")
+	mu.Lock()
+	now = now.Add(5 * time.Minute)
+	mu.Unlock()
+	waitFor(t, tm, "read 5m ago")
+	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
+	tm.WaitFinished(t, teatest.WithFinalTimeout(15*time.Second))
+}
+
+func TestPrincipalsSort(t *testing.T) {
+	m := keys(t, loaded(t, newFixture(t), 120, 30, false), "2")
+	names := func() []string {
+		var out []string
+		for _, r := range viewOf[*principalsView](t, m).table.Items() {
+			out = append(out, r.Kind+" "+r.Name)
+		}
+		return out
+	}
+	byType := names()
+	if !slices.IsSortedFunc(viewOf[*principalsView](t, m).table.Items(), principalSorts[0].cmp) || !strings.HasPrefix(byType[0], "user ") {
+		t.Errorf("not sorted by type, then name: %q", byType)
+	}
+	m = keys(t, m, "s", "s") // credentials, most first
+	rows := viewOf[*principalsView](t, m).table.Items()
+	if rows[0].Creds < rows[len(rows)-1].Creds || !strings.Contains(m.View(), "by credentials ↓") {
+		t.Errorf("not sorted by credentials: first %+v, last %+v", rows[0], rows[len(rows)-1])
 	}
 }
