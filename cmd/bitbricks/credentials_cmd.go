@@ -54,10 +54,14 @@ func newRevokeCmd(s *ioStreams, g *globalFlags) *cobra.Command {
                                      lists them first, and on a terminal you confirm by
                                      typing the owner's name
   --leaked                           reads a token VALUE from stdin (never from argv),
-                                     finds its owner by asking Databricks who it is, shows
-                                     the owner and their tokens, and revokes them all; a
-                                     service principal's pipeline bindings are rotated
-                                     first so the pipelines keep working
+                                     finds its owner by asking Databricks who it is,
+                                     revokes the leaked token first, then (confirmed
+                                     separately) the owner's other credentials: a service
+                                     principal's bindings rotated first, bitbricks' own
+                                     credential last; ends by checking the value is dead
+
+A protected principal's credential, one bitbricks itself may be using, or one
+a pipeline runs on needs --force.
 
 On a terminal it asks first; elsewhere it needs --yes. Values are never printed:
 only their first and last four characters (dapi…1a2b).`,
