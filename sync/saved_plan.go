@@ -126,8 +126,12 @@ type StalePlanError struct {
 }
 
 func (e *StalePlanError) Error() string {
-	parts := make([]string, 0, len(e.Stale))
-	for _, s := range e.Stale {
+	parts := make([]string, 0, 4)
+	for i, s := range e.Stale {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(e.Stale)-3))
+			break
+		}
 		parts = append(parts, s.ID+" ("+s.Why+")")
 	}
 	return fmt.Sprintf("refused: %d change(s) of the saved plan no longer hold, so nothing was applied: %s; run `bitbricks sync --out` again and review the new plan",
