@@ -397,10 +397,12 @@ func (r *reader) federation(ctx context.Context) error {
 		if st == nil {
 			continue
 		}
+		r.mu.Lock()
+		envUUID := st.EnvironmentUUID // read with the variables, when the adapter could
+		r.mu.Unlock()
 		g.Go(func(ctx context.Context) error {
 			repoUUID, _, err := bb.Repository(ctx, b.Repository)
-			var envUUID string
-			if err == nil && b.Environment != "" {
+			if err == nil && b.Environment != "" && envUUID == "" {
 				envUUID, err = bb.EnvironmentUUID(ctx, b.Repository, b.Environment)
 			}
 			r.mu.Lock()

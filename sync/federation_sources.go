@@ -122,6 +122,25 @@ func (b *Bitbucket) EnvironmentUUID(ctx context.Context, repo, env string) (stri
 	return e.Uuid, nil
 }
 
+// EnvironmentVariables reads the variables of a deployment environment (by
+// name) with the environment's {UUID}, from one listing of the environments:
+// a snapshot needs both, the variables for rotation and the UUID for
+// federation.
+func (b *Bitbucket) EnvironmentVariables(ctx context.Context, repo, env string) ([]Variable, string, error) {
+	e, err := b.environment(ctx, repo, env)
+	if err == nil && e == nil {
+		err = fmt.Errorf("repository %s has no deployment environment %q", repo, env)
+	}
+	var vs []Variable
+	if err == nil {
+		vs, err = b.environmentVariables(ctx, repo, e)
+	}
+	if err != nil {
+		return nil, "", b.check(fmt.Sprintf("list deployment variables of %s environment %s", repo, env), err, false)
+	}
+	return vs, e.Uuid, nil
+}
+
 // PipelineRuns reads the newest n runs of repo, newest first.
 func (b *Bitbucket) PipelineRuns(ctx context.Context, repo string, n int) ([]PipelineRun, error) {
 	var page struct {

@@ -482,7 +482,15 @@ func (r *reader) atlassianTokens(ctx context.Context) error {
 func (r *reader) binding(ctx context.Context, b config.Binding) error {
 	r.say("reading pipeline variables of %s", b.Name)
 	st := &BindingState{Name: b.Name}
-	vs, err := r.src.Bitbucket.Variables(ctx, b.Repository, b.Environment)
+	var vs []Variable
+	var err error
+	if ev, ok := r.src.Bitbucket.(interface {
+		EnvironmentVariables(ctx context.Context, repo, env string) ([]Variable, string, error)
+	}); ok && b.Environment != "" {
+		vs, st.EnvironmentUUID, err = ev.EnvironmentVariables(ctx, b.Repository, b.Environment) // the UUID serves federation
+	} else {
+		vs, err = r.src.Bitbucket.Variables(ctx, b.Repository, b.Environment)
+	}
 	if err != nil {
 		if stop := r.fail(SystemBitbucket, "variables of binding "+b.Name, err); stop != nil {
 			return stop
