@@ -72,13 +72,13 @@ func (h Holder) String() string {
 type LockHeldError struct {
 	Where  string // "local lock <file>" or "workspace lease <path>"
 	By     Holder
-	Waited time.Duration
+	Waited time.Duration // how long it waited (--lock-timeout); 0: it did not wait
 }
 
 func (e *LockHeldError) Error() string {
 	wait := "pass --lock-timeout 10m to wait for it"
 	if e.Waited > 0 {
-		wait = "waited " + e.Waited.Round(time.Second).String() + "; pass a longer --lock-timeout to wait longer"
+		wait = "waited " + e.Waited.Round(100*time.Millisecond).String() + "; pass a longer --lock-timeout to wait longer"
 	}
 	return fmt.Sprintf("refused: another bitbricks run is writing (%s): %s; nothing was changed; %s", e.Where, e.By, wait)
 }
@@ -180,11 +180,8 @@ func AcquireWriteLock(ctx context.Context, db *Databricks, opts WriteLockOptions
 		}
 		var held *LockHeldError
 		if !errors.As(err, &held) || !time.Now().Before(deadline) {
-			if held != nil {
-				held.Waited = time.Since(start).Truncate(time.Second)
-				if opts.Timeout == 0 {
-					held.Waited = 0
-				}
+			if held != nil && opts.Timeout > 0 {
+				held.Waited = max(time.Since(start), time.Millisecond)
 			}
 			l.local.release()
 			return nil, ctx, err

@@ -86,6 +86,11 @@ func TestWritersRefuseWhileAnotherHoldsTheLease(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want exit 3 naming the holder and since when", args, r.code, r.err)
 		}
 	}
+	// A writer that waits, but not long enough, says it waited.
+	if r := runCLI(t, o.env, "", "rotate", "etl-prod", "--yes", "--lock-timeout", "300ms", "--config", o.cfg); r.code != 3 ||
+		!strings.Contains(r.err, "scheduler (admin@acme.com)") || !strings.Contains(r.err, "pass a longer --lock-timeout") {
+		t.Errorf("rotate --lock-timeout 300ms: exit %d, %q; want exit 3 saying it waited", r.code, r.err)
+	}
 	if w := writeRequests(o); w != 0 {
 		t.Errorf("%d write requests while another writer held the lease, want 0", w)
 	}
