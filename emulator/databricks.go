@@ -77,6 +77,7 @@ func (s *Server) routesDatabricks(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+assign, s.db(acctAdmin, s.assignmentList))
 	mux.HandleFunc("PUT "+assign+"/principals/{principal_id}", s.db(acctAdmin, s.assignmentPut))
 	mux.HandleFunc("DELETE "+assign+"/principals/{principal_id}", s.db(acctAdmin, s.assignmentDelete))
+	mux.HandleFunc("GET /api/2.0/accounts/{account_id}/workspaces", s.db(acctAdmin, s.workspacesList))
 
 	// Workspace files and folders.
 	s.routesWorkspace(mux)
@@ -178,10 +179,21 @@ func (s *Server) db(level access, h dbHandler) http.HandlerFunc {
 		o := s.Org
 		o.Mu.Lock()
 		defer o.Mu.Unlock()
+		st := o.workspaceFor(r)
+		primary := o.enter(st)
+		defer func() { o.leave(st, primary, r.Method != http.MethodGet) }()
 		p, ok := o.authenticate(w, r)
 		if !ok {
+			s.mw.countWorkspace(st.Name, r)
 			return
 		}
+		if target := o.pathWorkspace(r); target != nil && target != st {
+			// An account API acting on another workspace than the host's.
+			o.leave(st, primary, false)
+			st = target
+			o.enter(st)
+		}
+		s.mw.countWorkspace(st.Name, r)
 		switch {
 		case !p.active():
 			dbError(w, http.StatusForbidden, "PERMISSION_DENIED", "Principal %s is deactivated.", p.name())

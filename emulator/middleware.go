@@ -369,11 +369,34 @@ type Stats struct {
 	// Refused counts requests refused by a limit: "scim_concurrency" or
 	// "bitbucket_budget".
 	Refused map[string]int64 `json:"refused"`
+	// Workspaces counts Databricks requests per workspace of an account with
+	// several ("account" for account-wide APIs that name no workspace);
+	// WorkspaceWrites counts the ones that are not GETs. Empty with one workspace.
+	Workspaces      map[string]int64 `json:"workspaces"`
+	WorkspaceWrites map[string]int64 `json:"workspace_writes"`
 }
 
 func newStats() Stats {
 	return Stats{Families: map[string]int64{}, Routes: map[string]int64{},
-		Faults: map[string]int64{}, Refused: map[string]int64{}}
+		Faults: map[string]int64{}, Refused: map[string]int64{},
+		Workspaces: map[string]int64{}, WorkspaceWrites: map[string]int64{}}
+}
+
+// countWorkspace counts a Databricks request against its workspace, when
+// the account has several.
+func (m *middleware) countWorkspace(name string, r *http.Request) {
+	if name == "" {
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/2.0/accounts/") && r.PathValue("workspace_id") == "" {
+		name = "account"
+	}
+	m.mu.Lock()
+	m.stats.Workspaces[name]++
+	if r.Method != http.MethodGet {
+		m.stats.WorkspaceWrites[name]++
+	}
+	m.mu.Unlock()
 }
 
 func (m *middleware) count(family, pattern string) {
@@ -399,7 +422,8 @@ func (m *middleware) snapshot() Stats {
 	}
 	return Stats{Total: m.stats.Total, Families: maps.Clone(m.stats.Families),
 		Routes: maps.Clone(m.stats.Routes), Faults: maps.Clone(m.stats.Faults),
-		Refused: maps.Clone(m.stats.Refused), ProcessCPUMillis: cpu}
+		Refused: maps.Clone(m.stats.Refused), ProcessCPUMillis: cpu,
+		Workspaces: maps.Clone(m.stats.Workspaces), WorkspaceWrites: maps.Clone(m.stats.WorkspaceWrites)}
 }
 
 // Stats returns a copy of the request counters.

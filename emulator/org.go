@@ -29,11 +29,18 @@ type Org struct {
 	Creds Credentials
 
 	order idOrder // the Databricks maps' id order, cached between requests
+
+	// Workspaces are the account's workspaces when it has several (the
+	// first is DB's); empty for an account with one. See AddWorkspace.
+	Workspaces []*DatabricksState
 }
 
 // Credentials are credentials a seed hands out.
 type Credentials struct {
-	DatabricksToken   string // a workspace admin's PAT (also an account admin)
+	DatabricksToken string // a workspace admin's PAT (also an account admin)
+	// WorkspaceTokens are the same admin's PATs by workspace name, when the
+	// account has several workspaces (each workspace has its own tokens).
+	WorkspaceTokens   map[string]string
 	BitbucketUsername string // email of a workspace admin (Basic auth user name)
 	BitbucketAPIToken string // that user's Atlassian API token
 	BitbucketBearer   string // an access token acting as the same admin
@@ -181,6 +188,8 @@ type AdminAPIToken struct {
 type DatabricksState struct {
 	AccountID   string
 	WorkspaceID int64
+	// Name is the workspace's name in an account with several ("" with one).
+	Name string
 	// Conf is the workspace-conf key/value map (maxTokenLifetimeDays, enableTokensConfig).
 	Conf map[string]string
 	// Users, Groups and ServicePrincipals are keyed by SCIM id (numeric string).

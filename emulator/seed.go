@@ -388,6 +388,7 @@ func Demo(now time.Time) *Org {
 	// A Unity Catalog volume for the audit log of scheduled runs
 	// (audit.file: /Volumes/main/ops/audit/bitbricks/).
 	o.DB.Volumes = map[string]*DBVolume{"/Volumes/main/ops/audit": {Files: map[string]*DBFile{}, Dirs: map[string]bool{}}}
+	demoDev(o, principals, now)
 	return o
 }
 

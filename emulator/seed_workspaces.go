@@ -1,0 +1,45 @@
+package emulator
+
+import "time"
+
+// The demo account's second workspace.
+const (
+	DemoWorkspace    = "prod" // the demo's first workspace (Org.DB)
+	DemoDevWorkspace = "dev"
+	demoDevID        = 2222222222222222
+)
+
+// demoDev adds the demo account's second workspace, dev, with drift of its
+// own: the account group platform-eng is assigned with workspace-access but
+// only some of its members are (the rest cannot reach dev); a
+// workspace-local de-team that lacks most data engineers; and a year-old
+// token without expiry. principals maps the demo's nicknames ("sp:NAME",
+// "group:NAME") to SCIM ids.
+func demoDev(o *Org, principals map[string]string, now time.Time) {
+	ago := func(days int) time.Time { return now.Add(-time.Duration(days) * seedDay) }
+	o.AddWorkspace(DemoWorkspace, DemoDevWorkspace, demoDevID)
+	var adminToken *DBToken
+	o.InWorkspace(DemoDevWorkspace, func(st *DatabricksState) {
+		o.Mu.Lock()
+		st.Conf["maxTokenLifetimeDays"] = "30"
+		for _, nick := range []string{"admin", "alice", "dan", "paul", "quinn", "tess"} {
+			u := st.Users[principals[nick]]
+			u.Assigned = true
+			u.Admin = nick == "admin"
+		}
+		st.Users[principals["admin"]].Entitlements = []string{demoWS, demoSQL, demoClusters}
+		st.ServicePrincipals[principals["sp:etl-deployer"]].Assigned = true
+		g := st.Groups[principals["group:platform-eng"]]
+		g.Assigned, g.Entitlements = true, []string{demoWS}
+		o.Mu.Unlock()
+		o.AddDBGroup(DBGroup{DisplayName: "de-team", Kind: WorkspaceGroup, Entitlements: []string{demoWS},
+			Members: []DBMember{{Value: principals["alice"], Type: "User"}}})
+		adminToken = o.AddToken(DBToken{OwnerID: principals["admin"], Comment: "bitbricks", Created: ago(5),
+			Expiry: ago(5).Add(30 * seedDay), LastUsed: now.Truncate(seedDay)})
+		o.AddToken(DBToken{OwnerID: principals["dan"], Comment: "notebook", Created: ago(380),
+			LastUsed: ago(200).Truncate(seedDay)})
+		o.AddToken(DBToken{OwnerID: principals["alice"], Comment: "routine", Created: ago(4),
+			Expiry: ago(4).Add(30 * seedDay), LastUsed: ago(1).Truncate(seedDay)})
+	})
+	o.Creds.WorkspaceTokens = map[string]string{DemoWorkspace: o.Creds.DatabricksToken, DemoDevWorkspace: adminToken.Value}
+}
