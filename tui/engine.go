@@ -3,6 +3,8 @@ package tui
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/bitbricks/bitbricks/config"
@@ -83,15 +85,25 @@ func (e *EngineBackend) RevokeLeaked(ctx context.Context, leak Leak) (string, in
 	// The typed owner's name confirms the rest; a protected owner's other
 	// credentials stay (the CLI's --force revokes them).
 	res, err := e.Service.RevokeLeaked(ctx, l, sync.LeakOptions{Rest: true})
-	if err == nil && (res.Leaked == "" || !res.Checked || len(res.Kept) > 0 || len(res.Broken) > 0) {
+	switch {
+	case err == nil && (res.Leaked == "" || !res.Checked || len(res.Broken) > 0):
 		var what []string
+		if res.Leaked == "" {
+			what = append(what, "the leaked token was not found among the owner's tokens")
+		}
 		for _, k := range append(res.Broken, res.Kept...) {
 			what = append(what, k.Credential.ID+": "+k.Why+" (`"+k.Command+"`)")
 		}
-		if res.Leaked == "" {
-			what = append([]string{"the leaked token was not found among the owner's tokens"}, what...)
-		}
 		err = errors.New(strings.Join(what, "; "))
+	case err == nil && len(res.Kept) > 0:
+		// The leak is dead; what was kept on purpose is said, not an error.
+		var cmds []string
+		for _, k := range res.Kept {
+			if c := "`" + k.Command + "`"; !slices.Contains(cmds, c) {
+				cmds = append(cmds, c)
+			}
+		}
+		return fmt.Sprintf("%s (kept %d: %s; %s)", l.Owner.Name, len(res.Kept), res.Kept[0].Why, strings.Join(cmds, ", ")), len(res.Revoked), nil
 	}
 	return l.Owner.Name, len(res.Revoked), err
 }

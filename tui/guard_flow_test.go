@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"github.com/bitbricks/bitbricks/emulator"
+	tea "github.com/charmbracelet/bubbletea"
 	"strings"
 	"testing"
 	"time"
@@ -57,4 +59,32 @@ func (e *engineEnv) hasToken(owner, id string) bool {
 		}
 	}
 	return false
+}
+
+// A leaked token of the protected admin (the identity the console runs
+// as): the dialog says both, the leaked token dies, the rest is kept and
+// the status says so with the command that finishes it.
+func TestLeakOfTheProtectedAdminInTheConsole(t *testing.T) {
+	tm, e := engineConsole(t, 200, 40, false)
+	var adminID string
+	for _, tok := range e.tokens("admin@acme.com") {
+		adminID = tok.OwnerID
+	}
+	leaked := e.org.AddToken(emulator.DBToken{OwnerID: adminID, Comment: "pasted", Created: testNow.Add(-time.Hour), Expiry: testNow.Add(24 * time.Hour)})
+	held := len(e.tokens("admin@acme.com"))
+	press(tm, "!")
+	waitFor(t, tm, "Revoke a leaked token")
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(leaked.Value), Paste: true})
+	press(tm, "enter")
+	waitFor(t, tm, "Revoke the leaked token of admin@acme.com", "is the identity bitbricks is using", "is protected (policy.protected)")
+	tm.Type("admin@acme.com")
+	press(tm, "enter")
+	waitFor(t, tm, "revoked 1 leaked token of admin@acme.com (kept", "revoke --leaked --force")
+	finish(t, tm)
+	if e.hasToken("admin@acme.com", leaked.ID) {
+		t.Error("the leaked token survived")
+	}
+	if left := len(e.tokens("admin@acme.com")); left != held-1 {
+		t.Errorf("admin holds %d tokens, want %d (only the leaked one gone)", left, held-1)
+	}
 }
