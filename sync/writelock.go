@@ -453,6 +453,11 @@ func acquireLease(ctx context.Context, db *Databricks, opts WriteLockOptions, me
 // absent, so a writer that took the lease over meanwhile wins, and this one
 // learns it lost.
 func (l *lease) renew(ctx context.Context, opts WriteLockOptions) error {
+	if !opts.Now().Before(l.holder.Expiry) {
+		// Another writer may have taken it over and let it go meanwhile:
+		// renewing now could overlap with that writer's work.
+		return &LeaseLostError{Path: l.path, Err: fmt.Errorf("it expired at %s before it could be renewed", l.holder.Expiry.Format(time.RFC3339))}
+	}
 	h := l.holder
 	h.Expiry = opts.Now().Add(opts.TTL).UTC()
 	p := leasePath(l.dir, l.epoch+1)

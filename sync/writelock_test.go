@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,12 +149,12 @@ func TestWriteLeaseRenewAndLoss(t *testing.T) {
 	e := newDemo(t, emulator.Options{})
 	ctx := context.Background()
 	opts := lockOpts(t, t.TempDir(), "sync --apply", time.Now)
-	opts.TTL = 150 * time.Millisecond
+	opts.TTL = 900 * time.Millisecond
 	l, work, err := AcquireWriteLock(ctx, e.db, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for e.org.WorkspaceFiles(DefaultLeaseDir)[0] == leasePath(DefaultLeaseDir, 1) {
+	for e.org.WorkspaceFiles(DefaultLeaseDir)[0] == leasePath(DefaultLeaseDir, 1) && work.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if got := e.org.WorkspaceFiles(DefaultLeaseDir); len(got) != 1 || work.Err() != nil {
@@ -214,4 +215,34 @@ func TestWriteLeaseImportFaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A lease that expired before it could be renewed (the machine slept, the
+// network was gone) is not renewed: the work stops.
+func TestWriteLeaseExpiredBeforeRenewal(t *testing.T) {
+	e := newDemo(t, emulator.Options{})
+	ctx := context.Background()
+	t0 := e.org.Now()
+	var jumped atomic.Bool
+	opts := lockOpts(t, t.TempDir(), "sync --apply", func() time.Time {
+		if jumped.Load() {
+			return t0.Add(time.Hour)
+		}
+		return t0
+	})
+	opts.TTL = 300 * time.Millisecond
+	l, work, err := AcquireWriteLock(ctx, e.db, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jumped.Store(true)
+	<-work.Done()
+	var lost *LeaseLostError
+	if err := l.Lost(work); !errors.As(err, &lost) || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("work stopped with %v, want a lease lost because it expired", context.Cause(work))
+	}
+	if got := e.org.WorkspaceFiles(DefaultLeaseDir); len(got) != 1 || got[0] != leasePath(DefaultLeaseDir, 1) {
+		t.Errorf("lease files %v: an expired lease must not be renewed", got)
+	}
+	l.Release(ctx)
 }
