@@ -202,6 +202,11 @@ func (m Model) key(msg tea.KeyMsg) (Model, tea.Cmd) {
 			m.layout()
 			return m, nil
 		}
+		if key.Matches(msg, m.keys.Views) { // a number leaves the pane for that view
+			m.modal = modalNone
+			n, _ := strconv.Atoi(msg.String())
+			return m.switchTab(n - 1)
+		}
 		m.pager, cmd = m.pager.Update(msg)
 		return m, cmd
 	}

@@ -150,8 +150,12 @@ func (v *principalsView) principalDetail(r principalRow) (string, string) {
 	}
 	b.WriteString("\n")
 	for _, c := range creds {
-		fmt.Fprintf(&b, "  %s  %s, %s old, expires %s, last used %s%s\n", shortID(c.ID), views.KindName(c.Kind), views.Age(c.Age),
-			views.Expiry(c.Expiry, v.d.now), views.LastUsed(c.LastUsed, v.d.now), quoted(c.Comment))
+		exp := views.Expiry(c.Expiry, v.d.now)
+		if strings.HasPrefix(exp, "in ") {
+			exp = "expires " + exp
+		}
+		fmt.Fprintf(&b, "  %s  %s, %s old, %s, last used %s%s\n", shortID(c.ID), views.KindName(c.Kind), views.Age(c.Age),
+			exp, views.LastUsed(c.LastUsed, v.d.now), quoted(c.Comment))
 	}
 	return "Principal · " + r.Name, strings.TrimRight(b.String(), "\n")
 }

@@ -2,10 +2,12 @@ package components
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -49,11 +51,45 @@ func (p *Pager) SetSize(w, h int) {
 	fw, _ := p.st.BoxFrame()
 	inner := max(w-fw-2, 1) // a space either side
 	p.lines = nil
-	for _, l := range strings.Split(ansi.Wrap(p.text, inner, " "), "\n") {
-		p.lines = append(p.lines, " "+Fit(l, inner)+" ")
+	for _, src := range strings.Split(p.text, "\n") {
+		for _, l := range wrapHanging(src, inner) {
+			p.lines = append(p.lines, " "+Fit(l, inner)+" ")
+		}
 	}
 	p.scroll(0)
 	p.syncKeys()
+}
+
+// labelled is a line that starts with a label and a gap of two or more spaces
+// ("Owner:      admin", "  ✓          in step"): its wrapped lines hang under
+// the text after the gap.
+var labelled = regexp.MustCompile(`^(\s*\S.*?\s{2,})\S`)
+
+// wrapHanging wraps one line to w cells, continuation lines indented under
+// its text when it is labelled, or under its own indentation.
+func wrapHanging(line string, w int) []string {
+	if lipgloss.Width(line) <= w {
+		return []string{line}
+	}
+	prefix := line[:len(line)-len(strings.TrimLeft(line, " "))]
+	if m := labelled.FindStringSubmatch(line); m != nil && lipgloss.Width(m[1]) <= w/2 {
+		prefix = m[1]
+	}
+	hang := lipgloss.Width(prefix)
+	if hang >= w/2 {
+		return strings.Split(ansi.Wrap(line, w, " "), "\n")
+	}
+	body := strings.Split(ansi.Wrap(line[len(prefix):], w-hang, " "), "\n")
+	pad := strings.Repeat(" ", hang)
+	out := make([]string, len(body))
+	for i, b := range body {
+		if i == 0 {
+			out[i] = prefix + b
+		} else {
+			out[i] = pad + b
+		}
+	}
+	return out
 }
 
 func (p Pager) rows() int {
