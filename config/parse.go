@@ -503,7 +503,7 @@ func describeNode(n ast.Node) string {
 		return "a list"
 	}
 	if s, ok := scalarText(n); ok {
-		return fmt.Sprintf("%q", s)
+		return quoteShort(s) // a long or garbled value must not flood the error line
 	}
 	return strings.ToLower(n.Type().String())
 }
