@@ -44,6 +44,9 @@ type DatabricksConfig struct {
 	Host        string `yaml:"host"`
 	AccountID   string `yaml:"account_id"`
 	AccountHost string `yaml:"account_host"`
+	// Workspaces lists several workspaces of the account (instead of
+	// Profile/Host), or is `all` of them.
+	Workspaces Workspaces `yaml:"workspaces"`
 }
 
 // IdentityConfig says how Bitbucket accounts become Databricks userNames.
@@ -58,6 +61,7 @@ type Mapping struct {
 	DatabricksGroup string   `yaml:"databricks_group"`
 	Entitlements    []string `yaml:"entitlements"`
 	Prune           bool     `yaml:"prune"`
+	Workspaces      []string `yaml:"workspaces"` // several workspaces only; empty: all
 	Line            int      `yaml:"-"` // source line, for errors and re-map
 }
 
@@ -81,6 +85,7 @@ type Binding struct {
 	Credential       string   `yaml:"credential"` // "pat" | "oauth-secret"
 	RotateEvery      Duration `yaml:"rotate_every"`
 	Lifetime         Duration `yaml:"lifetime"`
+	Workspace        string   `yaml:"workspace"` // required with several workspaces
 }
 
 // AuditConfig locates the audit log.

@@ -85,7 +85,7 @@ func TestParseErrors(t *testing.T) {
 		{"negative max_changes", head + "policy:\n  max_changes: -1\n", 6, 16, "policy.max_changes must be 0 or more, not -1", ""},
 		{"empty protected dash", head + "policy:\n  protected:\n    - admin@acme.com\n    -\n", 8, 5, "policy.protected[1] is empty", ""},
 		{"empty protected", head + "policy:\n  protected:\n    - admin@acme.com\n    - \"\"\n", 8, 7, "policy.protected[1] is empty", ""},
-		{"mappings not a list", head + "mappings: foo\n", 5, 11, `mappings must be a list of entries, each a mapping with keys bitbucket_group, databricks_group, entitlements, prune, not "foo"`, ""},
+		{"mappings not a list", head + "mappings: foo\n", 5, 11, `mappings must be a list of entries, each a mapping with keys bitbucket_group, databricks_group, entitlements, prune, workspaces, not "foo"`, ""},
 		{"prune maybe", head + "mappings:\n  - bitbucket_group: a\n    databricks_group: b\n    prune: maybe\n", 8, 12, `mappings[0].prune must be true or false, not "maybe"`, ""},
 		{"max_changes not a number", head + "policy:\n  max_changes: lots\n", 6, 16, "policy.max_changes must be a whole number", ""},
 		{"section not a mapping", "bitbucket: acme\n", 1, 12, "bitbucket must be a mapping with keys workspace, groups_source, base_url", ""},

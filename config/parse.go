@@ -261,6 +261,9 @@ func (d *decoder) decode(path string, n ast.Node, v reflect.Value) error {
 	if n != nil && !isNull(n) {
 		p = nodePos(n)
 	}
+	if v.Type() == workspacesType {
+		return d.decodeWorkspaces(path, n, v)
+	}
 	if v.Type() == durationType {
 		if isNull(n) {
 			return d.errAt(p, "%s is empty: write a duration like 90d, 12h, 30m or 1d12h", path)

@@ -34,6 +34,7 @@ func (d *decoder) finish(c *Config) error {
 		d.checkMappings,
 		d.checkPolicy,
 		d.checkPipelines,
+		d.checkWorkspaces,
 		d.checkAudit,
 	} {
 		if err := check(c); err != nil {
@@ -93,6 +94,9 @@ func (d *decoder) checkURL(path, s string) error {
 
 func (d *decoder) checkDatabricks(c *Config) error {
 	db := c.Databricks
+	if db.Workspaces.Set() {
+		return d.checkURL("databricks.account_host", db.AccountHost)
+	}
 	if db.Profile == "" && db.Host == "" && d.env("DATABRICKS_HOST") == "" && d.env("DATABRICKS_CONFIG_PROFILE") == "" {
 		return d.errAt(d.where("databricks.profile"), "databricks needs a profile or a host: set databricks.profile (a ~/.databrickscfg profile) or databricks.host, or export DATABRICKS_HOST")
 	}
@@ -154,7 +158,7 @@ func (d *decoder) checkMappings(c *Config) error {
 			return d.errAt(d.where(path+".databricks_group"), "%s has no databricks_group: add the Databricks group to sync %s into", path, m.BitbucketGroup)
 		}
 		pair := [2]string{strings.ToLower(m.BitbucketGroup), strings.ToLower(m.DatabricksGroup)}
-		if j, dup := seen[pair]; dup {
+		if j, dup := seen[pair]; dup && overlaps(m.Workspaces, c.Mappings[j].Workspaces) {
 			return d.errAt(d.where(path), "%s duplicates mappings[%d] (%s -> %s, line %d): remove one of them",
 				path, j, m.BitbucketGroup, m.DatabricksGroup, c.Mappings[j].Line)
 		}

@@ -171,6 +171,10 @@ type changeJSON struct {
 	Binding       string `json:"binding"`
 	Destructive   bool   `json:"destructive"`
 	Reason        string `json:"reason"`
+	// Workspace is the workspace the change is made in (the one
+	// workspace's name when there is one; an account group's membership,
+	// shared by every workspace, the first that plans it).
+	Workspace string `json:"workspace"`
 }
 
 // MarshalJSON writes the change in its one JSON shape (see changeJSON).
@@ -178,7 +182,7 @@ func (c Change) MarshalJSON() ([]byte, error) {
 	j := changeJSON{
 		ID: c.ID, Action: c.Action.String(), Group: c.Group, Principal: c.Principal,
 		PrincipalType: string(c.PrincipalType), Entitlement: c.Entitlement, TokenID: c.TokenID,
-		Binding: c.Binding, Destructive: c.Action.Destructive(), Reason: c.Reason,
+		Binding: c.Binding, Destructive: c.Action.Destructive(), Reason: c.Reason, Workspace: c.Workspace,
 	}
 	if c.Action.GroupChange() {
 		j.GroupKind = string(c.GroupKind)
@@ -202,6 +206,6 @@ func (c *Change) UnmarshalJSON(b []byte) error {
 	}
 	*c = Change{ID: j.ID, Action: a, Group: j.Group, GroupKind: GroupKind(j.GroupKind), Principal: j.Principal,
 		PrincipalType: PrincipalType(j.PrincipalType), Entitlement: j.Entitlement, TokenID: j.TokenID,
-		Binding: j.Binding, Destructive: j.Destructive, Reason: j.Reason}
+		Binding: j.Binding, Destructive: j.Destructive, Reason: j.Reason, Workspace: j.Workspace}
 	return nil
 }

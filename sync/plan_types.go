@@ -27,6 +27,7 @@ type Change struct {
 	Binding       string
 	Destructive   bool
 	Reason        string
+	Workspace     string // the workspace the change is made in
 
 	// Fields the engine needs to apply the change; not in the JSON contract.
 	GroupID     string
@@ -57,6 +58,9 @@ type Finding struct {
 	Subject string      `json:"subject"`
 	Detail  string      `json:"detail"`
 	Group   string      `json:"group,omitempty"`
+	// Workspace is the workspace the finding is about (the one workspace's
+	// name when there is one).
+	Workspace string `json:"workspace"`
 }
 
 // Plan is the sorted list of changes (additive first, destructive last) and

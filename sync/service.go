@@ -151,7 +151,24 @@ func (s *Service) LoadWithProgress(ctx context.Context, progress func(string)) (
 
 // Plan computes the plan of snap against the current config, at Now.
 func (s *Service) Plan(snap *Snapshot) Plan {
-	return ComputePlan(snap, s.Config(), s.now())
+	cfg := s.Config()
+	return tagWorkspace(ComputePlan(snap, cfg, s.now()), config.SingleWorkspaceName(snap.Host, cfg.Databricks.Profile))
+}
+
+// tagWorkspace names the workspace on every change and finding of plan
+// that names none.
+func tagWorkspace(plan Plan, name string) Plan {
+	for i := range plan.Changes {
+		if plan.Changes[i].Workspace == "" {
+			plan.Changes[i].Workspace = name
+		}
+	}
+	for i := range plan.Findings {
+		if plan.Findings[i].Workspace == "" {
+			plan.Findings[i].Workspace = name
+		}
+	}
+	return plan
 }
 
 // Load is Read then Plan.

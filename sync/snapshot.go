@@ -37,6 +37,9 @@ type SourceOptions struct {
 // NewSources builds the real adapters for cfg. The Databricks adapter is
 // also the Executor for Apply (see Sources.Executor).
 func NewSources(cfg *config.Config, opts SourceOptions) (Sources, error) {
+	if cfg.Databricks.Workspaces.Set() {
+		return Sources{}, errors.New("databricks.workspaces: this version of bitbricks reads one workspace per config; use databricks.host or databricks.profile")
+	}
 	bb, err := NewBitbucket(cfg, opts.Env)
 	if err != nil {
 		return Sources{}, err

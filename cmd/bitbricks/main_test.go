@@ -182,6 +182,10 @@ func TestDemoHeadlessJSONMatchesSchema(t *testing.T) {
 		if k, ok := ch["group_kind"].(string); ok {
 			kinds[k]++
 		}
+		// One workspace: every change names it, after its host.
+		if ws, _ := ch["workspace"].(string); !strings.HasPrefix(ws, "127.0.0.1:") {
+			t.Errorf("change %v: workspace %q, want the emulator's host", ch["id"], ws)
+		}
 	}
 	if kinds["workspace"] == 0 || kinds["account"] == 0 {
 		t.Fatalf("want changes to workspace and account groups, got %v", kinds)

@@ -1,0 +1,182 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/goccy/go-yaml/ast"
+)
+
+// Workspaces is databricks.workspaces: a list of workspaces of one account,
+// or `all` (discover the account's workspaces).
+type Workspaces struct {
+	All  bool
+	List []Workspace
+}
+
+// Workspace is one Databricks workspace of the account, by host or profile.
+type Workspace struct {
+	Name    string `yaml:"name"`
+	Host    string `yaml:"host"`
+	Profile string `yaml:"profile"`
+}
+
+// Set reports whether databricks.workspaces is in the config.
+func (w Workspaces) Set() bool { return w.All || len(w.List) > 0 }
+
+// Names are the listed workspaces' names (none with `all`).
+func (w Workspaces) Names() []string {
+	out := make([]string, len(w.List))
+	for i, ws := range w.List {
+		out[i] = ws.Name
+	}
+	return out
+}
+
+// SingleWorkspaceName names the one workspace of a config without
+// databricks.workspaces after its host (host[:port]), else its profile.
+func SingleWorkspaceName(host, profile string) string {
+	if host != "" {
+		if u, err := url.Parse(host); err == nil && u.Host != "" {
+			return u.Host
+		}
+		return strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://"), "/")
+	}
+	if profile != "" {
+		return profile
+	}
+	return "workspace"
+}
+
+// AppliesTo reports whether the mapping applies to the named workspace (a
+// mapping that names no workspaces applies to all).
+func (m Mapping) AppliesTo(workspace string) bool {
+	return len(m.Workspaces) == 0 || slices.Contains(m.Workspaces, workspace)
+}
+
+var (
+	workspacesType  = reflect.TypeOf(Workspaces{})
+	workspaceNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+)
+
+// decodeWorkspaces decodes `all` or a list of workspaces.
+func (d *decoder) decodeWorkspaces(path string, n ast.Node, v reflect.Value) error {
+	if isNull(n) {
+		return nil
+	}
+	if s, ok := scalarText(n); ok {
+		if s != "all" {
+			return d.errAt(nodePos(n), "%s must be `all` or a list of {name, host or profile}, not %q", path, s)
+		}
+		v.Set(reflect.ValueOf(Workspaces{All: true}))
+		return nil
+	}
+	var w Workspaces
+	if err := d.decode(path, n, reflect.ValueOf(&w.List).Elem()); err != nil {
+		return err
+	}
+	v.Set(reflect.ValueOf(w))
+	return nil
+}
+
+// checkWorkspaces validates databricks.workspaces and the workspaces that
+// mappings and pipelines name.
+func (d *decoder) checkWorkspaces(c *Config) error {
+	db := c.Databricks
+	ws := db.Workspaces
+	if !ws.Set() {
+		for i, m := range c.Mappings {
+			if len(m.Workspaces) > 0 {
+				at := fmt.Sprintf("mappings[%d].workspaces", i)
+				return d.errAt(d.where(at), "%s needs several workspaces: list them in databricks.workspaces", at)
+			}
+		}
+		for i, b := range c.Pipelines {
+			if b.Workspace != "" {
+				at := fmt.Sprintf("pipelines[%d].workspace", i)
+				return d.errAt(d.where(at), "%s needs several workspaces: list them in databricks.workspaces", at)
+			}
+		}
+		return nil
+	}
+	if db.Host != "" || db.Profile != "" {
+		at := "databricks.host"
+		if db.Host == "" {
+			at = "databricks.profile"
+		}
+		return d.errAt(d.where(at), "%s and databricks.workspaces are exclusive: move it into a workspace entry ({name: prod, %s: ...})", at, lastKey(at))
+	}
+	if ws.All && db.AccountID == "" && d.env("DATABRICKS_ACCOUNT_ID") == "" {
+		return d.errAt(d.where("databricks.workspaces"), "databricks.workspaces: all discovers the account's workspaces: set databricks.account_id")
+	}
+	seen := map[string]int{}
+	for i := range ws.List {
+		w := &ws.List[i]
+		path := fmt.Sprintf("databricks.workspaces[%d]", i)
+		switch {
+		case w.Name == "":
+			return d.errAt(d.where(path), "%s has no name: add one (such as prod or dev)", path)
+		case !workspaceNameRE.MatchString(w.Name):
+			return d.errAt(d.where(path+".name"), "%s.name %q: use letters, digits, -, _ and .", path, w.Name)
+		case w.Host == "" && w.Profile == "":
+			return d.errAt(d.where(path), "%s (%s) needs a host or a profile", path, w.Name)
+		case w.Host != "" && w.Profile != "":
+			return d.errAt(d.where(path+".profile"), "%s (%s) has both a host and a profile: keep one", path, w.Name)
+		}
+		if j, dup := seen[w.Name]; dup {
+			return d.errAt(d.where(path+".name"), "%s.name %q is already used by databricks.workspaces[%d]", path, w.Name, j)
+		}
+		seen[w.Name] = i
+		if err := d.checkURL(path+".host", w.Host); err != nil {
+			return err
+		}
+	}
+	known := func(at, name string) error {
+		if ws.All || name == "" {
+			return nil
+		}
+		if _, ok := seen[name]; ok {
+			return nil
+		}
+		hint := "known: " + strings.Join(ws.Names(), ", ")
+		if s := suggest(name, ws.Names()); s != "" {
+			hint = fmt.Sprintf("did you mean %q?", s)
+		}
+		return d.errAt(d.where(at), "%s: no workspace %q in databricks.workspaces (%s)", at, name, hint)
+	}
+	for i, m := range c.Mappings {
+		for k, name := range m.Workspaces {
+			if err := known(fmt.Sprintf("mappings[%d].workspaces[%d]", i, k), name); err != nil {
+				return err
+			}
+		}
+	}
+	for i, b := range c.Pipelines {
+		at := fmt.Sprintf("pipelines[%d].workspace", i)
+		if b.Workspace == "" && (ws.All || len(ws.List) > 1) {
+			return d.errAt(d.where(fmt.Sprintf("pipelines[%d]", i)), "pipelines[%d] (%s) has no workspace: with several workspaces, name the one its service principal's credential is for", i, b.Name)
+		}
+		if err := known(at, b.Workspace); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// overlaps reports whether two mappings' workspace lists share a workspace
+// (an empty list is every workspace).
+func overlaps(a, b []string) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return true
+	}
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,95 @@
+package config
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const multiHead = "bitbucket:\n  workspace: acme\ndatabricks:\n  account_id: acct-1\n  workspaces:\n" +
+	"    - {name: prod, profile: prod}\n    - name: dev\n      host: https://adb-222.azuredatabricks.net\n" // lines 1-8
+
+func TestParseWorkspaces(t *testing.T) {
+	isolateEnv(t)
+	src := multiHead + `mappings:
+  - bitbucket_group: data
+    databricks_group: de-team
+    workspaces: [prod]
+  - bitbucket_group: data
+    databricks_group: de-team
+    entitlements: [workspace-access]
+    workspaces: [dev]
+  - bitbucket_group: platform
+    databricks_group: platform-eng
+pipelines:
+  - name: etl
+    workspace: dev
+    repository: etl
+    variable: DATABRICKS_TOKEN
+    service_principal: etl-deployer
+`
+	c, err := Parse("b.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Workspace{{Name: "prod", Profile: "prod"}, {Name: "dev", Host: "https://adb-222.azuredatabricks.net"}}
+	if !reflect.DeepEqual(c.Databricks.Workspaces.List, want) || c.Databricks.Workspaces.All {
+		t.Errorf("workspaces = %+v", c.Databricks.Workspaces)
+	}
+	if !c.Mappings[0].AppliesTo("prod") || c.Mappings[0].AppliesTo("dev") || !c.Mappings[2].AppliesTo("dev") {
+		t.Errorf("mappings' workspaces = %v %v", c.Mappings[0].Workspaces, c.Mappings[2].Workspaces)
+	}
+	if c.Pipelines[0].Workspace != "dev" {
+		t.Errorf("pipeline workspace = %q", c.Pipelines[0].Workspace)
+	}
+
+	all, err := Parse("b.yaml", []byte("bitbucket:\n  workspace: acme\ndatabricks:\n  account_id: acct-1\n  account_host: https://accounts.cloud.databricks.com\n  workspaces: all\n"))
+	if err != nil || !all.Databricks.Workspaces.All {
+		t.Fatalf("workspaces: all = %+v, %v", all, err)
+	}
+
+	// The single form is one workspace named after its host.
+	if got := SingleWorkspaceName("https://adb-111.azuredatabricks.net/", ""); got != "adb-111.azuredatabricks.net" {
+		t.Errorf("single name = %q", got)
+	}
+	if got := SingleWorkspaceName("", "prod"); got != "prod" {
+		t.Errorf("single name by profile = %q", got)
+	}
+}
+
+func TestParseWorkspacesErrors(t *testing.T) {
+	isolateEnv(t)
+	const pipe = "pipelines:\n  - name: etl\n    repository: etl\n    variable: V\n    service_principal: sp\n"
+	tests := []struct {
+		name      string
+		src       string
+		line, col int
+		want      string
+	}{
+		{"host and workspaces", "bitbucket:\n  workspace: acme\ndatabricks:\n  host: https://a.b\n  workspaces:\n    - {name: prod, profile: p}\n", 4, 9, "databricks.host and databricks.workspaces are exclusive"},
+		{"not all", "bitbucket:\n  workspace: acme\ndatabricks:\n  workspaces: some\n", 4, 15, "must be `all` or a list"},
+		{"all without account", "bitbucket:\n  workspace: acme\ndatabricks:\n  workspaces: all\n", 4, 15, "set databricks.account_id"},
+		{"no name", "bitbucket:\n  workspace: acme\ndatabricks:\n  workspaces:\n    - {host: https://a.b}\n", 5, 7, "databricks.workspaces[0] has no name"},
+		{"neither host nor profile", "bitbucket:\n  workspace: acme\ndatabricks:\n  workspaces:\n    - name: dev\n", 5, 7, "needs a host or a profile"},
+		{"duplicate name", multiHead + "    - {name: dev, profile: x}\n", 9, 14, `"dev" is already used`},
+		{"unknown in mapping", multiHead + "mappings:\n  - bitbucket_group: a\n    databricks_group: b\n    workspaces: [deev]\n", 12, 18, `no workspace "deev" in databricks.workspaces (did you mean "dev"?)`},
+		{"pipeline without workspace", multiHead + pipe, 10, 5, "pipelines[0] (etl) has no workspace"},
+		{"pipeline unknown workspace", multiHead + pipe + "    workspace: stage\n", 14, 16, `pipelines[0].workspace: no workspace "stage"`},
+		{"mapping workspaces in single form", head + "mappings:\n  - bitbucket_group: a\n    databricks_group: b\n    workspaces: [prod]\n", 8, 17, "needs several workspaces"},
+		{"duplicate mapping in one workspace", multiHead + "mappings:\n  - {bitbucket_group: a, databricks_group: b}\n  - {bitbucket_group: a, databricks_group: b, workspaces: [dev]}\n", 11, 5, "duplicates mappings[0]"},
+		{"unknown workspace key", "bitbucket:\n  workspace: acme\ndatabricks:\n  workspaces:\n    - {name: dev, hots: x}\n", 5, 19, `did you mean "host"?`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("b.yaml", []byte(tt.src))
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a config error", err)
+			}
+			if ce.Line != tt.line || ce.Col != tt.col || !strings.Contains(ce.Msg, tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("err = %v, want b.yaml:%d:%d: ...%s...", err, tt.line, tt.col, tt.want)
+			}
+		})
+	}
+}
