@@ -62,7 +62,7 @@ type Mapping struct {
 	Entitlements    []string `yaml:"entitlements"`
 	Prune           bool     `yaml:"prune"`
 	Workspaces      []string `yaml:"workspaces"` // several workspaces only; empty: all
-	Line            int      `yaml:"-"` // source line, for errors and re-map
+	Line            int      `yaml:"-"`          // source line, for errors and re-map
 }
 
 // Policy holds the credential and safety rules.
