@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/bitbricks/bitbricks/sync"
@@ -98,9 +97,13 @@ func (m Model) askApply(picked []sync.Change) (Model, tea.Cmd) {
 		m.setStatus(statusError, sync.Message(err))
 		return m, nil
 	}
+	pickedIDs := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		pickedIDs[id] = true
+	}
 	var added []string
 	for _, c := range changes {
-		if !slices.Contains(ids, c.ID) {
+		if !pickedIDs[c.ID] {
 			added = append(added, c.Action.String()+" "+changeScope(c))
 		}
 	}

@@ -47,13 +47,15 @@ type Confirm struct {
 	input                Input
 	yes                  bool // the Yes button has focus
 	problem              string
-	offset               int // the first body line shown
+	offset               int      // the first body line shown
+	lines                []string // the body's lines, split once
 	width, height        int
 }
 
 // NewConfirm returns a dialog with No focused.
 func NewConfirm(st *Styles, id int, title, body, require string) Confirm {
-	c := Confirm{Keys: DefaultConfirmKeyMap(), id: id, title: title, body: body, require: require, st: st}
+	c := Confirm{Keys: DefaultConfirmKeyMap(), id: id, title: title, body: body, require: require, st: st,
+		lines: strings.Split(body, "\n")}
 	if require != "" {
 		c.input = NewInput(st, "› ")
 		c.Keys.Yes.SetEnabled(false)
@@ -96,7 +98,7 @@ func (c Confirm) bodyRoom() int {
 }
 
 func (c *Confirm) scroll(to int) {
-	n := strings.Count(c.body, "\n") + 1
+	n := len(c.lines)
 	room := c.bodyRoom()
 	if n > room {
 		room-- // a line says where the window is
@@ -193,7 +195,7 @@ func (c Confirm) View() string {
 // than that scrolls, with a line that says which lines show.
 func (c Confirm) fitBody() string {
 	room := c.bodyRoom()
-	lines := strings.Split(c.body, "\n")
+	lines := c.lines
 	if c.body == "" || len(lines) <= room {
 		return c.body
 	}
