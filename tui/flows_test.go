@@ -33,6 +33,23 @@ func waitFor(t *testing.T, tm *teatest.TestModel, want ...string) {
 	}, teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
 }
 
+// settled is waitFor that also waits until the console has drawn a header that
+// is not loading: the reload after an operation has finished, so a golden does
+// not catch it midway. The operation's own words go in want, as its status and
+// the reload may come in one frame.
+func settled(t *testing.T, tm *teatest.TestModel, want ...string) {
+	t.Helper()
+	teatest.WaitFor(t, tm.Output(), func(out []byte) bool {
+		for _, w := range want {
+			if !bytes.Contains(out, []byte(w)) {
+				return false
+			}
+		}
+		i := bytes.LastIndex(out, []byte("drift "))
+		return i >= 0 && !bytes.HasSuffix(out[:i], []byte("loading · "))
+	}, teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
+}
+
 func press(tm *teatest.TestModel, ks ...string) {
 	for _, k := range ks {
 		tm.Send(keyMsg(k))
