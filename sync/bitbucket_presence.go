@@ -105,12 +105,12 @@ func (b *Bitbucket) membersByEmail(ctx context.Context, batch []string) (map[str
 	found := map[string]bool{}
 	for _, e := range emails {
 		if !asked[e] {
-			return nil, fmt.Errorf("implausible answer: a member whose email was not asked for (the email filter was not applied)")
+			return nil, &ImplausibleError{List: "workspace members by email", Why: "a member whose email was not asked for came back (the email filter was not applied)"}
 		}
 		found[e] = true
 	}
 	if !found[batch[0]] {
-		return nil, fmt.Errorf("implausible answer: a known workspace member is missing")
+		return nil, &ImplausibleError{List: "workspace members by email", Why: "a known workspace member is missing"}
 	}
 	return found, nil
 }

@@ -32,6 +32,14 @@ func TestPresenceImplausibleAnswerDepartsNobody(t *testing.T) {
 	if !found {
 		t.Errorf("problems %+v, want the implausible email check", snap.Problems)
 	}
+	// An answer came: the problem line must not say that none did.
+	for _, p := range snap.ProblemList() {
+		if strings.Contains(p.What, "by email") {
+			if line := p.String(); p.Status != 200 || !strings.Contains(line, "HTTP 200, implausible") {
+				t.Errorf("problem line %q (status %d), want HTTP 200, implausible", line, p.Status)
+			}
+		}
+	}
 	plan := ComputePlan(snap, e.cfg, demoNow)
 	for _, c := range plan.Changes {
 		if strings.Contains(c.Reason, "left the Bitbucket workspace") {
@@ -77,5 +85,21 @@ func TestSCIMPagesInParallel(t *testing.T) {
 	pages := (want + 99) / 100
 	if n := e.srv.Stats().Routes["databricks GET /api/2.0/preview/scim/v2/Users"]; n != int64(pages) {
 		t.Errorf("%d user list requests, want %d (one per page)", n, pages)
+	}
+}
+
+// The departure check's progress line counts people and requests in words an
+// operator reads without stumbling ("1 request", not "1 requests").
+func TestPresenceLineGrammar(t *testing.T) {
+	for n, want := range map[int]string{
+		1:   "checking 1 person for departure from the Bitbucket workspace (1 request)",
+		6:   "checking 6 people for departure from the Bitbucket workspace (1 request)",
+		89:  "checking 89 people for departure from the Bitbucket workspace (1 request)",
+		90:  "checking 90 people for departure from the Bitbucket workspace (2 requests)",
+		200: "checking 200 people for departure from the Bitbucket workspace (3 requests)",
+	} {
+		if got := presenceLine(n); got != want {
+			t.Errorf("presenceLine(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

@@ -176,7 +176,12 @@ func (r *reader) fail(system, source string, err error) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.snap.Problems = append(r.snap.Problems, SourceProblem{System: system, Source: source, Err: oneLine(err), Status: httpStatus(err)})
+	status := httpStatus(err)
+	var ie *ImplausibleError
+	if status == 0 && errors.As(err, &ie) {
+		status = http.StatusOK // an answer came; it cannot be true
+	}
+	r.snap.Problems = append(r.snap.Problems, SourceProblem{System: system, Source: source, Err: oneLine(err), Status: status})
 	return nil
 }
 
@@ -817,7 +822,7 @@ func (r *reader) presence(ctx context.Context) error {
 		return r.members(ctx)
 	}
 	slices.Sort(known)
-	r.say("checking %d people for departure from the Bitbucket workspace (%d requests)", len(ask), (len(ask)+emailFilterMax-2)/(emailFilterMax-1))
+	r.say("%s", presenceLine(len(ask)))
 	present, err := r.src.Bitbucket.MembersByEmail(ctx, ask, known[0])
 	if err != nil {
 		if httpStatus(err) == http.StatusForbidden {
@@ -829,6 +834,19 @@ func (r *reader) presence(ctx context.Context) error {
 	r.snap.Presence, r.snap.PresenceKnown = present, true
 	r.mu.Unlock()
 	return nil
+}
+
+// presenceLine is the progress line of the departure check of n people.
+func presenceLine(n int) string {
+	req := (n + emailFilterMax - 2) / (emailFilterMax - 1)
+	people, requests := "people", "requests"
+	if n == 1 {
+		people = "person"
+	}
+	if req == 1 {
+		requests = "request"
+	}
+	return fmt.Sprintf("checking %d %s for departure from the Bitbucket workspace (%d %s)", n, people, req, requests)
 }
 
 // pages reports a listing's progress as "what: done of total pages", at
