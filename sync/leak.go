@@ -295,12 +295,19 @@ func (c *Credentials) RevokeLeaked(ctx context.Context, leak *Leak, opts LeakOpt
 					}
 				}
 				for id, name := range leak.Bound {
-					if name != b.Name {
+					if name != b.Name || (res.NewID != "" && res.Done >= StepWrite) {
+						// Once the new credential is written, the pipeline
+						// runs on it: the old one is neither what it holds
+						// nor a reason to call it broken.
 						continue
 					}
 					kc := KeptCredential{Credential: leak.credential(id), Command: "bitbricks rotate " + b.Name}
 					if gone[id] {
-						kc.Why = fmt.Sprintf("pipeline %s recorded it, it was the leaked token and is revoked, and its rotation stopped (%s): the pipeline fails until it is rotated", b.Name, stopped)
+						how := "it was the leaked token and is revoked"
+						if id != out.Leaked {
+							how = "it was revoked while the leaked token was searched for"
+						}
+						kc.Why = fmt.Sprintf("pipeline %s recorded it, %s, and its rotation stopped (%s): the pipeline fails until it is rotated", b.Name, how, stopped)
 						out.Broken = append(out.Broken, kc)
 						continue
 					}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bitbricks/bitbricks/config"
 	"github.com/bitbricks/bitbricks/emulator"
 )
 
@@ -180,5 +181,79 @@ func TestRevokeAtlassianTokenRefused(t *testing.T) {
 	}
 	if len(rev.Revoked) != 0 {
 		t.Fatalf("revoked %+v", rev.Revoked)
+	}
+}
+
+// orphanLeak sets up a leak of etl-deployer's unrecorded bitbricks-made token
+// whose revocation fails everywhere (through the leaked value and the admin
+// way), plus any extra fault rules, and runs the whole leak response.
+func orphanLeak(t *testing.T, e *credEnv, extra string) (config.Binding, string, LeakRevocation, error) {
+	t.Helper()
+	ctx := context.Background()
+	b := e.binding(t, "etl-prod")
+	_, recorded := e.bound(b)
+	var leaked emulator.DBToken
+	for _, tk := range e.tokens(e.sp("etl-deployer").ID, bindingMarker(b.Name)) {
+		if tk.ID != recorded {
+			leaked = tk
+		}
+	}
+	if leaked.ID == "" {
+		t.Fatal("the demo has no unrecorded etl-prod token")
+	}
+	rules, err := emulator.ParseFaults("DELETE /api/2.0/token-management/tokens/" + leaked.ID + "=500;POST /api/2.0/token/delete=500" + extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.SetFaults(rules); err != nil {
+		t.Fatal(err)
+	}
+	leak, err := e.creds.FindLeaked(ctx, leaked.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.creds.RevokeLeaked(ctx, leak, LeakOptions{Rest: true})
+	return b, recorded, out, err
+}
+
+// A leak whose revocation fails, of a service principal whose binding then
+// rotates and records a new credential but cannot revoke the old ones: the
+// pipeline runs on the new credential, so nothing calls it broken, nor the
+// token the pipeline used to hold "the leaked token"; the run fails because
+// the leak still authenticates.
+func TestLeakNotRevocableRotationRecordedIsNotBroken(t *testing.T) {
+	e := newCredEnv(t)
+	b, _, out, err := orphanLeak(t, e, "")
+	if err == nil || !out.StillValid {
+		t.Fatalf("err %v, still valid %v: want an error, the leak still authenticating", err, out.StillValid)
+	}
+	if len(out.Rotations) != 1 || out.Rotations[0].Done < StepRecord {
+		t.Fatalf("rotations %+v, want etl-prod's new credential recorded", out.Rotations)
+	}
+	e.mustWork(t, b)
+	if len(out.Broken) != 0 {
+		t.Errorf("broken %+v: the pipeline runs on its new credential", out.Broken)
+	}
+	for _, k := range append(out.Kept, out.Broken...) {
+		if k.Credential.ID != out.Leaked && strings.Contains(k.Why, "it was the leaked token") {
+			t.Errorf("%s: %q, yet the leaked token was %q", k.Credential.ID, k.Why, out.Leaked)
+		}
+	}
+}
+
+// The same leak, with the rotation failing before it writes: the recorded
+// token was revoked while the leak was searched for (it was not the leak),
+// and the broken pipeline says exactly that.
+func TestLeakNotRevocableRotationFailedNamesWhyBroken(t *testing.T) {
+	e := newCredEnv(t)
+	_, recorded, out, err := orphanLeak(t, e, ";PUT /2.0/repositories/**=500")
+	if err == nil {
+		t.Fatal("no error, with the leak alive and the pipeline broken")
+	}
+	if len(out.Broken) != 1 || out.Broken[0].Credential.ID != recorded {
+		t.Fatalf("broken %+v, want the recorded %s", out.Broken, recorded)
+	}
+	if why := out.Broken[0].Why; strings.Contains(why, "it was the leaked token") || !strings.Contains(why, "searched for") {
+		t.Errorf("broken pipeline: %q, want it revoked while the leak was searched for", why)
 	}
 }

@@ -289,7 +289,18 @@ func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *
 		fmt.Fprintf(w, "✓ the leaked token %s (%s) was revoked, after %d other token(s) of %s that turned out not to be it: %s\n",
 			leak.Redacted, res.Leaked, len(ids), o.Name, strings.Join(ids, ", "))
 	default:
-		fmt.Fprintf(w, "✗ the leaked token %s was not found among the tokens of %s\n", leak.Redacted, o.Name)
+		var failed []string
+		for _, f := range res.Failed {
+			if !slices.Contains(failed, f.Credential.ID) && slices.ContainsFunc(leak.Candidates, func(c bbsync.Credential) bool { return c.ID == f.Credential.ID }) {
+				failed = append(failed, f.Credential.ID)
+			}
+		}
+		if len(failed) > 0 {
+			fmt.Fprintf(w, "✗ the leaked token %s was not revoked: revoking %s of %s failed, and the leak may be %s\n",
+				leak.Redacted, strings.Join(failed, ", "), o.Name, map[bool]string{true: "it", false: "one of them"}[len(failed) == 1])
+		} else {
+			fmt.Fprintf(w, "✗ the leaked token %s was not found among the tokens of %s\n", leak.Redacted, o.Name)
+		}
 	}
 	for _, r := range res.Rotations {
 		if r.Done >= bbsync.StepRecord {

@@ -253,3 +253,30 @@ func TestLeakOfTheCredentialBitbricksUses(t *testing.T) {
 	}
 	assertNoSecrets(t, o, r.out, r.err)
 }
+
+// A leaked token whose revocation fails: the output says it was not revoked
+// and names the token whose revocation failed, rather than that the leak was
+// "not found"; the run exits 1 and the pipeline, rotated, is not called
+// broken.
+func TestLeakWhoseRevocationFailsIsNamed(t *testing.T) {
+	o := newTestOrg(t)
+	smoke, _ := tokenByComment(o, "etl-deployer", "smoke test")
+	o.srv.SetFaults([]emulator.FaultRule{
+		{Route: "/api/2.0/token-management/tokens/" + smoke.ID, Method: "DELETE", Kind: emulator.Fault500},
+		{Route: "/api/2.0/token/delete", Method: "POST", Kind: emulator.Fault500},
+	})
+	r := runCLI(t, o.env, smoke.Value+"\n", "revoke", "--leaked", "--yes", "--config", o.cfg)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1 (the leak still authenticates)\n%s\n%s", r.code, r.out, r.err)
+	}
+	if !strings.Contains(r.out, "was not revoked: revoking "+smoke.ID) || strings.Contains(r.out, "was not found") {
+		t.Errorf("stdout does not say which revocation failed:\n%s", r.out)
+	}
+	if !strings.Contains(r.out, "STILL AUTHENTICATES") {
+		t.Errorf("stdout does not say the leak still authenticates:\n%s", r.out)
+	}
+	if strings.Contains(r.out, "the pipeline fails until") {
+		t.Errorf("a rotated pipeline is called broken:\n%s", r.out)
+	}
+	assertNoSecrets(t, o, r.out, r.err)
+}
