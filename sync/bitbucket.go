@@ -8,11 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -402,61 +400,6 @@ func withContext[T any](ctx context.Context, f func() (T, error)) (T, error) {
 
 // ---- the small HTTP client shared by the Bitbucket and Atlassian adapters ----
 
-func newHTTPClient() *http.Client {
-	return &http.Client{
-		Timeout:   bitbucketTimeout,
-		Transport: &retryTransport{base: http.DefaultTransport, retries: 4, unit: time.Second},
-	}
-}
-
-// retryTransport retries 429 and 503 with exponential backoff (honouring
-// Retry-After when sent, and the request's context while waiting), and reads
-// JSON bodies whole so that a truncated or reset body is an error here rather
-// than a silently short page inside go-bitbucket's pager.
-type retryTransport struct {
-	base    http.RoundTripper
-	retries int
-	unit    time.Duration // first backoff step
-}
-
-func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	for attempt := 0; ; attempt++ {
-		resp, err := t.base.RoundTrip(req)
-		if err != nil {
-			return nil, err
-		}
-		retryable := resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable
-		if !retryable || attempt >= t.retries || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
-			return checkBody(resp)
-		}
-		wait := t.backoff(attempt, resp.Header.Get("Retry-After"))
-		resp.Body.Close()
-		timer := time.NewTimer(wait)
-		select {
-		case <-req.Context().Done():
-			timer.Stop()
-			return nil, req.Context().Err()
-		case <-timer.C:
-		}
-		if req.GetBody != nil {
-			body, err := req.GetBody()
-			if err != nil {
-				return nil, err
-			}
-			req = req.Clone(req.Context())
-			req.Body = body
-		}
-	}
-}
-
-func (t *retryTransport) backoff(attempt int, retryAfter string) time.Duration {
-	if s, err := strconv.Atoi(strings.TrimSpace(retryAfter)); err == nil && s >= 0 {
-		return min(time.Duration(s)*time.Second, 60*time.Second)
-	}
-	d := t.unit << attempt
-	return d + rand.N(d/4+1)
-}
-
 // checkBody buffers a successful JSON body and rejects it when incomplete.
 func checkBody(resp *http.Response) (*http.Response, error) {
 	if resp.StatusCode >= 300 || !strings.Contains(resp.Header.Get("Content-Type"), "json") {
@@ -468,7 +411,7 @@ func checkBody(resp *http.Response) (*http.Response, error) {
 		return nil, fmt.Errorf("read %s: %w", resp.Request.URL.Redacted(), err)
 	}
 	if len(bytes.TrimSpace(body)) > 0 && !json.Valid(body) {
-		return nil, fmt.Errorf("read %s: incomplete JSON body (%d bytes)", resp.Request.URL.Redacted(), len(body))
+		return nil, fmt.Errorf("read %s: %w (%d bytes)", resp.Request.URL.Redacted(), errIncompleteBody, len(body))
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))

@@ -16,8 +16,12 @@ import (
 
 // fastRetries shortens the Bitbucket and Atlassian backoff for tests.
 func fastRetries(src Sources) {
-	src.Bitbucket.(*Bitbucket).http.Transport.(*retryTransport).unit = time.Millisecond
-	src.Atlassian.(*Atlassian).http.Transport.(*retryTransport).unit = time.Millisecond
+	if bb, ok := src.Bitbucket.(*Bitbucket); ok {
+		bb.http.Transport.(*retryTransport).unit = time.Millisecond
+	}
+	if a, ok := src.Atlassian.(*Atlassian); ok {
+		a.http.Transport.(*retryTransport).unit = time.Millisecond
+	}
 }
 
 // TestBitbucketPagingAndBatches reads a workspace whose groups hold over 200

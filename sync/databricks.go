@@ -98,6 +98,9 @@ type Databricks struct {
 	caller    callerCache // who Me answered
 	reach     string
 	probe     time.Duration // the first call's timeout (DatabricksOptions.ProbeTimeout)
+	// breaker bounds the SDK's retries of a failing connection and counts
+	// requests (connBreaker).
+	breaker *connBreaker
 }
 
 // NewDatabricks builds the workspace client and, when cfg.Databricks.AccountID
@@ -106,7 +109,8 @@ func NewDatabricks(cfg *config.Config, opts DatabricksOptions) (*Databricks, err
 	d := &Databricks{reach: "DATABRICKS_HOST or databricks.host, and the network", probe: cmpDuration(opts.ProbeTimeout, ProbeTimeout)}
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.MaxIdleConnsPerHost = 16
-	gate := &scimGate{base: base, sem: make(chan struct{}, SCIMConcurrency)}
+	d.breaker = &connBreaker{base: base}
+	gate := &scimGate{base: d.breaker, sem: make(chan struct{}, SCIMConcurrency)}
 	retry := int(cmpDuration(opts.RetryTimeout, DefaultDatabricksRetryTimeout) / time.Second)
 	httpTimeout := int(cmpDuration(opts.HTTPTimeout, DefaultDatabricksHTTPTimeout) / time.Second)
 	tune := func(c *databricks.Config) *databricks.Config {

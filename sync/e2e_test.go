@@ -184,6 +184,7 @@ func (e *demoEnv) sources(t *testing.T, dbToken string) Sources {
 	if err != nil {
 		t.Fatalf("sources: %v", err)
 	}
+	fastRetries(src)
 	return src
 }
 

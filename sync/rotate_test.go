@@ -56,20 +56,26 @@ func TestRotationHappyPath(t *testing.T) {
 	}
 }
 
+// persistent is a fault that outlasts the Bitbucket transport's retries of
+// an idempotent request.
+func persistent(k emulator.FaultKind) []emulator.FaultKind {
+	return slices.Repeat([]emulator.FaultKind{k}, RetryAttempts)
+}
+
 // faultRoutes are the routes each rotation step of each binding calls first.
 var faultRoutes = map[string][StepRevoke + 1]emulator.FaultRule{
 	"etl-prod": {
 		StepCreate: {Route: "POST /api/2.0/token-management/on-behalf-of/tokens", Sequence: []emulator.FaultKind{emulator.Fault500}},
 		StepVerify: {Route: "GET /api/2.0/preview/scim/v2/Me", Sequence: []emulator.FaultKind{emulator.Fault401}},
-		StepWrite:  {Route: "PUT /2.0/repositories/*/etl/pipelines_config/variables/*", Sequence: []emulator.FaultKind{emulator.Fault500}},
-		StepRecord: {Route: "PUT /2.0/repositories/*/etl/pipelines_config/variables/*", Sequence: []emulator.FaultKind{emulator.FaultNone, emulator.Fault500}},
+		StepWrite:  {Route: "PUT /2.0/repositories/*/etl/pipelines_config/variables/*", Sequence: persistent(emulator.Fault500)},
+		StepRecord: {Route: "PUT /2.0/repositories/*/etl/pipelines_config/variables/*", Sequence: append([]emulator.FaultKind{emulator.FaultNone}, persistent(emulator.Fault500)...)},
 		StepRevoke: {Route: "DELETE /api/2.0/token-management/tokens/*", Sequence: []emulator.FaultKind{emulator.Fault500}},
 	},
 	"ml-prod": {
 		StepCreate: {Route: "POST /api/2.0/accounts/*/servicePrincipals/*/credentials/secrets", Sequence: []emulator.FaultKind{emulator.Fault500}},
 		StepVerify: {Route: "POST /oidc/v1/token", Sequence: []emulator.FaultKind{emulator.Fault401}},
-		StepWrite:  {Route: "PUT /2.0/repositories/*/ml-models/deployments_config/environments/*/variables/*", Sequence: []emulator.FaultKind{emulator.Fault500}},
-		StepRecord: {Route: "PUT /2.0/repositories/*/ml-models/deployments_config/environments/*/variables/*", Sequence: []emulator.FaultKind{emulator.FaultNone, emulator.Fault500}},
+		StepWrite:  {Route: "PUT /2.0/repositories/*/ml-models/deployments_config/environments/*/variables/*", Sequence: persistent(emulator.Fault500)},
+		StepRecord: {Route: "PUT /2.0/repositories/*/ml-models/deployments_config/environments/*/variables/*", Sequence: append([]emulator.FaultKind{emulator.FaultNone}, persistent(emulator.Fault500)...)},
 		StepRevoke: {Route: "DELETE /api/2.0/accounts/*/servicePrincipals/*/credentials/secrets/*", Sequence: []emulator.FaultKind{emulator.Fault500}},
 	},
 }
@@ -91,7 +97,7 @@ func TestRotationFailureMatrix(t *testing.T) {
 		}
 	}
 	// The write lands but its answer is lost: the new credential must stay.
-	truncated := emulator.FaultRule{Route: faultRoutes["etl-prod"][StepWrite].Route, Sequence: []emulator.FaultKind{emulator.FaultTruncated}}
+	truncated := emulator.FaultRule{Route: faultRoutes["etl-prod"][StepWrite].Route, Sequence: persistent(emulator.FaultTruncated)}
 	rows = append(rows, row{"etl-prod", StepWrite, &truncated})
 
 	for _, r := range rows {
