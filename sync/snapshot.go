@@ -32,6 +32,9 @@ type SourceOptions struct {
 	// nil is the process environment.
 	Env        Env
 	Databricks DatabricksOptions
+	// RetryUnit is the first backoff step of the Bitbucket and Atlassian
+	// transport; 0: its default. Tests shorten it; the bounds in attempts stay.
+	RetryUnit time.Duration
 }
 
 // NewSources builds the real adapters for cfg. The Databricks adapter is
@@ -54,6 +57,12 @@ func NewSources(cfg *config.Config, opts SourceOptions) (Sources, error) {
 	src := Sources{Bitbucket: bb, Databricks: db, Audit: NewAuditSink(cfg.Audit.File, db)}
 	if a := NewAtlassian(cfg, opts.Env); a != nil {
 		src.Atlassian = a
+	}
+	if opts.RetryUnit > 0 {
+		bb.http.Transport.(*retryTransport).unit = opts.RetryUnit
+		if src.Atlassian != nil {
+			src.Atlassian.(*Atlassian).http.Transport.(*retryTransport).unit = opts.RetryUnit
+		}
 	}
 	return src, nil
 }

@@ -47,6 +47,7 @@ func runCLIOn(t *testing.T, terminal bool, env map[string]string, stdin string, 
 		Getenv:     func(k string) string { return env[k] },
 		Now:        func() time.Time { return testNow },
 		IsTerminal: terminal,
+		retryUnit:  time.Millisecond,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

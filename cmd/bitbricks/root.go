@@ -42,6 +42,9 @@ type ioStreams struct {
 
 	// rawOut is stdout without the terminal gate (see guard).
 	rawOut io.Writer
+	// retryUnit, when set (tests), shortens the Bitbucket and Atlassian
+	// backoff; the bounds in attempts stay.
+	retryUnit time.Duration
 
 	// probeTimeout, when set (tests), bounds the first Databricks call
 	// instead of sync.ProbeTimeout.

@@ -116,7 +116,7 @@ func newEngine(s *ioStreams, cfg *config.Config, eo engineOptions) (*engine, err
 	if db.ProbeTimeout == 0 {
 		db.ProbeTimeout = s.probeTimeout
 	}
-	src, err := bbsync.NewSources(cfg, bbsync.SourceOptions{Env: env, Databricks: db})
+	src, err := bbsync.NewSources(cfg, bbsync.SourceOptions{Env: env, Databricks: db, RetryUnit: s.retryUnit})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -68,7 +70,13 @@ func TestPersistentResetOnVariableWriteIsBounded(t *testing.T) {
 	o := newTestOrg(t)
 	o.setFaults(t, "PUT /2.0/repositories/*/etl/pipelines_config/variables/*=reset")
 	start := time.Now()
-	r := runCLI(t, o.env, "", "rotate", "etl-prod", "--yes", "--config", o.cfg)
+	// With the transport's real backoff, to measure its bound.
+	var out, errb bytes.Buffer
+	s := &ioStreams{In: strings.NewReader(""), Out: &out, Err: &errb, Now: func() time.Time { return testNow },
+		Getenv: func(k string) string { return o.env[k] }}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r := cliRun{code: run(ctx, s, []string{"rotate", "etl-prod", "--yes", "--config", o.cfg}), out: out.String(), err: errb.String()}
 	took := time.Since(start)
 	resets := o.srv.Stats().Faults["reset"]
 	if r.code != 1 || resets != bbsync.RetryAttempts {
