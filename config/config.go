@@ -47,6 +47,9 @@ type DatabricksConfig struct {
 	// Workspaces lists several workspaces of the account (instead of
 	// Profile/Host), or is `all` of them.
 	Workspaces Workspaces `yaml:"workspaces"`
+	// Workspace names the one workspace of several a config was narrowed
+	// to by ForWorkspace ("" otherwise).
+	Workspace string `yaml:"-"`
 }
 
 // IdentityConfig says how Bitbucket accounts become Databricks userNames.

@@ -52,6 +52,31 @@ func SingleWorkspaceName(host, profile string) string {
 	return "workspace"
 }
 
+// ForWorkspace is c narrowed to one of its several workspaces: that
+// workspace's host or profile, the mappings that apply to it and the
+// pipelines in it. False when c lists no workspace called name.
+func (c *Config) ForWorkspace(name string) (*Config, bool) {
+	i := slices.IndexFunc(c.Databricks.Workspaces.List, func(w Workspace) bool { return w.Name == name })
+	if i < 0 {
+		return nil, false
+	}
+	w := c.Databricks.Workspaces.List[i]
+	n := *c
+	n.Databricks.Host, n.Databricks.Profile, n.Databricks.Workspace = w.Host, w.Profile, name
+	n.Mappings, n.Pipelines = nil, nil
+	for _, m := range c.Mappings {
+		if m.AppliesTo(name) {
+			n.Mappings = append(n.Mappings, m)
+		}
+	}
+	for _, b := range c.Pipelines {
+		if b.Workspace == name {
+			n.Pipelines = append(n.Pipelines, b)
+		}
+	}
+	return &n, true
+}
+
 // AppliesTo reports whether the mapping applies to the named workspace (a
 // mapping that names no workspaces applies to all).
 func (m Mapping) AppliesTo(workspace string) bool {

@@ -194,6 +194,9 @@ func (s *Server) db(level access, h dbHandler) http.HandlerFunc {
 			o.enter(st)
 		}
 		s.mw.countWorkspace(st.Name, r)
+		if !strings.HasPrefix(r.URL.Path, "/api/2.0/accounts/") {
+			w.Header().Set("X-Databricks-Org-Id", strconv.FormatInt(st.WorkspaceID, 10))
+		}
 		switch {
 		case !p.active():
 			dbError(w, http.StatusForbidden, "PERMISSION_DENIED", "Principal %s is deactivated.", p.name())

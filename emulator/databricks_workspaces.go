@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Several workspaces in one account.
@@ -131,6 +132,16 @@ func (o *Org) workspaceNamed(name string) *DatabricksState {
 func (o *Org) workspaceFor(r *http.Request) *DatabricksState {
 	if len(o.Workspaces) == 0 {
 		return o.DB
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/2.0/accounts/") {
+		// The account host takes an account admin's token of any of the
+		// account's workspaces.
+		value, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		for _, st := range o.Workspaces {
+			if value != "" && st.TokensByValue[value] != nil {
+				return st
+			}
+		}
 	}
 	if name, _ := r.Context().Value(workspaceKey{}).(string); name != "" {
 		if st := o.workspaceNamed(name); st != nil {

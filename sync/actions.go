@@ -20,6 +20,8 @@ const (
 	ActionRemoveMember
 	ActionRevokeToken
 	ActionRevokeSecret
+	ActionAssignWorkspace
+	ActionUnassignWorkspace
 )
 
 // ActionInfo is everything about one action.
@@ -55,47 +57,62 @@ type ActionInfo struct {
 // name in schema/plan.schema.json; see CONTRIBUTING.md.
 var actions = map[Action]ActionInfo{
 	ActionCreateGroup: {
-		Name: "create_group", Glyph: "*", Label: "create group", GroupChange: true, Rank: 0, GroupOrder: 0,
+		Name: "create_group", Glyph: "*", Label: "create group", GroupChange: true, Rank: 1, GroupOrder: 0,
 		Describe:    func(c Change) string { return "create group " + c.Group },
 		AuditTarget: func(c Change) string { return "group:" + c.Group },
 	},
 	ActionAddMember: {
-		Name: "add_member", Glyph: "+", Label: "add member", GroupChange: true, Rank: 1, GroupOrder: 1,
+		Name: "add_member", Glyph: "+", Label: "add member", GroupChange: true, Rank: 2, GroupOrder: 1,
 		Describe:    func(c Change) string { return c.Principal },
 		AuditTarget: memberTarget,
 	},
 	ActionAddEntitlement: {
-		Name: "add_entitlement", Glyph: "+", Label: "add entitlement", GroupChange: true, Rank: 2, GroupOrder: 3,
+		Name: "add_entitlement", Glyph: "+", Label: "add entitlement", GroupChange: true, Rank: 3, GroupOrder: 3,
 		Describe:    func(c Change) string { return "entitlement " + c.Entitlement },
 		AuditTarget: entitlementTarget,
 	},
 	ActionRotateCredential: {
-		Name: "rotate_credential", Glyph: "↻", Label: "rotate credential", Rank: 3,
+		Name: "rotate_credential", Glyph: "↻", Label: "rotate credential", Rank: 4,
 		Describe: func(c Change) string { return fmt.Sprintf("rotate %s (%s)", c.Binding, c.Principal) },
 		AuditTarget: func(c Change) string {
 			return "binding:" + c.Binding + " " + string(c.PrincipalType) + ":" + c.Principal
 		},
 	},
 	ActionRemoveEntitlement: {
-		Name: "remove_entitlement", Glyph: "-", Label: "remove entitlement", Destructive: true, GroupChange: true, Rank: 4, GroupOrder: 4,
+		Name: "remove_entitlement", Glyph: "-", Label: "remove entitlement", Destructive: true, GroupChange: true, Rank: 5, GroupOrder: 4,
 		Describe:    func(c Change) string { return "entitlement " + c.Entitlement },
 		AuditTarget: entitlementTarget,
 	},
 	ActionRemoveMember: {
-		Name: "remove_member", Glyph: "-", Label: "remove member", Destructive: true, GroupChange: true, Rank: 5, GroupOrder: 2,
+		Name: "remove_member", Glyph: "-", Label: "remove member", Destructive: true, GroupChange: true, Rank: 6, GroupOrder: 2,
 		Describe:    func(c Change) string { return c.Principal },
 		AuditTarget: memberTarget,
 	},
 	ActionRevokeToken: {
-		Name: "revoke_token", Glyph: "-", Label: "revoke token", Destructive: true, Rank: 6,
+		Name: "revoke_token", Glyph: "-", Label: "revoke token", Destructive: true, Rank: 8,
 		Describe:    func(c Change) string { return fmt.Sprintf("revoke token %s of %s", c.TokenID, c.Principal) },
 		AuditTarget: func(c Change) string { return "token:" + c.TokenID + " owner:" + c.Principal },
 	},
 	ActionRevokeSecret: {
-		Name: "revoke_secret", Glyph: "-", Label: "revoke secret", Destructive: true, Rank: 7,
+		Name: "revoke_secret", Glyph: "-", Label: "revoke secret", Destructive: true, Rank: 9,
 		Describe:    func(c Change) string { return fmt.Sprintf("revoke secret %s of %s", c.TokenID, c.Principal) },
 		AuditTarget: func(c Change) string { return "secret:" + c.TokenID + " owner:" + c.Principal },
 	},
+	ActionAssignWorkspace: {
+		Name: "assign_workspace", Glyph: "+", Label: "assign to workspace", Rank: 0,
+		Describe:    func(c Change) string { return "assign " + c.Principal + " to " + c.Workspace },
+		AuditTarget: assignTarget,
+	},
+	ActionUnassignWorkspace: {
+		Name: "unassign_workspace", Glyph: "-", Label: "unassign from workspace", Destructive: true, Rank: 7,
+		Describe:    func(c Change) string { return "unassign " + c.Principal + " from " + c.Workspace },
+		AuditTarget: assignTarget,
+	},
+}
+
+// assignTarget names a workspace assignment in the audit log.
+func assignTarget(c Change) string {
+	return "workspace:" + c.Workspace + " " + string(c.PrincipalType) + ":" + c.Principal
 }
 
 func memberTarget(c Change) string {

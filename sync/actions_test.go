@@ -27,6 +27,12 @@ func (l *callLog) RemoveEntitlement(context.Context, Change) error {
 func (l *callLog) RevokeToken(context.Context, Change) error  { return l.add("RevokeToken") }
 func (l *callLog) RevokeSecret(context.Context, Change) error { return l.add("RevokeSecret") }
 func (l *callLog) Rotate(context.Context, Change) error       { return l.add("Rotate") }
+func (l *callLog) AssignWorkspace(context.Context, Change) error {
+	return l.add("AssignWorkspace")
+}
+func (l *callLog) UnassignWorkspace(context.Context, Change) error {
+	return l.add("UnassignWorkspace")
+}
 
 // schemaEnums reads the enums of the plan schema the action table must match:
 // every action, the group changes (which carry group_kind) and the

@@ -17,6 +17,10 @@ type Executor interface {
 	RemoveEntitlement(ctx context.Context, c Change) error
 	RevokeToken(ctx context.Context, c Change) error
 	RevokeSecret(ctx context.Context, c Change) error
+	// AssignWorkspace and UnassignWorkspace change a principal's
+	// assignment to the workspace (account permission assignment, USER).
+	AssignWorkspace(ctx context.Context, c Change) error
+	UnassignWorkspace(ctx context.Context, c Change) error
 }
 
 // Rotator rotates a pipeline binding's credential (rotate_credential).
@@ -158,6 +162,10 @@ func run(ctx context.Context, exec Executor, rot Rotator, c Change, created map[
 		return exec.RevokeToken(ctx, c)
 	case ActionRevokeSecret:
 		return exec.RevokeSecret(ctx, c)
+	case ActionAssignWorkspace:
+		return exec.AssignWorkspace(ctx, c)
+	case ActionUnassignWorkspace:
+		return exec.UnassignWorkspace(ctx, c)
 	case ActionRotateCredential:
 		return rot.Rotate(ctx, c)
 	}

@@ -202,6 +202,8 @@ func (f *fakeExec) AddEntitlement(_ context.Context, c Change) error    { return
 func (f *fakeExec) RemoveEntitlement(_ context.Context, c Change) error { return f.do(c) }
 func (f *fakeExec) RevokeToken(_ context.Context, c Change) error       { return f.do(c) }
 func (f *fakeExec) RevokeSecret(_ context.Context, c Change) error      { return f.do(c) }
+func (f *fakeExec) AssignWorkspace(_ context.Context, c Change) error   { return f.do(c) }
+func (f *fakeExec) UnassignWorkspace(_ context.Context, c Change) error { return f.do(c) }
 
 type fakeRotator struct{ n int }
 

@@ -101,6 +101,10 @@ type Databricks struct {
 	// breaker bounds the SDK's retries of a failing connection and counts
 	// requests (connBreaker).
 	breaker *connBreaker
+
+	wsIDOnce gosync.Once // the workspace's id (databricks_assign.go)
+	wsID     int64
+	wsIDErr  error
 }
 
 // NewDatabricks builds the workspace client and, when cfg.Databricks.AccountID

@@ -116,6 +116,32 @@ type planner struct {
 	findings []Finding
 	members  []MemberStatus
 	seen     map[Finding]bool
+	assigned map[string]bool // user ids with an assign_workspace change
+}
+
+// assignable reports whether u, wanted in a mapped group, is an active
+// account user not assigned to this workspace that the plan assigns: with
+// several workspaces configured (a mapping then gives access to this
+// workspace), and account access to do it with. With one workspace, such a
+// user stays a not_assigned finding.
+func (pl *planner) assignable(u *User) bool {
+	return u != nil && u.Active && !u.Assigned && pl.snap.AccountAccess && pl.cfg.Databricks.Workspace != ""
+}
+
+// assign plans u's assignment to this workspace (once per user).
+func (pl *planner) assign(u *User, why, group string) {
+	if pl.assigned == nil {
+		pl.assigned = map[string]bool{}
+	}
+	if pl.assigned[u.ID] {
+		return
+	}
+	pl.assigned[u.ID] = true
+	pl.changes = append(pl.changes, Change{
+		ID: "assign_workspace/" + u.UserName, Action: ActionAssignWorkspace, Principal: u.UserName,
+		PrincipalType: PrincipalUser, PrincipalID: u.ID,
+		Reason: fmt.Sprintf("%s; mapped to %s in this workspace, which %s cannot reach", why, group, u.UserName),
+	})
 }
 
 func (pl *planner) find(kind FindingKind, subject, group, format string, args ...any) {
@@ -308,6 +334,10 @@ func (pl *planner) membership(t *groupTarget, desired map[string][]string, compl
 			pl.member(MemberStatus{Group: t.name, Principal: name, PrincipalType: PrincipalUser, PrincipalID: id,
 				State: MemberNotAdded, Reason: r, Detail: detail})
 		}
+		assignable := pl.assignable(u)
+		if assignable {
+			pl.assign(u, why, t.name)
+		}
 		switch {
 		case u == nil:
 			pl.find(FindingMissingUser, email, t.name, "no Databricks user %s (%s); bitbricks never creates users", email, why)
@@ -317,7 +347,7 @@ func (pl *planner) membership(t *groupTarget, desired map[string][]string, compl
 		case !u.Active:
 			pl.find(FindingMissingUser, u.UserName, t.name, "Databricks user %s is inactive (%s)", u.UserName, why)
 			notAdded(ReasonInactiveUser, u.UserName, u.ID, fmt.Sprintf("the Databricks user is inactive (%s)", why))
-		case !u.Assigned:
+		case !u.Assigned && !assignable:
 			pl.find(FindingNotAssigned, u.UserName, t.name, "%s is in the account but not assigned to this workspace (%s); assign it before adding it to %s",
 				u.UserName, why, t.name)
 			notAdded(ReasonNotAssigned, u.UserName, u.ID, fmt.Sprintf("in the account but not assigned to this workspace (%s); assign it before adding it to %s", why, t.name))

@@ -152,7 +152,11 @@ func (s *Service) LoadWithProgress(ctx context.Context, progress func(string)) (
 // Plan computes the plan of snap against the current config, at Now.
 func (s *Service) Plan(snap *Snapshot) Plan {
 	cfg := s.Config()
-	return tagWorkspace(ComputePlan(snap, cfg, s.now()), config.SingleWorkspaceName(snap.Host, cfg.Databricks.Profile))
+	name := cfg.Databricks.Workspace
+	if name == "" {
+		name = config.SingleWorkspaceName(snap.Host, cfg.Databricks.Profile)
+	}
+	return tagWorkspace(ComputePlan(snap, cfg, s.now()), name)
 }
 
 // tagWorkspace names the workspace on every change and finding of plan

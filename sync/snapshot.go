@@ -40,7 +40,7 @@ type SourceOptions struct {
 // NewSources builds the real adapters for cfg. The Databricks adapter is
 // also the Executor for Apply (see Sources.Executor).
 func NewSources(cfg *config.Config, opts SourceOptions) (Sources, error) {
-	if cfg.Databricks.Workspaces.Set() {
+	if cfg.Databricks.Workspaces.Set() && cfg.Databricks.Workspace == "" {
 		return Sources{}, errors.New("databricks.workspaces: this version of bitbricks reads one workspace per config; use databricks.host or databricks.profile")
 	}
 	bb, err := NewBitbucket(cfg, opts.Env)
