@@ -59,6 +59,9 @@ func actionLegend() []struct{ glyph, meaning string } {
 // global keys, and the glyphs.
 func (m Model) helpText() string {
 	var b strings.Builder
+	if m.status != "" {
+		fmt.Fprintf(&b, "Last message\n  %s\n\n", m.status)
+	}
 	keys := func(title string, groups [][]key.Binding) {
 		fmt.Fprintf(&b, "%s\n", title)
 		seen := map[string]bool{}

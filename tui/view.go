@@ -174,8 +174,16 @@ func (m Model) statusView() string {
 	default:
 		s = st.Status.Info.Render(m.status)
 	}
-	return components.Fit(" "+s, m.width)
+	line := " " + s
+	if m.status != "" && m.busy == "" && m.modal != modalFilter && lipgloss.Width(line) > m.width && m.width > 2*lipgloss.Width(statusMore) {
+		// Cut, but never lost: the help (?) shows the last message whole.
+		return components.Fit(line, m.width-lipgloss.Width(statusMore)) + st.Text.Muted.Render(statusMore)
+	}
+	return components.Fit(line, m.width)
 }
+
+// statusMore ends a status line too long for the terminal.
+const statusMore = " · ? shows all"
 
 // footerView is the help for the keys that work now. It is cached: it changes only
 // when bindings, the width or the help mode do, and rendering it is not free.

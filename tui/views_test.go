@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/exp/teatest"
 )
 
@@ -137,5 +138,20 @@ func TestPrincipalsSort(t *testing.T) {
 	rows := viewOf[*principalsView](t, m).table.Items()
 	if rows[0].Creds < rows[len(rows)-1].Creds || !strings.Contains(m.View(), "by credentials ↓") {
 		t.Errorf("not sorted by credentials: first %+v, last %+v", rows[0], rows[len(rows)-1])
+	}
+}
+
+// A status longer than the terminal is cut with a pointer to the help, which
+// shows it whole.
+func TestLongStatusIsReadableWhole(t *testing.T) {
+	m := loaded(t, newFixture(t), 80, 24, false)
+	long := "etl-prod rotated: new token 03d0…4fbe for etl-deployer, recorded; revoked 2 older: a8f6…669a, 52ed…294f; left for the next run: one newer credential"
+	m.setStatus(statusOK, long)
+	if line := m.statusView(); !strings.HasSuffix(line, statusMore) || lipgloss.Width(line) != 80 {
+		t.Errorf("status line %q", line)
+	}
+	m = keys(t, m, "?")
+	if m.modal != modalPager || !strings.Contains(m.helpText(), long) {
+		t.Errorf("the help does not show the last message whole:\n%s", m.helpText())
 	}
 }
