@@ -72,6 +72,9 @@ type DatabricksOptions struct {
 	// Otherwise the SDK's unified auth runs untouched, from cfg.Databricks and
 	// the environment.
 	Host, Token string
+	// Workspaces give workspaces of several their own Host and Token (by
+	// name), for isolated clients.
+	Workspaces map[string]DatabricksOptions
 	// Env overrides DATABRICKS_HOST and DATABRICKS_CONFIG_PROFILE lookups for
 	// the non-isolated config; nil is the process environment.
 	Env Env
@@ -129,6 +132,16 @@ func NewDatabricks(cfg *config.Config, opts DatabricksOptions) (*Databricks, err
 	} else {
 		profile := firstNonEmpty(opts.Env.get("DATABRICKS_CONFIG_PROFILE"), cfg.Databricks.Profile)
 		wcfg = &databricks.Config{Host: firstNonEmpty(opts.Env.get("DATABRICKS_HOST"), cfg.Databricks.Host), Profile: profile}
+		if cfg.Databricks.Workspace != "" {
+			// One of several workspaces: its own host or profile, never the
+			// environment's one workspace; a profile's values alone.
+			wcfg.Host, wcfg.Profile = cfg.Databricks.Host, cfg.Databricks.Profile
+			profile = wcfg.Profile
+			if profile != "" {
+				wcfg.ConfigFile = opts.Env.get("DATABRICKS_CONFIG_FILE")
+				wcfg.Loaders = []sdkconfig.Loader{sdkconfig.ConfigFile}
+			}
+		}
 		wcfg.HostMetadataResolver = quickMetadata((*sdkconfig.Config)(wcfg), d.probe)
 		d.authCheck = "DATABRICKS_TOKEN, DATABRICKS_HOST or ~/.databrickscfg"
 		if profile != "" {

@@ -11,6 +11,9 @@ import (
 // a secret: credential values never enter a snapshot.
 type Snapshot struct {
 	TakenAt time.Time
+	// Workspaces are each workspace's snapshots when the config lists
+	// several (the fields below are then the first's).
+	Workspaces []WorkspaceSnapshot
 
 	// Bitbucket side.
 	Workspace string // Bitbucket workspace slug

@@ -66,6 +66,11 @@ type Service struct {
 	cfg    *config.Config
 	caller string // the Databricks identity, from the last Read or Me
 	limit  *int   // max_changes override (LimitChanges)
+
+	// parts serve the workspaces of a config with several; only narrows
+	// a run to some of them (service_workspaces.go).
+	parts []workspacePart
+	only  []string
 }
 
 // ServiceOptions tune NewService. The zero value is the real clock, no log
@@ -99,6 +104,9 @@ func NewService(src Sources, cfg *config.Config, opts ServiceOptions) *Service {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	if len(src.Workspaces) > 0 {
+		s.newParts(opts)
+	}
 	if fa, ok := src.Audit.(*FileAudit); ok && fa.Warn == nil {
 		warn := opts.Warn
 		if warn == nil {
@@ -125,6 +133,9 @@ func (s *Service) Now() time.Time { return s.now() }
 // Read takes a snapshot (see the package function Read) and remembers who
 // the Databricks credentials act as, for the audit log.
 func (s *Service) Read(ctx context.Context) (*Snapshot, error) {
+	if len(s.parts) > 0 {
+		return s.readParts(ctx, s.progress)
+	}
 	snap, err := Read(ctx, s.src, s.Config(), s.progress)
 	if err != nil {
 		return nil, err
@@ -139,6 +150,13 @@ func (s *Service) Read(ctx context.Context) (*Snapshot, error) {
 // LoadWithProgress is Load reporting to progress (such as the console's
 // status line) instead of the service's own Progress.
 func (s *Service) LoadWithProgress(ctx context.Context, progress func(string)) (*Snapshot, Plan, error) {
+	if len(s.parts) > 0 {
+		snap, err := s.readParts(ctx, progress)
+		if err != nil {
+			return nil, Plan{}, err
+		}
+		return snap, s.Plan(snap), nil
+	}
 	snap, err := Read(ctx, s.src, s.Config(), progress)
 	if err != nil {
 		return nil, Plan{}, err
@@ -151,6 +169,9 @@ func (s *Service) LoadWithProgress(ctx context.Context, progress func(string)) (
 
 // Plan computes the plan of snap against the current config, at Now.
 func (s *Service) Plan(snap *Snapshot) Plan {
+	if len(s.parts) > 0 && len(snap.Workspaces) > 0 {
+		return s.planParts(snap)
+	}
 	cfg := s.Config()
 	name := cfg.Databricks.Workspace
 	if name == "" {
@@ -188,8 +209,11 @@ func (s *Service) Load(ctx context.Context) (*Snapshot, Plan, error) {
 // (`sync --max-changes N`); a negative n means no limit.
 func (s *Service) LimitChanges(n int) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.limit = &n
+	s.mu.Unlock()
+	for _, p := range s.parts {
+		p.svc.LimitChanges(n)
+	}
 }
 
 // MaxChanges is the most changes one Apply makes: the LimitChanges override,
@@ -218,6 +242,9 @@ func (s *Service) CheckPlanSize(plan Plan) error {
 // audit.file as the current operator (its intent before, its outcome after), rotate_credential changes run by the
 // rotation protocol (each step audited under the change). obs may be nil.
 func (s *Service) Apply(ctx context.Context, plan Plan, obs Observer) ([]Result, error) {
+	if len(s.parts) > 0 {
+		return s.applyParts(ctx, plan, obs)
+	}
 	exec, ok := s.src.Executor()
 	if !ok {
 		return nil, errors.New("apply: the Databricks adapter cannot make changes")

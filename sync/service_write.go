@@ -18,6 +18,9 @@ func (s *Service) Writing(ctx context.Context, command string, fn func(context.C
 	if holdsWriteLock(ctx) {
 		return fn(ctx)
 	}
+	if len(s.parts) > 0 {
+		return s.writingParts(ctx, command, fn)
+	}
 	op, err := s.operator(ctx)
 	if err != nil {
 		return err

@@ -24,6 +24,9 @@ type Sources struct {
 	// Audit is the audit log of cfg.Audit.File, shared by every service of
 	// one run (a volume log writes one file per run); nil writes none.
 	Audit AuditSink
+	// Workspaces are each workspace's sources when the config lists
+	// several (Databricks is then the first's); empty with one.
+	Workspaces []WorkspaceSources
 }
 
 // SourceOptions configure NewSources.
@@ -41,7 +44,7 @@ type SourceOptions struct {
 // also the Executor for Apply (see Sources.Executor).
 func NewSources(cfg *config.Config, opts SourceOptions) (Sources, error) {
 	if cfg.Databricks.Workspaces.Set() && cfg.Databricks.Workspace == "" {
-		return Sources{}, errors.New("databricks.workspaces: this version of bitbricks reads one workspace per config; use databricks.host or databricks.profile")
+		return newWorkspaceSources(cfg, opts)
 	}
 	bb, err := NewBitbucket(cfg, opts.Env)
 	if err != nil {

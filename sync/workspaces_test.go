@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,5 +153,177 @@ func TestAssignWorkspaceApplied(t *testing.T) {
 	}
 	if n := prodPlan.Changes; slices.ContainsFunc(n, func(c Change) bool { return c.Action == ActionAssignWorkspace && c.Principal == "rita@acme.com" }) {
 		t.Errorf("prod plans to assign rita, who is assigned to prod")
+	}
+}
+
+// service is the Service over both workspaces (the config lists both).
+func (tw *twoWorkspaces) service(t *testing.T) *Service {
+	t.Helper()
+	src, err := NewSources(tw.cfg, SourceOptions{
+		Env: MapEnv(map[string]string{
+			"BITBUCKET_USERNAME":      tw.org.Creds.BitbucketUsername,
+			"BITBUCKET_API_TOKEN":     tw.org.Creds.BitbucketAPIToken,
+			"ATLASSIAN_ADMIN_API_KEY": tw.org.Creds.AtlassianAdminKey,
+		}),
+		Databricks: DatabricksOptions{Host: tw.prod.URL, Token: tw.org.Creds.DatabricksToken, RateLimit: 1000,
+			Workspaces: map[string]DatabricksOptions{
+				emulator.DemoWorkspace:    {Host: tw.prod.URL, Token: tw.org.Creds.WorkspaceTokens[emulator.DemoWorkspace]},
+				emulator.DemoDevWorkspace: {Host: tw.dev.URL, Token: tw.org.Creds.WorkspaceTokens[emulator.DemoDevWorkspace]},
+			}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(src, tw.cfg, ServiceOptions{Now: func() time.Time { return demoNow }, StateDir: t.TempDir()})
+	svc.LimitChanges(-1)
+	return svc
+}
+
+// TestPlanTwoWorkspaces: one plan over prod and dev. The account group
+// platform-eng's membership is planned once; entitlements, assignment and
+// the workspace-local de-team per workspace; dev's stale token is revoked
+// in dev.
+func TestPlanTwoWorkspaces(t *testing.T) {
+	tw := newTwoWorkspaces(t)
+	svc := tw.service(t)
+	if got := svc.Workspaces(); !slices.Equal(got, []string{"prod", "dev"}) {
+		t.Fatalf("workspaces = %v", got)
+	}
+	snap, plan, err := svc.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Workspaces) != 2 {
+		t.Fatalf("snapshots = %d, want one per workspace", len(snap.Workspaces))
+	}
+	byWS := map[string]map[string]Change{}
+	for _, c := range plan.Changes {
+		ws, id, ok := strings.Cut(c.ID, ":")
+		if !ok || ws != c.Workspace {
+			t.Errorf("change %s names workspace %q", c.ID, c.Workspace)
+		}
+		if byWS[ws] == nil {
+			byWS[ws] = map[string]Change{}
+		}
+		byWS[ws][id] = c
+	}
+	// platform-eng (account group): +tess planned once, in the first workspace.
+	n := 0
+	for _, m := range byWS {
+		if _, ok := m["add_member/platform-eng/tess@acme.com"]; ok {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("add tess to platform-eng planned %d times, want once", n)
+	}
+	// de-team is workspace-local in each: its own members and entitlements.
+	for _, want := range []struct{ ws, id string }{
+		{"prod", "add_member/de-team/bob@acme.com"},
+		{"dev", "add_member/de-team/bob@acme.com"},
+		{"dev", "add_member/de-team/dan@acme.com"},
+		{"prod", "add_entitlement/de-team/databricks-sql-access"},
+		{"dev", "add_entitlement/de-team/databricks-sql-access"},
+		{"dev", "assign_workspace/rita@acme.com"},
+		{"dev", "assign_workspace/bob@acme.com"},
+	} {
+		if _, ok := byWS[want.ws][want.id]; !ok {
+			t.Errorf("no %s in %s; %s has %v", want.id, want.ws, want.ws, keys(byWS[want.ws]))
+		}
+	}
+	if _, ok := byWS["prod"]["assign_workspace/rita@acme.com"]; ok {
+		t.Errorf("prod assigns rita, who is assigned to prod")
+	}
+	// Tokens of both workspaces, each revoked in its own.
+	devRevokes := 0
+	for _, c := range byWS["dev"] {
+		if c.Action == ActionRevokeToken {
+			devRevokes++
+			if c.Principal != "dan@acme.com" {
+				t.Errorf("dev revokes %s of %s", c.TokenID, c.Principal)
+			}
+		}
+	}
+	prodRevokes := 0
+	for _, c := range byWS["prod"] {
+		if c.Action == ActionRevokeToken {
+			prodRevokes++
+		}
+	}
+	if devRevokes != 1 || prodRevokes == 0 {
+		t.Errorf("revoke_token: dev %d (want dan's stale token), prod %d", devRevokes, prodRevokes)
+	}
+	for _, f := range plan.Findings {
+		if f.Workspace != "prod" && f.Workspace != "dev" {
+			t.Errorf("finding %s %s: workspace %q", f.Kind, f.Subject, f.Workspace)
+		}
+	}
+}
+
+func keys(m map[string]Change) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestApplyTwoWorkspaces: applying the plan over both workspaces leaves
+// nothing to do in either; a run limited to dev writes to dev only.
+func TestApplyTwoWorkspaces(t *testing.T) {
+	ctx := context.Background()
+	tw := newTwoWorkspaces(t)
+	svc := tw.service(t)
+	_, plan, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := svc.Apply(ctx, plan, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Status != ResultApplied {
+			t.Errorf("%s: %s %s", r.ID, r.Status, r.Error)
+		}
+	}
+	if len(results) != len(plan.Changes) {
+		t.Errorf("%d results for %d changes", len(results), len(plan.Changes))
+	}
+	_, again, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range again.Changes {
+		t.Errorf("second plan still has %s (%s)", c.ID, c.Reason)
+	}
+	t.Logf("applied %d changes over two workspaces; stats %v", len(results), tw.srv.Stats().WorkspaceWrites)
+
+	// --workspace dev on a fresh account: only dev is read and written.
+	tw = newTwoWorkspaces(t)
+	svc = tw.service(t)
+	if err := svc.LimitWorkspaces([]string{"dev"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.LimitWorkspaces([]string{"stage"}); err == nil {
+		t.Error("an unknown workspace is accepted")
+	}
+	_, plan, err = svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range plan.Changes {
+		if c.Workspace != "dev" {
+			t.Errorf("a dev-only plan has %s", c.ID)
+		}
+	}
+	tw.srv.ResetStats()
+	if _, err := svc.Apply(ctx, plan, nil); err != nil {
+		t.Fatal(err)
+	}
+	st := tw.srv.Stats()
+	if st.WorkspaceWrites["dev"] == 0 || st.WorkspaceWrites["prod"] != 0 || st.Workspaces["prod"] != 0 {
+		t.Errorf("requests per workspace %v, writes %v: want dev only", st.Workspaces, st.WorkspaceWrites)
 	}
 }

@@ -1,0 +1,265 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	gosync "sync"
+
+	"github.com/bitbricks/bitbricks/config"
+)
+
+// Several workspaces of one account (databricks.workspaces).
+//
+// A Service over several workspaces serves each through a part: a Service of
+// its own over the config narrowed to that workspace (config.ForWorkspace)
+// and that workspace's Databricks adapter, sharing the Bitbucket and
+// Atlassian sources and the audit log. Read reads every part at once; Plan
+// plans each and merges the plans: every change and finding names its
+// workspace, a change's id is prefixed "WORKSPACE:" and an account group's
+// membership (shared by every workspace) is planned once. Apply applies
+// each workspace's changes through its part, under that workspace's write
+// lock. LimitWorkspaces narrows a run (`--workspace NAME`).
+
+// WorkspaceSources are the sources of one of several workspaces.
+type WorkspaceSources struct {
+	Name    string
+	Sources Sources
+}
+
+// WorkspaceSnapshot is the snapshot of one of several workspaces.
+type WorkspaceSnapshot struct {
+	Name string
+	Snap *Snapshot
+}
+
+// workspacePart is one workspace's service.
+type workspacePart struct {
+	name string
+	svc  *Service
+}
+
+// newWorkspaceSources builds the sources of each listed workspace.
+// opts.Databricks.Workspaces may give a workspace its own host and token.
+func newWorkspaceSources(cfg *config.Config, opts SourceOptions) (Sources, error) {
+	if cfg.Databricks.Workspaces.All {
+		return Sources{}, errors.New("databricks.workspaces: all is not supported yet: list the workspaces by name with a host or profile")
+	}
+	var out Sources
+	for _, w := range cfg.Databricks.Workspaces.List {
+		sub, _ := cfg.ForWorkspace(w.Name)
+		o := opts
+		o.Databricks = opts.Databricks
+		if per, ok := opts.Databricks.Workspaces[w.Name]; ok {
+			o.Databricks.Host, o.Databricks.Token = per.Host, per.Token
+		}
+		src, err := NewSources(sub, o)
+		if err != nil {
+			return Sources{}, fmt.Errorf("workspace %s: %w", w.Name, err)
+		}
+		if out.Databricks == nil {
+			out = src
+		} else {
+			src.Bitbucket, src.Atlassian, src.Audit = out.Bitbucket, out.Atlassian, out.Audit
+		}
+		out.Workspaces = append(out.Workspaces, WorkspaceSources{Name: w.Name, Sources: src})
+	}
+	return out, nil
+}
+
+// newParts makes the service of each workspace of src.
+func (s *Service) newParts(opts ServiceOptions) {
+	for _, ws := range s.src.Workspaces {
+		sub, ok := s.cfg.ForWorkspace(ws.Name)
+		if !ok {
+			continue
+		}
+		s.parts = append(s.parts, workspacePart{name: ws.Name, svc: NewService(ws.Sources, sub, opts)})
+	}
+}
+
+// Workspaces names the workspaces the service serves, in config order
+// (empty with one workspace).
+func (s *Service) Workspaces() []string {
+	var out []string
+	for _, p := range s.parts {
+		out = append(out, p.name)
+	}
+	return out
+}
+
+// LimitWorkspaces narrows the service's runs to the named workspaces
+// (`--workspace NAME`); an unknown name is an error.
+func (s *Service) LimitWorkspaces(names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	known := s.Workspaces()
+	if len(known) == 0 {
+		return fmt.Errorf("--workspace needs several workspaces in databricks.workspaces")
+	}
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			return fmt.Errorf("--workspace %s: no such workspace in databricks.workspaces (%s)", n, strings.Join(known, ", "))
+		}
+	}
+	s.mu.Lock()
+	s.only = slices.Clone(names)
+	s.mu.Unlock()
+	return nil
+}
+
+// activeParts are the parts a run covers.
+func (s *Service) activeParts() []workspacePart {
+	s.mu.Lock()
+	only := s.only
+	s.mu.Unlock()
+	var out []workspacePart
+	for _, p := range s.parts {
+		if len(only) == 0 || slices.Contains(only, p.name) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// readParts reads every active workspace at once. The snapshot returned is
+// the first's, with every workspace's in Workspaces.
+func (s *Service) readParts(ctx context.Context, progress func(string)) (*Snapshot, error) {
+	parts := s.activeParts()
+	snaps := make([]*Snapshot, len(parts))
+	errs := make([]error, len(parts))
+	var mu gosync.Mutex
+	say := func(name string) func(string) {
+		if progress == nil {
+			return nil
+		}
+		return func(msg string) {
+			mu.Lock()
+			defer mu.Unlock()
+			progress(name + ": " + msg)
+		}
+	}
+	var wg gosync.WaitGroup
+	for i, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			snap, err := Read(ctx, p.svc.src, p.svc.Config(), say(p.name))
+			if err == nil {
+				snap.Leftovers = FindLeftovers(snap, p.svc.Config(), p.svc.Config().Audit.File)
+				p.svc.mu.Lock()
+				p.svc.caller = snap.Caller
+				p.svc.mu.Unlock()
+			}
+			snaps[i], errs[i] = snap, err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("workspace %s: %w", parts[i].name, err)
+		}
+	}
+	merged := *snaps[0]
+	merged.Workspaces = nil
+	for i, p := range parts {
+		merged.Workspaces = append(merged.Workspaces, WorkspaceSnapshot{Name: p.name, Snap: snaps[i]})
+	}
+	s.mu.Lock()
+	s.caller = snaps[0].Caller
+	s.mu.Unlock()
+	return &merged, nil
+}
+
+// planParts plans each workspace of snap and merges the plans.
+func (s *Service) planParts(snap *Snapshot) Plan {
+	var out Plan
+	accountChange := map[string]bool{} // an account group's membership, planned once
+	seenProblem := map[Problem]bool{}
+	for _, ws := range snap.Workspaces {
+		i := slices.IndexFunc(s.parts, func(p workspacePart) bool { return p.name == ws.Name })
+		if i < 0 {
+			continue
+		}
+		p := s.parts[i].svc.Plan(ws.Snap)
+		out.GeneratedAt = p.GeneratedAt
+		for _, c := range p.Changes {
+			if c.GroupKind == KindAccount && (c.Action == ActionAddMember || c.Action == ActionRemoveMember) {
+				if accountChange[c.ID] {
+					continue
+				}
+				accountChange[c.ID] = true
+			}
+			c.ID = ws.Name + ":" + c.ID
+			out.Changes = append(out.Changes, c)
+		}
+		out.Findings = append(out.Findings, p.Findings...)
+		for _, pr := range p.Problems {
+			if !seenProblem[pr] {
+				seenProblem[pr] = true
+				out.Problems = append(out.Problems, pr)
+			}
+		}
+		for _, m := range p.Members {
+			if m.ChangeID != "" {
+				m.ChangeID = ws.Name + ":" + m.ChangeID
+			}
+			out.Members = append(out.Members, m)
+		}
+	}
+	rank := func(c Change) int { return c.Action.Info().Rank }
+	slices.SortStableFunc(out.Changes, func(a, b Change) int { return rank(a) - rank(b) })
+	return out
+}
+
+// applyParts applies each workspace's changes of plan through its part.
+func (s *Service) applyParts(ctx context.Context, plan Plan, obs Observer) ([]Result, error) {
+	if err := s.CheckPlanSize(plan); err != nil {
+		return nil, err
+	}
+	var results []Result
+	for _, p := range s.activeParts() {
+		var sub Plan
+		sub.GeneratedAt = plan.GeneratedAt
+		for _, c := range plan.Changes {
+			if c.Workspace == p.name {
+				c.ID = strings.TrimPrefix(c.ID, p.name+":")
+				sub.Changes = append(sub.Changes, c)
+			}
+		}
+		if len(sub.Changes) == 0 {
+			continue
+		}
+		rs, err := p.svc.Apply(ctx, sub, obs)
+		for _, r := range rs {
+			r.ID = p.name + ":" + r.ID
+			results = append(results, r)
+		}
+		if err != nil {
+			return results, fmt.Errorf("workspace %s: %w", p.name, err)
+		}
+	}
+	return results, nil
+}
+
+// writingParts holds the write lock of every active workspace around fn.
+func (s *Service) writingParts(ctx context.Context, command string, fn func(context.Context) error) error {
+	parts := s.activeParts()
+	var hold func(i int, ctx context.Context) error
+	hold = func(i int, ctx context.Context) error {
+		if i == len(parts) {
+			return fn(ctx)
+		}
+		p := parts[i].svc
+		op, err := p.operator(ctx)
+		if err != nil {
+			return err
+		}
+		return p.src.Writing(ctx, WriteLockOptions{StateDir: p.stateDir, Timeout: p.lockTimeout, Command: command,
+			Operator: op, Now: p.now, Log: p.log}, func(ctx context.Context) error { return hold(i+1, ctx) })
+	}
+	return hold(0, ctx)
+}
