@@ -1,6 +1,10 @@
 package emulator
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // The demo account's second workspace.
 const (
@@ -42,4 +46,33 @@ func demoDev(o *Org, principals map[string]string, now time.Time) {
 			Expiry: ago(4).Add(30 * seedDay), LastUsed: ago(1).Truncate(seedDay)})
 	})
 	o.Creds.WorkspaceTokens = map[string]string{DemoWorkspace: o.Creds.DatabricksToken, DemoDevWorkspace: adminToken.Value}
+}
+
+// DemoWorkspacesConfig is the demo's configuration over both of its
+// workspaces: databricks.workspaces names prod and dev by profile (profiles
+// in DemoProfiles), the pipelines run in prod, and everything else is
+// DemoConfigFiles' (with the identity map).
+func DemoWorkspacesConfig(o *Org, prodHost string) []byte {
+	cfg, _ := DemoConfigFiles(o, prodHost)
+	o.Mu.Lock()
+	host := fmt.Sprintf("  host: %q\n", strings.TrimSuffix(prodHost, "/"))
+	o.Mu.Unlock()
+	out := strings.Replace(string(cfg), host, "  workspaces:                       # account groups shared; tokens, local groups, entitlements, assignment per workspace\n"+
+		"    - {name: "+DemoWorkspace+", profile: bitbricks-demo-"+DemoWorkspace+"}\n"+
+		"    - {name: "+DemoDevWorkspace+", profile: bitbricks-demo-"+DemoDevWorkspace+"}\n", 1)
+	out = strings.ReplaceAll(out, "    variable: DATABRICKS_", "    workspace: "+DemoWorkspace+"\n    variable: DATABRICKS_")
+	return []byte(out)
+}
+
+// DemoProfiles is a Databricks config file (~/.databrickscfg format) with
+// a profile per demo workspace, hosts by workspace name: each with the
+// admin's token of that workspace.
+func DemoProfiles(o *Org, hosts map[string]string) []byte {
+	o.Mu.Lock()
+	defer o.Mu.Unlock()
+	var b strings.Builder
+	for _, name := range []string{DemoWorkspace, DemoDevWorkspace} {
+		fmt.Fprintf(&b, "[bitbricks-demo-%s]\nhost = %s\ntoken = %s\n\n", name, hosts[name], o.Creds.WorkspaceTokens[name])
+	}
+	return []byte(b.String())
 }

@@ -58,6 +58,8 @@ const (
 // puts in it, so front ends display the planner's reasons instead of
 // re-deriving them.
 type MemberStatus struct {
+	// Workspace is the workspace of the group, with several (else "").
+	Workspace     string
 	Group         string // the Databricks group
 	Principal     string // userName (email), display name, or a Bitbucket account's UUID when unresolved
 	PrincipalType PrincipalType

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -76,7 +78,15 @@ func (s *Service) newParts(opts ServiceOptions) {
 		if !ok {
 			continue
 		}
-		s.parts = append(s.parts, workspacePart{name: ws.Name, svc: NewService(ws.Sources, sub, opts)})
+		// Each workspace has its own write lock: a local lock of its own
+		// (and its own lease in the workspace).
+		o := opts
+		dir := o.StateDir
+		if dir == "" {
+			dir = DefaultStateDir(os.Getenv)
+		}
+		o.StateDir = filepath.Join(dir, "workspace-"+ws.Name)
+		s.parts = append(s.parts, workspacePart{name: ws.Name, svc: NewService(ws.Sources, sub, o)})
 	}
 }
 
@@ -204,6 +214,7 @@ func (s *Service) planParts(snap *Snapshot) Plan {
 			}
 		}
 		for _, m := range p.Members {
+			m.Workspace = ws.Name
 			if m.ChangeID != "" {
 				m.ChangeID = ws.Name + ":" + m.ChangeID
 			}

@@ -92,56 +92,14 @@ func RenderPlanText(w io.Writer, p sync.Plan, opts TextOptions) error {
 		t.printf("  %s %s%s  %s\n", opts.paint(style, glyph), opts.paint(style, label), pad("", width-len([]rune(label))), Sanitize(reason))
 	}
 
-	var groups []string
-	byGroup := map[string][]sync.Change{}
-	var creds []sync.Change
-	for _, c := range p.Changes {
-		if !c.Action.GroupChange() {
-			creds = append(creds, c)
-			continue
+	if names := planWorkspaces(p); len(names) > 1 {
+		// Several workspaces: a section for each.
+		for _, ws := range names {
+			t.printf("%s\n\n", opts.paint(ansiBold, "== Workspace "+Sanitize(ws)+" =="))
+			renderPlanBody(t, workspacePlan(p, ws), opts, line)
 		}
-		if byGroup[c.Group] == nil {
-			groups = append(groups, c.Group)
-		}
-		byGroup[c.Group] = append(byGroup[c.Group], c)
-	}
-	// The members the plan leaves or cannot add, with the planner's reason.
-	held := map[string][]sync.MemberStatus{}
-	for _, ms := range p.Members {
-		if !Held(ms) {
-			continue
-		}
-		if byGroup[ms.Group] == nil && held[ms.Group] == nil {
-			groups = append(groups, ms.Group)
-		}
-		held[ms.Group] = append(held[ms.Group], ms)
-	}
-	slices.Sort(groups)
-	for _, g := range groups {
-		// Members before entitlements reads better than the plan's global order.
-		slices.SortStableFunc(byGroup[g], func(a, b sync.Change) int { return a.Action.Info().GroupOrder - b.Action.Info().GroupOrder })
-		t.printf("%s\n", opts.paint(ansiBold, "Databricks group "+Sanitize(g)+groupNote(byGroup[g])))
-		for _, c := range byGroup[g] {
-			line(c.Action.Glyph(), ChangeLabel(c), c.Reason)
-		}
-		for _, ms := range held[g] {
-			line(MemberGlyph(ms), MemberLabel(ms), MemberNote(ms))
-		}
-		t.printf("\n")
-	}
-	if len(creds) > 0 {
-		t.printf("%s\n", opts.paint(ansiBold, "Credentials"))
-		for _, c := range creds {
-			line(c.Action.Glyph(), ChangeLabel(c), c.Reason)
-		}
-		t.printf("\n")
-	}
-	if len(p.Findings) > 0 {
-		t.printf("%s\n", opts.paint(ansiBold, "Findings"))
-		for _, f := range p.Findings {
-			line(FindingGlyph(f.Kind), findingLabel(f), f.Detail)
-		}
-		t.printf("\n")
+	} else {
+		renderPlanBody(t, p, opts, line)
 	}
 	t.printf("%s\n", opts.paint(ansiBold, SummaryLine(p)))
 	if t.err == nil {
@@ -236,4 +194,101 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// planWorkspaces names the workspaces of p's changes, findings and
+// members, in order of first appearance.
+func planWorkspaces(p sync.Plan) []string {
+	var out []string
+	add := func(ws string) {
+		if ws != "" && !slices.Contains(out, ws) {
+			out = append(out, ws)
+		}
+	}
+	for _, c := range p.Changes {
+		add(c.Workspace)
+	}
+	for _, f := range p.Findings {
+		add(f.Workspace)
+	}
+	for _, ms := range p.Members {
+		add(ms.Workspace)
+	}
+	return out
+}
+
+// workspacePlan is the part of p in workspace ws.
+func workspacePlan(p sync.Plan, ws string) sync.Plan {
+	out := sync.Plan{GeneratedAt: p.GeneratedAt}
+	for _, c := range p.Changes {
+		if c.Workspace == ws {
+			out.Changes = append(out.Changes, c)
+		}
+	}
+	for _, f := range p.Findings {
+		if f.Workspace == ws {
+			out.Findings = append(out.Findings, f)
+		}
+	}
+	for _, ms := range p.Members {
+		if ms.Workspace == ws {
+			out.Members = append(out.Members, ms)
+		}
+	}
+	return out
+}
+
+// renderPlanBody writes p's group, credential and finding sections.
+func renderPlanBody(t *textWriter, p sync.Plan, opts TextOptions, line func(glyph, label, reason string)) {
+	var groups []string
+	byGroup := map[string][]sync.Change{}
+	var creds []sync.Change
+	for _, c := range p.Changes {
+		if !c.Action.GroupChange() {
+			creds = append(creds, c)
+			continue
+		}
+		if byGroup[c.Group] == nil {
+			groups = append(groups, c.Group)
+		}
+		byGroup[c.Group] = append(byGroup[c.Group], c)
+	}
+	// The members the plan leaves or cannot add, with the planner's reason.
+	held := map[string][]sync.MemberStatus{}
+	for _, ms := range p.Members {
+		if !Held(ms) {
+			continue
+		}
+		if byGroup[ms.Group] == nil && held[ms.Group] == nil {
+			groups = append(groups, ms.Group)
+		}
+		held[ms.Group] = append(held[ms.Group], ms)
+	}
+	slices.Sort(groups)
+	for _, g := range groups {
+		// Members before entitlements reads better than the plan's global order.
+		slices.SortStableFunc(byGroup[g], func(a, b sync.Change) int { return a.Action.Info().GroupOrder - b.Action.Info().GroupOrder })
+		t.printf("%s\n", opts.paint(ansiBold, "Databricks group "+Sanitize(g)+groupNote(byGroup[g])))
+		for _, c := range byGroup[g] {
+			line(c.Action.Glyph(), ChangeLabel(c), c.Reason)
+		}
+		for _, ms := range held[g] {
+			line(MemberGlyph(ms), MemberLabel(ms), MemberNote(ms))
+		}
+		t.printf("\n")
+	}
+	if len(creds) > 0 {
+		t.printf("%s\n", opts.paint(ansiBold, "Credentials"))
+		for _, c := range creds {
+			line(c.Action.Glyph(), ChangeLabel(c), c.Reason)
+		}
+		t.printf("\n")
+	}
+	if len(p.Findings) > 0 {
+		t.printf("%s\n", opts.paint(ansiBold, "Findings"))
+		for _, f := range p.Findings {
+			line(FindingGlyph(f.Kind), findingLabel(f), f.Detail)
+		}
+		t.printf("\n")
+	}
 }

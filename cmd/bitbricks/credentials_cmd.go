@@ -24,7 +24,14 @@ func engineFromFlags(s *ioStreams, g *globalFlags) (*engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newEngine(s, cfg, engineOptions{lockTimeout: g.lockTimeout})
+	e, err := newEngine(s, cfg, engineOptions{lockTimeout: g.lockTimeout})
+	if err != nil {
+		return nil, err
+	}
+	if err := e.svc.LimitWorkspaces(g.workspaces); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // engineAndFormat checks --output first (a typo fails before any request),

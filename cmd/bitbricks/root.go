@@ -191,6 +191,8 @@ type globalFlags struct {
 	readOnly bool
 	// lockTimeout is how long a write waits for another writer (0: refuse at once).
 	lockTimeout time.Duration
+	// workspaces limit a run to some of the config's several workspaces.
+	workspaces []string
 }
 
 func (g *globalFlags) configPath(s *ioStreams) string {
@@ -293,6 +295,7 @@ profile, never from arguments: an argument that looks like one is refused.`,
 	pf.StringVarP(&g.output, "output", "o", "text", "output format: text or json")
 	pf.BoolVar(&g.readOnly, "read-only", false, "change nothing: commands that write refuse (exit 3), the console disables every key that changes something (also BITBRICKS_READ_ONLY=1)")
 	pf.DurationVar(&g.lockTimeout, "lock-timeout", 0, "how long a command that writes waits for another writer to finish (default: refuse at once, exit 3)")
+	pf.StringArrayVar(&g.workspaces, "workspace", nil, "limit the run to this workspace of databricks.workspaces (repeatable; default: all)")
 	addSyncFlags(root, &sf)
 
 	root.AddCommand(
