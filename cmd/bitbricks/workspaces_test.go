@@ -28,9 +28,9 @@ func newTwoWorkspaceOrg(t *testing.T) *testOrg {
 	profiles := filepath.Join(dir, "databrickscfg")
 	_, ids := emulator.DemoConfigFiles(org, prod.URL)
 	files := map[string][]byte{
-		cfg:                                  append(emulator.DemoWorkspacesConfig(org, prod.URL), []byte("audit:\n  file: audit.jsonl\n")...),
+		cfg:                                   append(emulator.DemoWorkspacesConfig(org, prod.URL), []byte("audit:\n  file: audit.jsonl\n")...),
 		filepath.Join(dir, "identities.yaml"): ids,
-		profiles:                             emulator.DemoProfiles(org, map[string]string{emulator.DemoWorkspace: prod.URL, emulator.DemoDevWorkspace: dev.URL}),
+		profiles:                              emulator.DemoProfiles(org, map[string]string{emulator.DemoWorkspace: prod.URL, emulator.DemoDevWorkspace: dev.URL}),
 	}
 	for path, b := range files {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
