@@ -72,13 +72,31 @@ Play a pipeline's part (see bitbricks federate):
 				return err
 			}
 			defer hs.Close()
+			hosts, stopWorkspaces, err := serveWorkspaces(srv, org, url)
+			if err != nil {
+				return err
+			}
+			defer stopWorkspaces()
+			env := demoEnv(org, url)
 			if writeConfig != "" {
 				if err := writeSeedConfig(seed, org, url, writeConfig); err != nil {
 					return err
 				}
 				fmt.Fprintf(s.Err, "wrote %s\n", writeConfig)
+				if len(hosts) > 1 && seed != "large" {
+					multi, profiles, err := writeWorkspacesConfig(org, hosts, writeConfig)
+					if err != nil {
+						return err
+					}
+					env["DATABRICKS_CONFIG_FILE"] = profiles
+					fmt.Fprintf(s.Err, "wrote %s (all %d workspaces; profiles in %s)\n", multi, len(hosts), profiles)
+				}
 			}
-			env := demoEnv(org, url)
+			for name, h := range hosts {
+				if h != url {
+					fmt.Fprintf(s.Err, "workspace %s serving on %s\n", name, h)
+				}
+			}
 			keys := make([]string, 0, len(env))
 			for k := range env {
 				keys = append(keys, k)

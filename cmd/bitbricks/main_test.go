@@ -405,7 +405,7 @@ func TestEmulateWriteConfigAndEnv(t *testing.T) {
 	go func() { done <- run(ctx, s, []string{"emulate", "--listen", "127.0.0.1:0", "--write-config", cfgPath}) }()
 	env := map[string]string{}
 	timeout := time.After(30 * time.Second)
-	for waiting := true; len(env) < 7 && waiting; {
+	for waiting := true; len(env) < 8 && waiting; {
 		select {
 		case <-out.wrote:
 		case <-timeout:
@@ -418,13 +418,19 @@ func TestEmulateWriteConfigAndEnv(t *testing.T) {
 			}
 		}
 	}
-	if len(env) != 7 {
+	if len(env) != 8 {
 		cancel()
-		t.Fatalf("want 7 export lines, got %v (stderr %s)", env, errb.String())
+		t.Fatalf("want 8 export lines, got %v (stderr %s)", env, errb.String())
 	}
 	r := runCLI(t, env, "", "config", "validate", "--config", cfgPath)
 	if r.code != 0 {
 		t.Fatalf("config validate of the written config: %d %s", r.code, r.err)
+	}
+	// The config over both of the demo's workspaces, with a profile each.
+	multi := filepath.Join(dir, "emu.workspaces.yaml")
+	r = runCLI(t, env, "", "sync", "--config", multi, "--detailed-exitcode")
+	if r.code != 2 || !strings.Contains(r.out, "== Workspace dev ==") {
+		t.Errorf("sync over both workspaces: exit %d, want 2 with a dev section: %s", r.code, r.err)
 	}
 	get := func(method, url, body string, set func(*http.Request)) int {
 		req, _ := http.NewRequest(method, url, strings.NewReader(body))
