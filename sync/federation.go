@@ -431,3 +431,23 @@ func (r *reader) federation(ctx context.Context) error {
 	}
 	return ctx.Err()
 }
+
+// CheckBindings is nil when every binding's status could be read, else an
+// error naming those that could not (a listing that printed what it could
+// still exits 1: an unknown status is not a clean bill).
+func CheckBindings(bfs []BindingFederation) error {
+	var unknown []string
+	for _, bf := range bfs {
+		if bf.Status == FederationUnknown {
+			unknown = append(unknown, bf.Binding)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	what := "binding"
+	if len(unknown) > 1 {
+		what = "bindings"
+	}
+	return fmt.Errorf("the status of %s %s could not be read (the lines above say why); fix that, then run again", what, strings.Join(unknown, ", "))
+}

@@ -42,9 +42,15 @@ UUIDs are readable), and the lines below say why or why not.`,
 			if asJSON {
 				enc := json.NewEncoder(s.Out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"bindings": bfs})
+				if err := enc.Encode(map[string]any{"bindings": bfs}); err != nil {
+					return err
+				}
+				return bbsync.CheckBindings(bfs)
 			}
-			return views.RenderPipelinesText(s.Out, bfs, s.Now())
+			if err := views.RenderPipelinesText(s.Out, bfs, s.Now()); err != nil {
+				return err
+			}
+			return bbsync.CheckBindings(bfs)
 		},
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+
+	"github.com/bitbricks/bitbricks/emulator"
 )
 
 // The CLI face of credential-free pipelines: pipelines lists each binding's
@@ -189,5 +191,22 @@ func TestFederateAllOffersFirst(t *testing.T) {
 	o.org.Mu.Unlock()
 	if r.code != 0 || n != 2 || strings.Count(r.out, "(created)") != 2 {
 		t.Fatalf("accepted --all: exit %d, %d policies\n%s%s", r.code, n, r.out, r.err)
+	}
+}
+
+// `pipelines` with a binding's variables unreadable prints what it could,
+// the binding as unknown, and exits 1: an unknown status is not green.
+func TestPipelinesUnknownBindingExitsOne(t *testing.T) {
+	o := newTestOrg(t)
+	r := runCLI(t, o.env, "", "pipelines", "--config", o.cfg)
+	if r.code != 0 {
+		t.Fatalf("clean run: exit %d: %s", r.code, r.err)
+	}
+	o.srv.SetFaults([]emulator.FaultRule{{Route: "/2.0/repositories/{workspace}/{repo_slug}/deployments_config/environments/{environment_uuid}/variables", Method: "GET", Kind: emulator.Fault500}})
+	for _, args := range [][]string{{"pipelines"}, {"pipelines", "--output", "json"}} {
+		r := runCLI(t, o.env, "", append(args, "--config", o.cfg)...)
+		if r.code != 1 || !strings.Contains(r.out, "unknown") || !strings.Contains(r.out, "etl-prod") || !strings.Contains(r.err, "ml-prod") {
+			t.Errorf("%v: exit %d, want 1 with ml-prod unknown and etl-prod listed\nstdout:\n%s\nstderr:\n%s", args, r.code, r.out, r.err)
+		}
 	}
 }
