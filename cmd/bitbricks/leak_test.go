@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -279,4 +280,16 @@ func TestLeakWhoseRevocationFailsIsNamed(t *testing.T) {
 		t.Errorf("a rotated pipeline is called broken:\n%s", r.out)
 	}
 	assertNoSecrets(t, o, r.out, r.err)
+}
+
+// Several errors of one run end as one line whose parts stay apart.
+func TestOneLineKeepsJoinedErrorsApart(t *testing.T) {
+	err := errors.Join(errors.New("revoke token a: failed."), errors.New("binding etl-prod was not rotated (x)"), errors.New("the leaked token dapi…84ce still authenticates"))
+	want := "revoke token a: failed.; binding etl-prod was not rotated (x); the leaked token dapi…84ce still authenticates"
+	if got := oneLine(err.Error()); got != want {
+		t.Errorf("oneLine = %q, want %q", got, want)
+	}
+	if got := oneLine("a\n\n  b   c\n"); got != "a; b c" {
+		t.Errorf("oneLine = %q, want %q", got, "a; b c")
+	}
 }

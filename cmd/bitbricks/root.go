@@ -140,7 +140,14 @@ func run(ctx context.Context, s *ioStreams, args []string) int {
 // characters: every error a user sees is one readable line, whatever input
 // it quotes.
 func oneLine(msg string) string {
-	msg = strings.Join(strings.Fields(msg), " ")
+	// Several errors (errors.Join puts one per line) stay apart: "a; b".
+	var parts []string
+	for _, l := range strings.Split(msg, "\n") {
+		if l = strings.Join(strings.Fields(l), " "); l != "" {
+			parts = append(parts, strings.TrimRight(l, ";"))
+		}
+	}
+	msg = strings.Join(parts, "; ")
 	if r := []rune(msg); len(r) > maxErrorLine {
 		msg = string(r[:maxErrorLine]) + "…"
 	}
