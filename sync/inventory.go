@@ -36,6 +36,10 @@ type CredentialStatus struct {
 	Credential
 	Age   time.Duration
 	Flags []string
+	// Workspace is the workspace of a token when the config lists several
+	// (an account's service principal secret: the first workspace that
+	// lists it); "" with one.
+	Workspace string
 }
 
 // Has reports whether s carries flag.

@@ -314,6 +314,9 @@ func (s *Service) Tokens(ctx context.Context, filter InventoryFilter) ([]Credent
 	if err != nil {
 		return nil, nil, err
 	}
+	if len(snap.Workspaces) > 0 {
+		return FilterInventory(s.workspaceInventory(snap), filter), s.Plan(snap).Problems, nil
+	}
 	return FilterInventory(Inventory(snap, s.Config(), s.now()), filter), snap.ProblemList(), nil
 }
 

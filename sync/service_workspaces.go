@@ -274,3 +274,29 @@ func (s *Service) writingParts(ctx context.Context, command string, fn func(cont
 	}
 	return hold(0, ctx)
 }
+
+// workspaceInventory is the credential inventory of every workspace of
+// snap, each credential naming its workspace; an account-level credential
+// (a service principal secret) listed by several is kept once.
+func (s *Service) workspaceInventory(snap *Snapshot) []CredentialStatus {
+	var out []CredentialStatus
+	seen := map[string]bool{}
+	for _, ws := range snap.Workspaces {
+		i := slices.IndexFunc(s.parts, func(p workspacePart) bool { return p.name == ws.Name })
+		if i < 0 {
+			continue
+		}
+		for _, c := range Inventory(ws.Snap, s.parts[i].svc.Config(), s.now()) {
+			key := string(c.Kind) + "/" + c.ID
+			if !isTokenKind(c.Kind) {
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+			}
+			c.Workspace = ws.Name
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -258,6 +258,24 @@ func TestPlanTwoWorkspaces(t *testing.T) {
 			t.Errorf("finding %s %s: workspace %q", f.Kind, f.Subject, f.Workspace)
 		}
 	}
+
+	// The inventory lists the tokens of both, each with its workspace.
+	inv, _, err := svc.Tokens(context.Background(), InventoryFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, c := range inv {
+		if isTokenKind(c.Kind) {
+			count[c.Workspace]++
+		}
+		if c.Owner == "dan@acme.com" && c.Comment == "notebook" && c.Workspace != "dev" {
+			t.Errorf("dan's notebook token is listed in %q, want dev", c.Workspace)
+		}
+	}
+	if count["dev"] != 3 || count["prod"] < 50 {
+		t.Errorf("tokens per workspace = %v, want dev's 3 and prod's", count)
+	}
 }
 
 func keys(m map[string]Change) []string {

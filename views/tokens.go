@@ -99,6 +99,7 @@ type credentialJSON struct {
 	LastUsed  string   `json:"last_used"` // "" when never used
 	AgeDays   int      `json:"age_days"`
 	Flags     []string `json:"flags"`
+	Workspace string   `json:"workspace,omitempty"` // with several workspaces
 }
 
 func rfc3339(t time.Time) string {
@@ -118,7 +119,7 @@ func RenderTokensJSON(w io.Writer, list []sync.CredentialStatus, problems []sync
 		doc.Credentials = append(doc.Credentials, credentialJSON{
 			ID: s.ID, Kind: string(s.Kind), Owner: s.Owner, OwnerType: string(s.OwnerType), Comment: s.Comment,
 			Created: rfc3339(s.Created), Expiry: rfc3339(s.Expiry), LastUsed: rfc3339(s.LastUsed),
-			AgeDays: int(s.Age / day), Flags: append([]string{}, s.Flags...),
+			AgeDays: int(s.Age / day), Flags: append([]string{}, s.Flags...), Workspace: s.Workspace,
 		})
 	}
 	return writeJSON(w, doc)
