@@ -24,7 +24,26 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, clipMessage(e.Msg))
+}
+
+// maxMessage bounds an error's message: whatever a hostile or broken file
+// makes the YAML parser say, the operator reads one line of sane length.
+const maxMessage = 500
+
+// clipMessage cuts msg to maxMessage characters, marking the cut.
+func clipMessage(msg string) string {
+	if len(msg) <= maxMessage {
+		return msg
+	}
+	n := 0
+	for i := range msg {
+		if n == maxMessage {
+			return msg[:i] + "… (cut)"
+		}
+		n++
+	}
+	return msg
 }
 
 // pos is a 1-based line and column (columns count characters, as editors do).
