@@ -793,13 +793,14 @@ func (r *reader) presence(ctx context.Context) error {
 		byKey[g.Slug], byKey[g.Name] = g, g
 	}
 	mapped := map[string]bool{} // lower-case emails of mapped Bitbucket groups' members
-	var known []string
+	var known []string          // as the directory spells them
 	for _, m := range r.cfg.Mappings {
 		if bg := byKey[m.BitbucketGroup]; bg != nil && bg.Known {
 			for _, a := range bg.Members {
-				if e := strings.ToLower(r.snap.Emails[a.AccountID]); e != "" && !mapped[e] {
+				spelled := r.snap.Emails[a.AccountID]
+				if e := strings.ToLower(spelled); e != "" && !mapped[e] {
 					mapped[e] = true
-					known = append(known, e)
+					known = append(known, spelled)
 				}
 			}
 		}
@@ -833,9 +834,8 @@ func (r *reader) presence(ctx context.Context) error {
 	if len(known) == 0 {
 		return r.members(ctx)
 	}
-	slices.Sort(known)
 	r.say("%s", presenceLine(len(ask)))
-	present, err := r.src.Bitbucket.MembersByEmail(ctx, ask, known[0])
+	present, err := r.src.Bitbucket.MembersByEmail(ctx, ask, presenceCanary(known))
 	if err != nil {
 		if httpStatus(err) == http.StatusForbidden {
 			return r.members(ctx)
@@ -883,4 +883,24 @@ func (r *reader) pages(ctx context.Context, what, unit string) context.Context {
 		last = step
 		r.say("%s: %d of %d %s", what, done, total, unit)
 	})
+}
+
+// presenceCanary picks the known member every email query includes, to check
+// the answers by. Addresses are asked in lower case; should Bitbucket's email
+// filter ever match case-sensitively, a member whose address has capitals
+// would be answered absent and taken for departed. A canary whose directory
+// address has capitals is then answered absent too, which makes the whole
+// answer implausible (departures unknown) instead of wrong: so one is
+// preferred. Among equals, the first in order, for repeatable runs.
+func presenceCanary(known []string) string {
+	best := ""
+	for _, e := range known {
+		capital := e != strings.ToLower(e)
+		bestCapital := best != "" && best != strings.ToLower(best)
+		switch {
+		case best == "", capital && !bestCapital, capital == bestCapital && strings.ToLower(e) < strings.ToLower(best):
+			best = e
+		}
+	}
+	return best
 }
