@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -328,8 +329,9 @@ func Snippet(bf BindingFederation, host, applicationID string) string {
 // federation reads what federation needs: the workspace's UUID and issuer,
 // each binding's repository and environment UUIDs, the federation policies
 // of the bound service principals and the account-wide ones, concurrently.
-// Failures are recorded on the facts and bindings, never as source problems:
-// a snapshot only reports federation, it never acts on it. It runs once the
+// Failures are recorded on the facts and bindings; only a failed read of the
+// account-wide policies is also a source problem, since nothing else would
+// show the finding it hides. It runs once the
 // service principals and binding variables are read.
 func (r *reader) federation(ctx context.Context) error {
 	f := &r.snap.Federation
@@ -376,6 +378,13 @@ func (r *reader) federation(ctx context.Context) error {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			f.AccountPolicies, f.AccountPoliciesKnown = ps, err == nil
+			// Unread, the account-wide policies would hide a
+			// federation_too_broad finding: a failed read (not a refusal
+			// of access, which a workspace admin gets) makes the run red.
+			if status := httpStatus(err); err != nil && status != http.StatusForbidden && status != http.StatusUnauthorized {
+				r.snap.Problems = append(r.snap.Problems, SourceProblem{System: SystemDatabricks,
+					Source: "account federation policies", Err: oneLine(err), Status: status})
+			}
 			return nil
 		})
 		for id := range spIDs {

@@ -68,6 +68,7 @@ func TestSourceProblemMakesTheRunRed(t *testing.T) {
 		{name: "wrong Atlassian key", env: map[string]string{"ATLASSIAN_ADMIN_API_KEY": "ATCTT3xwrongwrongwrongwrong"}, system: "atlassian", status: 401},
 		{name: "500 on /1.0/groups", faults: "/1.0/groups/**=500", system: "bitbucket", status: 500},
 		{name: "500 on SCIM groups", faults: "GET /api/2.0/preview/scim/v2/Groups=500", system: "databricks", status: 500},
+		{name: "500 on account federation policies", faults: "GET /api/2.0/accounts/*/federationPolicies=500", system: "databricks", status: 500},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := newTestOrg(t)
