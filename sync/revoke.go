@@ -23,24 +23,12 @@ type RevokeFailure struct {
 
 // RevokeToken revokes one token by id and returns it.
 func (c *Credentials) RevokeToken(ctx context.Context, id string) (Credential, error) {
-	j := c.journal()
-	ts, err := c.Databricks.Tokens(ctx)
+	t, err := c.lookupToken(ctx, id)
 	if err != nil {
 		return Credential{}, err
 	}
-	for _, t := range ts {
-		if t.ID != id {
-			continue
-		}
-		if p, err := c.principal(ctx, t.OwnerID); err == nil {
-			t.Owner, t.OwnerType = p.Name, p.Type
-			if p.Type == PrincipalServicePrincipal {
-				t.Kind = CredentialOBO
-			}
-		}
-		return t, j.done(c.revoke(ctx, j, t))
-	}
-	return Credential{}, fmt.Errorf("no token %s in %s: already revoked or expired? (`bitbricks tokens` lists them)", id, c.Databricks.Host())
+	j := c.journal()
+	return t, j.done(c.revoke(ctx, j, t))
 }
 
 // RevokeSecret revokes one OAuth secret of a service principal (by display
