@@ -80,7 +80,12 @@ func (e *LockHeldError) Error() string {
 	if e.Waited > 0 {
 		wait = "waited " + e.Waited.Round(100*time.Millisecond).String() + "; pass a longer --lock-timeout to wait longer"
 	}
-	return fmt.Sprintf("refused: another bitbricks run is writing (%s): %s; nothing was changed; %s", e.Where, e.By, wait)
+	held := e.By.String()
+	if !e.By.Expiry.IsZero() {
+		// The lease cannot tell a live run from a killed one: say when it frees itself.
+		held += " (a run that was killed keeps it until then)"
+	}
+	return fmt.Sprintf("refused: another bitbricks run is writing (%s): %s; nothing was changed; %s", e.Where, held, wait)
 }
 
 // LeaseLostError is a write stopped because its lease could not be renewed

@@ -274,8 +274,8 @@ func TestLeaseOfAKilledRunIsTakenOverAfterExpiry(t *testing.T) {
 	}
 
 	r := runCLI(t, other, "", "sync", "--apply", "--yes", "--config", o.cfg)
-	if r.code != 3 || !strings.Contains(r.err, "sync --apply") {
-		t.Fatalf("before expiry: exit %d, %s; want 3 naming the killed run", r.code, r.err)
+	if r.code != 3 || !strings.Contains(r.err, "sync --apply") || !strings.Contains(r.err, "a run that was killed keeps it until then") {
+		t.Fatalf("before expiry: exit %d, %s; want 3 naming the killed run and when its lease frees itself", r.code, r.err)
 	}
 	later := runCLIAt(t, testNow.Add(bbsync.DefaultLeaseTTL+time.Minute), other, "sync", "--apply", "--yes", "--config", o.cfg)
 	if later.code != 0 {
