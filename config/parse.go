@@ -31,8 +31,12 @@ func (e *Error) Error() string {
 // makes the YAML parser say, the operator reads one line of sane length.
 const maxMessage = 500
 
-// clipMessage cuts msg to maxMessage characters, marking the cut.
+// clipMessage makes msg one line (a name quoted from the file may hold a line
+// break) and cuts it to maxMessage characters, marking the cut.
 func clipMessage(msg string) string {
+	if strings.ContainsAny(msg, "\n\r") {
+		msg = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(msg)
+	}
 	if len(msg) <= maxMessage {
 		return msg
 	}
