@@ -445,12 +445,10 @@ func DemoConfigFiles(o *Org, host string) (cfg, identities []byte) {
 	return renderDemoConfig(o, host, "\n  map_file: identities.yaml         # resolves gil, a guest with no email"), DemoIdentityMap(o)
 }
 
-func renderDemoConfig(o *Org, host, identity string) []byte {
-	o.Mu.Lock()
-	defer o.Mu.Unlock()
-	host = strings.TrimSuffix(host, "/")
-	return fmt.Appendf(nil, `# bitbricks configuration for the emulator's demo organisation.
-bitbucket:
+// endpointsYAML is the bitbucket, atlassian_admin and databricks sections
+// of a config that points at o served on host (held lock: o.Mu).
+func endpointsYAML(o *Org, host string) string {
+	return fmt.Sprintf(`bitbucket:
   workspace: %s
   groups_source: workspace
   base_url: %q
@@ -462,7 +460,15 @@ databricks:
   host: %q
   account_id: %q
   account_host: %q
-identity:
+`, o.BB.Workspace.Slug, host+"/2.0", o.Admin.OrgID, host, host, o.DB.AccountID, host)
+}
+
+func renderDemoConfig(o *Org, host, identity string) []byte {
+	o.Mu.Lock()
+	defer o.Mu.Unlock()
+	host = strings.TrimSuffix(host, "/")
+	return fmt.Appendf(nil, `# bitbricks configuration for the emulator's demo organisation.
+%sidentity:
   email_from: atlassian-admin%s
 mappings:
   - bitbucket_group: data-engineers   # workspace group: +bob +carol -fay -eve, entitlements
@@ -503,5 +509,5 @@ pipelines:
     variable: DATABRICKS_CLIENT_SECRET
     service_principal: ml-deployer
     credential: oauth-secret
-`, o.BB.Workspace.Slug, host+"/2.0", o.Admin.OrgID, host, host, o.DB.AccountID, host, identity)
+`, endpointsYAML(o, host), identity)
 }

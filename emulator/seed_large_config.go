@@ -29,19 +29,7 @@ func LargeConfig(o *Org, host string) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# bitbricks configuration for the emulator's large organisation:
 # %d Bitbucket groups mapped to their Databricks twins.
-bitbucket:
-  workspace: %s
-  groups_source: workspace
-  base_url: %q
-atlassian_admin:
-  org_id: %q
-  directory_id: "-"
-  base_url: %q
-databricks:
-  host: %q
-  account_id: %q
-  account_host: %q
-identity:
+%sidentity:
   email_from: atlassian-admin
 policy:
   token_max_age: 90d
@@ -51,7 +39,7 @@ policy:
   max_changes: 100000
   protected: [admin@acme.com]
 mappings:
-`, len(slugs), o.BB.Workspace.Slug, host+"/2.0", o.Admin.OrgID, host, host, o.DB.AccountID, host)
+`, len(slugs), endpointsYAML(o, host))
 	for _, s := range slugs {
 		fmt.Fprintf(&b, "  - bitbucket_group: %s\n    databricks_group: %s\n    prune: true\n", s, s)
 	}
