@@ -13,15 +13,15 @@ import (
 
 // PagerKeyMap scrolls and closes a Pager.
 type PagerKeyMap struct {
-	Up, Down, PageUp, PageDown, Home, End, Close key.Binding
+	TableKeyMap
+	Close key.Binding
 }
 
 // DefaultPagerKeyMap scrolls like a Table; esc, enter or q close.
 func DefaultPagerKeyMap() PagerKeyMap {
-	t := DefaultTableKeyMap()
 	return PagerKeyMap{
-		Up: t.Up, Down: t.Down, PageUp: t.PageUp, PageDown: t.PageDown, Home: t.Home, End: t.End,
-		Close: key.NewBinding(key.WithKeys("esc", "enter", "q"), key.WithHelp("esc", "back")),
+		TableKeyMap: DefaultTableKeyMap(),
+		Close:       key.NewBinding(key.WithKeys("esc", "enter", "q"), key.WithHelp("esc", "back")),
 	}
 }
 
@@ -120,19 +120,8 @@ func (p Pager) Update(msg tea.Msg) (Pager, tea.Cmd) {
 	if !ok {
 		return p, nil
 	}
-	switch {
-	case key.Matches(km, p.Keys.Up):
-		p.scroll(p.offset - 1)
-	case key.Matches(km, p.Keys.Down):
-		p.scroll(p.offset + 1)
-	case key.Matches(km, p.Keys.PageUp):
-		p.scroll(p.offset - p.rows())
-	case key.Matches(km, p.Keys.PageDown):
-		p.scroll(p.offset + p.rows())
-	case key.Matches(km, p.Keys.Home):
-		p.scroll(0)
-	case key.Matches(km, p.Keys.End):
-		p.scroll(len(p.lines))
+	if to, ok := p.Keys.Target(km, p.offset, p.rows(), len(p.lines)); ok {
+		p.scroll(to)
 	}
 	return p, nil
 }

@@ -13,6 +13,27 @@ type TableKeyMap struct {
 	Up, Down, PageUp, PageDown, Home, End key.Binding
 }
 
+// Target is where km moves a position pos in a list whose page is page rows
+// and whose last position is last; ok is false for a key that does not move.
+// The caller clamps.
+func (k TableKeyMap) Target(km tea.KeyMsg, pos, page, last int) (to int, ok bool) {
+	switch {
+	case key.Matches(km, k.Up):
+		return pos - 1, true
+	case key.Matches(km, k.Down):
+		return pos + 1, true
+	case key.Matches(km, k.PageUp):
+		return pos - page, true
+	case key.Matches(km, k.PageDown):
+		return pos + page, true
+	case key.Matches(km, k.Home):
+		return 0, true
+	case key.Matches(km, k.End):
+		return last, true
+	}
+	return pos, false
+}
+
 // DefaultTableKeyMap is the usual cursor movement.
 func DefaultTableKeyMap() TableKeyMap {
 	return TableKeyMap{
@@ -235,19 +256,8 @@ func (t Table[T]) Update(msg tea.Msg) (Table[T], tea.Cmd) {
 	if !ok || !t.focused {
 		return t, nil
 	}
-	switch {
-	case key.Matches(km, t.Keys.Up):
-		t.MoveTo(t.cursor - 1)
-	case key.Matches(km, t.Keys.Down):
-		t.MoveTo(t.cursor + 1)
-	case key.Matches(km, t.Keys.PageUp):
-		t.MoveTo(t.cursor - t.rows())
-	case key.Matches(km, t.Keys.PageDown):
-		t.MoveTo(t.cursor + t.rows())
-	case key.Matches(km, t.Keys.Home):
-		t.MoveTo(0)
-	case key.Matches(km, t.Keys.End):
-		t.MoveTo(len(t.view) - 1)
+	if to, ok := t.Keys.Target(km, t.cursor, t.rows(), len(t.view)-1); ok {
+		t.MoveTo(to)
 	}
 	return t, nil
 }
