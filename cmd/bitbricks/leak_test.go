@@ -112,17 +112,10 @@ func TestLeakOfBoundServicePrincipalWithFailingRotation(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := newTestOrg(t)
 			smoke, _ := tokenByComment(o, "etl-deployer", "smoke test")
-			bound, _ := tokenByComment(o, "etl-deployer", "bitbricks:etl-prod")
-			o.org.Mu.Lock()
-			var recorded string
-			for _, r := range o.org.BB.Repos {
-				for _, v := range r.Variables {
-					if v.Key == "DATABRICKS_TOKEN_ID" {
-						recorded = v.Value
-					}
-				}
+			recorded := variableOf(o, "etl-prod", "DATABRICKS_TOKEN_ID")
+			if recorded == "" {
+				t.Fatal("etl-prod records no credential in DATABRICKS_TOKEN_ID")
 			}
-			o.org.Mu.Unlock()
 			env := map[string]string{}
 			for k, v := range o.env {
 				env[k] = v
@@ -153,7 +146,6 @@ func TestLeakOfBoundServicePrincipalWithFailingRotation(t *testing.T) {
 					t.Errorf("output says %q:\n%s", never, all)
 				}
 			}
-			_ = bound
 			assertNoSecrets(t, o, r.out, r.err)
 		})
 	}
@@ -166,18 +158,10 @@ func TestLeakOfBoundServicePrincipalWithFailingRotation(t *testing.T) {
 func TestRevokeProtectedSelfAndBoundNeedForce(t *testing.T) {
 	o := newTestOrg(t)
 	breakGlass, _ := tokenByComment(o, "admin@acme.com", "break-glass")
-	bound, _ := tokenByComment(o, "etl-deployer", "bitbricks:etl-prod")
-	o.org.Mu.Lock()
-	var recorded string
-	for _, r := range o.org.BB.Repos {
-		for _, v := range r.Variables {
-			if v.Key == "DATABRICKS_TOKEN_ID" {
-				recorded = v.Value
-			}
-		}
+	recorded := variableOf(o, "etl-prod", "DATABRICKS_TOKEN_ID")
+	if recorded == "" {
+		t.Fatal("etl-prod records no credential in DATABRICKS_TOKEN_ID")
 	}
-	o.org.Mu.Unlock()
-	_ = bound
 	for _, tc := range []struct {
 		name string
 		args []string
