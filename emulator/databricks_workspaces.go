@@ -286,9 +286,18 @@ func (s *Server) workspacesList(w http.ResponseWriter, r *http.Request, p princi
 		if name == "" {
 			name = "workspace"
 		}
+		// The shape of an AWS account's answer (the SDK's provisioning.Workspace).
+		status, message := st.Status, "Workspace is running."
+		if status == "" {
+			status = "RUNNING"
+		} else if status != "RUNNING" {
+			message = "Workspace is " + strings.ToLower(status) + "."
+		}
 		out = append(out, map[string]any{
 			"workspace_id": st.WorkspaceID, "workspace_name": name, "account_id": o.DB.AccountID,
-			"deployment_name": name, "workspace_status": "RUNNING", "pricing_tier": "PREMIUM",
+			"deployment_name": name, "workspace_status": status, "workspace_status_message": message,
+			"pricing_tier": "PREMIUM", "aws_region": "us-west-2", "cloud": "aws",
+			"creation_time": int64(1700000000000) + st.WorkspaceID%1000000,
 		})
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -190,6 +190,9 @@ type DatabricksState struct {
 	WorkspaceID int64
 	// Name is the workspace's name in an account with several ("" with one).
 	Name string
+	// Status is the workspace's workspace_status in the account's workspace
+	// list ("": RUNNING).
+	Status string
 	// Conf is the workspace-conf key/value map (maxTokenLifetimeDays, enableTokensConfig).
 	Conf map[string]string
 	// Users, Groups and ServicePrincipals are keyed by SCIM id (numeric string).

@@ -2,7 +2,6 @@ package sync
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,6 +28,9 @@ import (
 type WorkspaceSources struct {
 	Name    string
 	Sources Sources
+	// Entry is the workspace's databricks.workspaces entry (discovered,
+	// with `workspaces: all`).
+	Entry config.Workspace
 }
 
 // WorkspaceSnapshot is the snapshot of one of several workspaces.
@@ -46,8 +48,14 @@ type workspacePart struct {
 // newWorkspaceSources builds the sources of each listed workspace.
 // opts.Databricks.Workspaces may give a workspace its own host and token.
 func newWorkspaceSources(cfg *config.Config, opts SourceOptions) (Sources, error) {
+	var skipped []Finding
 	if cfg.Databricks.Workspaces.All {
-		return Sources{}, errors.New("databricks.workspaces: all is not supported yet: list the workspaces by name with a host or profile")
+		found, err := discoverWorkspaces(cfg, opts)
+		if err != nil {
+			return Sources{}, err
+		}
+		cfg = withWorkspaces(cfg, found.list)
+		skipped = found.skipped
 	}
 	var out Sources
 	for _, w := range cfg.Databricks.Workspaces.List {
@@ -56,6 +64,8 @@ func newWorkspaceSources(cfg *config.Config, opts SourceOptions) (Sources, error
 		o.Databricks = opts.Databricks
 		if per, ok := opts.Databricks.Workspaces[w.Name]; ok {
 			o.Databricks.Host, o.Databricks.Token = per.Host, per.Token
+		} else if o.Databricks.Token != "" && w.Host != "" {
+			o.Databricks.Host = w.Host // the isolated token, at this workspace's host
 		}
 		src, err := NewSources(sub, o)
 		if err != nil {
@@ -66,13 +76,28 @@ func newWorkspaceSources(cfg *config.Config, opts SourceOptions) (Sources, error
 		} else {
 			src.Bitbucket, src.Atlassian, src.Audit = out.Bitbucket, out.Atlassian, out.Audit
 		}
-		out.Workspaces = append(out.Workspaces, WorkspaceSources{Name: w.Name, Sources: src})
+		out.Workspaces = append(out.Workspaces, WorkspaceSources{Name: w.Name, Sources: src, Entry: w})
 	}
+	out.SkippedWorkspaces = skipped
 	return out, nil
+}
+
+// withWorkspaces is cfg with `workspaces: all` resolved to list.
+func withWorkspaces(cfg *config.Config, list []config.Workspace) *config.Config {
+	n := *cfg
+	n.Databricks.Workspaces = config.Workspaces{All: true, List: list}
+	return &n
 }
 
 // newParts makes the service of each workspace of src.
 func (s *Service) newParts(opts ServiceOptions) {
+	if s.cfg.Databricks.Workspaces.All && len(s.cfg.Databricks.Workspaces.List) == 0 {
+		var list []config.Workspace
+		for _, ws := range s.src.Workspaces {
+			list = append(list, ws.Entry)
+		}
+		s.cfg = withWorkspaces(s.cfg, list)
+	}
 	for _, ws := range s.src.Workspaces {
 		sub, ok := s.cfg.ForWorkspace(ws.Name)
 		if !ok {
@@ -221,6 +246,7 @@ func (s *Service) planParts(snap *Snapshot) Plan {
 			out.Members = append(out.Members, m)
 		}
 	}
+	out.Findings = append(out.Findings, s.src.SkippedWorkspaces...)
 	rank := func(c Change) int { return c.Action.Info().Rank }
 	slices.SortStableFunc(out.Changes, func(a, b Change) int { return rank(a) - rank(b) })
 	return out

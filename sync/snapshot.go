@@ -27,6 +27,9 @@ type Sources struct {
 	// Workspaces are each workspace's sources when the config lists
 	// several (Databricks is then the first's); empty with one.
 	Workspaces []WorkspaceSources
+	// SkippedWorkspaces report the workspaces `databricks.workspaces: all`
+	// found but does not serve (not RUNNING), as findings of every plan.
+	SkippedWorkspaces []Finding
 }
 
 // SourceOptions configure NewSources.

@@ -1,0 +1,251 @@
+package sync
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bitbricks/bitbricks/config"
+	"github.com/databricks/databricks-sdk-go"
+	sdkconfig "github.com/databricks/databricks-sdk-go/config"
+	"github.com/databricks/databricks-sdk-go/service/provisioning"
+)
+
+// `databricks.workspaces: all`: the account's workspaces, discovered.
+//
+// The account's workspaces are listed through the account API (GET
+// /api/2.0/accounts/{account_id}/workspaces) with the account credential:
+// the isolated token of DatabricksOptions (tests, demo), or the SDK's
+// unified auth at databricks.account_host (default
+// https://accounts.cloud.databricks.com): DATABRICKS_CLIENT_ID and
+// DATABRICKS_CLIENT_SECRET, or the profile DATABRICKS_CONFIG_PROFILE names.
+// Only RUNNING workspaces are served; the others are reported as
+// unknown_source findings. Each is named by its workspace_name (by its
+// deployment_name when that name is not a valid workspace name or is taken).
+//
+// A workspace's host is, in order: DatabricksOptions.Workspaces[name].Host
+// (with its token), the BITBRICKS_WORKSPACE_HOSTS entry for the name
+// ("prod=https://...,dev=https://..."), else what the SDK derives from the
+// account host: https://{deployment_name}{DNS zone of the account host}
+// (AWS: .cloud.databricks.com, GCP: .gcp.databricks.com). The account API
+// does not list Azure workspaces: there `all` is refused.
+//
+// A workspace's credential: the profile of the Databricks config file
+// (DATABRICKS_CONFIG_FILE, else ~/.databrickscfg) whose host is the
+// workspace's host, else the account-wide OAuth credential
+// (DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET of a service
+// principal assigned to the workspaces). With neither, the run stops with
+// one line that says what to add.
+
+// WorkspaceHostsEnv maps discovered workspaces to hosts by name.
+const WorkspaceHostsEnv = "BITBRICKS_WORKSPACE_HOSTS"
+
+// discoverTimeout bounds listing the account's workspaces.
+const discoverTimeout = 30 * time.Second
+
+// discovered is what `workspaces: all` found.
+type discovered struct {
+	list    []config.Workspace
+	skipped []Finding // the workspaces not RUNNING
+}
+
+var discoveredNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// discoverWorkspaces lists the account's running workspaces with the host
+// and credential of each.
+func discoverWorkspaces(cfg *config.Config, opts SourceOptions) (discovered, error) {
+	env := opts.Databricks.Env
+	if env == nil {
+		env = opts.Env
+	}
+	accountID := firstNonEmpty(cfg.Databricks.AccountID, env.get("DATABRICKS_ACCOUNT_ID"))
+	if accountID == "" {
+		return discovered{}, errors.New("databricks.workspaces: all discovers the account's workspaces: set databricks.account_id")
+	}
+	var acfg *databricks.Config
+	if opts.Databricks.Token != "" {
+		acfg = isolated(firstNonEmpty(cfg.Databricks.AccountHost, opts.Databricks.Host), opts.Databricks.Token)
+	} else {
+		acfg = &databricks.Config{Host: firstNonEmpty(cfg.Databricks.AccountHost, "https://accounts.cloud.databricks.com"),
+			Profile: env.get("DATABRICKS_CONFIG_PROFILE"), ConfigFile: env.get("DATABRICKS_CONFIG_FILE")}
+		acfg.HostMetadataResolver = quickMetadata((*sdkconfig.Config)(acfg), cmpDuration(opts.Databricks.ProbeTimeout, ProbeTimeout))
+	}
+	acfg.AccountID = accountID
+	acfg.RetryTimeoutSeconds = max(int(cmpDuration(opts.Databricks.RetryTimeout, DefaultDatabricksRetryTimeout)/time.Second), 1)
+	acfg.HTTPTimeoutSeconds = max(int(cmpDuration(opts.Databricks.HTTPTimeout, DefaultDatabricksHTTPTimeout)/time.Second), 1)
+	acfg.RateLimitPerSecond = opts.Databricks.RateLimit
+	fail := func(err error) error {
+		return fmt.Errorf("databricks.workspaces: all: cannot list the workspaces of account %s at %s (%s): give an account admin's credential (DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET, or DATABRICKS_CONFIG_PROFILE naming an account profile), or list the workspaces by name",
+			accountID, acfg.Host, oneLine(err))
+	}
+	if isAzureHost(acfg.Host) {
+		return discovered{}, fmt.Errorf("databricks.workspaces: all: the account API does not list Azure workspaces (account host %s): list them by name with a host or profile", acfg.Host)
+	}
+	a, err := databricks.NewAccountClient(acfg)
+	if err != nil {
+		return discovered{}, fail(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), discoverTimeout)
+	defer cancel()
+	all, err := a.Workspaces.List(ctx)
+	if err != nil {
+		return discovered{}, fail(err)
+	}
+	return placeWorkspaces(all, a.Config, env, opts.Databricks)
+}
+
+// placeWorkspaces names, hosts and authenticates the running workspaces of
+// all; acc is the account client's config (its host decides the cloud).
+func placeWorkspaces(all []provisioning.Workspace, acc *sdkconfig.Config, env Env, opts DatabricksOptions) (discovered, error) {
+	var out discovered
+	overrides, err := parseWorkspaceHosts(env.get(WorkspaceHostsEnv))
+	if err != nil {
+		return out, err
+	}
+	if len(all) == 0 {
+		return out, fmt.Errorf("databricks.workspaces: all: account %s lists no workspace: list the workspaces by name with a host or profile", acc.AccountID)
+	}
+	slices.SortStableFunc(all, func(a, b provisioning.Workspace) int { return cmp.Compare(a.WorkspaceName, b.WorkspaceName) })
+	taken := map[string]bool{}
+	for _, ws := range all {
+		name := ws.WorkspaceName
+		if !discoveredNameRE.MatchString(name) || taken[name] {
+			name = ws.DeploymentName
+		}
+		if !discoveredNameRE.MatchString(name) || taken[name] {
+			name = fmt.Sprintf("%d", ws.WorkspaceId)
+		}
+		if ws.WorkspaceStatus != provisioning.WorkspaceStatusRunning {
+			out.skipped = append(out.skipped, Finding{Kind: FindingUnknownSource, Subject: name, Workspace: name,
+				Detail: fmt.Sprintf("workspace %s (id %d) is %s, not RUNNING: not read or planned%s", name, ws.WorkspaceId,
+					cmp.Or(string(ws.WorkspaceStatus), "of unknown status"), statusMessage(ws.WorkspaceStatusMessage))})
+			continue
+		}
+		if ws.Cloud == "azure" || ws.AzureWorkspaceInfo != nil {
+			return out, fmt.Errorf("databricks.workspaces: all: workspace %s is an Azure workspace, whose host the account API does not give: list it by name with a host or profile", name)
+		}
+		taken[name] = true
+		entry := config.Workspace{Name: name}
+		if per, ok := opts.Workspaces[name]; ok && per.Host != "" {
+			entry.Host = per.Host // with its own token (isolated)
+			out.list = append(out.list, entry)
+			continue
+		}
+		host := overrides[name]
+		if host == "" {
+			host = deploymentHost(acc, ws.DeploymentName)
+		}
+		if host == "" {
+			return out, fmt.Errorf("databricks.workspaces: all: cannot derive the host of workspace %s from the account host %s: give it in %s (%s=https://...) or list the workspaces by name",
+				name, acc.Host, WorkspaceHostsEnv, name)
+		}
+		entry.Host = host
+		if opts.Token == "" {
+			profile, err := profileForHost(env.get("DATABRICKS_CONFIG_FILE"), host)
+			if err != nil {
+				return out, err
+			}
+			switch {
+			case profile != "":
+				entry.Host, entry.Profile = "", profile
+			case env.get("DATABRICKS_CLIENT_ID") != "" && env.get("DATABRICKS_CLIENT_SECRET") != "":
+				// The account-wide OAuth credential, through unified auth.
+			default:
+				return out, fmt.Errorf("databricks.workspaces: all: no credential for workspace %s (%s): add a profile with host = %s to the Databricks config file, or set DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET of a service principal assigned to it",
+					name, host, host)
+			}
+		}
+		out.list = append(out.list, entry)
+	}
+	if len(out.list) == 0 {
+		return out, fmt.Errorf("databricks.workspaces: all: account %s has no RUNNING workspace (%d listed)", acc.AccountID, len(all))
+	}
+	return out, nil
+}
+
+func statusMessage(m string) string {
+	if m = oneLine(errors.New(m)); m == "" {
+		return ""
+	}
+	return " (" + m + ")"
+}
+
+// deploymentHost is the workspace host the SDK derives from a deployment
+// name (AccountClient.GetWorkspaceClient): https://{name}{DNS zone}, when
+// the account host is in a known cloud's DNS zone; "" otherwise.
+func deploymentHost(acc *sdkconfig.Config, deployment string) string {
+	env := acc.Environment()
+	u, err := url.Parse(acc.Host)
+	if deployment == "" || env.DnsZone == "" || err != nil || !strings.HasSuffix(u.Hostname(), env.DnsZone) {
+		return ""
+	}
+	return env.DeploymentURL(deployment)
+}
+
+func isAzureHost(host string) bool {
+	u, err := url.Parse(host)
+	return err == nil && (strings.HasSuffix(u.Hostname(), ".azuredatabricks.net") || strings.HasSuffix(u.Hostname(), ".databricks.azure.cn") ||
+		strings.HasSuffix(u.Hostname(), ".databricks.azure.us"))
+}
+
+// parseWorkspaceHosts reads BITBRICKS_WORKSPACE_HOSTS: name=URL pairs
+// separated by commas.
+func parseWorkspaceHosts(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for item := range strings.SplitSeq(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, host, ok := strings.Cut(item, "=")
+		name, host = strings.TrimSpace(name), strings.TrimSpace(host)
+		u, err := url.Parse(host)
+		if !ok || name == "" || err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return nil, fmt.Errorf("%s: %q is not name=https://host", WorkspaceHostsEnv, oneLine(errors.New(item)))
+		}
+		out[name] = strings.TrimRight(host, "/")
+	}
+	return out, nil
+}
+
+// profileForHost is the profile of the Databricks config file whose host is
+// host ("" when none; a missing file has none). Two profiles of one host
+// are ambiguous: an error.
+func profileForHost(path, host string) (string, error) {
+	f, err := sdkconfig.LoadFile(path)
+	if err != nil {
+		return "", nil // no config file: no profile
+	}
+	want := normalHost(host)
+	var found []string
+	for _, sec := range f.Sections() {
+		if h := sec.Key("host").String(); h != "" && normalHost(h) == want && sec.Key("account_id").String() == "" {
+			found = append(found, sec.Name())
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", nil
+	case 1:
+		return found[0], nil
+	}
+	return "", fmt.Errorf("databricks.workspaces: all: profiles %s of %s all have host %s: keep one, or list the workspaces by name with a profile",
+		strings.Join(found, ", "), f.Path(), host)
+}
+
+func normalHost(h string) string {
+	if !strings.Contains(h, "://") {
+		h = "https://" + h
+	}
+	u, err := url.Parse(h)
+	if err != nil {
+		return strings.ToLower(strings.TrimRight(h, "/"))
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host)
+}

@@ -1,0 +1,203 @@
+package sync
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bitbricks/bitbricks/config"
+	"github.com/bitbricks/bitbricks/emulator"
+	sdkconfig "github.com/databricks/databricks-sdk-go/config"
+	"github.com/databricks/databricks-sdk-go/service/provisioning"
+)
+
+// allService is the Service over `databricks.workspaces: all`: the account
+// API lists the workspaces; each name is given its emulated host and token.
+func (tw *twoWorkspaces) allService(t *testing.T, hosts map[string]DatabricksOptions) (*Service, error) {
+	t.Helper()
+	cfg := *tw.cfg
+	cfg.Databricks.Workspaces = config.Workspaces{All: true}
+	cfg.Databricks.AccountHost = ""
+	src, err := NewSources(&cfg, SourceOptions{
+		Env: MapEnv(map[string]string{
+			"BITBUCKET_USERNAME":      tw.org.Creds.BitbucketUsername,
+			"BITBUCKET_API_TOKEN":     tw.org.Creds.BitbucketAPIToken,
+			"ATLASSIAN_ADMIN_API_KEY": tw.org.Creds.AtlassianAdminKey,
+		}),
+		Databricks: DatabricksOptions{Host: tw.prod.URL, Token: tw.org.Creds.DatabricksToken, RateLimit: 1000,
+			Workspaces: hosts},
+	})
+	if err != nil {
+		return nil, err
+	}
+	svc := NewService(src, &cfg, ServiceOptions{Now: func() time.Time { return demoNow }, StateDir: t.TempDir()})
+	svc.LimitChanges(-1)
+	return svc, nil
+}
+
+func (tw *twoWorkspaces) hosts() map[string]DatabricksOptions {
+	return map[string]DatabricksOptions{
+		emulator.DemoWorkspace:    {Host: tw.prod.URL, Token: tw.org.Creds.WorkspaceTokens[emulator.DemoWorkspace]},
+		emulator.DemoDevWorkspace: {Host: tw.dev.URL, Token: tw.org.Creds.WorkspaceTokens[emulator.DemoDevWorkspace]},
+	}
+}
+
+// TestWorkspacesAll: `workspaces: all` over the demo account lists prod and
+// dev through the account API and plans both exactly as the config that
+// lists them; a workspace that is not RUNNING is skipped and reported.
+func TestWorkspacesAll(t *testing.T) {
+	tw := newTwoWorkspaces(t)
+	stage := tw.org.AddWorkspace(emulator.DemoWorkspace, "stage", 3333333333333333)
+	tw.org.Mu.Lock()
+	stage.Status = "PROVISIONING"
+	tw.org.Mu.Unlock()
+	ctx := context.Background()
+
+	svc, err := tw.allService(t, tw.hosts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := svc.Workspaces(); !slices.Equal(got, []string{"dev", "prod"}) {
+		t.Fatalf("workspaces = %v, want dev and prod (stage is not running)", got)
+	}
+	if got := svc.Config().Databricks.Workspaces.Names(); !slices.Equal(got, []string{"dev", "prod"}) {
+		t.Errorf("the service's config lists %v", got)
+	}
+	_, plan, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, listed, err := tw.service(t).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(p Plan) []string {
+		var out []string
+		for _, c := range p.Changes {
+			if c.GroupKind == KindAccount && (c.Action == ActionAddMember || c.Action == ActionRemoveMember) {
+				// Planned once, in the first workspace (dev by name, prod in the listed config).
+				_, c.ID, _ = strings.Cut(c.ID, ":")
+			}
+			out = append(out, c.ID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got, want := ids(plan), ids(listed); !slices.Equal(got, want) {
+		t.Errorf("plan over all:\n%v\nwant the listed config's:\n%v\nproblems %v / %v", got, want, plan.Problems, listed.Problems)
+	}
+	perWS := map[string]int{}
+	for _, c := range plan.Changes {
+		perWS[c.Workspace]++
+	}
+	if perWS["prod"] == 0 || perWS["dev"] == 0 || len(perWS) != 2 {
+		t.Errorf("changes per workspace: %v", perWS)
+	}
+	i := slices.IndexFunc(plan.Findings, func(f Finding) bool { return f.Subject == "stage" })
+	if i < 0 {
+		t.Fatalf("no finding for the skipped workspace stage: %v", plan.Findings)
+	}
+	if f := plan.Findings[i]; f.Kind != FindingUnknownSource || f.Workspace != "stage" || !strings.Contains(f.Detail, "PROVISIONING, not RUNNING") {
+		t.Errorf("stage finding: %+v", f)
+	}
+	t.Logf("stage: %s", plan.Findings[i].Detail)
+}
+
+// TestWorkspacesAllErrors: what stops `workspaces: all`, each in one line
+// that says what to do.
+func TestWorkspacesAllErrors(t *testing.T) {
+	tw := newTwoWorkspaces(t)
+	// The emulator's account host is loopback: no host derives from it.
+	_, err := tw.allService(t, map[string]DatabricksOptions{emulator.DemoWorkspace: tw.hosts()[emulator.DemoWorkspace]})
+	if err == nil || !strings.Contains(err.Error(), "cannot derive the host of workspace dev") || !strings.Contains(err.Error(), WorkspaceHostsEnv) {
+		t.Errorf("no host for dev: %v", err)
+	}
+	// A token the account refuses.
+	cfg := *tw.cfg
+	cfg.Databricks.Workspaces = config.Workspaces{All: true}
+	_, err = NewSources(&cfg, SourceOptions{Env: MapEnv(nil),
+		Databricks: DatabricksOptions{Host: tw.prod.URL, Token: "dapi00000000000000000000000000000000", RetryTimeout: time.Second}})
+	if err == nil || !strings.Contains(err.Error(), "cannot list the workspaces of account") {
+		t.Errorf("refused token: %v", err)
+	}
+	for _, e := range []error{err} {
+		if e != nil && strings.Contains(e.Error(), "\n") {
+			t.Errorf("error of several lines: %q", e)
+		}
+	}
+}
+
+// TestPlaceWorkspaces: hosts and credentials of discovered workspaces in
+// a real cloud: the SDK's derived host, a profile matched by host, the
+// account-wide OAuth credential, and the refusals.
+func TestPlaceWorkspaces(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "databrickscfg")
+	if err := os.WriteFile(cfgFile, []byte("[acct]\nhost = https://accounts.cloud.databricks.com\naccount_id = a1\n\n"+
+		"[dev-profile]\nhost = https://dbc-dev.cloud.databricks.com/\ntoken = x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	aws := &sdkconfig.Config{Host: "https://accounts.cloud.databricks.com", AccountID: "a1"}
+	gcp := &sdkconfig.Config{Host: "https://accounts.gcp.databricks.com", AccountID: "a1"}
+	list := []provisioning.Workspace{
+		{WorkspaceId: 2, WorkspaceName: "dev", DeploymentName: "dbc-dev", WorkspaceStatus: provisioning.WorkspaceStatusRunning},
+		{WorkspaceId: 1, WorkspaceName: "prod", DeploymentName: "dbc-prod", WorkspaceStatus: provisioning.WorkspaceStatusRunning},
+		{WorkspaceId: 3, WorkspaceName: "Old sandbox", DeploymentName: "dbc-old", WorkspaceStatus: provisioning.WorkspaceStatusFailed},
+	}
+	env := map[string]string{"DATABRICKS_CONFIG_FILE": cfgFile}
+
+	// No credential for prod: refused, saying what to add.
+	_, err := placeWorkspaces(slices.Clone(list), aws, MapEnv(env), DatabricksOptions{})
+	if err == nil || !strings.Contains(err.Error(), "no credential for workspace prod (https://dbc-prod.cloud.databricks.com)") ||
+		!strings.Contains(err.Error(), "add a profile with host = https://dbc-prod.cloud.databricks.com") {
+		t.Errorf("no credential: %v", err)
+	}
+
+	// The account-wide OAuth credential serves the workspace without a profile.
+	env["DATABRICKS_CLIENT_ID"], env["DATABRICKS_CLIENT_SECRET"] = "sp", "secret"
+	got, err := placeWorkspaces(slices.Clone(list), aws, MapEnv(env), DatabricksOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []config.Workspace{{Name: "dev", Profile: "dev-profile"}, {Name: "prod", Host: "https://dbc-prod.cloud.databricks.com"}}
+	if !slices.Equal(got.list, want) {
+		t.Errorf("placed %+v, want %+v", got.list, want)
+	}
+	if len(got.skipped) != 1 || got.skipped[0].Subject != "dbc-old" || !strings.Contains(got.skipped[0].Detail, "FAILED, not RUNNING") {
+		t.Errorf("skipped: %+v (the name with a space falls back to the deployment name)", got.skipped)
+	}
+
+	// GCP: the GCP DNS zone; BITBRICKS_WORKSPACE_HOSTS overrides a host.
+	env[WorkspaceHostsEnv] = "prod=https://prod.example.com/"
+	got, err = placeWorkspaces(slices.Clone(list), gcp, MapEnv(env), DatabricksOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []config.Workspace{{Name: "dev", Host: "https://dbc-dev.gcp.databricks.com"}, {Name: "prod", Host: "https://prod.example.com"}}
+	if !slices.Equal(got.list, want) {
+		t.Errorf("gcp placed %+v, want %+v", got.list, want)
+	}
+
+	// Refusals.
+	for name, c := range map[string]struct {
+		list []provisioning.Workspace
+		env  string
+		want string
+	}{
+		"azure":       {[]provisioning.Workspace{{WorkspaceName: "az", WorkspaceStatus: provisioning.WorkspaceStatusRunning, Cloud: "azure"}}, "", "Azure workspace"},
+		"none":        {nil, "", "lists no workspace"},
+		"none-run":    {list[2:], "", "has no RUNNING workspace"},
+		"bad-env":     {list, "prod", WorkspaceHostsEnv + `: "prod" is not name=https://host`},
+		"bad-env-url": {list, "prod=ftp://x", "is not name=https://host"},
+	} {
+		e := map[string]string{"DATABRICKS_CLIENT_ID": "sp", "DATABRICKS_CLIENT_SECRET": "s", WorkspaceHostsEnv: c.env}
+		_, err := placeWorkspaces(slices.Clone(c.list), aws, MapEnv(e), DatabricksOptions{})
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v, want one line with %q", name, err, c.want)
+		}
+	}
+}
