@@ -19,7 +19,7 @@ var (
 
 // emailFilter reads GET /2.0/workspaces/{ws}/members?q=user.email IN ("a","b"),
 // the one filter that endpoint supports: ok is false when q names no email
-// filter. Addresses compare without case.
+// filter. Addresses keep their case; bbMembersByEmail decides how they compare.
 func emailFilter(q string) (emails map[string]bool, ok bool, err error) {
 	if !strings.Contains(q, "user.email") {
 		return nil, false, nil
@@ -39,7 +39,7 @@ func emailFilter(q string) (emails map[string]bool, ok bool, err error) {
 	}
 	emails = map[string]bool{}
 	for _, e := range list {
-		emails[strings.ToLower(strings.TrimSpace(e))] = true
+		emails[strings.TrimSpace(e)] = true
 	}
 	return emails, true, nil
 }
@@ -54,9 +54,20 @@ func (s *Server) bbMembersByEmail(w http.ResponseWriter, r *http.Request, caller
 		return
 	}
 	withEmail := strings.Contains(r.URL.Query().Get("fields"), "values.user.email")
+	asked := emails
+	if !o.BB.EmailFilterMatchesCase {
+		asked = map[string]bool{}
+		for e := range emails {
+			asked[strings.ToLower(e)] = true
+		}
+	}
 	var ms []*BBUser
 	for _, m := range o.members() {
-		if emails[strings.ToLower(m.Email)] {
+		e := m.Email
+		if !o.BB.EmailFilterMatchesCase {
+			e = strings.ToLower(e)
+		}
+		if asked[e] {
 			ms = append(ms, m)
 		}
 	}

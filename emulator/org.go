@@ -60,6 +60,11 @@ type BitbucketState struct {
 	Repos  []*BBRepo
 	// Variables are the workspace-level pipeline variables.
 	Variables []*BBVariable
+	// EmailFilterMatchesCase makes the members email filter (q=user.email
+	// IN (...)) compare addresses with their case. Bitbucket does not
+	// document which it does; the default ignores case, this is the other
+	// reading, so that both can be tested.
+	EmailFilterMatchesCase bool
 	// AccessTokens are Bearer tokens accepted by the Bitbucket API, mapped to
 	// the account id they act as.
 	AccessTokens map[string]string

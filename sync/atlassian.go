@@ -32,6 +32,9 @@ type AtlassianSource interface {
 	Groups(ctx context.Context, withMembers []string) ([]*BitbucketGroup, error)
 	// APITokens returns the managed users' active Atlassian API tokens (metadata only).
 	APITokens(ctx context.Context) ([]Credential, error)
+	// AccountsByEmail returns, by lower-case email, the account ids the
+	// directory holds for each of emails (none: absent from the map).
+	AccountsByEmail(ctx context.Context, emails []string) (map[string][]string, error)
 }
 
 // Atlassian is the Atlassian Admin API adapter (raw HTTP, Bearer org API key).
@@ -184,6 +187,38 @@ func (a *Atlassian) Emails(ctx context.Context, accountIDs []string) (map[string
 		return out, a.check("look up emails in the Atlassian directory", first)
 	}
 	return out, ctx.Err()
+}
+
+// AccountsByEmail looks emails up in the directory (users/search by emails,
+// 100 a request), each address asked as given and in lower case, since
+// whether the search ignores case is not documented. The answer is keyed by
+// lower-case email; an account whose email was not asked for is ignored.
+func (a *Atlassian) AccountsByEmail(ctx context.Context, emails []string) (map[string][]string, error) {
+	var ask []string
+	seen := map[string]bool{}
+	for _, e := range emails {
+		e = strings.TrimSpace(e)
+		for _, v := range []string{e, strings.ToLower(e)} {
+			if v != "" && !seen[v] {
+				seen[v] = true
+				ask = append(ask, v)
+			}
+		}
+	}
+	out := map[string][]string{}
+	for batch := range slices.Chunk(ask, atlassianBatch) {
+		users, err := a.searchUsers(ctx, map[string]any{"emails": batch})
+		if err != nil {
+			return nil, a.check("look up accounts by email in the Atlassian directory", err)
+		}
+		for _, u := range users {
+			k := strings.ToLower(strings.TrimSpace(u.Email))
+			if k != "" && seen[k] && !slices.Contains(out[k], u.AccountID) {
+				out[k] = append(out[k], u.AccountID)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Groups lists the directory groups, then the members of the wanted ones

@@ -119,8 +119,9 @@ func LowerBound(snap *Snapshot, cfg *config.Config, routes map[string]int64) Bou
 	atl := int64(0)
 	if cfg.AtlassianAdmin != nil {
 		atl = pages(len(ids), 100) + routes["atlassian GET /admin/api-access/v1/orgs/{orgId}/api-tokens"]
-		d = append(d, fmt.Sprintf("Atlassian: %d users/search batches (%d accounts, 100 a batch) + %d API token pages = %d",
-			pages(len(ids), 100), len(ids), routes["atlassian GET /admin/api-access/v1/orgs/{orgId}/api-tokens"], atl))
+		atl += int64(snap.PresenceSearches)
+		d = append(d, fmt.Sprintf("Atlassian: %d users/search batches (%d accounts, 100 a batch) + %d API token pages + %d searches by email (accounts of people absent from the departure check) = %d",
+			pages(len(ids), 100), len(ids), routes["atlassian GET /admin/api-access/v1/orgs/{orgId}/api-tokens"], snap.PresenceSearches, atl))
 	}
 	bbVars := int64(0)
 	for r, n := range routes {
@@ -154,14 +155,23 @@ func LowerBound(snap *Snapshot, cfg *config.Config, routes map[string]int64) Bou
 			len(repos), fedDB-min(fedDB, 1), fedBB+fedDB))
 	}
 	other += fedDB
-	bb := 1 + departure + bbVars + fedBB
-	d = append(d, fmt.Sprintf("Bitbucket: 1 /1.0/groups + %d departure check(s) + %d pipeline variable reads + %d federation reads = %d", departure, bbVars, fedBB, bb))
+	lookups := int64(snap.PresenceLookups)
+	bb := 1 + departure + lookups + bbVars + fedBB
+	d = append(d, fmt.Sprintf("Bitbucket: 1 /1.0/groups + %d departure check(s) + %d direct membership lookups + %d pipeline variable reads + %d federation reads = %d", departure, lookups, bbVars, fedBB, bb))
 
 	rounds := 1 + int((scim-1+SCIMConcurrency-1)/SCIMConcurrency)
 	last := ""
 	if secrets > 0 || departure > 0 || fedDB > 0 {
 		rounds++
 		last = " + 1 (OAuth secrets and departure checks need a list first)"
+	}
+	if snap.PresenceSearches > 0 {
+		rounds++
+		last += " + 1 (the accounts of people the departure check answered absent)"
+	}
+	if lookups > 0 {
+		rounds += int((lookups + 3) / 4)
+		last += fmt.Sprintf(" + ceil(%d/4) (their direct membership lookups, 4 at a time)", lookups)
 	}
 	d = append(d, fmt.Sprintf("rounds: 1 (Me with /1.0/groups) + ceil(%d/%d) (the other SCIM requests, %d at a time; every other read overlaps them)%s = %d",
 		scim-1, SCIMConcurrency, SCIMConcurrency, last, rounds))

@@ -51,6 +51,9 @@ type BitbucketSource interface {
 	// MembersByEmail tells, for each of emails (lower-cased), whether it is
 	// a workspace member's; known is a member's email the answers must hold.
 	MembersByEmail(ctx context.Context, emails []string, known string) (map[string]bool, error)
+	// Membership asks about one account (account id or {uuid}) directly:
+	// true for a member, false only on a clean 404, else an error.
+	Membership(ctx context.Context, account string) (bool, error)
 	// Variables returns the pipeline variables of a repository, of one of its
 	// deployment environments (by name), or of the workspace when repository
 	// is empty. Secured values are never returned.

@@ -3,7 +3,10 @@ package sync
 import (
 	"cmp"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -117,3 +120,49 @@ func (b *Bitbucket) membersByEmail(ctx context.Context, batch []string) (map[str
 
 // quotable reports whether an address can stand in a filter's quotes.
 func quotable(e string) bool { return !strings.ContainsAny(e, "\"\\()") }
+
+// Membership asks Bitbucket directly whether one account (an Atlassian
+// account id or a {uuid}) is a workspace member, with
+// GET /2.0/workspaces/{ws}/members/{member}. Only two answers count: 200
+// with that very account (a member) and a clean 404, Bitbucket's own error
+// object for a non-member (not a member). Anything else (a 5xx, a 401, a 404
+// of a proxy or of a path with no API, an answer about someone else) is an
+// error, so that the caller takes nobody for departed on it.
+func (b *Bitbucket) Membership(ctx context.Context, account string) (bool, error) {
+	u := b.v2 + "/workspaces/" + url.PathEscape(b.workspace) + "/members/" + url.PathEscape(account)
+	var m struct {
+		Type string `json:"type"`
+		User struct {
+			AccountID string `json:"account_id"`
+			UUID      string `json:"uuid"`
+		} `json:"user"`
+	}
+	err := getJSON(ctx, b.http, b.auth, u, &m)
+	var se *statusError
+	switch {
+	case err == nil:
+		if !strings.EqualFold(m.User.AccountID, account) && !strings.EqualFold(m.User.UUID, account) {
+			return false, &ImplausibleError{List: "workspace membership of " + account, Why: "the answer is about another account"}
+		}
+		return true, nil
+	case errors.As(err, &se) && se.StatusCode == http.StatusNotFound && cleanNotFound(se.Body):
+		return false, nil
+	}
+	return false, err
+}
+
+// cleanNotFound reports whether a 404 body is Bitbucket's error object for a
+// missing resource, rather than a proxy's page or "no API hosted at this URL".
+func cleanNotFound(body string) bool {
+	var e struct {
+		Type  string `json:"type"`
+		Error struct {
+			Message string `json:"message"`
+			Detail  string `json:"detail"`
+		} `json:"error"`
+	}
+	if json.Unmarshal([]byte(body), &e) != nil || e.Type != "error" {
+		return false
+	}
+	return !strings.Contains(strings.ToLower(e.Error.Detail), "no api hosted")
+}

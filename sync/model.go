@@ -32,6 +32,14 @@ type Snapshot struct {
 	// known to have left.
 	Presence      map[string]bool
 	PresenceKnown bool
+	// PresenceUnknown holds, by lower-case email, the people the email
+	// filter answered absent whose absence the direct lookup of their
+	// account could not confirm, with why; they are not departed.
+	PresenceUnknown map[string]string
+	// PresenceSearches and PresenceLookups count the requests that
+	// confirmation took: directory searches by email, then direct
+	// membership lookups.
+	PresenceSearches, PresenceLookups int
 	// Emails maps a Bitbucket account id to the resolved Databricks userName
 	// (an email, compared case-insensitively). Missing: unresolved.
 	Emails map[string]string

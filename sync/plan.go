@@ -565,13 +565,18 @@ func (pl *planner) entitlementDiff(t *groupTarget) []string {
 func (pl *planner) departed(clean []*Group, desiredAnywhere map[string]bool) map[string]bool {
 	subject := cmp.Or(pl.snap.Workspace, "workspace")
 	if !pl.snap.MembersKnown && pl.snap.PresenceKnown {
-		// Only what Bitbucket answered for the person proves a departure.
+		// Only what Bitbucket answered for the person proves a departure:
+		// absent from the email filter and a clean 404 for their account.
 		out := map[string]bool{}
 		for _, g := range clean {
 			for _, m := range g.Members {
 				k := strings.ToLower(pl.memberName(m))
 				if present, asked := pl.snap.Presence[k]; m.Type == PrincipalUser && !desiredAnywhere[k] && asked && !present {
-					out[k] = true
+					if why, unsure := pl.snap.PresenceUnknown[k]; unsure {
+						pl.departureUnknown(subject, k, why)
+					} else {
+						out[k] = true
+					}
 				}
 			}
 		}

@@ -845,8 +845,10 @@ func (r *reader) presence(ctx context.Context) error {
 		}
 		return r.fail(SystemBitbucket, "workspace members by email", err)
 	}
+	c := r.confirmAbsent(ctx, present)
 	r.mu.Lock()
-	r.snap.Presence, r.snap.PresenceKnown = present, true
+	r.snap.Presence, r.snap.PresenceKnown, r.snap.PresenceUnknown = present, true, c.unknown
+	r.snap.PresenceSearches, r.snap.PresenceLookups = c.searches, c.lookups
 	r.mu.Unlock()
 	return nil
 }

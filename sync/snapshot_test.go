@@ -65,8 +65,13 @@ func TestReadDemo(t *testing.T) {
 			t.Errorf("per-item request %s made %d times", r, n)
 		}
 	}
-	if n := st.Routes["atlassian POST /admin/v2/orgs/{orgId}/directories/{directoryId}/users/search"]; n != 1 {
-		t.Errorf("users/search calls = %d, want 1 batch", n)
+	// One batch of account ids, one of the addresses the email filter
+	// answered absent (their accounts, for the direct lookups).
+	if n := st.Routes["atlassian POST /admin/v2/orgs/{orgId}/directories/{directoryId}/users/search"]; n != 2 {
+		t.Errorf("users/search calls = %d, want 2", n)
+	}
+	if n := st.Routes["bitbucket GET /2.0/workspaces/{workspace}/members/{member}"]; n != 2 {
+		t.Errorf("direct membership lookups = %d, want 2 (fay, gus)", n)
 	}
 	if max := int64(8 + 2*len(e.cfg.Pipelines)); st.Families["bitbucket"] > max {
 		t.Errorf("bitbucket requests = %d, want at most %d", st.Families["bitbucket"], max)

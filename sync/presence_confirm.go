@@ -1,0 +1,123 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	gosync "sync"
+)
+
+// confirmAbsent asks about each person the email filter answered absent
+// once more, directly: their account ids from the Atlassian directory (by
+// email), then GET /2.0/workspaces/{ws}/members/{account} for each. Whether
+// Bitbucket's email filter ignores case is not documented, so its "absent"
+// alone never makes anyone departed. A member answer makes the person
+// present; a clean 404 for every account they hold confirms the departure;
+// anything else leaves them unknown (returned, with why, by lower-case
+// email) and nobody's tokens go on it.
+func (r *reader) confirmAbsent(ctx context.Context, present map[string]bool) confirmation {
+	var absent []string
+	for e, ok := range present {
+		if !ok {
+			absent = append(absent, e)
+		}
+	}
+	if len(absent) == 0 {
+		return confirmation{}
+	}
+	slices.Sort(absent)
+	unknown := map[string]string{}
+	c := confirmation{unknown: unknown, searches: (len(absent) + atlassianBatch - 1) / atlassianBatch}
+	accounts, err := r.src.Atlassian.AccountsByEmail(ctx, absent)
+	if err != nil {
+		for _, e := range absent {
+			unknown[e] = "the Atlassian directory lookup of the account failed (" + oneLine(err) + ")"
+		}
+		return c
+	}
+	var (
+		mu        gosync.Mutex
+		member    = map[string]bool{}
+		failed    = map[string]string{}
+		workspace = r.cfg.Bitbucket.Workspace
+	)
+	var todo []string
+	for _, e := range absent {
+		if len(accounts[e]) == 0 {
+			unknown[e] = "the Atlassian directory has no account with that address, so Bitbucket cannot be asked about the person directly"
+		} else {
+			todo = append(todo, e)
+			c.lookups += len(accounts[e])
+		}
+	}
+	if len(todo) > 0 {
+		who := "people"
+		if len(todo) == 1 {
+			who = "person"
+		}
+		r.say("confirming %d absent %s by direct lookup in the Bitbucket workspace", len(todo), who)
+	}
+	g := newGroup(ctx, 4)
+	for _, e := range todo {
+		for _, id := range accounts[e] {
+			g.Go(func(ctx context.Context) error {
+				ok, err := r.src.Bitbucket.Membership(ctx, id)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err != nil:
+					if _, seen := failed[e]; !seen {
+						failed[e] = fmt.Sprintf("the direct lookup of account %s in %s answered %s", id, workspace, lookupAnswer(err))
+					}
+				case ok:
+					member[e] = true
+				}
+				return nil
+			})
+		}
+	}
+	g.Wait()
+	for _, e := range absent {
+		switch {
+		case member[e]:
+			present[e] = true // the filter missed them: still a member
+		case failed[e] != "":
+			unknown[e] = failed[e]
+		case ctx.Err() != nil && unknown[e] == "":
+			unknown[e] = "the direct lookup was interrupted"
+		}
+	}
+	return c
+}
+
+// confirmation is what confirmAbsent found: the people left unknown, with
+// why, and the requests it took.
+type confirmation struct {
+	unknown           map[string]string
+	searches, lookups int
+}
+
+// lookupAnswer says in a few words what a failed direct lookup got.
+func lookupAnswer(err error) string {
+	var ie *ImplausibleError
+	switch s := httpStatus(err); {
+	case errors.As(err, &ie):
+		return "about another account"
+	case s == http.StatusNotFound:
+		return "HTTP 404 without Bitbucket's error object (not a clean not-found)"
+	case s != 0:
+		return fmt.Sprintf("HTTP %d", s)
+	}
+	return "no HTTP answer (" + oneLine(err) + ")"
+}
+
+// departureUnknown reports a person who would be departed but whose absence
+// from the Bitbucket workspace could not be confirmed: kept, with what to do
+// next.
+func (pl *planner) departureUnknown(workspace, who, why string) {
+	pl.find(FindingNoDeparted, who, "",
+		"absent from Bitbucket workspace %s by its email filter, but %s: not treated as departed, tokens kept; run bitbricks sync again, or if the person has left: bitbricks revoke --owner %s",
+		workspace, why, who)
+}
