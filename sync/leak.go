@@ -48,8 +48,9 @@ type Leak struct {
 	// its credentials is revoked only with Force.
 	Protected bool
 
-	value  string   // the leaked value, kept only in memory for the revocation
-	unread []string // bindings whose variables could not be read
+	value  string     // the leaked value, kept only in memory for the revocation
+	unread []string   // bindings whose variables could not be read
+	state  *leakState // after the leaked token went, what RevokeLeakRest continues from
 }
 
 // mayHold reports whether cr could be what binding b's pipeline holds, when
@@ -88,9 +89,17 @@ type LeakRevocation struct {
 	// Session names the credential bitbricks was using when it was revoked
 	// ("" when it was not, or is not known).
 	Session string
+	// Stopped says why the search for the leaked token stopped before it
+	// was found ("" when it was found or every candidate was tried); then
+	// nothing past the search was done. NotTried are the candidates it did
+	// not get to, and Next what to do now.
+	Stopped  string
+	NotTried []Credential
+	Next     string
 	// StillValid: the leaked value still authenticates at the end (it must
-	// not); Checked: that was asked and answered.
+	// not); Checked: that was asked and answered (else CheckError says why).
 	StillValid, Checked bool
+	CheckError          string
 }
 
 // KeptCredential is a credential of the owner that was left alive, and why.
@@ -216,139 +225,27 @@ func (c *Credentials) sessionAlive(ctx context.Context) bool {
 
 // RevokeLeaked contains a traced leak, in this order:
 //  1. the leaked token: the owner's tokens are revoked one at a time in
-//     Candidates order until the leaked value stops authenticating;
-//  2. with opts.Rest, each of the owner's pipeline bindings is rotated, and
-//     where a rotation fails its recorded credential is kept;
+//     Candidates order until the leaked value stops authenticating; a token
+//     a pipeline runs on goes only once its binding's rotation recorded a
+//     new credential. Whatever cannot be done (a revocation refused, a
+//     rotation stopped, the value's check unanswered) stops the search
+//     there, and nothing more is revoked: the token left may be the leak
+//     (Stopped, NotTried and Next say so);
+//  2. with opts.Rest, each of the owner's other pipeline bindings is
+//     rotated, and where a rotation fails its recorded credential is kept;
 //  3. with opts.Rest, the owner's other credentials (a protected owner's
 //     only with opts.Force), bitbricks' own credential last;
 //  4. SCIM Me with the leaked value: it must no longer authenticate.
+//
+// Without opts.Rest, RevokeLeakRest can do steps 2 and 3 afterwards, once
+// the leaked token is known to be dead.
 func (c *Credentials) RevokeLeaked(ctx context.Context, leak *Leak, opts LeakOptions) (LeakRevocation, error) {
 	var out LeakRevocation
-	var errs []error
 	j := c.journal()
-	gone := map[string]bool{}
-	sessionDead := false
-	revoked := func(cr Credential) {
-		gone[cr.ID] = true
-		out.Revoked = append(out.Revoked, cr)
-		if leak.Self && !sessionDead && !c.sessionAlive(ctx) {
-			sessionDead, out.Session = true, cr.ID
-		}
-	}
-
-	// 1. The leaked token first.
-	for _, t := range leak.Candidates {
-		if err := leak.revokeWithLeak(ctx, c, j, t); err != nil {
-			out.Failed = append(out.Failed, RevokeFailure{Credential: t, Error: oneLine(err)})
-			errs = append(errs, err)
-			continue
-		}
-		revoked(t)
-		if _, err := leak.me(ctx, c); isAuth(err) {
-			out.Leaked = t.ID
-			break
-		}
-		out.Searched = append(out.Searched, t)
-	}
-	if out.Leaked == "" {
-		out.Searched = nil
-	}
-
-	// 2 and 3. The rest, shown and confirmed by the caller.
-	if opts.Rest {
-		keep := map[string]bool{}
-		for _, b := range leak.Bindings {
-			if sessionDead {
-				break
-			}
-			res, err := c.RotateBinding(ctx, b)
-			if errors.As(err, new(*FederatedError)) {
-				continue // nothing stored to keep working: the pipeline authenticates by OIDC
-			}
-			out.Rotations = append(out.Rotations, res)
-			for _, id := range res.Revoked {
-				if !gone[id] && id != res.NewID {
-					out.Revoked = append(out.Revoked, leak.credential(id))
-				}
-				gone[id] = true
-			}
-			if res.NewID != "" && res.Done >= StepWrite {
-				keep[res.NewID] = true // the pipeline's new credential (or maybe, after a failed record)
-			}
-			if err != nil {
-				// The rotation's own "nothing was changed" speaks of the
-				// rotation alone: here other things were changed.
-				stopped := oneLine(err)
-				var re *RotationError
-				if errors.As(err, &re) {
-					stopped = re.Step.String() + ": " + oneLine(re.Err)
-				}
-				errs = append(errs, fmt.Errorf("binding %s was not rotated (%s)", b.Name, stopped))
-				if slices.Contains(leak.unread, b.Name) {
-					// What the pipeline holds is unknown: keep all it may hold.
-					for _, cr := range append(slices.Clone(leak.Tokens), leak.Secrets...) {
-						if mayHold(b, cr) && !gone[cr.ID] && !keep[cr.ID] {
-							keep[cr.ID] = true
-							out.Kept = append(out.Kept, KeptCredential{Credential: cr, Command: "bitbricks rotate " + b.Name,
-								Why: fmt.Sprintf("pipeline %s may run on it (its variables could not be read) and its rotation stopped (%s)", b.Name, stopped)})
-						}
-					}
-				}
-				for id, name := range leak.Bound {
-					if name != b.Name || (res.NewID != "" && res.Done >= StepWrite) {
-						// Once the new credential is written, the pipeline
-						// runs on it: the old one is neither what it holds
-						// nor a reason to call it broken.
-						continue
-					}
-					kc := KeptCredential{Credential: leak.credential(id), Command: "bitbricks rotate " + b.Name}
-					if gone[id] {
-						how := "it was the leaked token and is revoked"
-						if id != out.Leaked {
-							how = "it was revoked while the leaked token was searched for"
-						}
-						kc.Why = fmt.Sprintf("pipeline %s recorded it, %s, and its rotation stopped (%s): the pipeline fails until it is rotated", b.Name, how, stopped)
-						out.Broken = append(out.Broken, kc)
-						continue
-					}
-					keep[id] = true
-					kc.Why = fmt.Sprintf("pipeline %s still runs on it: its rotation stopped (%s)", b.Name, stopped)
-					out.Kept = append(out.Kept, kc)
-				}
-			}
-		}
-		var rest []Credential
-		for _, cr := range append(slices.Clone(leak.Tokens), leak.Secrets...) {
-			if gone[cr.ID] || keep[cr.ID] {
-				continue
-			}
-			if leak.Protected && !opts.Force {
-				out.Kept = append(out.Kept, KeptCredential{Credential: cr, Command: "bitbricks revoke --leaked --force",
-					Why: leak.Owner.Name + " is in policy.protected: kept without --force"})
-				continue
-			}
-			rest = append(rest, cr)
-		}
-		// bitbricks' own credential is one of the owner's, unknown which:
-		// the most recently used goes last, and the session is checked after each.
-		slices.SortStableFunc(rest, func(a, b Credential) int { return a.LastUsed.Compare(b.LastUsed) })
-		for i, cr := range rest {
-			if sessionDead {
-				for _, left := range rest[i:] {
-					out.Kept = append(out.Kept, KeptCredential{Credential: left, Command: "bitbricks revoke --owner " + leak.Owner.Name,
-						Why: "not revoked: bitbricks' own credential was revoked before it, so nothing more could be done with it"})
-				}
-				errs = append(errs, fmt.Errorf("%d credential(s) of %s were not revoked: bitbricks' own credential had to go first; finish with `bitbricks revoke --owner %s` under another credential",
-					len(rest)-i, leak.Owner.Name, leak.Owner.Name))
-				break
-			}
-			if err := c.revoke(ctx, j, cr); err != nil {
-				out.Failed = append(out.Failed, RevokeFailure{Credential: cr, Error: oneLine(err)})
-				errs = append(errs, err)
-				continue
-			}
-			revoked(cr)
-		}
+	st := &leakState{gone: map[string]bool{}, keep: map[string]bool{}, rotated: map[string]bool{}}
+	errs := c.searchLeak(ctx, leak, j, st, &out)
+	if opts.Rest && out.Stopped == "" {
+		errs = append(errs, c.leakRest(ctx, leak, j, st, opts, &out)...)
 	}
 
 	// 4. The leaked value must be dead.
@@ -359,10 +256,245 @@ func (c *Credentials) RevokeLeaked(ctx context.Context, leak *Leak, opts LeakOpt
 	case isAuth(err):
 		out.Checked = true
 	default:
+		out.CheckError = oneLine(err)
 		errs = append(errs, fmt.Errorf("check that the leaked token %s no longer authenticates: %s", leak.Redacted, oneLine(err)))
 	}
 	leak.value = ""
+	if out.Leaked != "" && out.Checked && !out.StillValid && out.Stopped == "" {
+		leak.state = st // the rest may follow (RevokeLeakRest)
+	}
 	return out, j.done(errors.Join(errs...))
+}
+
+// RevokeLeakRest is steps 2 and 3 of RevokeLeaked for a leak whose leaked
+// token RevokeLeaked (without opts.Rest) revoked and checked dead: the
+// owner's pipeline bindings rotated, then its other credentials revoked,
+// bitbricks' own last. It refuses a leak whose token is not known dead.
+func (c *Credentials) RevokeLeakRest(ctx context.Context, leak *Leak, opts LeakOptions) (LeakRevocation, error) {
+	var out LeakRevocation
+	st := leak.state
+	if st == nil {
+		return out, errors.New("revoke the rest of a leak: the leaked token is not known to be revoked; run bitbricks revoke --leaked")
+	}
+	leak.state = nil
+	j := c.journal()
+	errs := c.leakRest(ctx, leak, j, st, opts, &out)
+	return out, j.done(errors.Join(errs...))
+}
+
+// leakState is what the steps of a leak's containment share: what is gone,
+// what a pipeline now runs on, the bindings already rotated, and whether
+// bitbricks' own credential was among the revoked.
+type leakState struct {
+	gone, keep, rotated map[string]bool
+	sessionDead         bool
+}
+
+// revoked records cr as revoked (and whether it was bitbricks' own).
+func (st *leakState) revoked(ctx context.Context, c *Credentials, leak *Leak, out *LeakRevocation, cr Credential) {
+	st.gone[cr.ID] = true
+	out.Revoked = append(out.Revoked, cr)
+	if leak.Self && !st.sessionDead && !c.sessionAlive(ctx) {
+		st.sessionDead, out.Session = true, cr.ID
+	}
+}
+
+// rotation records what a binding's rotation revoked and created.
+func (st *leakState) rotation(ctx context.Context, c *Credentials, leak *Leak, out *LeakRevocation, res RotationResult) {
+	out.Rotations = append(out.Rotations, res)
+	for _, id := range res.Revoked {
+		if !st.gone[id] && id != res.NewID {
+			st.revoked(ctx, c, leak, out, leak.credential(id))
+		}
+		st.gone[id] = true
+	}
+	if res.NewID != "" && res.Done >= StepWrite {
+		st.keep[res.NewID] = true // the pipeline's new credential (or maybe, after a failed record)
+	}
+}
+
+// holder is the binding whose pipeline may run on t: the one recording it,
+// or one whose variables could not be read and whose credentials t is
+// like.
+func (l *Leak) holder(t Credential) (config.Binding, bool) {
+	for _, b := range l.Bindings {
+		if l.Bound[t.ID] == b.Name || (slices.Contains(l.unread, b.Name) && mayHold(b, t)) {
+			return b, true
+		}
+	}
+	return config.Binding{}, false
+}
+
+// rotationStopped says where a failed rotation stopped, in its own words.
+func rotationStopped(err error) string {
+	var re *RotationError
+	if errors.As(err, &re) {
+		return re.Step.String() + ": " + oneLine(re.Err)
+	}
+	return oneLine(err)
+}
+
+// searchLeak is step 1 of RevokeLeaked: the candidates revoked one at a
+// time until the leaked value stops authenticating.
+func (c *Credentials) searchLeak(ctx context.Context, leak *Leak, j *journal, st *leakState, out *LeakRevocation) []error {
+	var errs []error
+	notTried := func(from []Credential) {
+		for _, t := range from {
+			if !st.gone[t.ID] {
+				out.NotTried = append(out.NotTried, t)
+			}
+		}
+	}
+	// dead checks the leaked value after a revocation: true once it no
+	// longer authenticates; an unanswered check stops the search.
+	dead := func(t Credential, rest []Credential) (bool, bool) {
+		_, err := leak.me(ctx, c)
+		switch {
+		case isAuth(err):
+			out.Leaked = t.ID
+			return true, false
+		case err != nil:
+			out.Stopped = fmt.Sprintf("after %s was revoked, whether the leaked value still authenticates could not be checked (%s)", t.ID, oneLine(err))
+			out.Next = "check the value again with bitbricks revoke --leaked (it stops at once if the value is dead)"
+			notTried(rest)
+			errs = append(errs, fmt.Errorf("check the leaked token %s: %s", leak.Redacted, oneLine(err)))
+			return false, true
+		}
+		out.Searched = append(out.Searched, t)
+		return false, false
+	}
+	for i, t := range leak.Candidates {
+		if st.gone[t.ID] {
+			continue // a rotation of this search revoked it, and the value was checked after
+		}
+		if b, held := leak.holder(t); held && !st.rotated[b.Name] {
+			// The pipeline runs on t: it gets a new credential first.
+			st.rotated[b.Name] = true
+			res, err := c.RotateBinding(ctx, b)
+			if !errors.As(err, new(*FederatedError)) {
+				st.rotation(ctx, c, leak, out, res)
+				if err != nil && res.Done < StepRecord {
+					stopped := rotationStopped(err)
+					out.Stopped = fmt.Sprintf("pipeline %s runs on %s %s and its rotation stopped (%s), so it was not revoked", b.Name, t.Kind, t.ID, stopped)
+					out.Next = "bitbricks rotate " + b.Name + ", then bitbricks revoke --leaked again"
+					notTried(leak.Candidates[i:])
+					return append(errs, fmt.Errorf("binding %s was not rotated (%s)", b.Name, stopped))
+				}
+				if err != nil {
+					errs = append(errs, fmt.Errorf("binding %s: %s", b.Name, rotationStopped(err)))
+				}
+				if st.gone[t.ID] {
+					if found, stop := dead(t, leak.Candidates[i+1:]); found || stop {
+						return errs
+					}
+					continue
+				}
+			}
+			// The binding records a new credential now (or authenticates by
+			// OIDC): t is no longer what its pipeline runs on.
+		}
+		if err := leak.revokeWithLeak(ctx, c, j, t); err != nil {
+			out.Failed = append(out.Failed, RevokeFailure{Credential: t, Error: oneLine(err)})
+			out.Stopped = fmt.Sprintf("revoking %s failed (%s); it may be the leaked one", t.ID, oneLine(err))
+			out.Next = fmt.Sprintf("revoke token %s by hand (workspace settings, Developer, Access tokens) or run bitbricks revoke --leaked again", t.ID)
+			notTried(leak.Candidates[i+1:])
+			return append(errs, err)
+		}
+		st.revoked(ctx, c, leak, out, t)
+		if found, stop := dead(t, leak.Candidates[i+1:]); found || stop {
+			return errs
+		}
+	}
+	return errs
+}
+
+// leakRest is steps 2 and 3 of RevokeLeaked: the owner's bindings rotated,
+// then its other credentials revoked, bitbricks' own last.
+func (c *Credentials) leakRest(ctx context.Context, leak *Leak, j *journal, st *leakState, opts LeakOptions, out *LeakRevocation) []error {
+	var errs []error
+	for _, b := range leak.Bindings {
+		if st.sessionDead {
+			break
+		}
+		if st.rotated[b.Name] {
+			continue // rotated while the leaked token was searched for
+		}
+		st.rotated[b.Name] = true
+		res, err := c.RotateBinding(ctx, b)
+		if errors.As(err, new(*FederatedError)) {
+			continue // nothing stored to keep working: the pipeline authenticates by OIDC
+		}
+		st.rotation(ctx, c, leak, out, res)
+		if err == nil {
+			continue
+		}
+		// The rotation's own "nothing was changed" speaks of the rotation
+		// alone: here other things were changed.
+		stopped := rotationStopped(err)
+		errs = append(errs, fmt.Errorf("binding %s was not rotated (%s)", b.Name, stopped))
+		if slices.Contains(leak.unread, b.Name) {
+			// What the pipeline holds is unknown: keep all it may hold.
+			for _, cr := range append(slices.Clone(leak.Tokens), leak.Secrets...) {
+				if mayHold(b, cr) && !st.gone[cr.ID] && !st.keep[cr.ID] {
+					st.keep[cr.ID] = true
+					out.Kept = append(out.Kept, KeptCredential{Credential: cr, Command: "bitbricks rotate " + b.Name,
+						Why: fmt.Sprintf("pipeline %s may run on it (its variables could not be read) and its rotation stopped (%s)", b.Name, stopped)})
+				}
+			}
+		}
+		for id, name := range leak.Bound {
+			if name != b.Name || (res.NewID != "" && res.Done >= StepWrite) {
+				// Once the new credential is written, the pipeline
+				// runs on it: the old one is neither what it holds
+				// nor a reason to call it broken.
+				continue
+			}
+			kc := KeptCredential{Credential: leak.credential(id), Command: "bitbricks rotate " + b.Name}
+			if st.gone[id] {
+				// Only the leaked token itself goes before its binding's
+				// rotation (when it is not what the pipeline records).
+				kc.Why = fmt.Sprintf("pipeline %s recorded it, it was the leaked token and is revoked, and its rotation stopped (%s): the pipeline fails until it is rotated", b.Name, stopped)
+				out.Broken = append(out.Broken, kc)
+				continue
+			}
+			st.keep[id] = true
+			kc.Why = fmt.Sprintf("pipeline %s still runs on it: its rotation stopped (%s)", b.Name, stopped)
+			out.Kept = append(out.Kept, kc)
+		}
+	}
+	var rest []Credential
+	for _, cr := range append(slices.Clone(leak.Tokens), leak.Secrets...) {
+		if st.gone[cr.ID] || st.keep[cr.ID] {
+			continue
+		}
+		if leak.Protected && !opts.Force {
+			out.Kept = append(out.Kept, KeptCredential{Credential: cr, Command: "bitbricks revoke --leaked --force",
+				Why: leak.Owner.Name + " is in policy.protected: kept without --force"})
+			continue
+		}
+		rest = append(rest, cr)
+	}
+	// bitbricks' own credential is one of the owner's, unknown which:
+	// the most recently used goes last, and the session is checked after each.
+	slices.SortStableFunc(rest, func(a, b Credential) int { return a.LastUsed.Compare(b.LastUsed) })
+	for i, cr := range rest {
+		if st.sessionDead {
+			for _, left := range rest[i:] {
+				out.Kept = append(out.Kept, KeptCredential{Credential: left, Command: "bitbricks revoke --owner " + leak.Owner.Name,
+					Why: "not revoked: bitbricks' own credential was revoked before it, so nothing more could be done with it"})
+			}
+			errs = append(errs, fmt.Errorf("%d credential(s) of %s were not revoked: bitbricks' own credential had to go first; finish with `bitbricks revoke --owner %s` under another credential",
+				len(rest)-i, leak.Owner.Name, leak.Owner.Name))
+			break
+		}
+		if err := c.revoke(ctx, j, cr); err != nil {
+			out.Failed = append(out.Failed, RevokeFailure{Credential: cr, Error: oneLine(err)})
+			errs = append(errs, err)
+			continue
+		}
+		st.revoked(ctx, c, leak, out, cr)
+	}
+	return errs
 }
 
 // credential is the owner's token or secret with id (a bare one if unknown).

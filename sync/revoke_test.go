@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 
@@ -216,44 +217,103 @@ func orphanLeak(t *testing.T, e *credEnv, extra string) (config.Binding, string,
 	return b, recorded, out, err
 }
 
-// A leak whose revocation fails, of a service principal whose binding then
-// rotates and records a new credential but cannot revoke the old ones: the
-// pipeline runs on the new credential, so nothing calls it broken, nor the
-// token the pipeline used to hold "the leaked token"; the run fails because
-// the leak still authenticates.
-func TestLeakNotRevocableRotationRecordedIsNotBroken(t *testing.T) {
+// A leak whose revocation fails stops the search there: the token left may
+// be the leak, so nothing more is revoked (not the token the pipeline runs
+// on, nor the rest), no binding is rotated, and the result says what was and
+// was not done, and what to do next; the leak still authenticates.
+func TestLeakSearchStopsAtAFailedRevocation(t *testing.T) {
 	e := newCredEnv(t)
-	b, _, out, err := orphanLeak(t, e, "")
+	b, recorded, out, err := orphanLeak(t, e, "")
 	if err == nil || !out.StillValid {
 		t.Fatalf("err %v, still valid %v: want an error, the leak still authenticating", err, out.StillValid)
 	}
-	if len(out.Rotations) != 1 || out.Rotations[0].Done < StepRecord {
-		t.Fatalf("rotations %+v, want etl-prod's new credential recorded", out.Rotations)
+	if len(out.Failed) != 1 || out.Stopped == "" || !strings.Contains(out.Stopped, out.Failed[0].Credential.ID) || out.Next == "" {
+		t.Fatalf("failed %+v, stopped %q, next %q: want the one failure named as where the search stopped, and a next step", out.Failed, out.Stopped, out.Next)
+	}
+	if len(out.Rotations) != 0 {
+		t.Errorf("rotations %+v after the search stopped, want none", out.Rotations)
+	}
+	e.org.Mu.Lock()
+	_, alive := e.org.DB.Tokens[recorded]
+	e.org.Mu.Unlock()
+	if !alive {
+		t.Errorf("the pipeline's recorded token %s was revoked, before any rotation of %s", recorded, b.Name)
 	}
 	e.mustWork(t, b)
-	if len(out.Broken) != 0 {
-		t.Errorf("broken %+v: the pipeline runs on its new credential", out.Broken)
+	if !slices.ContainsFunc(out.NotTried, func(c Credential) bool { return c.ID == recorded }) {
+		t.Errorf("not tried %+v, want the recorded %s among them", out.NotTried, recorded)
 	}
-	for _, k := range append(out.Kept, out.Broken...) {
-		if k.Credential.ID != out.Leaked && strings.Contains(k.Why, "it was the leaked token") {
-			t.Errorf("%s: %q, yet the leaked token was %q", k.Credential.ID, k.Why, out.Leaked)
+	for _, r := range out.Revoked {
+		if r.ID == recorded || r.ID == out.Failed[0].Credential.ID {
+			t.Errorf("revoked %s", r.ID)
 		}
 	}
 }
 
-// The same leak, with the rotation failing before it writes: the recorded
-// token was revoked while the leak was searched for (it was not the leak),
-// and the broken pipeline says exactly that.
-func TestLeakNotRevocableRotationFailedNamesWhyBroken(t *testing.T) {
+// The leak is the very token a pipeline runs on, and the pipeline's
+// rotation fails: the token is not revoked before its binding records a new
+// one, so the search stops there, naming the pipeline and the command that
+// lets it go on; the pipeline keeps working.
+func TestLeakOfPipelineTokenWaitsForItsRotation(t *testing.T) {
 	e := newCredEnv(t)
-	_, recorded, out, err := orphanLeak(t, e, ";PUT /2.0/repositories/**=500")
-	if err == nil {
-		t.Fatal("no error, with the leak alive and the pipeline broken")
+	ctx := context.Background()
+	b := e.binding(t, "etl-prod")
+	leaked, recorded := e.bound(b)
+	rules, err := emulator.ParseFaults("PUT /2.0/repositories/**=500")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(out.Broken) != 1 || out.Broken[0].Credential.ID != recorded {
-		t.Fatalf("broken %+v, want the recorded %s", out.Broken, recorded)
+	if err := e.srv.SetFaults(rules); err != nil {
+		t.Fatal(err)
 	}
-	if why := out.Broken[0].Why; strings.Contains(why, "it was the leaked token") || !strings.Contains(why, "searched for") {
-		t.Errorf("broken pipeline: %q, want it revoked while the leak was searched for", why)
+	leak, err := e.creds.FindLeaked(ctx, leaked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.creds.RevokeLeaked(ctx, leak, LeakOptions{Rest: true})
+	if err == nil || !out.StillValid || out.Leaked != "" {
+		t.Fatalf("err %v, still valid %v, leaked %q: want the leak alive and an error", err, out.StillValid, out.Leaked)
+	}
+	e.mustWork(t, b)
+	for _, r := range out.Revoked {
+		if r.ID == recorded {
+			t.Fatalf("the recorded %s was revoked although its binding's rotation failed", recorded)
+		}
+	}
+	if !strings.Contains(out.Stopped, b.Name) || !strings.Contains(out.Stopped, recorded) || !strings.Contains(out.Next, "bitbricks rotate "+b.Name) {
+		t.Errorf("stopped %q, next %q: want the pipeline, its token and bitbricks rotate %s", out.Stopped, out.Next, b.Name)
+	}
+	if len(out.Broken) != 0 {
+		t.Errorf("broken %+v, want none: the pipeline runs on what it recorded", out.Broken)
+	}
+}
+
+// The leak is the token a pipeline runs on, and the rotation works: the
+// binding records a new credential first, then the leaked one goes, and
+// the rest does not rotate the binding a second time.
+func TestLeakOfPipelineTokenRotatesFirst(t *testing.T) {
+	e := newCredEnv(t)
+	ctx := context.Background()
+	b := e.binding(t, "etl-prod")
+	leaked, recorded := e.bound(b)
+	leak, err := e.creds.FindLeaked(ctx, leaked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.creds.RevokeLeaked(ctx, leak, LeakOptions{})
+	if err != nil || out.Leaked != recorded || out.StillValid || len(out.Rotations) != 1 || out.Rotations[0].Done < StepRecord {
+		t.Fatalf("err %v, leaked %q (want %s), still valid %v, rotations %+v", err, out.Leaked, recorded, out.StillValid, out.Rotations)
+	}
+	e.mustWork(t, b)
+	rest, err := e.creds.RevokeLeakRest(ctx, leak, LeakOptions{})
+	if err != nil || len(rest.Rotations) != 0 {
+		t.Errorf("rest: err %v, rotations %+v: want no second rotation", err, rest.Rotations)
+	}
+	e.mustWork(t, b)
+	if left := e.tokens(e.sp("etl-deployer").ID, ""); len(left) != 1 || left[0].ID != out.Rotations[0].NewID {
+		t.Errorf("etl-deployer keeps %d tokens, want only the new pipeline token", len(left))
+	}
+	if _, err := e.creds.RevokeLeakRest(ctx, leak, LeakOptions{}); err == nil {
+		t.Error("the rest revoked twice")
 	}
 }

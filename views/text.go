@@ -56,12 +56,7 @@ func pad(s string, width int) string {
 	return s
 }
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}
+func plural(n int, one, many string) string { return Count(n, one, many) }
 
 // Sanitize makes text that came from Bitbucket or Databricks (display names,
 // group names, comments, reasons built from them) safe to draw on a terminal:

@@ -150,3 +150,20 @@ func MemberLabel(m sync.MemberStatus) string {
 	}
 	return state + " " + Sanitize(m.Principal)
 }
+
+// Count is n with its noun in the right number: "1 token", "2 tokens",
+// "0 credentials". many is the plural; "" adds an s to one.
+func Count(n int, one, many string) string {
+	return fmt.Sprintf("%d %s", n, Plural(n, one, many))
+}
+
+// Plural is the noun for n of them: one for 1, else many ("" adds an s).
+func Plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	if many == "" {
+		return one + "s"
+	}
+	return many
+}

@@ -245,16 +245,19 @@ func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *
 			fmt.Fprintf(s.Err, "     %s %-6s %-20q created %s ago, used %s%s\n", c.ID, c.Kind, c.Comment, views.Age(s.Now().Sub(c.Created)), views.LastUsed(c.LastUsed, s.Now()), note)
 		}
 	}
-	rest := len(leak.Tokens) + len(leak.Secrets) - 1
-	fmt.Fprintf(s.Err, "2. Then, if you confirm it, the other %d credential(s) of %s", rest, o.Name)
+	rest := leak.Rest()
+	fmt.Fprintf(s.Err, "2. Then, if you confirm it, the other %s of %s", views.Count(rest, "credential", ""), o.Name)
 	if len(leak.Bindings) > 0 {
 		names := make([]string, len(leak.Bindings))
 		for i, b := range leak.Bindings {
 			names[i] = b.Name
 		}
-		fmt.Fprintf(s.Err, ", after rotating pipeline binding(s) %s so they keep working", strings.Join(names, ", "))
+		fmt.Fprintf(s.Err, ", after rotating pipeline %s %s so they keep working", views.Plural(len(names), "binding", ""), strings.Join(names, ", "))
 	}
 	fmt.Fprintln(s.Err, ".")
+	if len(leak.Bound) > 0 {
+		fmt.Fprintln(s.Err, "   A token a pipeline runs on goes only after its binding's rotation recorded a new one, even while searching.")
+	}
 	switch {
 	case leak.SelfIsLeak:
 		fmt.Fprintf(s.Err, "   ! the leaked value is the very credential bitbricks is using: once it is revoked bitbricks can do nothing more, so the rest is left for `bitbricks revoke --owner %s` with another credential.\n", o.Name)
@@ -273,7 +276,7 @@ func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *
 			return cancelled(s, err)
 		}
 		if rest > 0 && (!leak.Protected || force) {
-			ok, err := confirmName(s, fmt.Sprintf("Also revoke the other %d credential(s) of %s? Enter keeps them.", rest, o.Name), o.Name)
+			ok, err := confirmName(s, fmt.Sprintf("Also revoke the other %s of %s? Enter keeps them.", views.Count(rest, "credential", ""), o.Name), o.Name)
 			if err != nil {
 				return err
 			}
@@ -281,10 +284,16 @@ func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *
 		}
 	}
 	res, err := svc.RevokeLeaked(ctx, leak, opts)
+	if err != nil && len(res.Revoked) == 0 && len(res.Failed) == 0 && len(res.Rotations) == 0 && !res.Checked && res.Stopped == "" && res.CheckError == "" {
+		return err // nothing was attempted (the lock, read-only): the error says it all
+	}
 	w := s.Out
 	if asJSON {
 		w = s.Err
 	}
+	// Each failure is said once: where the search stopped, in the
+	// rotations, kept and broken lines, or in the revocation report.
+	failed := res.Failed
 	switch {
 	case res.Leaked != "" && len(res.Searched) == 0:
 		fmt.Fprintf(w, "✓ the leaked token %s (%s) was revoked first\n", leak.Redacted, res.Leaked)
@@ -293,21 +302,35 @@ func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *
 		for i, c := range res.Searched {
 			ids[i] = c.ID
 		}
-		fmt.Fprintf(w, "✓ the leaked token %s (%s) was revoked, after %d other token(s) of %s that turned out not to be it: %s\n",
-			leak.Redacted, res.Leaked, len(ids), o.Name, strings.Join(ids, ", "))
-	default:
-		var failed []string
-		for _, f := range res.Failed {
-			if !slices.Contains(failed, f.Credential.ID) && slices.ContainsFunc(leak.Candidates, func(c bbsync.Credential) bool { return c.ID == f.Credential.ID }) {
-				failed = append(failed, f.Credential.ID)
+		fmt.Fprintf(w, "✓ the leaked token %s (%s) was revoked, after %s of %s that turned out not to be it: %s\n",
+			leak.Redacted, res.Leaked, views.Count(len(ids), "other token", ""), o.Name, strings.Join(ids, ", "))
+	case res.Stopped != "":
+		fmt.Fprintf(w, "✗ the leaked token %s was not revoked: %s\n", leak.Redacted, res.Stopped)
+		failed = nil
+		if n := len(res.Revoked); n > 0 {
+			ids := make([]string, n)
+			for i, c := range res.Revoked {
+				ids[i] = c.ID
 			}
-		}
-		if len(failed) > 0 {
-			fmt.Fprintf(w, "✗ the leaked token %s was not revoked: revoking %s of %s failed, and the leak may be %s\n",
-				leak.Redacted, strings.Join(failed, ", "), o.Name, map[bool]string{true: "it", false: "one of them"}[len(failed) == 1])
+			fmt.Fprintf(w, "  done: revoked %s of %s while searching (%s), none of them the leak\n", views.Count(n, "token", ""), o.Name, strings.Join(ids, ", "))
 		} else {
-			fmt.Fprintf(w, "✗ the leaked token %s was not found among the tokens of %s\n", leak.Redacted, o.Name)
+			fmt.Fprintf(w, "  done: nothing revoked\n")
 		}
+		notDone := "the search stopped there"
+		if n := len(res.NotTried); n > 0 {
+			ids := make([]string, n)
+			for i, c := range res.NotTried {
+				ids[i] = c.ID
+			}
+			notDone += fmt.Sprintf(": %s not tried (%s)", views.Count(n, "token", ""), strings.Join(ids, ", "))
+		}
+		if rest > 0 {
+			notDone += fmt.Sprintf("; the other %s of %s not revoked", views.Count(rest, "credential", ""), o.Name)
+		}
+		fmt.Fprintf(w, "  not done: %s\n", notDone)
+		fmt.Fprintf(w, "  next: %s\n", res.Next)
+	default:
+		fmt.Fprintf(w, "✗ the leaked token %s was not found among the tokens of %s\n", leak.Redacted, o.Name)
 	}
 	for _, r := range res.Rotations {
 		if r.Done >= bbsync.StepRecord {
@@ -326,7 +349,7 @@ func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *
 		fmt.Fprintf(w, "● kept %s %s of %s: %s; to finish: `%s`\n", k.Credential.Kind, k.Credential.ID, k.Credential.Owner, k.Why, k.Command)
 	}
 	if !opts.Rest && rest > 0 {
-		fmt.Fprintf(w, "● kept the other %d credential(s) of %s (not confirmed); `bitbricks revoke --owner %s` revokes them\n", rest, o.Name, o.Name)
+		fmt.Fprintf(w, "● kept the other %s of %s (not confirmed); `bitbricks revoke --owner %s` revokes them\n", views.Count(rest, "credential", ""), o.Name, o.Name)
 	}
 	if res.Session != "" {
 		cut := slices.ContainsFunc(res.Kept, func(k bbsync.KeptCredential) bool {
@@ -342,7 +365,7 @@ func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *
 		if rerr := leakJSON(s, leak, res); rerr != nil && err == nil {
 			err = rerr
 		}
-	} else if rerr := report(s, false, res.Revoked, res.Failed); rerr != nil && err == nil {
+	} else if rerr := report(s, false, res.Revoked, failed); rerr != nil && err == nil {
 		err = rerr
 	}
 	switch {
@@ -351,9 +374,19 @@ func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *
 	case res.Checked:
 		fmt.Fprintf(w, "✓ the leaked token %s no longer authenticates (checked with SCIM Me)\n", leak.Redacted)
 	default:
-		fmt.Fprintf(w, "? could not check whether the leaked token %s still authenticates\n", leak.Redacted)
+		fmt.Fprintf(w, "? could not check whether the leaked token %s still authenticates (%s)\n", leak.Redacted, res.CheckError)
 	}
-	return err
+	if err == nil {
+		return nil
+	}
+	// Every failure is on a line above: the last line sums up, once.
+	switch {
+	case res.StillValid || res.Stopped != "":
+		return &exitError{code: 1, err: fmt.Errorf("the leaked token %s may still be alive: see above, and do the next step now", leak.Redacted)}
+	case !res.Checked:
+		return &exitError{code: 1, err: fmt.Errorf("whether the leaked token %s still authenticates is unknown: see above", leak.Redacted)}
+	}
+	return &exitError{code: 1, err: fmt.Errorf("the leaked token %s is dead, but not everything else was done: see above", leak.Redacted)}
 }
 
 // leakJSON is the JSON form of a leak's revocation: what revoke reports,
@@ -386,8 +419,15 @@ func leakJSON(s *ioStreams, leak *bbsync.Leak, res bbsync.LeakRevocation) error 
 		Session    string              `json:"bitbricks_credential_revoked"`
 		StillValid bool                `json:"still_authenticates"`
 		Checked    bool                `json:"checked"`
+		Stopped    string              `json:"search_stopped"`
+		NotTried   []string            `json:"not_tried"`
+		Next       string              `json:"next"`
 	}{Token: leak.Redacted, Owner: leak.Owner.Name, Leaked: res.Leaked, Session: res.Session, StillValid: res.StillValid, Checked: res.Checked,
-		Searched: []string{}, Revoked: []revokedCredential{}, Failed: []revokedCredential{}, Rotations: []rotation{}, Kept: []kept{}, Broken: []kept{}}
+		Searched: []string{}, Revoked: []revokedCredential{}, Failed: []revokedCredential{}, Rotations: []rotation{}, Kept: []kept{}, Broken: []kept{},
+		Stopped: res.Stopped, NotTried: []string{}, Next: res.Next}
+	for _, c := range res.NotTried {
+		out.NotTried = append(out.NotTried, c.ID)
+	}
 	for _, c := range res.Searched {
 		out.Searched = append(out.Searched, c.ID)
 	}

@@ -239,29 +239,52 @@ func TestLeakOfTheCredentialBitbricksUses(t *testing.T) {
 	assertNoSecrets(t, o, r.out, r.err)
 }
 
-// A leaked token whose revocation fails: the output says it was not revoked
-// and names the token whose revocation failed, rather than that the leak was
-// "not found"; the run exits 1 and the pipeline, rotated, is not called
-// broken.
+// A leaked token whose revocation fails: the search stops there (the token
+// left may be the leak), so nothing else is revoked, not the token the
+// pipeline runs on, and no binding is rotated; the output says it was not
+// revoked, names the token whose revocation failed, what was and was not
+// done and the next step, says the failure once, and exits 1.
 func TestLeakWhoseRevocationFailsIsNamed(t *testing.T) {
 	o := newTestOrg(t)
 	smoke, _ := tokenByComment(o, "etl-deployer", "smoke test")
+	recorded := variableOf(o, "etl-prod", "DATABRICKS_TOKEN_ID")
 	o.srv.SetFaults([]emulator.FaultRule{
 		{Route: "/api/2.0/token-management/tokens/" + smoke.ID, Method: "DELETE", Kind: emulator.Fault500},
 		{Route: "/api/2.0/token/delete", Method: "POST", Kind: emulator.Fault500},
 	})
 	r := runCLI(t, o.env, smoke.Value+"\n", "revoke", "--leaked", "--yes", "--config", o.cfg)
+	t.Logf("stdout:\n%s\nstderr:\n%s", r.out, r.err)
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1 (the leak still authenticates)\n%s\n%s", r.code, r.out, r.err)
 	}
 	if !strings.Contains(r.out, "was not revoked: revoking "+smoke.ID) || strings.Contains(r.out, "was not found") {
 		t.Errorf("stdout does not say which revocation failed:\n%s", r.out)
 	}
-	if !strings.Contains(r.out, "STILL AUTHENTICATES") {
-		t.Errorf("stdout does not say the leak still authenticates:\n%s", r.out)
+	for _, want := range []string{"STILL AUTHENTICATES", "  done: nothing revoked", "  not done: the search stopped there: 2 tokens not tried", "  next: revoke token " + smoke.ID} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.out)
+		}
 	}
-	if strings.Contains(r.out, "the pipeline fails until") {
-		t.Errorf("a rotated pipeline is called broken:\n%s", r.out)
+	if !strings.Contains(r.err, "may still be alive") {
+		t.Errorf("the last line does not say the leak may be alive:\n%s", r.err)
+	}
+	if _, ok := tokenByComment(o, "etl-deployer", "bitbricks:etl-prod"); !ok || variableOf(o, "etl-prod", "DATABRICKS_TOKEN_ID") != recorded {
+		t.Errorf("etl-prod's tokens or record changed after the search stopped")
+	}
+	o.org.Mu.Lock()
+	_, recordedAlive := o.org.DB.Tokens[recorded]
+	o.org.Mu.Unlock()
+	if !recordedAlive {
+		t.Errorf("the pipeline's recorded token %s was revoked after the search failed", recorded)
+	}
+	// The injected failure, said once.
+	if n := strings.Count(r.out+r.err, "injected by the emulator"); n != 1 {
+		t.Errorf("the failure is said %d times, want once:\n%s\n%s", n, r.out, r.err)
+	}
+	for _, never := range []string{"~ rotated", "the pipeline fails until", "- revoked"} {
+		if strings.Contains(r.out, never) {
+			t.Errorf("stdout says %q after the search stopped:\n%s", never, r.out)
+		}
 	}
 	assertNoSecrets(t, o, r.out, r.err)
 }
