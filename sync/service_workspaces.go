@@ -177,12 +177,26 @@ func (s *Service) readParts(ctx context.Context, progress func(string)) (*Snapsh
 			progress(name + ": " + msg)
 		}
 	}
+	// Bitbucket and the Atlassian directory are read once for the run,
+	// whatever the number of workspaces (shared_reads.go).
+	var bb BitbucketSource
+	var atl AtlassianSource
+	if len(parts) > 0 {
+		bb, atl = shareBitbucket(parts[0].svc.src.Bitbucket), shareAtlassian(parts[0].svc.src.Atlassian)
+	}
 	var wg gosync.WaitGroup
 	for i, p := range parts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			snap, err := Read(ctx, p.svc.src, p.svc.Config(), say(p.name))
+			src := p.svc.src
+			if src.Bitbucket == parts[0].svc.src.Bitbucket {
+				src.Bitbucket = bb
+			}
+			if src.Atlassian == parts[0].svc.src.Atlassian {
+				src.Atlassian = atl
+			}
+			snap, err := Read(ctx, src, p.svc.Config(), say(p.name))
 			if err == nil {
 				snap.Leftovers = FindLeftovers(snap, p.svc.Config(), p.svc.Config().Audit.File)
 				p.svc.mu.Lock()

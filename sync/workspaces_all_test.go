@@ -201,3 +201,35 @@ func TestPlaceWorkspaces(t *testing.T) {
 		}
 	}
 }
+
+// TestBitbucketReadOncePerRun: a read over two workspaces asks Bitbucket
+// and the Atlassian directory exactly what a read of one asks: their
+// answers are shared by the workspaces of a run.
+func TestBitbucketReadOncePerRun(t *testing.T) {
+	tw := newTwoWorkspaces(t)
+	ctx := context.Background()
+	_, _, one := tw.part(t, emulator.DemoWorkspace)
+	two := tw.service(t)
+	count := func(svc *Service) (bb, atl int64) {
+		tw.srv.ResetStats()
+		if _, err := svc.Read(ctx); err != nil {
+			t.Fatal(err)
+		}
+		st := tw.srv.Stats()
+		return st.Families["bitbucket"], st.Families["atlassian"]
+	}
+	bb1, atl1 := count(one)
+	bb2, atl2 := count(two)
+	t.Logf("Bitbucket requests: one workspace %d, two workspaces %d; Atlassian: %d, %d", bb1, bb2, atl1, atl2)
+	if bb1 == 0 || bb2 != bb1 {
+		t.Errorf("Bitbucket requests: one workspace %d, two workspaces %d; want equal", bb1, bb2)
+	}
+	if atl2 != atl1 {
+		t.Errorf("Atlassian requests: one workspace %d, two workspaces %d; want equal", atl1, atl2)
+	}
+	// A second read of the same service reads Bitbucket afresh (nothing is
+	// kept from one run to the next).
+	if again, _ := count(two); again != bb2 {
+		t.Errorf("second read: %d Bitbucket requests, want %d", again, bb2)
+	}
+}
