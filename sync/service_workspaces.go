@@ -182,8 +182,9 @@ func (s *Service) readParts(ctx context.Context, progress func(string)) (*Snapsh
 	var bb BitbucketSource
 	var atl AtlassianSource
 	if len(parts) > 0 {
-		bb, atl = shareBitbucket(parts[0].svc.src.Bitbucket), shareAtlassian(parts[0].svc.src.Atlassian)
+		bb, atl = shareBitbucket(parts[0].svc.src.Bitbucket, len(parts)), shareAtlassian(parts[0].svc.src.Atlassian, len(parts))
 	}
+	type settler interface{ settle(context.Context, int) }
 	var wg gosync.WaitGroup
 	for i, p := range parts {
 		wg.Add(1)
@@ -196,7 +197,12 @@ func (s *Service) readParts(ctx context.Context, progress func(string)) (*Snapsh
 			if src.Atlassian == parts[0].svc.src.Atlassian {
 				src.Atlassian = atl
 			}
-			snap, err := Read(ctx, src, p.svc.Config(), say(p.name))
+			snap, err := Read(context.WithValue(ctx, partKey{}, i), src, p.svc.Config(), say(p.name))
+			for _, x := range []any{bb, atl} {
+				if st, ok := x.(settler); ok {
+					st.settle(ctx, i) // this workspace asks nothing more of the run's rounds
+				}
+			}
 			if err == nil {
 				snap.Leftovers = FindLeftovers(snap, p.svc.Config(), p.svc.Config().Audit.File)
 				p.svc.mu.Lock()

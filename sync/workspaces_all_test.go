@@ -216,6 +216,11 @@ func TestBitbucketReadOncePerRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		st := tw.srv.Stats()
+		for r, n := range st.Routes {
+			if strings.HasPrefix(r, "bitbucket ") || strings.HasPrefix(r, "atlassian ") {
+				t.Logf("  %s: %d", r, n)
+			}
+		}
 		return st.Families["bitbucket"], st.Families["atlassian"]
 	}
 	bb1, atl1 := count(one)
