@@ -46,10 +46,18 @@ const (
 	ReasonMissingUser MemberReason = "missing_user"
 	// Not added: the Databricks user is inactive.
 	ReasonInactiveUser MemberReason = "inactive_user"
-	// Not added: an account user not assigned to this workspace.
+	// Not added, or in the group but unable to reach the workspace: an
+	// account user not assigned to this workspace, whom the plan cannot
+	// assign (one workspace, or no account access).
 	ReasonNotAssigned MemberReason = "not_assigned"
 	// Unresolved: the Bitbucket account has no email.
 	ReasonUnresolvedIdentity MemberReason = "unresolved_identity"
+	// Added or in the group, but not assigned to this workspace (so it cannot
+	// reach it): the plan assigns it (assign_workspace, several workspaces).
+	ReasonAssignWorkspace MemberReason = "assign_workspace"
+	// Removed, and its own assignment to this workspace taken back
+	// (unassign_workspace, prune, several workspaces).
+	ReasonUnassignWorkspace MemberReason = "unassign_workspace"
 )
 
 // MemberStatus is the planner's account of one principal of a mapped

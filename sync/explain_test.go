@@ -17,6 +17,7 @@ func TestMemberReasons(t *testing.T) {
 		reason    MemberReason
 		detail    string // a part of the detail
 		change    string // the change id, when the plan makes one
+		several   bool   // dev of several workspaces, with account access
 	}{
 		{name: "added", principal: "bob@acme.com", state: MemberAdd, reason: ReasonInBitbucketGroup,
 			detail: "in Bitbucket group data-engineers", change: "add_member/de-team/bob@acme.com"},
@@ -59,6 +60,19 @@ func TestMemberReasons(t *testing.T) {
 			principal: "bob@acme.com", state: MemberNotAdded, reason: ReasonInactiveUser, detail: "inactive"},
 		{name: "not assigned", setup: func(s *Snapshot, _ *Group, _ *BitbucketGroup, _ *bool) { s.Users["u-bob"].Assigned = false },
 			principal: "bob@acme.com", state: MemberNotAdded, reason: ReasonNotAssigned, detail: "not assigned to this workspace"},
+		{name: "in the group, cannot reach the workspace", setup: func(s *Snapshot, _ *Group, _ *BitbucketGroup, _ *bool) { s.Users["u-alice"].Assigned = false },
+			principal: "alice@acme.com", state: MemberInSync, reason: ReasonNotAssigned, detail: "not assigned to this workspace, so it cannot reach it"},
+		{name: "in the group, assigned by the plan", several: true, setup: func(s *Snapshot, _ *Group, _ *BitbucketGroup, _ *bool) { s.Users["u-alice"].Assigned = false },
+			principal: "alice@acme.com", state: MemberInSync, reason: ReasonAssignWorkspace, detail: "the plan assigns it (assign_workspace/alice@acme.com)"},
+		{name: "added and assigned by the plan", several: true, setup: func(s *Snapshot, _ *Group, _ *BitbucketGroup, _ *bool) { s.Users["u-bob"].Assigned = false },
+			principal: "bob@acme.com", state: MemberAdd, reason: ReasonAssignWorkspace, detail: "in Bitbucket group data-engineers; not assigned to this workspace",
+			change: "add_member/de-team/bob@acme.com"},
+		{name: "removed and unassigned", several: true, setup: func(s *Snapshot, de *Group, _ *BitbucketGroup, _ *bool) {
+			de.Members = append(de.Members, planMember("carol"))
+			s.AssignmentsKnown = true
+			s.Assignments = map[string]Assignment{"u-carol": {PrincipalID: "u-carol", UserName: "carol@acme.com", Permissions: []string{"USER"}}}
+		}, principal: "carol@acme.com", state: MemberRemove, reason: ReasonUnassignWorkspace, detail: "the plan also unassigns it (unassign_workspace/carol@acme.com)",
+			change: "remove_member/de-team/carol@acme.com"},
 		{name: "unresolved", setup: func(_ *Snapshot, _ *Group, bg *BitbucketGroup, _ *bool) {
 			bg.Members = append(bg.Members, Account{AccountID: "aid-ghost", UUID: "{ghost}", DisplayName: "Ghost"})
 		}, principal: "{ghost}", state: MemberUnresolved, reason: ReasonUnresolvedIdentity, detail: "no email for Bitbucket account aid-ghost"},
@@ -70,6 +84,9 @@ func TestMemberReasons(t *testing.T) {
 				tc.setup(snap, snap.DBGroups["de-team"], snap.Groups["data-engineers"], &prune)
 			}
 			cfg.Mappings[0].Prune = prune
+			if tc.several {
+				cfg.Databricks.Workspace, snap.AccountAccess = "dev", true
+			}
 			p := ComputePlan(snap, cfg, planNow)
 			var got *MemberStatus
 			n := 0

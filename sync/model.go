@@ -56,6 +56,12 @@ type Snapshot struct {
 	MaxTokenDays  int                          // workspace maxTokenLifetimeDays; 0 = no limit
 	AccountAccess bool                         // account SCIM reachable with the credentials in use
 	ProxyAccess   bool                         // workspace-proxied account SCIM answers (which groups it may change: Group.ProxyAccess)
+	// Assignments are the workspace's account permission assignments made
+	// to users directly, by user id (read with several workspaces, account
+	// access and a pruning mapping: unassign_workspace). AssignmentsKnown is
+	// false when they were not read, or could not be, or were implausible.
+	Assignments      map[string]Assignment
+	AssignmentsKnown bool
 
 	// Bindings are what the snapshot knows about each pipeline binding, by name.
 	Bindings map[string]*BindingState

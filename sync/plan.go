@@ -63,11 +63,13 @@ func ComputePlan(snap *Snapshot, cfg *config.Config, now time.Time) Plan {
 	targets := mappingTargets(cfg)
 	desiredAnywhere := map[string]bool{}
 	var clean []*Group // mapped groups whose members and sources are all known
+	allComplete := true
 	for _, t := range targets {
 		desired, complete := pl.desired(t)
 		for e := range desired {
 			desiredAnywhere[e] = true
 		}
+		allComplete = allComplete && complete
 		if pl.groupUnknown(t) {
 			continue
 		}
@@ -77,6 +79,7 @@ func ComputePlan(snap *Snapshot, cfg *config.Config, now time.Time) Plan {
 			clean = append(clean, g)
 		}
 	}
+	pl.unassignments(desiredAnywhere, allComplete)
 	if !snap.TokensKnown {
 		pl.find(FindingUnknownSource, "Databricks tokens", "", "token management could not be read; token rules skipped")
 	} else {
@@ -358,8 +361,8 @@ func (pl *planner) membership(t *groupTarget, desired map[string][]string, compl
 				GroupID: groupID, PrincipalID: u.ID, Route: route,
 			}
 			changes = append(changes, c)
-			statuses = append(statuses, MemberStatus{Group: t.name, Principal: c.Principal, PrincipalType: PrincipalUser, PrincipalID: u.ID,
-				State: MemberAdd, Reason: ReasonInBitbucketGroup, Detail: why, ChangeID: c.ID})
+			statuses = append(statuses, pl.reachable(MemberStatus{Group: t.name, Principal: c.Principal, PrincipalType: PrincipalUser, PrincipalID: u.ID,
+				State: MemberAdd, Reason: ReasonInBitbucketGroup, Detail: why, ChangeID: c.ID}))
 		}
 	}
 
@@ -389,8 +392,8 @@ func (pl *planner) membership(t *groupTarget, desired map[string][]string, compl
 				kept(m, name, ReasonUserNameUnknown, fmt.Sprintf("not in the Databricks users list (id %s), so its userName is unknown", m.ID))
 				continue
 			case len(desired[strings.ToLower(name)]) > 0:
-				pl.member(MemberStatus{Group: t.name, Principal: name, PrincipalType: m.Type, PrincipalID: m.ID,
-					State: MemberInSync, Reason: ReasonInBitbucketGroup, Detail: "in " + strings.Join(desired[strings.ToLower(name)], ", ")})
+				pl.member(pl.reachable(MemberStatus{Group: t.name, Principal: name, PrincipalType: m.Type, PrincipalID: m.ID,
+					State: MemberInSync, Reason: ReasonInBitbucketGroup, Detail: "in " + strings.Join(desired[strings.ToLower(name)], ", ")}))
 				continue
 			case pl.cfg.IsProtected(name):
 				kept(m, name, ReasonProtected, "listed in policy.protected")

@@ -124,6 +124,7 @@ func Read(ctx context.Context, src Sources, cfg *config.Config, progress func(st
 	account := g.GoAfter(r.account, me)
 	proxy := g.GoAfter(r.proxy, me)
 	g.GoAfter(r.accountUsers, account)
+	g.GoAfter(r.assignments, account, users)
 	g.GoAfter(r.tokens, me)
 	g.GoAfter(r.maxTokenDays, me)
 	if src.Atlassian != nil {
