@@ -101,7 +101,7 @@ func (j *journal) intent(ctx context.Context, action, target string) error {
 	if a == nil {
 		return nil
 	}
-	ev := AuditEvent{Time: j.c.now().UTC(), Operator: j.c.Operator, Action: action, Target: target, Result: ResultIntent}
+	ev := AuditEvent{Time: j.c.now().UTC(), Operator: j.c.Operator, Action: action, Target: j.c.auditTarget(target), Result: ResultIntent}
 	if err := a.Append(ctx, ev); err != nil {
 		return &AuditWriteError{Where: a.Where(), Err: err}
 	}
@@ -124,7 +124,7 @@ func (j *journal) write(action, target, result, msg string) {
 	if a == nil {
 		return
 	}
-	ev := AuditEvent{Time: j.c.now().UTC(), Operator: j.c.Operator, Action: action, Target: target, Result: result, Error: msg}
+	ev := AuditEvent{Time: j.c.now().UTC(), Operator: j.c.Operator, Action: action, Target: j.c.auditTarget(target), Result: result, Error: msg}
 	if aerr := a.Append(context.Background(), ev); aerr != nil {
 		j.c.log().Error("audit log not written", "action", action, "target", target, "err", aerr)
 		if j.err == nil {

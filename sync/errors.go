@@ -58,10 +58,11 @@ func ExitCode(err error) int {
 	var f *FederationRefusal
 	var ro *ReadOnlyError
 	var force *ForceError
+	var choice *WorkspaceChoiceError
 	switch {
 	case err == nil:
 		return 0
-	case errors.As(err, &g), errors.As(err, &held), errors.As(err, &stale), errors.As(err, &f), errors.As(err, &ro), errors.As(err, &force):
+	case errors.As(err, &g), errors.As(err, &held), errors.As(err, &stale), errors.As(err, &f), errors.As(err, &ro), errors.As(err, &force), errors.As(err, &choice):
 		return 3
 	}
 	return 1

@@ -64,16 +64,18 @@ const (
 // BindingFederation is one binding's federation status and what moving it
 // takes. It holds no credential value.
 type BindingFederation struct {
-	Binding          string           `json:"binding"`
-	Workspace        string           `json:"workspace"` // Bitbucket workspace
-	Repository       string           `json:"repository"`
-	Environment      string           `json:"environment"`
-	Variable         string           `json:"variable"`
-	ServicePrincipal string           `json:"service_principal"`
-	Credential       string           `json:"credential"`    // pat or oauth-secret, as configured
-	CredentialID     string           `json:"credential_id"` // recorded in <VARIABLE>_ID; "" when none
-	Created          time.Time        `json:"credential_created,omitzero"`
-	Status           FederationStatus `json:"status"`
+	Binding   string `json:"binding"`
+	Workspace string `json:"workspace"` // Bitbucket workspace
+	// DatabricksWorkspace is the binding's Databricks workspace, with several.
+	DatabricksWorkspace string           `json:"databricks_workspace,omitempty"`
+	Repository          string           `json:"repository"`
+	Environment         string           `json:"environment"`
+	Variable            string           `json:"variable"`
+	ServicePrincipal    string           `json:"service_principal"`
+	Credential          string           `json:"credential"`    // pat or oauth-secret, as configured
+	CredentialID        string           `json:"credential_id"` // recorded in <VARIABLE>_ID; "" when none
+	Created             time.Time        `json:"credential_created,omitzero"`
+	Status              FederationStatus `json:"status"`
 	// CanFederate says whether phase 1 can run; Why says why not (or, when
 	// it can, what the status means).
 	CanFederate bool   `json:"can_federate"`

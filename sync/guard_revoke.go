@@ -60,6 +60,9 @@ func (e *ForceError) Error() string {
 // CheckRevocations says, for each of creds, what makes its revocation need
 // --force. Only the credentials that need it are returned.
 func (s *Service) CheckRevocations(ctx context.Context, creds []Credential) ([]RevokeCheck, error) {
+	if len(s.parts) > 0 {
+		return s.checkRevocationsParts(ctx, creds)
+	}
 	c, err := s.credentials(ctx)
 	if err != nil {
 		return nil, err
@@ -104,6 +107,9 @@ func (c *Credentials) checkRevocations(ctx context.Context, creds []Credential) 
 
 // LookupToken finds one token by id without revoking it, its owner named.
 func (s *Service) LookupToken(ctx context.Context, id string) (Credential, error) {
+	if len(s.parts) > 0 {
+		return s.lookupTokenParts(ctx, id)
+	}
 	c, err := s.credentials(ctx)
 	if err != nil {
 		return Credential{}, err
@@ -134,6 +140,9 @@ func (c *Credentials) lookupToken(ctx context.Context, id string) (Credential, e
 // LookupSecret finds one OAuth secret of a service principal without
 // revoking it.
 func (s *Service) LookupSecret(ctx context.Context, servicePrincipal, id string) (Credential, error) {
+	if len(s.parts) > 0 {
+		return s.lookupSecretParts(ctx, servicePrincipal, id)
+	}
 	c, err := s.credentials(ctx)
 	if err != nil {
 		return Credential{}, err

@@ -47,6 +47,9 @@ type Leak struct {
 	// Protected is true when the owner is in policy.protected: the rest of
 	// its credentials is revoked only with Force.
 	Protected bool
+	// Workspace is the Databricks workspace the value authenticates at,
+	// with several ("" with one).
+	Workspace string
 
 	value  string     // the leaked value, kept only in memory for the revocation
 	unread []string   // bindings whose variables could not be read

@@ -195,6 +195,9 @@ type Credential struct {
 	Created   time.Time
 	Expiry    time.Time // zero: never expires
 	LastUsed  time.Time // zero: never used (or unknown)
+	// Workspace is the Databricks workspace a token lives in, or the one an
+	// account-level OAuth secret was listed through, with several ("" with one).
+	Workspace string
 }
 
 // BindingState is what the snapshot read for one pipeline binding.

@@ -272,6 +272,11 @@ func (s *Service) Apply(ctx context.Context, plan Plan, obs Observer) ([]Result,
 // plan (see the package function CheckSavedPlan): the plan to apply, or a
 // *StalePlanError (exit 3) naming the changes that no longer hold.
 func (s *Service) CheckSavedPlan(ctx context.Context, saved SavedPlan) (SavedPlanCheck, error) {
+	if len(s.parts) > 0 {
+		if err := s.checkSavedScope(saved); err != nil {
+			return SavedPlanCheck{}, err
+		}
+	}
 	snap, fresh, err := s.Load(ctx)
 	if err != nil {
 		return SavedPlanCheck{}, err
@@ -322,6 +327,9 @@ func (s *Service) Tokens(ctx context.Context, filter InventoryFilter) ([]Credent
 
 // RevokeToken revokes one token (PAT or on-behalf-of) by id, audited.
 func (s *Service) RevokeToken(ctx context.Context, id string) (Credential, error) {
+	if len(s.parts) > 0 {
+		return s.revokeTokenParts(ctx, id)
+	}
 	c, err := s.credentials(ctx)
 	if err != nil {
 		return Credential{}, err
@@ -337,6 +345,9 @@ func (s *Service) RevokeToken(ctx context.Context, id string) (Credential, error
 // RevokeSecret revokes one OAuth secret of a service principal (display
 // name or application id), audited.
 func (s *Service) RevokeSecret(ctx context.Context, servicePrincipal, id string) (Credential, error) {
+	if len(s.parts) > 0 {
+		return s.revokeSecretParts(ctx, servicePrincipal, id)
+	}
 	c, err := s.credentials(ctx)
 	if err != nil {
 		return Credential{}, err
@@ -353,6 +364,9 @@ func (s *Service) RevokeSecret(ctx context.Context, servicePrincipal, id string)
 // principal, without revoking anything: the front end shows it, confirms,
 // then calls RevokeCredentials with the list.
 func (s *Service) OwnerCredentials(ctx context.Context, owner string) (Owned, error) {
+	if len(s.parts) > 0 {
+		return s.ownerCredentialsParts(ctx, owner)
+	}
 	c, err := s.credentials(ctx)
 	if err != nil {
 		return Owned{}, err
@@ -379,6 +393,9 @@ func (s *Service) OwnerBindings(p Principal) []config.Binding {
 // RevokeCredentials revokes exactly creds, audited one line each; the
 // failures are in the Revocation and joined in the error.
 func (s *Service) RevokeCredentials(ctx context.Context, creds []Credential) (Revocation, error) {
+	if len(s.parts) > 0 {
+		return s.revokeCredentialsParts(ctx, creds)
+	}
 	c, err := s.credentials(ctx)
 	if err != nil {
 		return Revocation{}, err
@@ -395,6 +412,9 @@ func (s *Service) RevokeCredentials(ctx context.Context, creds []Credential) (Re
 // and the bindings rotated first, changing nothing. The value is never kept,
 // logged or returned.
 func (s *Service) FindLeaked(ctx context.Context, value string) (*Leak, error) {
+	if len(s.parts) > 0 {
+		return s.findLeakedParts(ctx, value)
+	}
 	c, err := s.credentials(ctx)
 	if err != nil {
 		return nil, err
@@ -409,6 +429,9 @@ func (s *Service) FindLeaked(ctx context.Context, value string) (*Leak, error) {
 func (s *Service) RevokeLeaked(ctx context.Context, leak *Leak, opts LeakOptions) (LeakRevocation, error) {
 	if leak == nil {
 		return LeakRevocation{}, errors.New("revoke leaked token: trace it first")
+	}
+	if len(s.parts) > 0 {
+		return s.revokeLeakedParts(ctx, leak, opts)
 	}
 	c, err := s.credentials(ctx)
 	if err != nil {
@@ -440,6 +463,9 @@ func (s *Service) Binding(name string) (config.Binding, error) {
 // each with why, and the sources that could not be read (a binding whose
 // part is unknown is not known to be due).
 func (s *Service) DueBindings(ctx context.Context) ([]DueBinding, []Problem, error) {
+	if len(s.parts) > 0 {
+		return s.dueBindingsParts(ctx)
+	}
 	snap, err := s.Read(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -450,6 +476,9 @@ func (s *Service) DueBindings(ctx context.Context) ([]DueBinding, []Problem, err
 // Rotate rotates the binding called name by the rotation protocol, each
 // step audited.
 func (s *Service) Rotate(ctx context.Context, name string) (RotationResult, error) {
+	if len(s.parts) > 0 {
+		return s.rotateParts(ctx, name)
+	}
 	b, err := s.Binding(name)
 	if err != nil {
 		return RotationResult{}, err
@@ -491,16 +520,14 @@ func (s *Service) Remap(ctx context.Context, index int, group string) error {
 	if err != nil {
 		return err
 	}
-	return s.Writing(ctx, "re-map", func(ctx context.Context) error {
+	old := cfg.Mappings[index]
+	return s.editingConfig(ctx, "re-map", old, func(ctx context.Context) error {
 		if err := writeFileAtomic(cfg.Path, out); err != nil {
 			return fmt.Errorf("re-map: %w", err)
 		}
-		s.mu.Lock()
-		s.cfg = next
-		s.mu.Unlock()
-		old := cfg.Mappings[index]
+		s.setConfig(next)
 		ev := AuditEvent{Time: s.now().UTC(), Operator: op, Action: "remap",
-			Target: fmt.Sprintf("mapping %s: %s -> %s", old.BitbucketGroup, old.DatabricksGroup, group), Result: ResultApplied}
+			Target: fmt.Sprintf("mapping %s: %s -> %s", old.BitbucketGroup, old.DatabricksGroup, group) + s.mappingScope(old), Result: ResultApplied}
 		if s.src.Audit != nil && next.Audit.File == cfg.Audit.File {
 			return s.src.Audit.Append(ctx, ev)
 		}

@@ -12,11 +12,14 @@ func (s *Service) Pipelines(ctx context.Context) ([]BindingFederation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Federations(snap, s.Config()), nil
+	return s.Federations(snap), nil
 }
 
 // Federations is every binding's federation status in snap (pure).
 func (s *Service) Federations(snap *Snapshot) []BindingFederation {
+	if len(s.parts) > 0 && len(snap.Workspaces) > 0 {
+		return s.federationsParts(snap)
+	}
 	return Federations(snap, s.Config())
 }
 
@@ -24,6 +27,9 @@ func (s *Service) Federations(snap *Snapshot) []BindingFederation {
 // (created unless in place, audited, under the write lock) and the step
 // snippet. dryRun changes nothing and takes no lock.
 func (s *Service) Federate(ctx context.Context, name string, dryRun bool) (FederationResult, error) {
+	if len(s.parts) > 0 {
+		return s.federateParts(ctx, name, dryRun)
+	}
 	b, err := s.Binding(name)
 	if err != nil {
 		return FederationResult{}, err
@@ -47,6 +53,9 @@ func (s *Service) Federate(ctx context.Context, name string, dryRun bool) (Feder
 // name and what it would delete and revoke; a *FederationRefusal (exit 3)
 // when the evidence is missing. It changes nothing.
 func (s *Service) FinishEvidence(ctx context.Context, name string) (FinishPlan, error) {
+	if len(s.parts) > 0 {
+		return s.finishEvidenceParts(ctx, name)
+	}
 	b, err := s.Binding(name)
 	if err != nil {
 		return FinishPlan{}, err
@@ -63,6 +72,9 @@ func (s *Service) FinishEvidence(ctx context.Context, name string) (FinishPlan, 
 // front end that wants the evidence read under the same lock wraps both
 // calls in Writing.
 func (s *Service) FinishFederation(ctx context.Context, plan FinishPlan) (FinishResult, error) {
+	if len(s.parts) > 0 {
+		return s.finishFederationParts(ctx, plan)
+	}
 	b, err := s.Binding(plan.Binding)
 	if err != nil {
 		return FinishResult{}, err

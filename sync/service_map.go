@@ -33,15 +33,13 @@ func (s *Service) Map(ctx context.Context, bitbucketGroup, databricksGroup strin
 	if err != nil {
 		return err
 	}
-	return s.Writing(ctx, "map", func(ctx context.Context) error {
+	return s.editingConfig(ctx, "map", config.Mapping{}, func(ctx context.Context) error {
 		if err := writeFileAtomic(cfg.Path, out); err != nil {
 			return fmt.Errorf("map: %w", err)
 		}
-		s.mu.Lock()
-		s.cfg = next
-		s.mu.Unlock()
+		s.setConfig(next)
 		ev := AuditEvent{Time: s.now().UTC(), Operator: op, Action: "map",
-			Target: fmt.Sprintf("mapping %s -> %s", bitbucketGroup, databricksGroup), Result: ResultApplied}
+			Target: fmt.Sprintf("mapping %s -> %s", bitbucketGroup, databricksGroup) + s.mappingScope(config.Mapping{}), Result: ResultApplied}
 		if s.src.Audit != nil && next.Audit.File == cfg.Audit.File {
 			return s.src.Audit.Append(ctx, ev)
 		}

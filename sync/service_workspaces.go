@@ -290,7 +290,11 @@ func (s *Service) applyParts(ctx context.Context, plan Plan, obs Observer) ([]Re
 		if len(sub.Changes) == 0 {
 			continue
 		}
-		rs, err := p.svc.Apply(ctx, sub, obs)
+		var rs []Result
+		err := s.inPart(ctx, p, "apply", func(ctx context.Context) (err error) {
+			rs, err = p.svc.Apply(ctx, sub, obs)
+			return err
+		})
 		for _, r := range rs {
 			r.ID = p.name + ":" + r.ID
 			results = append(results, r)
@@ -304,21 +308,7 @@ func (s *Service) applyParts(ctx context.Context, plan Plan, obs Observer) ([]Re
 
 // writingParts holds the write lock of every active workspace around fn.
 func (s *Service) writingParts(ctx context.Context, command string, fn func(context.Context) error) error {
-	parts := s.activeParts()
-	var hold func(i int, ctx context.Context) error
-	hold = func(i int, ctx context.Context) error {
-		if i == len(parts) {
-			return fn(ctx)
-		}
-		p := parts[i].svc
-		op, err := p.operator(ctx)
-		if err != nil {
-			return err
-		}
-		return p.src.Writing(ctx, WriteLockOptions{StateDir: p.stateDir, Timeout: p.lockTimeout, Command: command,
-			Operator: op, Now: p.now, Log: p.log}, func(ctx context.Context) error { return hold(i+1, ctx) })
-	}
-	return hold(0, ctx)
+	return s.writingIn(ctx, command, s.activeParts(), fn)
 }
 
 // workspaceInventory is the credential inventory of every workspace of

@@ -15,11 +15,12 @@ import (
 // to the service's LockTimeout, then return a *LockHeldError (exit 3)
 // naming the holder.
 func (s *Service) Writing(ctx context.Context, command string, fn func(context.Context) error) error {
+	if len(s.parts) > 0 {
+		// Each workspace's lock, those the context holds already skipped.
+		return s.writingParts(ctx, command, fn)
+	}
 	if holdsWriteLock(ctx) {
 		return fn(ctx)
-	}
-	if len(s.parts) > 0 {
-		return s.writingParts(ctx, command, fn)
 	}
 	op, err := s.operator(ctx)
 	if err != nil {
@@ -33,10 +34,17 @@ func (s *Service) Writing(ctx context.Context, command string, fn func(context.C
 // read-then-write sequence is not one function: it returns the context to
 // do the work with (cancelled if the lease is lost) and a release to defer.
 func (s *Service) HoldWriteLock(ctx context.Context, command string) (context.Context, func(), error) {
+	return s.holdLock(ctx, func(ctx context.Context, fn func(context.Context) error) error {
+		return s.Writing(ctx, command, fn)
+	})
+}
+
+// holdLock holds the lock writing takes until the release it returns.
+func (s *Service) holdLock(ctx context.Context, writing func(context.Context, func(context.Context) error) error) (context.Context, func(), error) {
 	held := make(chan context.Context, 1)
 	done, release := make(chan error, 1), make(chan struct{})
 	go func() {
-		done <- s.Writing(ctx, command, func(work context.Context) error {
+		done <- writing(ctx, func(work context.Context) error {
 			held <- work
 			<-release
 			return nil

@@ -3,6 +3,7 @@ package views
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -49,7 +50,14 @@ func RenderPipelinesText(w io.Writer, bfs []sync.BindingFederation, now time.Tim
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  BINDING\tWORKSPACE\tREPOSITORY\tVARIABLE\tKIND\tAGE\tSTATUS\tFEDERATE")
+	// With several Databricks workspaces, each binding's comes after its
+	// name (WORKSPACE is the Bitbucket workspace).
+	several := slices.ContainsFunc(bfs, func(bf sync.BindingFederation) bool { return bf.DatabricksWorkspace != "" })
+	if several {
+		fmt.Fprintln(tw, "  BINDING\tDATABRICKS\tWORKSPACE\tREPOSITORY\tVARIABLE\tKIND\tAGE\tSTATUS\tFEDERATE")
+	} else {
+		fmt.Fprintln(tw, "  BINDING\tWORKSPACE\tREPOSITORY\tVARIABLE\tKIND\tAGE\tSTATUS\tFEDERATE")
+	}
 	for _, bf := range bfs {
 		repo := bf.Repository
 		if bf.Environment != "" {
@@ -62,7 +70,11 @@ func RenderPipelinesText(w io.Writer, bfs []sync.BindingFederation, now time.Tim
 		if bf.Status == sync.FederationFederated {
 			variable = "-"
 		}
-		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", FederationGlyph(bf.Status), Sanitize(bf.Binding), Sanitize(bf.Workspace),
+		name := Sanitize(bf.Binding)
+		if several {
+			name += "\t" + Sanitize(bf.DatabricksWorkspace)
+		}
+		fmt.Fprintf(tw, "%s %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", FederationGlyph(bf.Status), name, Sanitize(bf.Workspace),
 			Sanitize(repo), Sanitize(variable), Sanitize(bf.Credential), age, bf.Status, CanFederate(bf))
 	}
 	if err := tw.Flush(); err != nil {

@@ -3,6 +3,7 @@ package views
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,13 +52,21 @@ func RenderTokensText(w io.Writer, list []sync.CredentialStatus, opts TokensOpti
 		rows = append(rows, []string{Sanitize(s.ID), OwnerLabel(s.Owner, s.OwnerID), KindName(s.Kind), QuoteComment(s.Comment), Age(s.Age),
 			Expiry(s.Expiry, opts.Now), LastUsed(s.LastUsed, opts.Now), ""})
 	}
+	ageCol := 4 // right-aligned
+	// With several workspaces, each credential's workspace comes first.
+	if slices.ContainsFunc(list, func(s sync.CredentialStatus) bool { return s.Workspace != "" }) {
+		rows[0] = append([]string{"WORKSPACE"}, rows[0]...)
+		for i, s := range list {
+			rows[i+1] = append([]string{Sanitize(s.Workspace)}, rows[i+1]...)
+		}
+		ageCol++
+	}
 	widths := make([]int, len(rows[0]))
 	for _, r := range rows {
 		for i, cell := range r {
 			widths[i] = max(widths[i], len([]rune(cell)))
 		}
 	}
-	const ageCol = 4 // right-aligned
 	for i, r := range rows {
 		var b strings.Builder
 		for j, cell := range r[:len(r)-1] {

@@ -106,8 +106,23 @@ only their first and last four characters (dapi…1a2b).`,
 				return err
 			}
 			// The list shown, the confirmation and the revocation happen under
-			// one write lock: no other writer changes them meanwhile.
-			ctx, release, err := e.svc.HoldWriteLock(cmd.Context(), "revoke")
+			// one write lock: no other writer changes them meanwhile. With
+			// several workspaces, the locks of those it revokes in only.
+			var scope []string
+			switch {
+			case tokenID != "":
+				scope, err = e.svc.WorkspacesOfToken(cmd.Context(), tokenID)
+			case secretID != "":
+				scope = e.svc.WorkspacesOfSecrets()
+			case owner != "":
+				scope, err = e.svc.WorkspacesOfOwner(cmd.Context(), owner)
+			default:
+				scope, err = e.svc.WorkspacesOfLeak(cmd.Context(), value)
+			}
+			if err != nil {
+				return err
+			}
+			ctx, release, err := e.svc.HoldWriteLockIn(cmd.Context(), "revoke", scope)
 			if err != nil {
 				return err
 			}
@@ -123,7 +138,7 @@ only their first and last four characters (dapi…1a2b).`,
 					return err
 				}
 				if !yes {
-					if ok, err := confirm(s, fmt.Sprintf("Revoke token %s of %s?", tokenID, cr.Owner)); err != nil || !ok {
+					if ok, err := confirm(s, fmt.Sprintf("Revoke token %s of %s%s?", tokenID, cr.Owner, inWorkspace(cr.Workspace))); err != nil || !ok {
 						return cancelled(s, err)
 					}
 				}
@@ -171,7 +186,7 @@ only their first and last four characters (dapi…1a2b).`,
 				}
 				for _, b := range e.svc.OwnerBindings(owned.Principal) {
 					fmt.Fprintf(s.Err, "  warning: pipeline binding %s (%s, variable %s) uses %s and stops working; to replace a leaked credential without breaking it, use `bitbricks revoke --leaked` or `bitbricks rotate %s`\n",
-						b.Name, b.Repository, b.Variable, owned.Principal.Name, b.Name)
+						b.Name+inWorkspace(b.Workspace), b.Repository, b.Variable, owned.Principal.Name, b.Name)
 				}
 				if !yes {
 					if ok, err := confirmName(s, fmt.Sprintf("Revoke all %d credentials of %s?", len(owned.Credentials), owned.Principal.Name), owned.Principal.Name); err != nil || !ok {
@@ -232,7 +247,7 @@ func guardRevocation(ctx context.Context, s *ioStreams, svc *bbsync.Service, cre
 // separately, then what happened, truthfully, line by line.
 func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *bbsync.Leak, yes, force, asJSON bool) error {
 	o := leak.Owner
-	fmt.Fprintf(s.Err, "Token %s belongs to %s (%s).\n", leak.Redacted, o.Name, strings.ReplaceAll(string(o.Type), "_", " "))
+	fmt.Fprintf(s.Err, "Token %s belongs to %s (%s)%s.\n", leak.Redacted, o.Name, strings.ReplaceAll(string(o.Type), "_", " "), inWorkspace(leak.Workspace))
 	if len(leak.Candidates) == 1 {
 		fmt.Fprintf(s.Err, "1. First, the leaked token: %s, the only token of %s.\n", leak.Candidates[0].ID, o.Name)
 	} else {
@@ -408,6 +423,7 @@ func leakJSON(s *ioStreams, leak *bbsync.Leak, res bbsync.LeakRevocation) error 
 	}
 	out := struct {
 		Token      string              `json:"token"`
+		Workspace  string              `json:"workspace,omitempty"`
 		Owner      string              `json:"owner"`
 		Leaked     string              `json:"leaked_token_id"`
 		Searched   []string            `json:"revoked_while_searching"`
@@ -422,7 +438,7 @@ func leakJSON(s *ioStreams, leak *bbsync.Leak, res bbsync.LeakRevocation) error 
 		Stopped    string              `json:"search_stopped"`
 		NotTried   []string            `json:"not_tried"`
 		Next       string              `json:"next"`
-	}{Token: leak.Redacted, Owner: leak.Owner.Name, Leaked: res.Leaked, Session: res.Session, StillValid: res.StillValid, Checked: res.Checked,
+	}{Token: leak.Redacted, Workspace: leak.Workspace, Owner: leak.Owner.Name, Leaked: res.Leaked, Session: res.Session, StillValid: res.StillValid, Checked: res.Checked,
 		Searched: []string{}, Revoked: []revokedCredential{}, Failed: []revokedCredential{}, Rotations: []rotation{}, Kept: []kept{}, Broken: []kept{},
 		Stopped: res.Stopped, NotTried: []string{}, Next: res.Next}
 	for _, c := range res.NotTried {
@@ -432,7 +448,7 @@ func leakJSON(s *ioStreams, leak *bbsync.Leak, res bbsync.LeakRevocation) error 
 		out.Searched = append(out.Searched, c.ID)
 	}
 	for _, c := range res.Revoked {
-		out.Revoked = append(out.Revoked, revokedCredential{ID: c.ID, Kind: string(c.Kind), Owner: c.Owner})
+		out.Revoked = append(out.Revoked, revokedCredential{ID: c.ID, Kind: string(c.Kind), Owner: c.Owner, Workspace: c.Workspace})
 	}
 	for _, f := range res.Failed {
 		out.Failed = append(out.Failed, revokedCredential{ID: f.Credential.ID, Kind: string(f.Credential.Kind), Owner: f.Credential.Owner, Error: f.Error})
@@ -497,7 +513,14 @@ func listCredentials(s *ioStreams, owner string, creds []bbsync.Credential) {
 	fmt.Fprintf(s.Err, "%s holds %d credential(s):\n", owner, len(creds))
 	now := s.Now()
 	for _, c := range creds {
-		fmt.Fprintf(s.Err, "  %-34s %-6s %-24s created %s ago, last used %s\n", c.ID, views.KindName(c.Kind), views.QuoteComment(c.Comment), views.Age(now.Sub(c.Created)), views.LastUsed(c.LastUsed, now))
+		ws := ""
+		switch {
+		case c.Workspace != "" && c.Kind == bbsync.CredentialOAuthSecret:
+			ws = fmt.Sprintf("%-12s ", "(account)")
+		case c.Workspace != "":
+			ws = fmt.Sprintf("%-12s ", views.Sanitize(c.Workspace))
+		}
+		fmt.Fprintf(s.Err, "  %s%-34s %-6s %-24s created %s ago, last used %s\n", ws, c.ID, views.KindName(c.Kind), views.QuoteComment(c.Comment), views.Age(now.Sub(c.Created)), views.LastUsed(c.LastUsed, now))
 	}
 }
 
@@ -512,26 +535,45 @@ type revokedCredential struct {
 	Kind  string `json:"kind"`
 	Owner string `json:"owner"`
 	Error string `json:"error,omitempty"`
+	// Workspace is the Databricks workspace, with several.
+	Workspace string `json:"workspace,omitempty"`
+}
+
+// inWorkspace is " in workspace NAME", or "" with one workspace.
+func inWorkspace(name string) string {
+	if name == "" {
+		return ""
+	}
+	return " in workspace " + views.Sanitize(name)
+}
+
+// where says where c lives, with several workspaces: a token in its
+// workspace, an OAuth secret in the account.
+func where(c bbsync.Credential) string {
+	if c.Workspace != "" && c.Kind == bbsync.CredentialOAuthSecret {
+		return " (account-level)"
+	}
+	return inWorkspace(c.Workspace)
 }
 
 func report(s *ioStreams, asJSON bool, revoked []bbsync.Credential, failed []bbsync.RevokeFailure) error {
 	if asJSON {
 		r := revokeReport{Revoked: []revokedCredential{}, Failed: []revokedCredential{}}
 		for _, c := range revoked {
-			r.Revoked = append(r.Revoked, revokedCredential{ID: c.ID, Kind: string(c.Kind), Owner: c.Owner})
+			r.Revoked = append(r.Revoked, revokedCredential{ID: c.ID, Kind: string(c.Kind), Owner: c.Owner, Workspace: c.Workspace})
 		}
 		for _, f := range failed {
-			r.Failed = append(r.Failed, revokedCredential{ID: f.Credential.ID, Kind: string(f.Credential.Kind), Owner: f.Credential.Owner, Error: f.Error})
+			r.Failed = append(r.Failed, revokedCredential{ID: f.Credential.ID, Kind: string(f.Credential.Kind), Owner: f.Credential.Owner, Error: f.Error, Workspace: f.Credential.Workspace})
 		}
 		enc := json.NewEncoder(s.Out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
 	for _, c := range revoked {
-		fmt.Fprintf(s.Out, "- revoked %s %s of %s\n", c.Kind, c.ID, c.Owner)
+		fmt.Fprintf(s.Out, "- revoked %s %s of %s%s\n", c.Kind, c.ID, c.Owner, where(c))
 	}
 	for _, f := range failed {
-		fmt.Fprintf(s.Out, "✗ could not revoke %s %s of %s: %s\n", f.Credential.Kind, f.Credential.ID, f.Credential.Owner, f.Error)
+		fmt.Fprintf(s.Out, "✗ could not revoke %s %s of %s%s: %s\n", f.Credential.Kind, f.Credential.ID, f.Credential.Owner, where(f.Credential), f.Error)
 	}
 	if len(failed) > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("%d of %d credentials could not be revoked (see above)", len(failed), len(failed)+len(revoked))}
@@ -573,9 +615,14 @@ credential is missing.`,
 			if !due {
 				command = "rotate " + args[0]
 			}
+			// With several workspaces, the locks of the bindings' workspaces.
+			scope, err := e.svc.WorkspacesOfBindings(args...)
+			if err != nil {
+				return fmt.Errorf("rotate: %w", err)
+			}
 			// Which bindings are due is read under the write lock too, so two
 			// runs never rotate the same binding one after the other.
-			ctx, release, err := e.svc.HoldWriteLock(cmd.Context(), command)
+			ctx, release, err := e.svc.HoldWriteLockIn(cmd.Context(), command, scope)
 			if err != nil {
 				return err
 			}
@@ -607,7 +654,7 @@ credential is missing.`,
 				return bbsync.CheckProblems(problems)
 			}
 			for _, d := range todo {
-				fmt.Fprintf(s.Err, "%s %s (%s, %s): %s\n", bbsync.ActionRotateCredential.Glyph(), d.Binding.Name, d.Binding.ServicePrincipal, d.Binding.Credential, d.Reason)
+				fmt.Fprintf(s.Err, "%s %s (%s, %s%s): %s\n", bbsync.ActionRotateCredential.Glyph(), d.Binding.Name, d.Binding.ServicePrincipal, d.Binding.Credential, inWorkspace(d.Binding.Workspace), d.Reason)
 			}
 			if !yes {
 				if ok, err := confirm(s, fmt.Sprintf("Rotate %d binding(s)?", len(todo))); err != nil || !ok {
@@ -619,7 +666,7 @@ credential is missing.`,
 			var errs []error
 			for _, d := range todo {
 				res, err := e.svc.Rotate(ctx, d.Binding.Name)
-				o := rotationOutcome{Binding: d.Binding.Name, NewID: res.NewID, Done: res.Done.String(), Revoked: res.Revoked, Deferred: res.Deferred, Status: "applied"}
+				o := rotationOutcome{Binding: d.Binding.Name, Workspace: d.Binding.Workspace, NewID: res.NewID, Done: res.Done.String(), Revoked: res.Revoked, Deferred: res.Deferred, Status: "applied"}
 				if err != nil {
 					o.Status, o.Error = "failed", oneLine(err.Error())
 					errs = append(errs, err)
@@ -638,11 +685,13 @@ credential is missing.`,
 }
 
 type rotationOutcome struct {
-	Binding string   `json:"binding"`
-	Status  string   `json:"status"`
-	NewID   string   `json:"new_credential_id"`
-	Done    string   `json:"last_step"`
-	Revoked []string `json:"revoked"`
+	Binding string `json:"binding"`
+	// Workspace is the binding's Databricks workspace, with several.
+	Workspace string   `json:"workspace,omitempty"`
+	Status    string   `json:"status"`
+	NewID     string   `json:"new_credential_id"`
+	Done      string   `json:"last_step"`
+	Revoked   []string `json:"revoked"`
 	// Deferred says why older credentials were left for the next rotation.
 	Deferred string `json:"deferred,omitempty"`
 	Error    string `json:"error"`
@@ -663,7 +712,7 @@ func rotateReport(s *ioStreams, asJSON bool, rs []rotationOutcome, problems []bb
 			fmt.Fprintf(s.Out, "✗ %s: %s\n", r.Binding, r.Error)
 			continue
 		}
-		fmt.Fprintf(s.Out, "%s rotated %s: new credential %s recorded; %d older revoked\n", bbsync.ActionRotateCredential.Glyph(), r.Binding, r.NewID, len(r.Revoked))
+		fmt.Fprintf(s.Out, "%s rotated %s%s: new credential %s recorded; %d older revoked\n", bbsync.ActionRotateCredential.Glyph(), r.Binding, inWorkspace(r.Workspace), r.NewID, len(r.Revoked))
 		if r.Deferred != "" {
 			fmt.Fprintf(s.Out, "  %s\n", r.Deferred)
 		}

@@ -171,7 +171,11 @@ changes nothing.`,
 // finishFederation is phase 2: the evidence and what it will do are read
 // and shown under the write lock, confirmed, then done under the same lock.
 func finishFederation(cmd *cobra.Command, s *ioStreams, e *engine, asJSON bool, name string, yes bool) error {
-	ctx, release, err := e.svc.HoldWriteLock(cmd.Context(), "federate "+name+" --finish")
+	scope, err := e.svc.WorkspacesOfBindings(name)
+	if err != nil {
+		return err
+	}
+	ctx, release, err := e.svc.HoldWriteLockIn(cmd.Context(), "federate "+name+" --finish", scope)
 	if err != nil {
 		return err
 	}

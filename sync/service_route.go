@@ -1,0 +1,712 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	gosync "sync"
+
+	"github.com/bitbricks/bitbricks/config"
+)
+
+// The credential commands over several workspaces.
+//
+// With several workspaces the Service routes each credential operation to
+// the part of the workspace it concerns: a token lives in one workspace
+// (its id is that workspace's), so revoking it by id searches every active
+// workspace and acts in the one that holds it; an owner's credentials are
+// listed and revoked workspace by workspace, each with that workspace's
+// guards; a leaked value is traced in the workspace it authenticates at; a
+// pipeline binding names its workspace, where its rotation and federation
+// happen. An OAuth secret of a service principal belongs to the account:
+// it is read and revoked through the first active workspace, and every
+// workspace's bindings are checked for it.
+//
+// Each write holds the write lock of the workspaces it writes to, and only
+// those: the WorkspacesOf* methods name them before anything is locked, so
+// a front end takes exactly those locks (HoldWriteLockIn) for its
+// read-confirm-write sequence; a write routed to a workspace whose lock the
+// context does not hold takes that lock itself.
+
+// WorkspaceChoiceError refuses an operation that fits several workspaces
+// when it must act in one: nothing was changed (exit code 3).
+type WorkspaceChoiceError struct {
+	What       string   // "token 0e9c…"
+	Workspaces []string // where it was found
+}
+
+func (e *WorkspaceChoiceError) Error() string {
+	return fmt.Sprintf("refused: %s is in several workspaces (%s), so nothing was revoked: name one with --workspace",
+		e.What, strings.Join(e.Workspaces, ", "))
+}
+
+// SavedPlanScopeError refuses a saved plan with changes in workspaces the
+// run does not cover (`--workspace`): a saved plan is applied whole or not
+// at all, so nothing was applied (exit code 3).
+type SavedPlanScopeError struct {
+	Outside []string // the saved plan's workspaces outside the run
+	Changes int      // its changes there
+	Covered []string // the workspaces the run covers
+}
+
+func (e *SavedPlanScopeError) Error() string {
+	return fmt.Sprintf("refused: the saved plan has %d change(s) in workspace(s) %s, outside --workspace %s, so nothing was applied: apply it without --workspace, or save a plan with the same --workspace",
+		e.Changes, strings.Join(e.Outside, ", "), strings.Join(e.Covered, " --workspace "))
+}
+
+// heldKey carries the names of the workspaces whose write lock a context
+// holds (several workspaces only).
+type heldKey struct{}
+
+func heldWorkspaces(ctx context.Context) []string {
+	held, _ := ctx.Value(heldKey{}).([]string)
+	return held
+}
+
+// writingIn holds the write lock of each of parts the context does not
+// hold yet, in config order, around fn.
+func (s *Service) writingIn(ctx context.Context, command string, parts []workspacePart, fn func(context.Context) error) error {
+	held := heldWorkspaces(ctx)
+	var todo []workspacePart
+	for _, p := range s.parts {
+		if slices.ContainsFunc(parts, func(q workspacePart) bool { return q.name == p.name }) && !slices.Contains(held, p.name) {
+			todo = append(todo, p)
+		}
+	}
+	var hold func(i int, ctx context.Context) error
+	hold = func(i int, ctx context.Context) error {
+		if i == len(todo) {
+			return fn(ctx)
+		}
+		p := todo[i]
+		op, err := p.svc.operator(ctx)
+		if err != nil {
+			return err
+		}
+		return p.svc.src.Writing(ctx, WriteLockOptions{StateDir: p.svc.stateDir, Timeout: p.svc.lockTimeout, Command: command,
+			Operator: op, Now: p.svc.now, Log: p.svc.log}, func(ctx context.Context) error {
+			now := append(slices.Clone(heldWorkspaces(ctx)), p.name)
+			return hold(i+1, context.WithValue(ctx, heldKey{}, now))
+		})
+	}
+	return hold(0, ctx)
+}
+
+// inPart runs fn with the write lock of part p held.
+func (s *Service) inPart(ctx context.Context, p workspacePart, command string, fn func(context.Context) error) error {
+	return s.writingIn(ctx, command, []workspacePart{p}, fn)
+}
+
+// HoldWriteLockIn is HoldWriteLock holding the locks of the named
+// workspaces only (as the WorkspacesOf* methods name them). With one
+// workspace, or no names, it is HoldWriteLock.
+func (s *Service) HoldWriteLockIn(ctx context.Context, command string, workspaces []string) (context.Context, func(), error) {
+	if len(s.parts) == 0 || len(workspaces) == 0 {
+		return s.HoldWriteLock(ctx, command)
+	}
+	var parts []workspacePart
+	for _, name := range workspaces {
+		p, err := s.activePart(name)
+		if err != nil {
+			return ctx, func() {}, err
+		}
+		parts = append(parts, p)
+	}
+	return s.holdLock(ctx, func(ctx context.Context, fn func(context.Context) error) error {
+		return s.writingIn(ctx, command, parts, fn)
+	})
+}
+
+// activePart is the part of the named workspace, which the run covers.
+func (s *Service) activePart(name string) (workspacePart, error) {
+	active := s.activeParts()
+	i := slices.IndexFunc(active, func(p workspacePart) bool { return p.name == name })
+	if i >= 0 {
+		return active[i], nil
+	}
+	if slices.Contains(s.Workspaces(), name) {
+		names := make([]string, len(active))
+		for i, p := range active {
+			names[i] = p.name
+		}
+		return workspacePart{}, fmt.Errorf("workspace %s is outside this run (--workspace %s)", name, strings.Join(names, " --workspace "))
+	}
+	return workspacePart{}, fmt.Errorf("no workspace %s in databricks.workspaces (%s)", name, strings.Join(s.Workspaces(), ", "))
+}
+
+func partNames(parts []workspacePart) []string {
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = p.name
+	}
+	return out
+}
+
+// Tokens by id.
+
+// WorkspacesOfToken names the one workspace holding the token id (nil with
+// one workspace): a *WorkspaceChoiceError when several active workspaces
+// hold a token with that id, the not-found error naming the workspaces
+// searched when none does.
+func (s *Service) WorkspacesOfToken(ctx context.Context, id string) ([]string, error) {
+	if len(s.parts) == 0 {
+		return nil, nil
+	}
+	p, err := s.tokenPart(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return []string{p.name}, nil
+}
+
+// tokenPart is the one active part whose workspace holds token id.
+func (s *Service) tokenPart(ctx context.Context, id string) (workspacePart, error) {
+	parts := s.activeParts()
+	found := make([]bool, len(parts))
+	errs := make([]error, len(parts))
+	var wg gosync.WaitGroup
+	for i, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := p.svc.credentials(ctx)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			ts, err := c.Databricks.Tokens(ctx)
+			if err != nil {
+				errs[i] = fmt.Errorf("workspace %s: search its tokens for %s: %w", p.name, id, err)
+				return
+			}
+			found[i] = slices.ContainsFunc(ts, func(t Credential) bool { return t.ID == id })
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return workspacePart{}, err
+	}
+	var in []workspacePart
+	for i, p := range parts {
+		if found[i] {
+			in = append(in, p)
+		}
+	}
+	switch len(in) {
+	case 0:
+		return workspacePart{}, fmt.Errorf("no token %s in workspaces %s: already revoked or expired? (`bitbricks tokens` lists them)", id, strings.Join(partNames(parts), ", "))
+	case 1:
+		return in[0], nil
+	}
+	return workspacePart{}, &WorkspaceChoiceError{What: "token " + id, Workspaces: partNames(in)}
+}
+
+func (s *Service) lookupTokenParts(ctx context.Context, id string) (Credential, error) {
+	p, err := s.tokenPart(ctx, id)
+	if err != nil {
+		return Credential{}, err
+	}
+	cr, err := p.svc.LookupToken(ctx, id)
+	cr.Workspace = p.name
+	return cr, err
+}
+
+func (s *Service) revokeTokenParts(ctx context.Context, id string) (Credential, error) {
+	p, err := s.tokenPart(ctx, id)
+	if err != nil {
+		return Credential{}, err
+	}
+	var cr Credential
+	err = s.inPart(ctx, p, "revoke --token-id "+id, func(ctx context.Context) (err error) {
+		cr, err = p.svc.RevokeToken(ctx, id)
+		return err
+	})
+	cr.Workspace = p.name
+	return cr, err
+}
+
+// OAuth secrets (account-level).
+
+// WorkspacesOfSecrets names the workspace OAuth secrets, which belong to
+// the account, are read and revoked through: the first active one (nil
+// with one workspace).
+func (s *Service) WorkspacesOfSecrets() []string {
+	if len(s.parts) == 0 {
+		return nil
+	}
+	return []string{s.activeParts()[0].name}
+}
+
+func (s *Service) secretPart() workspacePart { return s.activeParts()[0] }
+
+func (s *Service) lookupSecretParts(ctx context.Context, servicePrincipal, id string) (Credential, error) {
+	p := s.secretPart()
+	cr, err := p.svc.LookupSecret(ctx, servicePrincipal, id)
+	cr.Workspace = p.name
+	return cr, err
+}
+
+func (s *Service) revokeSecretParts(ctx context.Context, servicePrincipal, id string) (Credential, error) {
+	p := s.secretPart()
+	var cr Credential
+	err := s.inPart(ctx, p, "revoke --secret-id "+id, func(ctx context.Context) (err error) {
+		cr, err = p.svc.RevokeSecret(ctx, servicePrincipal, id)
+		return err
+	})
+	cr.Workspace = p.name
+	return cr, err
+}
+
+// Guards.
+
+// checkRevocationsParts checks each credential with the guards of its
+// workspace; an OAuth secret (the account's) with those of every
+// workspace, since a binding of any of them may hold it.
+func (s *Service) checkRevocationsParts(ctx context.Context, creds []Credential) ([]RevokeCheck, error) {
+	var out []RevokeCheck
+	for _, cr := range creds {
+		parts := s.parts
+		if isTokenKind(cr.Kind) {
+			i := slices.IndexFunc(s.parts, func(p workspacePart) bool { return p.name == cr.Workspace })
+			if i < 0 {
+				return nil, fmt.Errorf("token %s names no workspace of databricks.workspaces (%q)", cr.ID, cr.Workspace)
+			}
+			parts = s.parts[i : i+1]
+		}
+		rc := RevokeCheck{Credential: cr}
+		for _, p := range parts {
+			checks, err := p.svc.CheckRevocations(ctx, []Credential{cr})
+			if err != nil {
+				return nil, fmt.Errorf("workspace %s: %w", p.name, err)
+			}
+			for _, c := range checks {
+				rc.Protected = rc.Protected || c.Protected
+				rc.Self = rc.Self || c.Self
+				if rc.Binding == "" {
+					rc.Binding = c.Binding
+				}
+			}
+		}
+		if rc.NeedsForce() {
+			out = append(out, rc)
+		}
+	}
+	return out, nil
+}
+
+// Every credential of an owner.
+
+// WorkspacesOfOwner names the active workspaces where owner holds
+// credentials (nil with one workspace); an owner none of them knows is an
+// error.
+func (s *Service) WorkspacesOfOwner(ctx context.Context, owner string) ([]string, error) {
+	if len(s.parts) == 0 {
+		return nil, nil
+	}
+	o, err := s.ownerCredentialsParts(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range s.activeParts() {
+		if slices.ContainsFunc(o.Credentials, func(c Credential) bool { return c.Workspace == p.name }) {
+			out = append(out, p.name)
+		}
+	}
+	return out, nil
+}
+
+// ownerCredentialsParts lists owner's credentials in every active
+// workspace, each naming its workspace; the account's OAuth secrets once,
+// through the first workspace that lists them.
+func (s *Service) ownerCredentialsParts(ctx context.Context, owner string) (Owned, error) {
+	parts := s.activeParts()
+	owned := make([]Owned, len(parts))
+	errs := make([]error, len(parts))
+	var wg gosync.WaitGroup
+	for i, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			owned[i], errs[i] = p.svc.OwnerCredentials(ctx, owner)
+		}()
+	}
+	wg.Wait()
+	var out Owned
+	var notFound []string
+	seen := map[string]bool{}
+	var unknown []string
+	for i, p := range parts {
+		if err := errs[i]; err != nil {
+			if strings.HasPrefix(err.Error(), "no Databricks user or service principal") {
+				notFound = append(notFound, p.name)
+				continue
+			}
+			return Owned{}, fmt.Errorf("workspace %s: %w", p.name, err)
+		}
+		o := owned[i]
+		if out.Principal.ID == "" {
+			out.Principal = o.Principal
+		}
+		for _, c := range o.Credentials {
+			if !isTokenKind(c.Kind) {
+				if seen[c.ID] {
+					continue
+				}
+				seen[c.ID] = true
+			}
+			c.Workspace = p.name
+			out.Credentials = append(out.Credentials, c)
+		}
+		if o.Unknown != "" {
+			unknown = append(unknown, p.name+": "+o.Unknown)
+		}
+		for _, pr := range o.Problems {
+			if !slices.Contains(out.Problems, pr) {
+				out.Problems = append(out.Problems, pr)
+			}
+		}
+	}
+	if len(notFound) == len(parts) {
+		return Owned{}, fmt.Errorf("no Databricks user or service principal %q in workspaces %s (users by userName, service principals by display name or application id)", owner, strings.Join(notFound, ", "))
+	}
+	out.Unknown = strings.Join(unknown, "; ")
+	return out, nil
+}
+
+// revokeCredentialsParts revokes each credential in its workspace, under
+// that workspace's write lock.
+func (s *Service) revokeCredentialsParts(ctx context.Context, creds []Credential) (Revocation, error) {
+	var out Revocation
+	var errs []error
+	for _, p := range s.parts {
+		var mine []Credential
+		for _, c := range creds {
+			if c.Workspace == p.name {
+				mine = append(mine, c)
+			}
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		var rev Revocation
+		err := s.inPart(ctx, p, "revoke", func(ctx context.Context) (err error) {
+			rev, err = p.svc.RevokeCredentials(ctx, mine)
+			return err
+		})
+		for _, c := range rev.Revoked {
+			c.Workspace = p.name
+			out.Revoked = append(out.Revoked, c)
+		}
+		for _, f := range rev.Failed {
+			f.Credential.Workspace = p.name
+			out.Failed = append(out.Failed, f)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("workspace %s: %w", p.name, err))
+		}
+	}
+	for _, c := range creds {
+		if !slices.ContainsFunc(s.parts, func(p workspacePart) bool { return p.name == c.Workspace }) {
+			out.Failed = append(out.Failed, RevokeFailure{Credential: c, Error: "names no workspace of databricks.workspaces"})
+			errs = append(errs, fmt.Errorf("%s %s names no workspace of databricks.workspaces", c.Kind, c.ID))
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// Leaked values.
+
+// WorkspacesOfLeak names the workspace the leaked value authenticates at
+// (nil with one workspace); a value that authenticates at none of the
+// active workspaces is an error. The value is never kept.
+func (s *Service) WorkspacesOfLeak(ctx context.Context, value string) ([]string, error) {
+	if len(s.parts) == 0 {
+		return nil, nil
+	}
+	p, err := s.leakPart(ctx, value)
+	if err != nil {
+		return nil, err
+	}
+	return []string{p.name}, nil
+}
+
+// leakPart is the active part whose workspace the value authenticates at
+// (a personal access token authenticates at its own workspace only).
+func (s *Service) leakPart(ctx context.Context, value string) (workspacePart, error) {
+	value = strings.TrimSpace(value)
+	probe := &Leak{Redacted: Redact(value), value: value}
+	parts := s.activeParts()
+	for _, p := range parts {
+		c, err := p.svc.credentials(ctx)
+		if err != nil {
+			return workspacePart{}, err
+		}
+		_, err = probe.me(ctx, c)
+		switch {
+		case err == nil:
+			return p, nil
+		case !isAuth(err):
+			return workspacePart{}, fmt.Errorf("workspace %s: look up the owner of token %s: %w", p.name, probe.Redacted, err)
+		}
+	}
+	return workspacePart{}, fmt.Errorf("the token %s does not authenticate at any of the workspaces %s: already revoked, expired, or not of these workspaces", probe.Redacted, strings.Join(partNames(parts), ", "))
+}
+
+func (s *Service) findLeakedParts(ctx context.Context, value string) (*Leak, error) {
+	p, err := s.leakPart(ctx, value)
+	if err != nil {
+		return nil, err
+	}
+	leak, err := p.svc.FindLeaked(ctx, value)
+	if err != nil {
+		return nil, fmt.Errorf("workspace %s: %w", p.name, err)
+	}
+	leak.Workspace = p.name
+	for _, list := range [][]Credential{leak.Tokens, leak.Secrets, leak.Candidates} {
+		for i := range list {
+			list[i].Workspace = p.name
+		}
+	}
+	return leak, nil
+}
+
+func (s *Service) revokeLeakedParts(ctx context.Context, leak *Leak, opts LeakOptions) (LeakRevocation, error) {
+	p, err := s.activePart(leak.Workspace)
+	if err != nil {
+		return LeakRevocation{}, err
+	}
+	var res LeakRevocation
+	err = s.inPart(ctx, p, "revoke --leaked", func(ctx context.Context) (err error) {
+		res, err = p.svc.RevokeLeaked(ctx, leak, opts)
+		return err
+	})
+	for _, list := range [][]Credential{res.Revoked, res.Searched} {
+		for i := range list {
+			list[i].Workspace = p.name
+		}
+	}
+	for i := range res.Failed {
+		res.Failed[i].Credential.Workspace = p.name
+	}
+	return res, err
+}
+
+// Pipeline bindings.
+
+// WorkspacesOfBindings names the active workspaces of the named bindings,
+// or of every binding when none is named (nil with one workspace).
+func (s *Service) WorkspacesOfBindings(names ...string) ([]string, error) {
+	if len(s.parts) == 0 {
+		return nil, nil
+	}
+	var out []string
+	add := func(ws string) {
+		if !slices.Contains(out, ws) {
+			out = append(out, ws)
+		}
+	}
+	if len(names) == 0 {
+		active := partNames(s.activeParts())
+		for _, b := range s.Config().Pipelines {
+			if slices.Contains(active, b.Workspace) {
+				add(b.Workspace)
+			}
+		}
+		return out, nil
+	}
+	for _, name := range names {
+		p, _, err := s.bindingPart(name)
+		if err != nil {
+			return nil, err
+		}
+		add(p.name)
+	}
+	return out, nil
+}
+
+// bindingPart is the part of the binding called name's workspace, which
+// the run must cover.
+func (s *Service) bindingPart(name string) (workspacePart, config.Binding, error) {
+	b, err := s.Binding(name)
+	if err != nil {
+		return workspacePart{}, b, err
+	}
+	p, err := s.activePart(b.Workspace)
+	if err != nil {
+		return workspacePart{}, b, fmt.Errorf("binding %s: %w", name, err)
+	}
+	return p, b, nil
+}
+
+func (s *Service) dueBindingsParts(ctx context.Context) ([]DueBinding, []Problem, error) {
+	snap, err := s.Read(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var due []DueBinding
+	var problems []Problem
+	for _, ws := range snap.Workspaces {
+		p, err := s.activePart(ws.Name)
+		if err != nil {
+			continue
+		}
+		due = append(due, DueBindings(ws.Snap, p.svc.Config(), s.now())...)
+		for _, pr := range ws.Snap.ProblemList() {
+			if !slices.Contains(problems, pr) {
+				problems = append(problems, pr)
+			}
+		}
+	}
+	return due, problems, nil
+}
+
+func (s *Service) rotateParts(ctx context.Context, name string) (RotationResult, error) {
+	p, _, err := s.bindingPart(name)
+	if err != nil {
+		return RotationResult{}, err
+	}
+	var res RotationResult
+	err = s.inPart(ctx, p, "rotate "+name, func(ctx context.Context) (err error) {
+		res, err = p.svc.Rotate(ctx, name)
+		return err
+	})
+	return res, err
+}
+
+// federationsParts is every binding's federation status, each naming its
+// Databricks workspace, from the workspaces snap read.
+func (s *Service) federationsParts(snap *Snapshot) []BindingFederation {
+	var out []BindingFederation
+	for _, ws := range snap.Workspaces {
+		i := slices.IndexFunc(s.parts, func(p workspacePart) bool { return p.name == ws.Name })
+		if i < 0 {
+			continue
+		}
+		for _, bf := range Federations(ws.Snap, s.parts[i].svc.Config()) {
+			bf.DatabricksWorkspace = ws.Name
+			out = append(out, bf)
+		}
+	}
+	return out
+}
+
+func (s *Service) federateParts(ctx context.Context, name string, dryRun bool) (FederationResult, error) {
+	p, _, err := s.bindingPart(name)
+	if err != nil {
+		return FederationResult{}, err
+	}
+	if dryRun {
+		return p.svc.Federate(ctx, name, true)
+	}
+	var res FederationResult
+	err = s.inPart(ctx, p, "federate "+name, func(ctx context.Context) (err error) {
+		res, err = p.svc.Federate(ctx, name, false)
+		return err
+	})
+	return res, err
+}
+
+func (s *Service) finishEvidenceParts(ctx context.Context, name string) (FinishPlan, error) {
+	p, _, err := s.bindingPart(name)
+	if err != nil {
+		return FinishPlan{}, err
+	}
+	return p.svc.FinishEvidence(ctx, name)
+}
+
+func (s *Service) finishFederationParts(ctx context.Context, plan FinishPlan) (FinishResult, error) {
+	p, _, err := s.bindingPart(plan.Binding)
+	if err != nil {
+		return FinishResult{}, err
+	}
+	var res FinishResult
+	err = s.inPart(ctx, p, "federate "+plan.Binding+" --finish", func(ctx context.Context) (err error) {
+		res, err = p.svc.FinishFederation(ctx, plan)
+		return err
+	})
+	return res, err
+}
+
+// Saved plans.
+
+// checkSavedScope refuses a saved plan with changes in workspaces this run
+// does not cover.
+func (s *Service) checkSavedScope(saved SavedPlan) error {
+	covered := partNames(s.activeParts())
+	var outside []string
+	n := 0
+	for _, c := range saved.Plan.Changes {
+		if !slices.Contains(covered, c.Workspace) {
+			n++
+			if !slices.Contains(outside, c.Workspace) {
+				outside = append(outside, c.Workspace)
+			}
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return &SavedPlanScopeError{Outside: outside, Changes: n, Covered: covered}
+}
+
+// Config edits (map, re-map).
+
+// setConfig makes next the config of the service and of each part.
+func (s *Service) setConfig(next *config.Config) {
+	s.mu.Lock()
+	s.cfg = next
+	s.mu.Unlock()
+	for _, p := range s.parts {
+		sub, ok := next.ForWorkspace(p.name)
+		if !ok {
+			continue
+		}
+		p.svc.mu.Lock()
+		p.svc.cfg = sub
+		p.svc.mu.Unlock()
+	}
+}
+
+// mappingParts are the parts whose plans a change of mapping m changes:
+// the workspaces it names, or all.
+func (s *Service) mappingParts(m config.Mapping) []workspacePart {
+	var out []workspacePart
+	for _, p := range s.parts {
+		if m.AppliesTo(p.name) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// editingConfig runs fn, an edit of the config file that changes mapping
+// m, holding the write lock of every workspace whose plan it changes (with
+// one workspace, its lock).
+func (s *Service) editingConfig(ctx context.Context, command string, m config.Mapping, fn func(context.Context) error) error {
+	if len(s.parts) == 0 {
+		return s.Writing(ctx, command, fn)
+	}
+	return s.writingIn(ctx, command, s.mappingParts(m), fn)
+}
+
+// mappingScope names, for the audit line of an edit of mapping m, the
+// workspaces it applies to (nothing with one workspace).
+func (s *Service) mappingScope(m config.Mapping) string {
+	if len(s.parts) == 0 {
+		return ""
+	}
+	return " workspaces:" + strings.Join(partNames(s.mappingParts(m)), ",")
+}
+
+// auditTarget is target naming the workspace of a config narrowed to one
+// of several, so each audit line of a credential operation says where it
+// acted.
+func (c *Credentials) auditTarget(target string) string {
+	if c.Config == nil || c.Config.Databricks.Workspace == "" {
+		return target
+	}
+	return target + " workspace:" + c.Config.Databricks.Workspace
+}
