@@ -59,10 +59,11 @@ func ExitCode(err error) int {
 	var ro *ReadOnlyError
 	var force *ForceError
 	var choice *WorkspaceChoiceError
+	var scope *SavedPlanScopeError
 	switch {
 	case err == nil:
 		return 0
-	case errors.As(err, &g), errors.As(err, &held), errors.As(err, &stale), errors.As(err, &f), errors.As(err, &ro), errors.As(err, &force), errors.As(err, &choice):
+	case errors.As(err, &g), errors.As(err, &held), errors.As(err, &stale), errors.As(err, &f), errors.As(err, &ro), errors.As(err, &force), errors.As(err, &choice), errors.As(err, &scope):
 		return 3
 	}
 	return 1

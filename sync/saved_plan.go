@@ -71,6 +71,14 @@ func ParseSavedPlan(b []byte) (SavedPlan, error) {
 func SnapshotDigest(snap *Snapshot) string {
 	c := *snap
 	c.TakenAt = time.Time{}
+	c.Workspaces = slices.Clone(c.Workspaces)
+	for i, ws := range c.Workspaces {
+		if ws.Snap != nil {
+			sub := *ws.Snap
+			sub.TakenAt = time.Time{}
+			c.Workspaces[i].Snap = &sub
+		}
+	}
 	b, err := json.Marshal(&c)
 	if err != nil {
 		// A snapshot is plain data; this cannot happen, and a digest that

@@ -281,6 +281,9 @@ func (s *Service) CheckSavedPlan(ctx context.Context, saved SavedPlan) (SavedPla
 	if err != nil {
 		return SavedPlanCheck{}, err
 	}
+	if len(s.parts) > 0 {
+		fresh = alignAccountChanges(saved, fresh)
+	}
 	return CheckSavedPlan(saved, fresh, SnapshotDigest(snap))
 }
 

@@ -710,3 +710,68 @@ func (c *Credentials) auditTarget(target string) string {
 	}
 	return target + " workspace:" + c.Config.Databricks.Workspace
 }
+
+// WorkspacesOfPlan names the workspaces plan's changes are in (nil with one
+// workspace); a *SavedPlanScopeError when some are outside the run.
+func (s *Service) WorkspacesOfPlan(plan Plan) ([]string, error) {
+	if len(s.parts) == 0 {
+		return nil, nil
+	}
+	if err := s.checkSavedScope(SavedPlan{Plan: plan}); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range s.activeParts() {
+		if slices.ContainsFunc(plan.Changes, func(c Change) bool { return c.Workspace == p.name }) {
+			out = append(out, p.name)
+		}
+	}
+	return out, nil
+}
+
+// WritingIn is Writing holding the locks of the named workspaces only (as
+// the WorkspacesOf* methods name them). With one workspace, or no names,
+// it is Writing.
+func (s *Service) WritingIn(ctx context.Context, command string, workspaces []string, fn func(context.Context) error) error {
+	if len(s.parts) == 0 || len(workspaces) == 0 {
+		return s.Writing(ctx, command, fn)
+	}
+	var parts []workspacePart
+	for _, name := range workspaces {
+		p, err := s.activePart(name)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, p)
+	}
+	return s.writingIn(ctx, command, parts, fn)
+}
+
+// isAccountMembership reports whether c changes the membership of an
+// account group: shared by every workspace, planned once, in the first
+// workspace of the run that calls for it.
+func isAccountMembership(c Change) bool {
+	return c.GroupKind == KindAccount && (c.Action == ActionAddMember || c.Action == ActionRemoveMember)
+}
+
+// alignAccountChanges names, in fresh, each account group membership
+// change with the workspace saved names it with: which workspace plans it
+// depends on the run's workspaces (a plan saved with --workspace dev has
+// it in dev, one over prod and dev in prod), and it is the same change.
+func alignAccountChanges(saved SavedPlan, fresh Plan) Plan {
+	bare := func(c Change) string { return strings.TrimPrefix(c.ID, c.Workspace+":") }
+	where := map[string]string{}
+	for _, c := range saved.Plan.Changes {
+		if isAccountMembership(c) {
+			where[bare(c)] = c.Workspace
+		}
+	}
+	out := fresh
+	out.Changes = slices.Clone(fresh.Changes)
+	for i, c := range out.Changes {
+		if ws, ok := where[bare(c)]; ok && isAccountMembership(c) && ws != c.Workspace {
+			out.Changes[i].ID, out.Changes[i].Workspace = ws+":"+bare(c), ws
+		}
+	}
+	return out
+}

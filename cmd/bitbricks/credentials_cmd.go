@@ -363,6 +363,9 @@ func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *
 	for _, k := range res.Kept {
 		fmt.Fprintf(w, "● kept %s %s of %s: %s; to finish: `%s`\n", k.Credential.Kind, k.Credential.ID, k.Credential.Owner, k.Why, k.Command)
 	}
+	if leak.Workspace != "" {
+		fmt.Fprintf(w, "● credentials of %s in other workspaces are not touched: `bitbricks revoke --owner %s` lists them\n", o.Name, o.Name)
+	}
 	if !opts.Rest && rest > 0 {
 		fmt.Fprintf(w, "● kept the other %s of %s (not confirmed); `bitbricks revoke --owner %s` revokes them\n", views.Count(rest, "credential", ""), o.Name, o.Name)
 	}

@@ -108,6 +108,11 @@ func (o *testOrg) secrets() []string {
 	for v := range o.org.DB.TokensByValue {
 		out = append(out, v)
 	}
+	for _, st := range o.org.Workspaces {
+		for v := range st.TokensByValue {
+			out = append(out, v)
+		}
+	}
 	for _, s := range o.org.DB.Secrets {
 		out = append(out, s.Secret)
 	}

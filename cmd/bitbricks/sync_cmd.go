@@ -147,7 +147,20 @@ func (e *engine) syncRun(ctx context.Context, s *ioStreams, asJSON bool, sf *syn
 		return fmt.Errorf("--out saves a plan for a later apply: run `sync --out %s` first, then `sync --apply --plan %s`", sf.out, sf.out)
 	}
 	if sf.apply {
-		return e.svc.Writing(ctx, "sync --apply", func(ctx context.Context) error {
+		// With several workspaces, a saved plan holds the locks of its
+		// changes' workspaces only (and is refused before any lock when it
+		// has changes outside --workspace).
+		var scope []string
+		if sf.plan != "" {
+			saved, err := bbsync.LoadSavedPlan(sf.plan)
+			if err != nil {
+				return err
+			}
+			if scope, err = e.svc.WorkspacesOfPlan(saved.Plan); err != nil {
+				return e.refused(s, asJSON, saved.Plan, err)
+			}
+		}
+		return e.svc.WritingIn(ctx, "sync --apply", scope, func(ctx context.Context) error {
 			return e.syncRunLocked(ctx, s, asJSON, sf)
 		})
 	}
