@@ -54,6 +54,9 @@ func newWorkspaceSources(cfg *config.Config, opts SourceOptions) (Sources, error
 		if err != nil {
 			return Sources{}, err
 		}
+		if err := checkDiscovered(cfg, found); err != nil {
+			return Sources{}, err
+		}
 		cfg = withWorkspaces(cfg, found.list)
 		skipped = found.skipped
 	}

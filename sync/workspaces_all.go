@@ -249,3 +249,41 @@ func normalHost(h string) string {
 	}
 	return strings.ToLower(u.Scheme + "://" + u.Host)
 }
+
+// checkDiscovered refuses mappings and pipelines that name a workspace the
+// account does not list (one it lists but does not serve, not RUNNING, is
+// reported by its finding).
+func checkDiscovered(cfg *config.Config, found discovered) error {
+	known := map[string]bool{}
+	var names []string
+	for _, w := range found.list {
+		known[w.Name] = true
+		names = append(names, w.Name)
+	}
+	for _, f := range found.skipped {
+		known[f.Subject] = true
+	}
+	check := func(line int, at, name string) error {
+		if name == "" || known[name] {
+			return nil
+		}
+		where := cfg.Path
+		if line > 0 {
+			where = fmt.Sprintf("%s:%d", cfg.Path, line)
+		}
+		return fmt.Errorf("%s: %s names workspace %q, which the account does not list (running: %s)", where, at, name, strings.Join(names, ", "))
+	}
+	for i, m := range cfg.Mappings {
+		for _, name := range m.Workspaces {
+			if err := check(m.Line, fmt.Sprintf("mappings[%d].workspaces", i), name); err != nil {
+				return err
+			}
+		}
+	}
+	for i, b := range cfg.Pipelines {
+		if err := check(0, fmt.Sprintf("pipelines[%d].workspace", i), b.Workspace); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -116,6 +116,13 @@ func TestWorkspacesAllErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cannot derive the host of workspace dev") || !strings.Contains(err.Error(), WorkspaceHostsEnv) {
 		t.Errorf("no host for dev: %v", err)
 	}
+	// A mapping naming a workspace the account does not list.
+	tw.cfg.Mappings[0].Workspaces = []string{"stage"}
+	_, err = tw.allService(t, tw.hosts())
+	if err == nil || !strings.Contains(err.Error(), `mappings[0].workspaces names workspace "stage", which the account does not list (running: dev, prod)`) {
+		t.Errorf("unknown workspace in a mapping: %v", err)
+	}
+	tw.cfg.Mappings[0].Workspaces = nil
 	// A token the account refuses.
 	cfg := *tw.cfg
 	cfg.Databricks.Workspaces = config.Workspaces{All: true}
