@@ -56,6 +56,7 @@ func (m Model) intent(msg tea.Msg) (Model, tea.Cmd) {
 		return m.askFederate(it.binding)
 	case remapIntent:
 		m.op++
+		m.pickFor = pickGroup
 		m.remap = it
 		title := fmt.Sprintf("Re-map %s (now %s) to the Databricks group…", it.bitbucket, views.Sanitize(it.from))
 		if it.mapping < 0 {
@@ -109,8 +110,12 @@ func (m Model) askApply(picked []sync.Change) (Model, tea.Cmd) {
 	}
 	// Destructive changes first: they are what the confirmation is for.
 	var destr, rest []string
+	spaces := m.d.ws.of(changes)
 	for _, c := range changes {
 		line := fmt.Sprintf("%s %s %s %s", m.th.actionGlyph(c.Action), c.Action, changeScope(c), changeSubject(c))
+		if len(spaces) > 0 {
+			line = fmt.Sprintf("%s %-8s %s %s %s", m.th.actionGlyph(c.Action), views.Sanitize(c.Workspace), c.Action, changeScope(c), changeSubject(c))
+		}
 		if c.Action.Destructive() {
 			destr = append(destr, "  "+line)
 		} else {
@@ -133,10 +138,19 @@ func (m Model) askApply(picked []sync.Change) (Model, tea.Cmd) {
 	require := ""
 	if len(changes) > 1 && len(destr) > 0 { // bulk and destructive: type the workspace
 		require = cmp.Or(m.d.snap.Workspace, "apply")
+		if len(spaces) > 0 {
+			// Several Databricks workspaces: the ones written to, as they
+			// are named in databricks.workspaces.
+			require = strings.Join(spaces, ",")
+		}
 	}
-	title := fmt.Sprintf("Apply %d %s?", len(changes), plural(len(changes), "change"))
+	where := ""
+	if len(spaces) > 0 {
+		where = " in " + workspacesText(spaces)
+	}
+	title := fmt.Sprintf("Apply %d %s%s?", len(changes), plural(len(changes), "change"), where)
 	if len(destr) > 0 {
-		title = fmt.Sprintf("Apply %d %s? %s %d take access or a credential away", len(changes), plural(len(changes), "change"), components.GlyphWarn, len(destr))
+		title = fmt.Sprintf("Apply %d %s%s? %s %d take access or a credential away", len(changes), plural(len(changes), "change"), where, components.GlyphWarn, len(destr))
 	}
 	return m.ask(title, strings.TrimRight(b.String(), "\n"), require, func(m *Model) tea.Cmd {
 		m.busy = fmt.Sprintf("applying %d %s", len(changes), plural(len(changes), "change"))
@@ -171,9 +185,20 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 		fmt.Fprintf(&b, "… and %d more\n", len(creds)-8)
 	}
 	owner, typed := views.OwnerName(creds[0].Owner, creds[0].OwnerID)
+	ws := it.creds[0].Workspace
+	for _, c := range it.creds {
+		if c.Workspace != ws { // the views never ask for this; a revocation goes to one workspace
+			m.setStatus(statusError, "these credentials are in several workspaces; revoke them one workspace at a time")
+			return m, nil
+		}
+	}
+	where := ""
+	if m.d.ws.several() {
+		where = " in workspace " + views.Sanitize(ws)
+	}
 	// Protected, bitbricks' own, or held by a pipeline: said in so many
 	// words, and confirmed by typing the owner's name (the CLI's --force).
-	checks := sync.RevokeChecksFrom(m.d.snap, m.d.cfg, creds)
+	checks := sync.RevokeChecksFrom(m.d.snapOf(ws), m.d.cfgOf(ws), creds)
 	for _, c := range checks {
 		for _, l := range c.Lines() {
 			fmt.Fprintf(&b, "\n%s %s", components.GlyphWarn, l)
@@ -183,7 +208,7 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 		}
 	}
 	b.WriteString("\nWhatever uses it stops working at once; this cannot be undone.")
-	title := fmt.Sprintf("Revoke %s of %s?", views.KindName(creds[0].Kind), owner)
+	title := fmt.Sprintf("Revoke %s of %s%s?", views.KindName(creds[0].Kind), owner, where)
 	require := ""
 	if len(checks) > 0 && typed != "" {
 		require = typed
@@ -193,17 +218,21 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 			m.setStatus(statusError, "cannot revoke all credentials of an owner with neither a name nor an id to type; revoke them one at a time with x")
 			return m, nil
 		}
-		title = fmt.Sprintf("Revoke all %d %s of %s?", len(creds), plural(len(creds), "credential"), owner)
+		title = fmt.Sprintf("Revoke all %d %s of %s%s?", len(creds), plural(len(creds), "credential"), owner, where)
 		require = typed
 	}
 	return m.ask(title, b.String(), require, func(m *Model) tea.Cmd {
 		m.busy = fmt.Sprintf("revoking %d %s of %s", len(creds), plural(len(creds), "credential"), owner)
 		b := m.b
 		return m.opCmd(m.op, "nothing was revoked; press R to refresh and try again", func(ctx context.Context) (string, error) {
-			if err := b.Revoke(ctx, creds); err != nil {
+			in, err := backendIn(b, ws)
+			if err != nil {
 				return "", fmt.Errorf("revoke %s: %w", owner, err)
 			}
-			return fmt.Sprintf("revoked %d %s of %s", len(creds), plural(len(creds), "credential"), owner), nil
+			if err := in.Revoke(ctx, creds); err != nil {
+				return "", fmt.Errorf("revoke %s: %w", owner, err)
+			}
+			return fmt.Sprintf("revoked %d %s of %s%s", len(creds), plural(len(creds), "credential"), owner, where), nil
 		})
 	})
 }
@@ -222,11 +251,19 @@ func (m Model) askRotate(binding string) (Model, tea.Cmd) {
 	}
 	body := fmt.Sprintf("A new %s for %s is created, checked, written to %s/%s and recorded in %s_ID; then older credentials of the binding are revoked. A failure before the write leaves the old one working.",
 		bd.Credential, bd.ServicePrincipal, bd.Repository, bd.Variable, bd.Variable)
-	return m.ask("Rotate "+binding+" now?", body, "", func(m *Model) tea.Cmd {
+	title := "Rotate " + binding + " now?"
+	if m.d.ws.several() {
+		title = "Rotate " + binding + " in workspace " + views.Sanitize(bd.Workspace) + " now?"
+	}
+	return m.ask(title, body, "", func(m *Model) tea.Cmd {
 		m.busy = "rotating " + binding
 		b := m.b
 		return m.opCmd(m.op, "the pipeline keeps a working credential; press r to retry", func(ctx context.Context) (string, error) {
-			r, err := b.Rotate(ctx, binding)
+			in, err := backendIn(b, bd.Workspace)
+			if err != nil {
+				return "", err
+			}
+			r, err := in.Rotate(ctx, binding)
 			if err != nil {
 				return "", err // a *sync.RotationError names the binding and the step
 			}
@@ -240,6 +277,13 @@ func (m Model) picked(msg components.PickedMsg) (Model, tea.Cmd) {
 		return m, nil
 	}
 	m.modal = modalNone
+	if m.pickFor == pickWorkspace {
+		if !msg.OK {
+			m.setStatus(statusInfo, "still showing "+m.d.ws.title())
+			return m, nil
+		}
+		return m.setScope(msg.Value)
+	}
 	it := m.remap
 	switch {
 	case !msg.OK:
@@ -298,9 +342,14 @@ func (m Model) findLeaked(value string) (Model, tea.Cmd) {
 	m.op++
 	m.setStatus(statusInfo, "")
 	m.busy = "looking up the leaked token"
-	op, b, ctx := m.op, m.b, m.ctx
+	op, b, ctx, ws := m.op, m.b, m.ctx, m.scope
 	return m, tea.Batch(m.spin.Tick, func() tea.Msg {
-		l, err := b.FindLeaked(ctx, value)
+		in, err := backendIn(b, ws)
+		if err != nil {
+			return leakFoundMsg{op: op, err: err}
+		}
+		l, err := in.FindLeaked(ctx, value)
+		l.Workspace = ws
 		return leakFoundMsg{op: op, leak: l, err: err}
 	})
 }
@@ -338,12 +387,20 @@ func (m Model) askLeaked(l Leak) (Model, tea.Cmd) {
 		fmt.Fprintf(&b, "\n! %s is protected (policy.protected): only the leaked token goes; `bitbricks revoke --leaked --force` revokes the rest.", owner)
 	}
 	b.WriteString("\nWhatever uses them stops working at once. The revocation is audited as leaked.")
-	return m.ask("Revoke the leaked token of "+owner+", then the rest?", b.String(), typed, func(m *Model) tea.Cmd {
+	title := "Revoke the leaked token of " + owner + ", then the rest?"
+	if l.Workspace != "" {
+		title = "Revoke the leaked token of " + owner + " in workspace " + views.Sanitize(l.Workspace) + ", then the rest?"
+	}
+	return m.ask(title, b.String(), typed, func(m *Model) tea.Cmd {
 		c := l
 		m.busy = "revoking the leaked token of " + owner
 		b := m.b
 		return m.opCmd(m.op, "check the token in Credentials (3)", func(ctx context.Context) (string, error) {
-			owner, n, err := b.RevokeLeaked(ctx, c)
+			in, err := backendIn(b, c.Workspace)
+			if err != nil {
+				return "", fmt.Errorf("revoke leaked token: %w", err)
+			}
+			owner, n, err := in.RevokeLeaked(ctx, c)
 			if err != nil {
 				return "", fmt.Errorf("revoke leaked token: %w", err)
 			}
@@ -356,9 +413,10 @@ func (m Model) askLeaked(l Leak) (Model, tea.Cmd) {
 // policy is shown before the key press; nothing stored is touched.
 func (m Model) askFederate(binding string) (Model, tea.Cmd) {
 	var bf *sync.BindingFederation
+	ws := ""
 	for i := range m.d.bindings {
 		if m.d.bindings[i].Name == binding {
-			bf = &m.d.bindings[i].Federation
+			bf, ws = &m.d.bindings[i].Federation, m.d.bindings[i].Workspace
 		}
 	}
 	switch {
@@ -375,11 +433,19 @@ func (m Model) askFederate(binding string) (Model, tea.Cmd) {
 	body := fmt.Sprintf("Service principal %s gets federation policy %s, trusting the Bitbucket Pipelines OIDC token of %s:\n  issuer   %s\n  %s = %s\n\nNothing stored is touched: %s keeps working. Then add oidc: true and the DATABRICKS_ variables to the step (bitbricks federate %s --dry-run prints them) and, after a federated run, finish with bitbricks federate %s --finish.",
 		views.Sanitize(bf.ServicePrincipal), views.Sanitize(p.ID), views.Sanitize(bf.Repository), views.Sanitize(p.Issuer),
 		p.SubjectClaim, views.Sanitize(p.Subject), views.Sanitize(bf.Variable), binding, binding)
-	return m.ask("Federate "+binding+"? (phase 1)", body, "", func(m *Model) tea.Cmd {
+	title := "Federate " + binding + "? (phase 1)"
+	if m.d.ws.several() {
+		title = "Federate " + binding + " in workspace " + views.Sanitize(ws) + "? (phase 1)"
+	}
+	return m.ask(title, body, "", func(m *Model) tea.Cmd {
 		m.busy = "federating " + binding
 		b := m.b
 		return m.opCmd(m.op, "no policy was created; the stored credential still works", func(ctx context.Context) (string, error) {
-			res, err := b.Federate(ctx, binding)
+			in, err := backendIn(b, ws)
+			if err != nil {
+				return "", fmt.Errorf("federate %s: %w", binding, err)
+			}
+			res, err := in.Federate(ctx, binding)
 			if err != nil {
 				return "", fmt.Errorf("federate %s: %w", binding, err)
 			}

@@ -49,6 +49,11 @@ type Backend interface {
 	Map(ctx context.Context, bitbucketGroup, databricksGroup string) error
 	// Audit returns the n most recent audit events, newest first.
 	Audit(ctx context.Context, n int) ([]AuditEvent, error)
+	// In is the backend that writes to the named workspace of several (a
+	// revocation, rotation, federation or leak goes to the workspace of
+	// what it acts on); "", or a load of one workspace: the backend itself.
+	// Apply needs no such step: each change names its workspace.
+	In(workspace string) (Backend, error)
 }
 
 // Leak is what a leaked token value leads to. It never holds the value.
@@ -66,6 +71,8 @@ type Leak struct {
 	// among the tokens and goes last). Protected: the owner is in
 	// policy.protected (only the leaked token goes).
 	Self, Protected bool
+	// Workspace is the workspace the leak was traced in, with several.
+	Workspace string
 	// trace is the backend's own record of the leak, opaque to the console.
 	trace any
 }

@@ -150,11 +150,8 @@ func (m Model) result(msg tea.Msg) (Model, tea.Cmd) {
 		if m.statusK == statusError && strings.HasPrefix(m.status, "could not load") {
 			m.setStatus(statusInfo, "")
 		}
-		m.d, m.fromCache = newDataset(msg.snap, msg.plan, msg.cfg, m.now()), false
-		for _, v := range m.tabs {
-			v.SetData(m.d)
-		}
-		m.layout()
+		m.fromCache = false
+		m.setData(msg.snap, msg.plan, msg.cfg)
 		return m, m.auditCmd(m.gen)
 	case auditMsg:
 		if msg.gen != m.gen {

@@ -39,12 +39,22 @@ type dataset struct {
 	members  map[string][]memberRow         // by Databricks group, built on first use
 	statuses map[string][]sync.MemberStatus // the planner's member statuses by Databricks group
 	overAge  int
+
+	// ws is the scope of a load over several workspaces (data_scope.go);
+	// its zero value is a load of one workspace.
+	ws wsScope
 }
 
 func newDataset(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config, now time.Time) *dataset {
+	return newDatasetIn(snap, plan, cfg, now, wsScope{})
+}
+
+// newDatasetIn indexes a load shown in scope ws: snap and plan are the
+// scope's, cfg the whole config (mapping indexes are the config file's).
+func newDatasetIn(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config, now time.Time, ws wsScope) *dataset {
 	d := &dataset{
-		snap: snap, plan: plan, cfg: cfg, now: now,
-		inv:      sync.Inventory(snap, cfg, now),
+		snap: snap, plan: plan, cfg: cfg, now: now, ws: ws,
+		inv:      ws.inventory(snap, cfg, now),
 		changes:  map[string][]sync.Change{},
 		findings: map[string][]sync.Finding{},
 		revokes:  map[string]sync.Change{},
@@ -60,7 +70,7 @@ func newDataset(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config, now tim
 		}
 	}
 	d.statuses = map[string][]sync.MemberStatus{}
-	for _, ms := range plan.Members {
+	for _, ms := range ws.members(plan.Members) {
 		d.statuses[ms.Group] = append(d.statuses[ms.Group], ms)
 	}
 	for _, f := range plan.Findings {
@@ -78,6 +88,9 @@ func newDataset(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config, now tim
 	d.groups = groupRows(d)
 	d.bindings = bindingRows(d)
 	d.principal = principalRows(d)
+	if ws.all() {
+		d.acrossWorkspaces()
+	}
 	return d
 }
 
@@ -114,6 +127,9 @@ func groupRows(d *dataset) []groupRow {
 	var rows []groupRow
 	mapped := map[string]bool{}
 	for i, m := range d.cfg.Mappings {
+		if !d.ws.applies(m) {
+			continue
+		}
 		r := groupRow{Key: fmt.Sprintf("m%d", i), Bitbucket: views.Sanitize(m.BitbucketGroup), Mapping: i, Target: m.DatabricksGroup}
 		mapped[m.BitbucketGroup] = true
 		bg := d.snap.Groups[m.BitbucketGroup]
@@ -231,6 +247,9 @@ func (d *dataset) membersOf(r groupRow) []memberRow {
 	for _, ms := range d.statuses[r.Target] {
 		row := memberRow{Key: string(ms.State) + ":" + ms.PrincipalID + ":" + ms.Principal, Name: views.Sanitize(ms.Principal),
 			Type: ms.PrincipalType, Note: views.MemberNote(ms), Change: byID[ms.ChangeID], Status: ms, ID: ms.PrincipalID}
+		if d.ws.all() && !d.ws.account[r.Target] { // each workspace's own group: say whose
+			row.Key, row.Name = ms.Workspace+":"+row.Key, views.Sanitize(ms.Workspace)+" · "+row.Name
+		}
 		switch ms.State {
 		case sync.MemberAdd:
 			row.Mark = markMissing
@@ -264,7 +283,7 @@ func (d *dataset) membersOf(r groupRow) []memberRow {
 func (d *dataset) sourcesOf(target string) []string {
 	var out []string
 	for _, m := range d.cfg.Mappings {
-		if m.DatabricksGroup == target && !slices.Contains(out, m.BitbucketGroup) {
+		if m.DatabricksGroup == target && d.ws.applies(m) && !slices.Contains(out, m.BitbucketGroup) {
 			out = append(out, m.BitbucketGroup)
 		}
 	}
@@ -312,7 +331,7 @@ func principalRows(d *dataset) []principalRow {
 			flags = append(flags, "inactive")
 		}
 		for _, b := range d.cfg.Pipelines {
-			if sp.Named(b.ServicePrincipal) {
+			if sp.Named(b.ServicePrincipal) && d.ws.has(b) {
 				flags = append(flags, "binding "+b.Name)
 			}
 		}
@@ -349,6 +368,9 @@ type bindingRow struct {
 func bindingRows(d *dataset) []bindingRow {
 	rows := make([]bindingRow, 0, len(d.cfg.Pipelines))
 	for _, b := range d.cfg.Pipelines {
+		if !d.ws.has(b) {
+			continue
+		}
 		r := bindingRow{Binding: b, State: d.snap.Bindings[b.Name], Federation: sync.FederationOf(d.snap, b)}
 		if r.State != nil && r.State.RecordedID != "" {
 			for i := range d.inv {
@@ -359,7 +381,7 @@ func bindingRows(d *dataset) []bindingRow {
 			}
 		}
 		for i, c := range d.plan.Changes {
-			if c.Action == sync.ActionRotateCredential && c.Binding == b.Name {
+			if c.Action == sync.ActionRotateCredential && c.Binding == b.Name && (b.Workspace == "" || c.Workspace == b.Workspace) {
 				r.Rotation = &d.plan.Changes[i]
 			}
 		}

@@ -24,6 +24,19 @@ func NewEngineBackend(svc *sync.Service) *EngineBackend {
 	return &EngineBackend{Service: svc}
 }
 
+// In is the backend of the named workspace's service
+// (Service.InWorkspace), for a write that goes there and nowhere else.
+func (e *EngineBackend) In(workspace string) (Backend, error) {
+	svc, err := e.Service.InWorkspace(workspace)
+	if err != nil {
+		return nil, err
+	}
+	if svc == e.Service {
+		return e, nil
+	}
+	return NewEngineBackend(svc), nil
+}
+
 // Config is the config the next Load plans with (Service.Config).
 func (e *EngineBackend) Config() *config.Config { return e.Service.Config() }
 

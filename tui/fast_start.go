@@ -104,12 +104,8 @@ func (m Model) fastStart(msg tea.Msg) (Model, tea.Cmd, bool) {
 		if m.d != nil || !m.loading || m.gen != 1 {
 			return m, nil, true // the first load landed first: it is newer
 		}
-		m.d = newDataset(msg.snap, msg.plan, m.b.Config(), m.now())
 		m.fromCache = true
-		for _, v := range m.tabs {
-			v.SetData(m.d)
-		}
-		m.layout()
+		m.setData(msg.snap, msg.plan, m.b.Config())
 		return m, nil, true
 	}
 	return m, nil, false

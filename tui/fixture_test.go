@@ -306,6 +306,14 @@ func (f *fixtureBackend) Rotate(context.Context, string) (sync.RotationResult, e
 
 func (f *fixtureBackend) Remap(context.Context, int, string) error { return f.changed("Remap") }
 
+// In is the fixture itself: it serves one workspace.
+func (f *fixtureBackend) In(workspace string) (Backend, error) {
+	if workspace != "" {
+		return nil, fmt.Errorf("workspace %s: the fixture serves one workspace", workspace)
+	}
+	return f, nil
+}
+
 func (f *fixtureBackend) Map(context.Context, string, string) error { return f.changed("Map") }
 
 func (f *fixtureBackend) Audit(ctx context.Context, n int) ([]AuditEvent, error) {

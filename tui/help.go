@@ -79,6 +79,11 @@ func (m Model) helpText() string {
 	}
 	keys("Keys in "+m.viewName(), m.view().FullHelp())
 	keys("Keys everywhere", m.keys.FullHelp())
+	if m.d != nil && m.d.ws.several() {
+		fmt.Fprintf(&b, "Workspaces\n  %-10s %s\n  %-10s %s\n  %-10s %s\n\n", "shown", m.d.ws.title(),
+			"all", strings.Join(m.d.ws.names, ", "),
+			"writes", "go to the workspace of the change, credential or binding; confirmations name it")
+	}
 	b.WriteString("Views\n")
 	for i, v := range m.tabs {
 		name, _ := v.Title()

@@ -9,6 +9,10 @@ import (
 // globalKeys work in every view when no dialog is open.
 type globalKeys struct {
 	Views, Detail, Refresh, Filter, ClearFilter, Leaked, Help, Quit key.Binding
+	// Workspace opens the workspace switcher. It answers with one workspace
+	// too (saying so), but the footer offers it only with several.
+	Workspace key.Binding
+	several   bool
 }
 
 // defaultGlobalKeys are the global keys of a console of n views: 1 to n switch.
@@ -26,6 +30,7 @@ func defaultGlobalKeys(readOnly bool, n int) globalKeys {
 		Leaked:      key.NewBinding(key.WithKeys("!"), key.WithHelp("!", "leaked token")),
 		Help:        key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:        key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Workspace:   key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "switch workspace (one, or all)")),
 	}
 	k.Leaked.SetEnabled(!readOnly)
 	k.ClearFilter.SetEnabled(false)
@@ -33,11 +38,20 @@ func defaultGlobalKeys(readOnly bool, n int) globalKeys {
 }
 
 func (k globalKeys) ShortHelp() []key.Binding {
+	if k.several { // before the rest: it decides what every view shows
+		return []key.Binding{k.ClearFilter, withDesc(k.Workspace, "workspace"), k.Detail, k.Filter, k.Help, k.Quit, k.Leaked, k.Refresh, k.Views}
+	}
 	return []key.Binding{k.ClearFilter, k.Detail, k.Filter, k.Help, k.Quit, k.Leaked, k.Refresh, k.Views}
 }
 
 func (k globalKeys) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.Views, k.Detail, k.Filter, k.ClearFilter, k.Refresh}, {k.Leaked, k.Help, k.Quit}}
+	return [][]key.Binding{{k.Views, k.Detail, k.Filter, k.ClearFilter, k.Refresh}, {k.Workspace, k.Leaked, k.Help, k.Quit}}
+}
+
+// withDesc is b with a shorter description, for the footer.
+func withDesc(b key.Binding, desc string) key.Binding {
+	b.SetHelp(b.Help().Key, desc)
+	return b
 }
 
 // inputKeys answer the filter and leaked-token inputs.

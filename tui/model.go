@@ -67,6 +67,9 @@ type Model struct {
 	total     int    // changes in the running apply
 	done      int    // of which reported
 	d         *dataset
+	last      *lastLoad // what d was built from, for a change of scope
+	scope     string    // the workspace shown, "" for all (or the only one)
+	pickFor   pickKind  // what the open picker chooses
 	status    string
 	statusK   statusKind
 	pending   action
@@ -237,6 +240,10 @@ func (m Model) key(msg tea.KeyMsg) (Model, tea.Cmd) {
 	case key.Matches(msg, m.keys.ClearFilter):
 		m.view().SetFilter("")
 		m.syncKeys()
+	case key.Matches(msg, m.keys.Workspace):
+		return m.openSwitcher()
+	case key.Matches(msg, m.keys.Leaked) && m.d != nil && m.d.ws.all():
+		m.setStatus(statusError, "a leaked token is traced in one workspace: press w to choose it, then !")
 	case key.Matches(msg, m.keys.Leaked):
 		m.openInput(modalLeaked, "token › ", true)
 		m.input.Placeholder = "paste the token"

@@ -31,7 +31,11 @@ func (m Model) headerView() string {
 	left := " " + st.Header.Render("bitbricks")
 	var right []string
 	if m.d != nil {
-		left += "  " + m.d.snap.Workspace + " ⇄ " + m.d.snap.Host
+		if m.d.ws.several() { // the scope, always: it decides what every view shows
+			left += "  " + m.d.snap.Workspace + " ⇄ " + st.Text.Bold.Render(m.d.ws.title())
+		} else {
+			left += "  " + m.d.snap.Workspace + " ⇄ " + m.d.snap.Host
+		}
 		right = append(right,
 			fmt.Sprintf("drift %d", len(m.d.plan.Changes)),
 			fmt.Sprintf("%d over age", m.d.overAge),

@@ -47,6 +47,8 @@ type credFormat struct {
 	revokes map[string]sync.Change
 	width   int
 	cols    []int
+	// ws shows each credential's workspace (the scope of all workspaces).
+	ws bool
 }
 
 // credentialsView lists every token and secret with its age drawn against the policy.
@@ -68,7 +70,7 @@ func newCredentialsView(th *theme, readOnly bool) *credentialsView {
 	v.table = components.NewTable(th.st,
 		func(c sync.CredentialStatus) string { return c.ID },
 		func(c sync.CredentialStatus) string {
-			return c.Owner + " " + string(c.Kind) + " " + c.Comment + " " + c.ID + " " + strings.Join(c.Flags, " ")
+			return c.Owner + " " + string(c.Kind) + " " + c.Comment + " " + c.ID + " " + strings.Join(c.Flags, " ") + " " + c.Workspace
 		},
 		f.line)
 	v.table.SetEmpty("no credentials")
@@ -88,14 +90,24 @@ var credColumns = []components.Column{
 	{Width: 12, Flex: true, Drop: 1},          // flags
 }
 
+// credWorkspaceColumn is the workspace, first, in the scope of all workspaces.
+var credWorkspaceColumn = components.Column{Width: 9, Flex: true, Max: 16}
+
 func (f *credFormat) header(w int) string {
 	f.layout(w)
+	if f.ws {
+		return components.Join(f.cols, 1, "workspace", "owner", "kind", "comment", "age", "expires", "used", "flags")
+	}
 	return components.Join(f.cols, 1, "owner", "kind", "comment", "age", "expires", "used", "flags")
 }
 
 func (f *credFormat) layout(w int) {
 	if w != f.width || f.cols == nil {
-		f.width, f.cols = w, components.Layout(w, 1, credColumns)
+		cols := credColumns
+		if f.ws {
+			cols = append([]components.Column{credWorkspaceColumn}, credColumns...)
+		}
+		f.width, f.cols = w, components.Layout(w, 1, cols)
 	}
 }
 
@@ -112,10 +124,13 @@ func (f *credFormat) line(c sync.CredentialStatus, w int) string {
 	if ch, ok := f.revokes[c.ID]; ok {
 		flags = f.th.st.Drift.Extra.Render("- plan: "+ch.Action.String()) + " " + flags
 	}
-	return components.Join(f.cols, 1,
-		views.Sanitize(c.Owner), views.KindName(c.Kind), views.QuoteComment(c.Comment),
-		f.th.ageGl[level]+" "+f.th.age[level].Render(ageBar(c.Age, f.pol.TokenMaxAge.Std(), 10))+" "+components.FitLeft(views.Age(c.Age), 4),
-		views.Expiry(c.Expiry, f.now), views.LastUsed(c.LastUsed, f.now), flags)
+	cells := []string{views.Sanitize(c.Owner), views.KindName(c.Kind), views.QuoteComment(c.Comment),
+		f.th.ageGl[level] + " " + f.th.age[level].Render(ageBar(c.Age, f.pol.TokenMaxAge.Std(), 10)) + " " + components.FitLeft(views.Age(c.Age), 4),
+		views.Expiry(c.Expiry, f.now), views.LastUsed(c.LastUsed, f.now), flags}
+	if f.ws {
+		cells = append([]string{views.Sanitize(c.Workspace)}, cells...)
+	}
+	return components.Join(f.cols, 1, cells...)
 }
 
 // ageBar draws age against the max age in n cells; full means over the max.
@@ -135,6 +150,10 @@ func (v *credentialsView) MutatingKeys() []key.Binding {
 
 func (v *credentialsView) SetData(d *dataset) {
 	v.f.now, v.f.pol, v.f.revokes = d.now, d.cfg.Policy, d.revokes
+	if ws := d.ws.all(); ws != v.f.ws {
+		v.f.ws, v.f.cols = ws, nil
+		v.table.SetHeader(v.f.header(v.table.RowWidth()))
+	}
 	v.inv = d.inv
 	v.resort()
 }
@@ -183,8 +202,8 @@ func (v *credentialsView) Update(msg tea.Msg) (tabView, tea.Cmd) {
 	case key.Matches(km, v.keys.RevokeOwner):
 		if c, ok := v.table.Selected(); ok {
 			var all []sync.CredentialStatus
-			for _, o := range v.inv {
-				if o.OwnerID == c.OwnerID && o.Kind != sync.CredentialAtlassianToken {
+			for _, o := range v.inv { // in the workspace of the one chosen
+				if o.OwnerID == c.OwnerID && o.Workspace == c.Workspace && o.Kind != sync.CredentialAtlassianToken {
 					all = append(all, o)
 				}
 			}
@@ -229,6 +248,7 @@ func (v *credentialsView) Detail() (string, string, bool) {
 		}
 	}
 	owner, _ := views.OwnerName(c.Owner, c.OwnerID)
+	row("Workspace", views.Sanitize(c.Workspace))
 	row("Owner", owner+" ("+strings.ReplaceAll(string(c.OwnerType), "_", " ")+", id "+views.Sanitize(c.OwnerID)+")")
 	row("Kind", views.KindName(c.Kind)+" ("+string(c.Kind)+")")
 	row("Id", views.Sanitize(c.ID))

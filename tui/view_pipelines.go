@@ -22,7 +22,13 @@ type pipelinesView struct {
 		Federate key.Binding
 	}
 	readOnly bool
+	// ws shows each binding's workspace (the scope of all workspaces);
+	// shared by the copies of the view, as the table's rows read it.
+	ws *bool
 }
+
+// pipelineHeaders name pipelineColumns.
+var pipelineHeaders = []string{"binding", "variable", "service principal", "kind", "rotated", "due", "status", "oidc"}
 
 var pipelineColumns = []components.Column{
 	{Width: 14, Flex: true, Max: 24}, {Width: 20, Flex: true, Max: 40, Drop: 3}, {Width: 16, Drop: 4}, {Width: 12, Drop: 5},
@@ -31,15 +37,17 @@ var pipelineColumns = []components.Column{
 
 func newPipelinesView(th *theme, readOnly bool) *pipelinesView {
 	v := &pipelinesView{listPane: listPane[bindingRow]{th: th, title: "Pipeline bindings", columns: pipelineColumns,
-		headers: []string{"binding", "variable", "service principal", "kind", "rotated", "due", "status", "oidc"}}, readOnly: readOnly}
+		headers: pipelineHeaders}, readOnly: readOnly, ws: new(bool)}
 	v.keys.Rotate = rotateKey()
 	v.keys.Rotate.SetEnabled(!readOnly)
 	v.keys.Federate = key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "federate (OIDC)"))
 	v.keys.Federate.SetEnabled(!readOnly)
 	v.table = components.NewTable(th.st,
 		func(r bindingRow) string { return r.Name },
-		func(r bindingRow) string { return r.Name + " " + r.Repository + " " + r.ServicePrincipal },
-		th.bindingLine)
+		func(r bindingRow) string {
+			return r.Name + " " + r.Repository + " " + r.ServicePrincipal + " " + r.Workspace
+		},
+		func(r bindingRow, w int) string { return th.bindingLine(r, w, *v.ws) })
 	v.table.SetEmpty("no pipeline bindings in the config")
 	v.table.Focus()
 	return v
@@ -47,8 +55,18 @@ func newPipelinesView(th *theme, readOnly bool) *pipelinesView {
 
 func rotateKey() key.Binding { return key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "rotate")) }
 
-func (th *theme) bindingLine(r bindingRow, w int) string {
+// pipelineWorkspaceColumn is the workspace, first, in the scope of all
+// workspaces.
+var pipelineWorkspaceColumn = components.Column{Width: 9, Flex: true, Max: 16}
+
+// pipelineColumnsWS are pipelineColumns after the workspace.
+var pipelineColumnsWS = append([]components.Column{pipelineWorkspaceColumn}, pipelineColumns...)
+
+func (th *theme) bindingLine(r bindingRow, w int, ws bool) string {
 	cols := components.Layout(w, 1, pipelineColumns)
+	if ws {
+		cols = components.Layout(w, 1, pipelineColumnsWS)
+	}
 	target := r.Repository + "/" + r.Variable
 	if r.Environment != "" {
 		target = r.Repository + "@" + r.Environment + "/" + r.Variable
@@ -70,7 +88,11 @@ func (th *theme) bindingLine(r bindingRow, w int) string {
 	default:
 		state = th.marks[markInSync] + " ok"
 	}
-	return components.Join(cols, 1, r.Name, target, r.ServicePrincipal, r.Credential, last, due, state, th.federation(r.Federation))
+	cells := []string{r.Name, target, r.ServicePrincipal, string(r.Credential), last, due, state, th.federation(r.Federation)}
+	if ws {
+		cells = append([]string{views.Sanitize(r.Workspace)}, cells...)
+	}
+	return components.Join(cols, 1, cells...)
 }
 
 // federation is a binding's federation status with its glyph: ● federated,
@@ -89,7 +111,18 @@ func (th *theme) federation(bf sync.BindingFederation) string {
 }
 
 func (v *pipelinesView) Title() (string, string) { return "Pipelines", "Pipes" }
-func (v *pipelinesView) SetData(d *dataset)      { v.table.SetItems(d.bindings) }
+func (v *pipelinesView) SetData(d *dataset) {
+	if ws := d.ws.all(); ws != *v.ws {
+		*v.ws = ws
+		v.columns, v.headers = pipelineColumns, pipelineHeaders
+		if ws {
+			v.columns = pipelineColumnsWS
+			v.headers = append([]string{"workspace"}, pipelineHeaders...)
+		}
+		v.SetSize(v.w, v.h)
+	}
+	v.table.SetItems(d.bindings)
+}
 func (v *pipelinesView) MutatingKeys() []key.Binding {
 	return []key.Binding{v.keys.Rotate, v.keys.Federate}
 }
@@ -136,6 +169,7 @@ func (v *pipelinesView) Detail() (string, string, bool) {
 	if r.Environment != "" {
 		target += " (deployment environment " + r.Environment + ")"
 	}
+	row("Workspace", views.Sanitize(r.Workspace))
 	row("Repository", target)
 	row("Variable", r.Variable+" (its id in "+r.Variable+"_ID)")
 	row("Service principal", r.ServicePrincipal)

@@ -3,6 +3,7 @@ package tui
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -32,6 +33,9 @@ func defaultPlanKeys() planKeys {
 type planState struct {
 	selected map[string]bool
 	status   map[string]string // by change id: "" none, else a glyph and a word
+	// ws shows each change's and finding's workspace (the scope of all
+	// workspaces); several: the load has several.
+	ws, several bool
 }
 
 // planView lists the pending changes, each toggled for apply, and the findings.
@@ -53,20 +57,32 @@ var planColumns = []components.Column{
 	{Width: 3}, {Width: 1}, {Width: 18}, {Width: 12, Flex: true, Max: 24}, {Width: 16, Flex: true, Max: 40}, {Width: 12, Flex: true, Drop: 1}, {Width: 10, Drop: 2},
 }
 
+// planColumnsWS put the workspace after the glyph, in the scope of all
+// workspaces.
+var planColumnsWS = slices.Insert(slices.Clone(planColumns), 2, components.Column{Width: 9, Flex: true, Max: 16})
+
 func newPlanView(th *theme, readOnly bool) *planView {
 	s := &planState{selected: map[string]bool{}, status: map[string]string{}}
 	v := &planView{th: th, keys: defaultPlanKeys(), s: s, readOnly: readOnly}
 	v.changes = components.NewTable(th.st,
 		func(c sync.Change) string { return c.ID },
 		func(c sync.Change) string {
-			return c.Action.String() + " " + c.Group + " " + c.Principal + " " + c.Binding + " " + c.Reason
+			text := c.Action.String() + " " + c.Group + " " + c.Principal + " " + c.Binding + " " + c.Reason
+			if s.several {
+				text += " " + c.Workspace
+			}
+			return text
 		},
 		func(c sync.Change, w int) string {
-			cols := components.Layout(w, 1, planColumns)
 			box := components.GlyphOff
 			if s.selected[c.ID] {
 				box = components.GlyphOn
 			}
+			if s.ws {
+				return components.Join(components.Layout(w, 1, planColumnsWS), 1, box, th.actionGlyph(c.Action), views.Sanitize(c.Workspace), c.Action.String(),
+					changeScope(c), changeSubject(c), th.st.Text.Muted.Render(views.Sanitize(c.Reason)), s.status[c.ID])
+			}
+			cols := components.Layout(w, 1, planColumns)
 			return components.Join(cols, 1, box, th.actionGlyph(c.Action), c.Action.String(),
 				changeScope(c), changeSubject(c), th.st.Text.Muted.Render(views.Sanitize(c.Reason)), s.status[c.ID])
 		})
@@ -74,7 +90,11 @@ func newPlanView(th *theme, readOnly bool) *planView {
 		func(f sync.Finding) string { return string(f.Kind) + "/" + f.Subject + "/" + f.Group + "/" + f.Detail },
 		func(f sync.Finding) string { return string(f.Kind) + " " + f.Subject + " " + f.Detail },
 		func(f sync.Finding, w int) string {
-			return th.findingGlyph(f.Kind) + " " + components.Fit(string(f.Kind)+" "+views.Sanitize(f.Subject)+": "+th.st.Text.Muted.Render(views.Sanitize(f.Detail)), w-2)
+			where := ""
+			if s.ws {
+				where = views.Sanitize(f.Workspace) + ": "
+			}
+			return th.findingGlyph(f.Kind) + " " + components.Fit(where+string(f.Kind)+" "+views.Sanitize(f.Subject)+": "+th.st.Text.Muted.Render(views.Sanitize(f.Detail)), w-2)
 		})
 	v.changes.SetEmpty(components.GlyphInSync + " nothing to change: Databricks is in step with Bitbucket")
 	v.findings.SetEmpty("no findings")
@@ -130,6 +150,10 @@ func (v *planView) Badge() string {
 }
 
 func (v *planView) SetData(d *dataset) {
+	if ws := d.ws.all(); ws != v.s.ws || d.ws.several() != v.s.several {
+		v.s.ws, v.s.several = ws, d.ws.several()
+		v.SetSize(v.w, v.h)
+	}
 	seen := map[string]bool{}
 	for _, c := range d.plan.Changes {
 		seen[c.ID] = true
@@ -199,8 +223,13 @@ func (v *planView) SetSize(w, h int) {
 	fH := v.findingsHeight()
 	v.changes.SetSize(w-fw, h-fH-fh)
 	v.findings.SetSize(w-fw, fH-fh)
-	v.changes.SetHeader(components.Join(components.Layout(v.changes.RowWidth(), 1, planColumns), 1,
-		"", "", "action", "group", "principal", "reason", "status"))
+	if v.s.ws {
+		v.changes.SetHeader(components.Join(components.Layout(v.changes.RowWidth(), 1, planColumnsWS), 1,
+			"", "", "workspace", "action", "group", "principal", "reason", "status"))
+	} else {
+		v.changes.SetHeader(components.Join(components.Layout(v.changes.RowWidth(), 1, planColumns), 1,
+			"", "", "action", "group", "principal", "reason", "status"))
+	}
 }
 
 func (v *planView) SetFilter(q string) {
@@ -283,6 +312,9 @@ func (v *planView) Detail() (string, string, bool) {
 		}
 		var b strings.Builder
 		fmt.Fprintf(&b, "%s %s\n\nSubject: %s\n", v.th.findingGlyph(f.Kind), f.Kind, views.Sanitize(f.Subject))
+		if v.s.several {
+			fmt.Fprintf(&b, "Workspace: %s\n", views.Sanitize(f.Workspace))
+		}
 		if f.Group != "" {
 			fmt.Fprintf(&b, "Group: %s\n", views.Sanitize(f.Group))
 		}
@@ -299,6 +331,13 @@ func (v *planView) Detail() (string, string, bool) {
 		if val != "" {
 			fmt.Fprintf(&b, "%-12s %s\n", k+":", val)
 		}
+	}
+	if v.s.several {
+		ws := views.Sanitize(c.Workspace)
+		if c.GroupKind == sync.KindAccount && (c.Action == sync.ActionAddMember || c.Action == sync.ActionRemoveMember) {
+			ws += " (an account group's membership, shared by every workspace: planned and applied once, through " + ws + ")"
+		}
+		row("Workspace", ws)
 	}
 	group := views.Sanitize(c.Group)
 	if c.Group != "" {

@@ -128,7 +128,7 @@ func (v *principalsView) principalDetail(r principalRow) (string, string) {
 	var groups []string
 	for _, name := range v.d.dbGroups {
 		g := v.d.snap.DBGroups[name]
-		if slices.ContainsFunc(g.Members, func(m sync.Member) bool { return m.ID == r.ID }) {
+		if g != nil && slices.ContainsFunc(g.Members, func(m sync.Member) bool { return m.ID == r.ID }) {
 			groups = append(groups, views.Sanitize(name))
 		}
 	}

@@ -54,6 +54,9 @@ type PickerOptions struct {
 	NewLabel string
 	// Note is drawn after a value, such as a warning; "" for none.
 	Note func(value string) string
+	// Info is drawn after a value (and its note) muted, such as what it
+	// holds; "" for none.
+	Info func(value string) string
 }
 
 // NewPicker returns a focused picker over values, with the cursor on current.
@@ -82,12 +85,18 @@ func NewPickerWith(st *Styles, id int, title string, values []string, current st
 				if v, ok := strings.CutPrefix(s, newItem); ok {
 					return st.Drift.Missing.Render(GlyphMissing) + " " + newLabel + ": " + views.Sanitize(v)
 				}
+				line := views.Sanitize(s)
 				if opts.Note != nil {
 					if n := opts.Note(s); n != "" {
-						return views.Sanitize(s) + "  " + st.Status.Error.Render(n)
+						line += "  " + st.Status.Error.Render(n)
 					}
 				}
-				return views.Sanitize(s)
+				if opts.Info != nil {
+					if n := opts.Info(s); n != "" {
+						line += "  " + st.Text.Muted.Render(views.Sanitize(n))
+					}
+				}
+				return line
 			}),
 	}
 	// Letters filter, so the list moves with the arrows only.

@@ -1,0 +1,113 @@
+package tui
+
+import (
+	"fmt"
+
+	"github.com/bitbricks/bitbricks/config"
+	"github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views/components"
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// The workspace switcher (w), like k9s's contexts: with several workspaces
+// in databricks.workspaces, the console shows one of them, or all. The
+// scope only narrows what is shown; switching reads nothing, as one load
+// holds every workspace. A write goes to the workspace of what it acts on.
+
+// lastLoad is what the shown dataset was built from.
+type lastLoad struct {
+	snap *sync.Snapshot
+	plan sync.Plan
+	cfg  *config.Config
+}
+
+// pickKind is what the open picker chooses.
+type pickKind int
+
+const (
+	pickGroup     pickKind = iota // the Databricks group of a mapping (m)
+	pickWorkspace                 // the workspace shown (w)
+)
+
+// setData shows a load in the current scope.
+func (m *Model) setData(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config) {
+	m.last = &lastLoad{snap: snap, plan: plan, cfg: cfg}
+	m.d = scopedDataset(snap, plan, cfg, m.now(), m.scope)
+	m.scope = m.d.ws.name // a workspace no longer in the load: all
+	m.keys.several = m.d.ws.several()
+	for _, v := range m.tabs {
+		v.SetData(m.d)
+	}
+	m.layout()
+}
+
+// openSwitcher opens the workspace picker: all workspaces, then each.
+func (m Model) openSwitcher() (Model, tea.Cmd) {
+	switch {
+	case m.d == nil:
+		m.setStatus(statusInfo, "nothing loaded yet; w chooses a workspace once the snapshot is read")
+		return m, nil
+	case !m.d.ws.several():
+		m.setStatus(statusInfo, fmt.Sprintf("one workspace (%s): w switches between workspaces when databricks.workspaces lists several",
+			config.SingleWorkspaceName(m.d.snap.Host, m.d.cfg.Databricks.Profile)))
+		return m, nil
+	}
+	values := append([]string{allScope}, m.d.ws.names...)
+	current := allScope
+	if m.scope != "" {
+		current = m.scope
+	}
+	changes := map[string]int{}
+	for _, w := range m.d.ws.names {
+		if wl, ok := sync.ScopeWorkspace(m.last.snap, m.last.plan, m.last.cfg, w); ok {
+			changes[w] = len(wl.Plan.Changes)
+		}
+	}
+	load := m.last.snap
+	m.op++
+	m.pickFor = pickWorkspace
+	m.picker = components.NewPickerWith(m.th.st, m.op, "Show which workspace? (now: "+m.d.ws.title()+")", values, current, components.PickerOptions{
+		Info: func(v string) string {
+			shown := ""
+			if v == current {
+				shown = "shown · "
+			}
+			if v == allScope {
+				return fmt.Sprintf("%s%d %s in one plan", shown, len(m.last.plan.Changes), plural(len(m.last.plan.Changes), "change"))
+			}
+			host := ""
+			for _, w := range load.Workspaces {
+				if w.Name == v {
+					host = w.Snap.Host
+				}
+			}
+			return fmt.Sprintf("%s%s · %d %s", shown, host, changes[v], plural(changes[v], "change"))
+		},
+	})
+	m.picker.SetSize(m.width, m.bodyH)
+	m.modal = modalPicker
+	return m, nil
+}
+
+// setScope shows workspace name ("" or allScope: all of them).
+func (m Model) setScope(name string) (Model, tea.Cmd) {
+	if name == allScope {
+		name = ""
+	}
+	if m.last == nil {
+		return m, nil
+	}
+	m.scope = name
+	m.setData(m.last.snap, m.last.plan, m.last.cfg)
+	m.setStatus(statusInfo, fmt.Sprintf("showing %s: %d %s", m.d.ws.title(), len(m.d.plan.Changes), plural(len(m.d.plan.Changes), "change")))
+	return m, nil
+}
+
+// backendIn is the backend that writes to workspace ws: b itself for ""
+// (one workspace), else b.In(ws).
+func backendIn(b Backend, ws string) (Backend, error) {
+	if ws == "" {
+		return b, nil
+	}
+	return b.In(ws)
+}
