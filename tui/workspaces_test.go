@@ -338,3 +338,66 @@ func TestSwitchWorkspaceAndApplyInDev(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokeInAllWorkspacesGoesToDev: in all workspaces, x on dev's stale
+// token asks about dev by name and revokes it there; prod gets no write.
+func TestRevokeInAllWorkspacesGoesToDev(t *testing.T) {
+	e := newTwoWorkspaceEnv(t)
+	m := keys(t, loaded(t, e.b, 120, 34, false), "3")
+	c, ok := viewOf[*credentialsView](t, m).table.Selected()
+	if !ok || c.Workspace != emulator.DemoDevWorkspace || c.Owner != "dan@acme.com" {
+		t.Fatalf("the oldest credential is %s of %s in %s; want dan's in dev", c.ID, c.Owner, c.Workspace)
+	}
+	e.srv.ResetStats()
+	m = keys(t, m, "x")
+	if v := m.View(); m.modal != modalConfirm || !strings.Contains(v, "Revoke pat of dan@acme.com in workspace dev?") {
+		t.Fatalf("the confirmation does not name dev:\n%s", v)
+	}
+	m = keys(t, m, "y")
+	if !strings.Contains(m.status, "revoked 1 credential of dan@acme.com in workspace dev") {
+		t.Errorf("status: %q", m.status)
+	}
+	st := e.srv.Stats()
+	if st.WorkspaceWrites[emulator.DemoWorkspace] != 0 || st.WorkspaceWrites[emulator.DemoDevWorkspace] == 0 {
+		t.Errorf("writes per workspace = %v, want dev's only", st.WorkspaceWrites)
+	}
+	devState := e.org.Workspace(emulator.DemoDevWorkspace)
+	e.org.Mu.Lock()
+	_, still := devState.Tokens[c.ID]
+	e.org.Mu.Unlock()
+	if still {
+		t.Error("dev still holds dan's token")
+	}
+	if got := e.audit(t); len(got) != 1 || !strings.HasPrefix(got[0], "revoke_token token:"+c.ID) {
+		t.Errorf("audit log: %q", got)
+	}
+}
+
+// TestBulkConfirmationTypesTheWorkspaces: a bulk destructive apply asks
+// for the Databricks workspaces it writes to, as databricks.workspaces
+// names them (the Bitbucket workspace says nothing about where it goes).
+func TestBulkConfirmationTypesTheWorkspaces(t *testing.T) {
+	e := newTwoWorkspaceEnv(t)
+	for _, tc := range []struct{ scope, filter, title, require string }{
+		{"", "revoke_token", "in workspaces prod and dev?", "prod,dev"},
+		{emulator.DemoDevWorkspace, "dan@", "in workspace dev?", "dev"}, // +de-team, and the stale token
+	} {
+		m := loaded(t, e.b, 120, 34, false)
+		if tc.scope != "" {
+			m = pick(t, m, tc.scope)
+		}
+		m = keys(t, m, "5", "t", "/")
+		m = keys(t, m, strings.Split(tc.filter, "")...)
+		m = keys(t, m, "enter")
+		n := viewOf[*planView](t, m).changes.Len()
+		for i := 0; i < n; i++ {
+			m = keys(t, m, " ", "j")
+		}
+		m = keys(t, m, "a")
+		v := m.View()
+		if m.modal != modalConfirm || !strings.Contains(v, tc.title) || !strings.Contains(v, "Type "+tc.require+" to confirm") {
+			t.Errorf("scope %q, %d revocations: the confirmation does not ask for %s:\n%s", tc.scope, n, tc.require, v)
+		}
+		m = keys(t, m, "esc")
+	}
+}
