@@ -40,6 +40,12 @@ import (
 //	Remap                          point a mapping at another Databricks group
 //	Writing                        hold the write lock around several calls
 //	                               (every write method holds it itself)
+//	WorkspacesOfToken, ...Owner,
+//	...Leak, ...Secrets,
+//	...Bindings, ...Plan,
+//	HoldWriteLockIn, WritingIn     with several workspaces, the workspaces a
+//	                               command writes to, and their locks only
+//	                               (service_route.go)
 //	Pipelines, Federations,
 //	Federate, FinishEvidence,
 //	FinishFederation               move bindings to Pipelines OIDC (service_federation.go)

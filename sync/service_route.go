@@ -103,19 +103,8 @@ func (s *Service) inPart(ctx context.Context, p workspacePart, command string, f
 // workspaces only (as the WorkspacesOf* methods name them). With one
 // workspace, or no names, it is HoldWriteLock.
 func (s *Service) HoldWriteLockIn(ctx context.Context, command string, workspaces []string) (context.Context, func(), error) {
-	if len(s.parts) == 0 || len(workspaces) == 0 {
-		return s.HoldWriteLock(ctx, command)
-	}
-	var parts []workspacePart
-	for _, name := range workspaces {
-		p, err := s.activePart(name)
-		if err != nil {
-			return ctx, func() {}, err
-		}
-		parts = append(parts, p)
-	}
 	return s.holdLock(ctx, func(ctx context.Context, fn func(context.Context) error) error {
-		return s.writingIn(ctx, command, parts, fn)
+		return s.WritingIn(ctx, command, workspaces, fn)
 	})
 }
 
@@ -470,7 +459,34 @@ func (s *Service) findLeakedParts(ctx context.Context, value string) (*Leak, err
 			list[i].Workspace = p.name
 		}
 	}
+	s.keepSecretsBoundElsewhere(leak)
 	return leak, nil
+}
+
+// keepSecretsBoundElsewhere keeps a leaking service principal's OAuth
+// secrets (the account's, shared by every workspace) out of the leak's
+// revocation when a binding of another workspace may run on one of them:
+// that workspace's pipeline would break, and its rotation belongs to that
+// workspace. The note says what to run instead.
+func (s *Service) keepSecretsBoundElsewhere(leak *Leak) {
+	o := leak.Owner
+	if o.Type != PrincipalServicePrincipal || len(leak.Secrets) == 0 {
+		return
+	}
+	sp := ServicePrincipal{ID: o.ID, DisplayName: o.Name, ApplicationID: o.ApplicationID}
+	var elsewhere []string
+	for _, b := range s.Config().Pipelines {
+		if b.Workspace != leak.Workspace && b.Credential == config.CredentialOAuthSecret && sp.Named(b.ServicePrincipal) {
+			elsewhere = append(elsewhere, b.Name+" (workspace "+b.Workspace+")")
+		}
+	}
+	if len(elsewhere) == 0 {
+		return
+	}
+	note := fmt.Sprintf("OAuth secrets of %s: kept, since pipeline binding(s) %s may run on one; rotate them with `bitbricks rotate`, then run `bitbricks revoke --owner %s`",
+		o.Name, strings.Join(elsewhere, ", "), o.Name)
+	leak.Secrets = nil
+	leak.Unknown = strings.TrimPrefix(leak.Unknown+"; "+note, "; ")
 }
 
 func (s *Service) revokeLeakedParts(ctx context.Context, leak *Leak, opts LeakOptions) (LeakRevocation, error) {
@@ -483,7 +499,7 @@ func (s *Service) revokeLeakedParts(ctx context.Context, leak *Leak, opts LeakOp
 		res, err = p.svc.RevokeLeaked(ctx, leak, opts)
 		return err
 	})
-	for _, list := range [][]Credential{res.Revoked, res.Searched} {
+	for _, list := range [][]Credential{res.Revoked, res.Searched, res.NotTried} {
 		for i := range list {
 			list[i].Workspace = p.name
 		}

@@ -527,3 +527,58 @@ func TestSavedPlanTwoWorkspaces(t *testing.T) {
 	}
 	assertNoSecrets(t, o, r.out, r.err)
 }
+
+// TestLeakOfServicePrincipalBoundInOtherWorkspace: ml-deployer's
+// on-behalf-of token leaks in dev; its OAuth secrets belong to the account
+// and prod's binding ml-prod runs on one, so the leak's revocation in dev
+// keeps them (and says what to run) instead of breaking prod's pipeline.
+func TestLeakOfServicePrincipalBoundInOtherWorkspace(t *testing.T) {
+	o := newTwoWorkspaceOrg(t)
+	o.org.Mu.Lock()
+	var spID string
+	secrets := 0
+	for id, sp := range o.org.DB.ServicePrincipals {
+		if sp.DisplayName == "ml-deployer" {
+			spID = id
+		}
+	}
+	for _, sec := range o.org.DB.Secrets {
+		if sec.SPID == spID {
+			secrets++
+		}
+	}
+	o.org.Mu.Unlock()
+	// ml-deployer is assigned to dev too (a principal authenticates only
+	// at a workspace it is assigned to).
+	o.org.InWorkspace("dev", func(st *emulator.DatabricksState) {
+		o.org.Mu.Lock()
+		st.ServicePrincipals[spID].Assigned = true
+		o.org.Mu.Unlock()
+	})
+	leaked := wsAddToken(o, "dev", emulator.DBToken{OwnerID: spID, Comment: "copied to a wiki", Created: testNow.Add(-time.Hour), Expiry: testNow.Add(24 * time.Hour)})
+	o.srv.ResetStats()
+	r := runCLI(t, o.env, leaked.Value+"\n", "revoke", "--config", o.cfg, "--leaked", "--yes")
+	t.Logf("stdout:\n%s\nstderr:\n%s", r.out, r.err)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.err)
+	}
+	if wsHas(o, "dev", leaked.ID) {
+		t.Error("the leaked token is alive")
+	}
+	if !strings.Contains(r.err, "pipeline binding(s) ml-prod (workspace prod) may run on one") {
+		t.Errorf("nothing says why the OAuth secrets are kept:\n%s", r.err)
+	}
+	o.org.Mu.Lock()
+	left := 0
+	for _, sec := range o.org.DB.Secrets {
+		if sec.SPID == spID {
+			left++
+		}
+	}
+	o.org.Mu.Unlock()
+	if left != secrets {
+		t.Errorf("ml-deployer holds %d OAuth secrets, had %d: prod's pipeline may be broken", left, secrets)
+	}
+	writesOnlyIn(t, o, "dev", "prod")
+	assertNoSecrets(t, o, r.out, r.err)
+}
