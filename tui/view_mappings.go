@@ -247,6 +247,12 @@ func (v *mappingsView) groupDetail(g groupRow) string {
 		fmt.Fprintf(&b, "; entitlements: %s", strings.Join(m.Entitlements, ", "))
 	}
 	b.WriteString(".")
+	switch {
+	case v.d.ws.all() && v.d.ws.account[g.Target]:
+		fmt.Fprintf(&b, " An account group: one membership, shared by %s; the group and counts above are the first workspace's and the plan's over all.", workspacesText(v.d.ws.names))
+	case v.d.ws.all():
+		fmt.Fprintf(&b, " Each of %s has its own %s: the group above is the first's, the counts are over all (w shows one).", workspacesText(v.d.ws.names), views.Sanitize(g.Target))
+	}
 	for _, f := range v.d.findings[g.Target] {
 		if f.Kind == sync.FindingUnknownSource || f.Kind == sync.FindingIdPManaged || f.Kind == sync.FindingAccountGroupNoAccess {
 			b.WriteString(" " + components.GlyphWarn + " " + views.Sanitize(f.Detail) + ".")

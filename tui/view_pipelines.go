@@ -121,6 +121,11 @@ func (v *pipelinesView) SetData(d *dataset) {
 		}
 		v.SetSize(v.w, v.h)
 	}
+	if d.ws.name != "" {
+		v.table.SetEmpty("no pipeline bindings in workspace " + views.Sanitize(d.ws.name) + " (pipelines[].workspace)")
+	} else {
+		v.table.SetEmpty("no pipeline bindings in the config")
+	}
 	v.table.SetItems(d.bindings)
 }
 func (v *pipelinesView) MutatingKeys() []key.Binding {

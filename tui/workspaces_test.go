@@ -206,6 +206,9 @@ func TestEveryViewFollowsTheScope(t *testing.T) {
 			}
 		}
 	}
+	if r := keys(t, m, "!"); r.modal != modalNone || !strings.Contains(r.status, "press w to choose it") {
+		t.Errorf("! in all workspaces: modal %d, status %q", r.modal, r.status)
+	}
 	m = keys(t, m, "3", "/", "t", "o", "k", "enter")
 
 	// dev.
@@ -234,6 +237,12 @@ func TestEveryViewFollowsTheScope(t *testing.T) {
 	}
 	if n := len(viewOf[*pipelinesView](t, m).table.Items()); n != 0 {
 		t.Errorf("dev shows %d pipeline bindings, want none (they are prod's)", n)
+	}
+	if v := keys(t, m, "4").View(); !strings.Contains(v, "no pipeline bindings in workspace dev") {
+		t.Errorf("dev's empty pipelines do not say why:\n%s", v)
+	}
+	if r := keys(t, m, "!"); r.modal != modalLeaked {
+		t.Errorf("! in workspace dev opened no leaked-token input: %q", r.status)
 	}
 	if got := viewOf[*credentialsView](t, m).Filter(); got != "tok" {
 		t.Errorf("the filter after a switch is %q, want it kept", got)
