@@ -91,7 +91,7 @@ var credColumns = []components.Column{
 }
 
 // credWorkspaceColumn is the workspace, first, in the scope of all workspaces.
-var credWorkspaceColumn = components.Column{Width: 9, Flex: true, Max: 16}
+var credWorkspaceColumn = components.Column{Width: 10}
 
 func (f *credFormat) header(w int) string {
 	f.layout(w)

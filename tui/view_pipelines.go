@@ -57,7 +57,7 @@ func rotateKey() key.Binding { return key.NewBinding(key.WithKeys("r"), key.With
 
 // pipelineWorkspaceColumn is the workspace, first, in the scope of all
 // workspaces.
-var pipelineWorkspaceColumn = components.Column{Width: 9, Flex: true, Max: 16}
+var pipelineWorkspaceColumn = components.Column{Width: 10}
 
 // pipelineColumnsWS are pipelineColumns after the workspace.
 var pipelineColumnsWS = append([]components.Column{pipelineWorkspaceColumn}, pipelineColumns...)

@@ -59,7 +59,7 @@ var planColumns = []components.Column{
 
 // planColumnsWS put the workspace after the glyph, in the scope of all
 // workspaces.
-var planColumnsWS = slices.Insert(slices.Clone(planColumns), 2, components.Column{Width: 9, Flex: true, Max: 16})
+var planColumnsWS = slices.Insert(slices.Clone(planColumns), 2, components.Column{Width: 10})
 
 func newPlanView(th *theme, readOnly bool) *planView {
 	s := &planState{selected: map[string]bool{}, status: map[string]string{}}
