@@ -218,29 +218,55 @@ func (s *Service) revokeTokenParts(ctx context.Context, id string) (Credential, 
 
 // OAuth secrets (account-level).
 
-// WorkspacesOfSecrets names the workspace OAuth secrets, which belong to
-// the account, are read and revoked through: the first active one (nil
-// with one workspace).
-func (s *Service) WorkspacesOfSecrets() []string {
+// WorkspacesOfSecrets names the workspace the OAuth secrets of the service
+// principal sp, which belong to the account, are read and revoked through
+// (nil with one workspace): the first active workspace sp is assigned to.
+func (s *Service) WorkspacesOfSecrets(ctx context.Context, sp string) ([]string, error) {
 	if len(s.parts) == 0 {
-		return nil
+		return nil, nil
 	}
-	return []string{s.activeParts()[0].name}
+	p, err := s.secretPart(ctx, sp)
+	if err != nil {
+		return nil, err
+	}
+	return []string{p.name}, nil
 }
 
-func (s *Service) secretPart() workspacePart { return s.activeParts()[0] }
+func (s *Service) secretPart(ctx context.Context, sp string) (workspacePart, error) {
+	parts := s.activeParts()
+	for _, p := range parts {
+		c, err := p.svc.credentials(ctx)
+		if err != nil {
+			return workspacePart{}, fmt.Errorf("workspace %s: %w", p.name, err)
+		}
+		found, err := c.findServicePrincipal(ctx, sp)
+		if err != nil {
+			return workspacePart{}, fmt.Errorf("workspace %s: %w", p.name, err)
+		}
+		if found != nil {
+			return p, nil
+		}
+	}
+	return workspacePart{}, fmt.Errorf("no Databricks service principal %q in workspaces %s (check the display name or application id; its OAuth secrets are the account's, reached through a workspace it is assigned to)", sp, strings.Join(partNames(parts), ", "))
+}
 
 func (s *Service) lookupSecretParts(ctx context.Context, servicePrincipal, id string) (Credential, error) {
-	p := s.secretPart()
+	p, err := s.secretPart(ctx, servicePrincipal)
+	if err != nil {
+		return Credential{}, err
+	}
 	cr, err := p.svc.LookupSecret(ctx, servicePrincipal, id)
 	cr.Workspace = p.name
 	return cr, err
 }
 
 func (s *Service) revokeSecretParts(ctx context.Context, servicePrincipal, id string) (Credential, error) {
-	p := s.secretPart()
+	p, err := s.secretPart(ctx, servicePrincipal)
+	if err != nil {
+		return Credential{}, err
+	}
 	var cr Credential
-	err := s.inPart(ctx, p, "revoke --secret-id "+id, func(ctx context.Context) (err error) {
+	err = s.writingIn(ctx, "revoke --secret-id "+id, []workspacePart{p}, func(ctx context.Context) (err error) {
 		cr, err = p.svc.RevokeSecret(ctx, servicePrincipal, id)
 		return err
 	})

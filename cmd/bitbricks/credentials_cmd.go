@@ -113,7 +113,7 @@ only their first and last four characters (dapi…1a2b).`,
 			case tokenID != "":
 				scope, err = e.svc.WorkspacesOfToken(cmd.Context(), tokenID)
 			case secretID != "":
-				scope = e.svc.WorkspacesOfSecrets()
+				scope, err = e.svc.WorkspacesOfSecrets(cmd.Context(), sp)
 			case owner != "":
 				scope, err = e.svc.WorkspacesOfOwner(cmd.Context(), owner)
 			default:

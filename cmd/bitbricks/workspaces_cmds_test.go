@@ -259,6 +259,36 @@ func TestRevokeSecretTwoWorkspaces(t *testing.T) {
 	if left {
 		t.Error("the secret is still there")
 	}
+
+	// ml-deployer's newest secret is what prod's binding ml-prod runs on:
+	// a run limited to dev, where ml-deployer is assigned too, refuses it
+	// without --force (every workspace's bindings guard an OAuth secret).
+	r = runCLI(t, o.env, "", "revoke", "--config", o.cfg, "--secret-id", "x", "--service-principal", "ml-deployer", "--yes", "--workspace", "dev")
+	if r.code != 1 || !strings.Contains(r.err, `no Databricks service principal "ml-deployer" in workspaces dev`) {
+		t.Errorf("ml-deployer from dev before it is assigned there: exit %d: %s", r.code, r.err)
+	}
+	o.org.InWorkspace("dev", func(st *emulator.DatabricksState) {
+		o.org.Mu.Lock()
+		defer o.org.Mu.Unlock()
+		for _, sp := range st.ServicePrincipals {
+			if sp.DisplayName == "ml-deployer" {
+				sp.Assigned = true
+			}
+		}
+	})
+	o.org.Mu.Lock()
+	var bound string
+	var newest time.Time
+	for _, sec := range o.org.DB.Secrets {
+		if sp := o.org.DB.ServicePrincipals[sec.SPID]; sp != nil && sp.DisplayName == "ml-deployer" && sec.Created.After(newest) {
+			bound, newest = sec.ID, sec.Created
+		}
+	}
+	o.org.Mu.Unlock()
+	r = runCLI(t, o.env, "", "revoke", "--config", o.cfg, "--secret-id", bound, "--service-principal", "ml-deployer", "--yes", "--workspace", "dev")
+	if r.code != 3 || !strings.Contains(r.err, "pipeline binding ml-prod runs on it") {
+		t.Errorf("prod's bound secret from dev: exit %d: %s", r.code, r.err)
+	}
 	assertNoSecrets(t, o, r.out, r.err)
 }
 
