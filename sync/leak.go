@@ -471,7 +471,7 @@ func (c *Credentials) leakRest(ctx context.Context, leak *Leak, j *journal, st *
 			continue
 		}
 		if leak.Protected && !opts.Force {
-			out.Kept = append(out.Kept, KeptCredential{Credential: cr, Command: "bitbricks revoke --leaked --force",
+			out.Kept = append(out.Kept, KeptCredential{Credential: cr, Command: "bitbricks revoke --owner " + leak.Owner.Name + " --force",
 				Why: leak.Owner.Name + " is in policy.protected: kept without --force"})
 			continue
 		}

@@ -20,7 +20,7 @@ func (m Model) ask(title, body, require string, act action) (Model, tea.Cmd) {
 	m.confirm = components.NewConfirm(m.th.st, m.op, views.Sanitize(title), body, views.Sanitize(require))
 	m.confirm.SetSize(m.width, m.bodyH)
 	m.modal = modalConfirm
-	m.pending = act
+	m.pending, m.declined = act, nil
 	return m, nil
 }
 
@@ -29,8 +29,11 @@ func (m Model) answered(msg components.ConfirmMsg) (Model, tea.Cmd) {
 		return m, nil
 	}
 	m.modal = modalNone
-	act := m.pending
-	m.pending = nil
+	act, declined := m.pending, m.declined
+	m.pending, m.declined = nil, nil
+	if !msg.Yes && declined != nil {
+		return m, declined(&m)
+	}
 	if !msg.Yes || act == nil {
 		m.setStatus(statusInfo, "cancelled; nothing changed")
 		return m, nil
@@ -379,34 +382,111 @@ func (m Model) askLeaked(l Leak) (Model, tea.Cmd) {
 	if len(l.Bindings) > 0 {
 		fmt.Fprintf(&b, "Pipeline bindings rotated first: %s\n", strings.Join(l.Bindings, ", "))
 	}
-	b.WriteString("\nThe leaked token goes first: Databricks cannot say which token a value is, so they go one at a time, in this order, until it stops authenticating; then the rest.")
+	b.WriteString("\nThe leaked token goes first: Databricks cannot say which token a value is, so they go one at a time, in this order, until it stops authenticating (a pipeline's only after its binding's rotation). Then you choose: only that token, or the rest too.")
 	if l.Self {
 		fmt.Fprintf(&b, "\n! %s is the identity bitbricks is using: its own credential is among these and goes last; the console can do nothing after it.", owner)
 	}
 	if l.Protected {
-		fmt.Fprintf(&b, "\n! %s is protected (policy.protected): only the leaked token goes; `bitbricks revoke --leaked --force` revokes the rest.", owner)
+		fmt.Fprintf(&b, "\n! %s is protected (policy.protected): only the leaked token goes; `bitbricks revoke --owner %s --force` revokes the rest.", owner, owner)
 	}
 	b.WriteString("\nWhatever uses them stops working at once. The revocation is audited as leaked.")
-	title := "Revoke the leaked token of " + owner + ", then the rest?"
+	title := "Revoke the leaked token of " + owner + "?"
 	if l.Workspace != "" {
-		title = "Revoke the leaked token of " + owner + " in workspace " + views.Sanitize(l.Workspace) + ", then the rest?"
+		title = "Revoke the leaked token of " + owner + " in workspace " + views.Sanitize(l.Workspace) + "?"
 	}
 	return m.ask(title, b.String(), typed, func(m *Model) tea.Cmd {
 		c := l
 		m.busy = "revoking the leaked token of " + owner
+		op, b, ctx := m.op, m.b, m.ctx
+		return func() tea.Msg {
+			msg := leakRevokedMsg{op: op, leak: c}
+			msg.err = guard(func() error {
+				in, err := backendIn(b, c.Workspace)
+				if err != nil {
+					return err
+				}
+				msg.res, err = in.RevokeLeaked(ctx, c)
+				return err
+			})
+			return msg
+		}
+	})
+}
+
+// leakRevoked follows the search for the leaked token: on success, when
+// the owner holds more, a choice between only that token (the default) and
+// the rest too; the rest, an owner-wide revocation, is then confirmed by
+// typing the owner's name.
+func (m Model) leakRevoked(msg leakRevokedMsg) (Model, tea.Cmd) {
+	m.busy = ""
+	if msg.err != nil {
+		m.setStatus(statusError, "revoke leaked token: "+sync.Message(msg.err))
+		return m.reload()
+	}
+	res, l := msg.res, msg.leak
+	owner, typed := views.OwnerName(res.Owner, l.OwnerID)
+	done := fmt.Sprintf("revoked the leaked token %s of %s", shortID(res.Leaked), owner)
+	if n := res.Revoked - 1; n > 0 {
+		done += fmt.Sprintf(" (and %s searched before it)", views.Count(n, "token", ""))
+	}
+	if res.Note != "" {
+		done += "; " + views.Sanitize(res.Note)
+	}
+	if len(res.Rest) == 0 {
+		m.setStatus(statusOK, done+"; audited")
+		return m.reload()
+	}
+	now := m.now()
+	var b strings.Builder
+	fmt.Fprintf(&b, "The leaked token %s is revoked: %s no longer authenticates.\n%s still holds %s:\n", shortID(res.Leaked), l.Redacted, owner, views.Count(len(res.Rest), "credential", ""))
+	for i, c := range res.Rest {
+		if i == 5 {
+			fmt.Fprintf(&b, "  … and %d more\n", len(res.Rest)-i)
+			break
+		}
+		fmt.Fprintf(&b, "  %s  %s, created %s ago, last used %s%s\n", shortID(c.ID), views.KindName(c.Kind),
+			views.Age(now.Sub(c.Created)), views.LastUsed(c.LastUsed, now), quoted(c.Comment))
+	}
+	b.WriteString("\nOnly that token: the others keep working (enter). The rest too: pipeline bindings rotated first, bitbricks' own credential last; you type the owner's name next.")
+	m, cmd := m.ask("Revoke the rest of "+owner+"'s credentials too?", b.String(), "", func(m *Model) tea.Cmd {
+		return m.askLeakRest(l, res, owner, typed)
+	})
+	m.confirm = m.confirm.WithLabels("Only that token", "The rest too")
+	m.declined = func(m *Model) tea.Cmd {
+		m.setStatus(statusOK, fmt.Sprintf("%s; %s kept (`bitbricks revoke --owner %s`); audited", done, views.Count(len(res.Rest), "other credential", ""), owner))
+		next, cmd := m.reload()
+		*m = next
+		return cmd
+	}
+	return m, cmd
+}
+
+// askLeakRest confirms the rest of a leak's owner's credentials by the
+// owner's typed name, then revokes them.
+func (m *Model) askLeakRest(l Leak, res LeakResult, owner, typed string) tea.Cmd {
+	body := fmt.Sprintf("%s and whatever uses them stop working at once; pipeline bindings are rotated first (%s), bitbricks' own credential goes last. Audited.",
+		views.Count(len(res.Rest), "credential", ""), cmp.Or(strings.Join(l.Bindings, ", "), "none"))
+	next, cmd := m.ask("Revoke the other "+views.Count(len(res.Rest), "credential", "")+" of "+owner+"?", body, typed, func(m *Model) tea.Cmd {
+		m.busy = "revoking the rest of " + owner + "'s credentials"
 		b := m.b
-		return m.opCmd(m.op, "check the token in Credentials (3)", func(ctx context.Context) (string, error) {
-			in, err := backendIn(b, c.Workspace)
+		return m.opCmd(m.op, "see Credentials (3)", func(ctx context.Context) (string, error) {
+			in, err := backendIn(b, l.Workspace)
 			if err != nil {
-				return "", fmt.Errorf("revoke leaked token: %w", err)
+				return "", fmt.Errorf("revoke the rest of %s's credentials: %w", owner, err)
 			}
-			owner, n, err := in.RevokeLeaked(ctx, c)
+			r, err := in.RevokeLeakRest(ctx, l)
 			if err != nil {
-				return "", fmt.Errorf("revoke leaked token: %w", err)
+				return "", fmt.Errorf("revoke the rest of %s's credentials: %w", owner, err)
 			}
-			return fmt.Sprintf("revoked %d leaked %s of %s; audited", n, plural(n, "token"), owner), nil
+			line := fmt.Sprintf("revoked the leaked token and %s of %s", views.Count(r.Revoked, "other credential", ""), owner)
+			if r.Note != "" {
+				line += " (kept: " + r.Note + ")"
+			}
+			return line + "; audited", nil
 		})
 	})
+	*m = next
+	return cmd
 }
 
 // askFederate confirms phase 1 of moving a binding to Pipelines OIDC: the

@@ -31,10 +31,15 @@ type Backend interface {
 	// FindLeaked says whose token a value is and what revoking it takes, without
 	// revoking anything, so the console can show the blast radius before asking.
 	FindLeaked(ctx context.Context, value string) (Leak, error)
-	// RevokeLeaked is `bitbricks revoke --leaked` on exactly the leak FindLeaked
-	// showed: it rotates the owner's pipeline bindings first, then revokes the
-	// owner's tokens, audited.
-	RevokeLeaked(ctx context.Context, leak Leak) (owner string, revoked int, err error)
+	// RevokeLeaked is the first part of `bitbricks revoke --leaked` on exactly
+	// the leak FindLeaked showed: the owner's tokens revoked one at a time
+	// until the leaked value stops authenticating (a pipeline's only after
+	// its binding's rotation), audited; the rest is a choice that follows.
+	RevokeLeaked(ctx context.Context, leak Leak) (LeakResult, error)
+	// RevokeLeakRest revokes the rest of the owner's credentials once
+	// RevokeLeaked left the leaked token dead: bindings rotated first,
+	// bitbricks' own credential last.
+	RevokeLeakRest(ctx context.Context, leak Leak) (LeakResult, error)
 	// Rotate rotates one pipeline binding by the rotation protocol and says
 	// what it did: the new credential, what it revoked, what it left.
 	Rotate(ctx context.Context, binding string) (sync.RotationResult, error)
@@ -75,6 +80,19 @@ type Leak struct {
 	Workspace string
 	// trace is the backend's own record of the leak, opaque to the console.
 	trace any
+}
+
+// LeakResult is what a step of a leak's containment did.
+type LeakResult struct {
+	Owner   string // the owner's name
+	Leaked  string // the leaked token's id ("" when the step was the rest)
+	Revoked int    // credentials revoked
+	// Rest are the owner's credentials still alive that the rest would
+	// revoke; empty when there is nothing to offer (none left, a protected
+	// owner, or bitbricks' own credential gone).
+	Rest []sync.Credential
+	// Note says, in words, what was kept, and the command that finishes it.
+	Note string
 }
 
 // AuditEvent is one line of the audit log, as the console shows it.

@@ -47,6 +47,13 @@ type (
 		leak Leak
 		err  error
 	}
+	// leakRevokedMsg ends the search for a leaked token.
+	leakRevokedMsg struct {
+		op   int
+		leak Leak
+		res  LeakResult
+		err  error
+	}
 )
 
 // guard turns a panic in a backend call into an error, so a bug there shows in the
@@ -221,6 +228,11 @@ func (m Model) result(msg tea.Msg) (Model, tea.Cmd) {
 			return m, nil
 		}
 		return m.askLeaked(msg.leak)
+	case leakRevokedMsg:
+		if msg.op != m.op {
+			return m, nil
+		}
+		return m.leakRevoked(msg)
 	}
 	return m.broadcast(msg)
 }

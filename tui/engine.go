@@ -9,6 +9,7 @@ import (
 
 	"github.com/bitbricks/bitbricks/config"
 	"github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views"
 )
 
 // EngineBackend is the Backend over the engine's one service, sync.Service:
@@ -88,37 +89,75 @@ func (e *EngineBackend) FindLeaked(ctx context.Context, value string) (Leak, err
 	return out, nil
 }
 
-// RevokeLeaked contains exactly the leak FindLeaked traced
-// (Service.RevokeLeaked).
-func (e *EngineBackend) RevokeLeaked(ctx context.Context, leak Leak) (string, int, error) {
+// RevokeLeaked revokes the leaked token of exactly the leak FindLeaked
+// traced, and no more (Service.RevokeLeaked without the rest): the rest is
+// offered after, as a choice (RevokeLeakRest).
+func (e *EngineBackend) RevokeLeaked(ctx context.Context, leak Leak) (LeakResult, error) {
 	l, ok := leak.trace.(*sync.Leak)
 	if !ok {
-		return "", 0, errors.New("revoke leaked token: trace it first")
+		return LeakResult{}, errors.New("revoke leaked token: trace it first")
 	}
-	// The typed owner's name confirms the rest; a protected owner's other
-	// credentials stay (the CLI's --force revokes them).
-	res, err := e.Service.RevokeLeaked(ctx, l, sync.LeakOptions{Rest: true})
+	res, err := e.Service.RevokeLeaked(ctx, l, sync.LeakOptions{})
+	out := LeakResult{Owner: l.Owner.Name, Leaked: res.Leaked, Revoked: len(res.Revoked)}
 	switch {
-	case err == nil && (res.Leaked == "" || !res.Checked || len(res.Broken) > 0):
-		var what []string
-		if res.Leaked == "" {
-			what = append(what, "the leaked token was not found among the owner's tokens")
-		}
-		for _, k := range append(res.Broken, res.Kept...) {
-			what = append(what, k.Credential.ID+": "+k.Why+" (`"+k.Command+"`)")
-		}
-		err = errors.New(strings.Join(what, "; "))
-	case err == nil && len(res.Kept) > 0:
-		// The leak is dead; what was kept on purpose is said, not an error.
-		var cmds []string
-		for _, k := range res.Kept {
-			if c := "`" + k.Command + "`"; !slices.Contains(cmds, c) {
-				cmds = append(cmds, c)
-			}
-		}
-		return fmt.Sprintf("%s (kept %d: %s; %s)", l.Owner.Name, len(res.Kept), res.Kept[0].Why, strings.Join(cmds, ", ")), len(res.Revoked), nil
+	case res.Stopped != "":
+		return out, fmt.Errorf("the leaked token %s was not revoked: %s; next: %s", l.Redacted, res.Stopped, res.Next)
+	case res.StillValid:
+		return out, fmt.Errorf("the leaked token %s still authenticates: revoke it in the Databricks workspace settings now", l.Redacted)
+	case err != nil:
+		return out, err
+	case res.Leaked == "" || !res.Checked:
+		return out, fmt.Errorf("the leaked token %s was not found among the tokens of %s", l.Redacted, l.Owner.Name)
 	}
-	return l.Owner.Name, len(res.Revoked), err
+	var notes []string
+	for _, r := range res.Rotations {
+		notes = append(notes, fmt.Sprintf("%s rotated first", r.Binding))
+	}
+	gone := map[string]bool{}
+	for _, c := range res.Revoked {
+		gone[c.ID] = true
+	}
+	var rest []sync.Credential
+	for _, c := range append(slices.Clone(l.Tokens), l.Secrets...) {
+		if !gone[c.ID] {
+			rest = append(rest, c)
+		}
+	}
+	switch {
+	case len(rest) == 0:
+	case res.Session != "":
+		notes = append(notes, fmt.Sprintf("it was bitbricks' own credential: revoke the other %s with another one, `bitbricks revoke --owner %s`", views.Count(len(rest), "credential", ""), l.Owner.Name))
+		rest = nil
+	case l.Protected:
+		notes = append(notes, fmt.Sprintf("kept %s: %s is in policy.protected; `bitbricks revoke --owner %s --force` revokes them", views.Count(len(rest), "other credential", ""), l.Owner.Name, l.Owner.Name))
+		rest = nil
+	}
+	out.Rest, out.Note = rest, strings.Join(notes, "; ")
+	return out, nil
+}
+
+// RevokeLeakRest revokes the rest of the leak's owner's credentials after
+// RevokeLeaked (Service.RevokeLeakRest): a protected owner's stay, as the
+// CLI keeps them without --force.
+func (e *EngineBackend) RevokeLeakRest(ctx context.Context, leak Leak) (LeakResult, error) {
+	l, ok := leak.trace.(*sync.Leak)
+	if !ok {
+		return LeakResult{}, errors.New("revoke the rest of a leak: trace it first")
+	}
+	res, err := e.Service.RevokeLeakRest(ctx, l, sync.LeakOptions{})
+	out := LeakResult{Owner: l.Owner.Name, Revoked: len(res.Revoked)}
+	var what []string
+	for _, k := range append(res.Broken, res.Kept...) {
+		what = append(what, k.Credential.ID+": "+k.Why+" (`"+k.Command+"`)")
+	}
+	for _, f := range res.Failed {
+		what = append(what, f.Credential.ID+": "+f.Error)
+	}
+	out.Note = strings.Join(what, "; ")
+	if err != nil && out.Note != "" {
+		return out, errors.New(out.Note)
+	}
+	return out, err
 }
 
 // Rotate rotates one binding by the rotation protocol (Service.Rotate).

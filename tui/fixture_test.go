@@ -296,8 +296,12 @@ func (f *fixtureBackend) FindLeaked(context.Context, string) (Leak, error) {
 	return Leak{}, f.changed("FindLeaked")
 }
 
-func (f *fixtureBackend) RevokeLeaked(context.Context, Leak) (string, int, error) {
-	return "", 0, f.changed("RevokeLeaked")
+func (f *fixtureBackend) RevokeLeaked(context.Context, Leak) (LeakResult, error) {
+	return LeakResult{}, f.changed("RevokeLeaked")
+}
+
+func (f *fixtureBackend) RevokeLeakRest(context.Context, Leak) (LeakResult, error) {
+	return LeakResult{}, f.changed("RevokeLeakRest")
 }
 
 func (f *fixtureBackend) Rotate(context.Context, string) (sync.RotationResult, error) {

@@ -79,7 +79,7 @@ func TestLeakOfTheProtectedAdminInTheConsole(t *testing.T) {
 	waitFor(t, tm, "Revoke the leaked token of admin@acme.com", "is the identity bitbricks is using", "is protected (policy.protected)")
 	tm.Type("admin@acme.com")
 	press(tm, "enter")
-	settled(t, tm, "revoked 1 leaked token of admin@acme.com (kept", "revoke --leaked --force")
+	settled(t, tm, "revoked the leaked token", "of admin@acme.com; kept 2 other credentials", "revoke --owner admin@acme.com --force")
 	finish(t, tm)
 	if e.hasToken("admin@acme.com", leaked.ID) {
 		t.Error("the leaked token survived")

@@ -73,6 +73,7 @@ type Model struct {
 	status    string
 	statusK   statusKind
 	pending   action
+	declined  action // what a No to the open question does; nil: nothing changes
 	remap     remapIntent
 	filterWas string // the filter before the filter input opened, for esc
 

@@ -43,6 +43,7 @@ type Confirm struct {
 
 	id                   int
 	title, body, require string
+	noLabel, yesLabel    string // the buttons: No and Yes unless WithLabels
 	st                   *Styles
 	input                Input
 	yes                  bool // the Yes button has focus
@@ -55,7 +56,7 @@ type Confirm struct {
 // NewConfirm returns a dialog with No focused.
 func NewConfirm(st *Styles, id int, title, body, require string) Confirm {
 	c := Confirm{Keys: DefaultConfirmKeyMap(), id: id, title: title, body: body, require: require, st: st,
-		lines: strings.Split(body, "\n")}
+		lines: strings.Split(body, "\n"), noLabel: "No", yesLabel: "Yes"}
 	if require != "" {
 		c.input = NewInput(st, "› ")
 		c.Keys.Yes.SetEnabled(false)
@@ -64,6 +65,16 @@ func NewConfirm(st *Styles, id int, title, body, require string) Confirm {
 		c.Keys.No.SetHelp("esc", "cancel")
 		c.Keys.Choose.SetHelp("enter", "confirm")
 	}
+	return c
+}
+
+// WithLabels names the two answers of a choice that is not yes or no (the
+// first, No, stays the default); y and n still answer, so help says which
+// button each picks.
+func (c Confirm) WithLabels(no, yes string) Confirm {
+	c.noLabel, c.yesLabel = no, yes
+	c.Keys.Yes.SetHelp("y", strings.ToLower(yes))
+	c.Keys.No.SetHelp("n/esc", strings.ToLower(no))
 	return c
 }
 
@@ -175,9 +186,9 @@ func (c Confirm) View() string {
 			b.WriteString("\n" + c.st.Status.Error.Render(c.problem))
 		}
 	} else {
-		no, yes := "[ No ]", "  Yes  "
+		no, yes := "[ "+c.noLabel+" ]", "  "+c.yesLabel+"  "
 		if c.yes {
-			no, yes = "  No  ", "[ Yes ]"
+			no, yes = "  "+c.noLabel+"  ", "[ "+c.yesLabel+" ]"
 		}
 		b.WriteString(c.st.Text.Accent.Render(no) + "  " + c.st.Text.Accent.Render(yes))
 	}
