@@ -157,7 +157,7 @@ func LowerBound(snap *Snapshot, cfg *config.Config, routes map[string]int64) Bou
 	other += fedDB
 	lookups := int64(snap.PresenceLookups)
 	bb := 1 + departure + lookups + bbVars + fedBB
-	d = append(d, fmt.Sprintf("Bitbucket: 1 /1.0/groups + %d departure check(s) + %d direct membership lookups + %d pipeline variable reads + %d federation reads = %d", departure, lookups, bbVars, fedBB, bb))
+	d = append(d, fmt.Sprintf("Bitbucket: 1 /1.0/groups + %d departure checks + %d direct membership lookups + %d pipeline variable reads + %d federation reads = %d", departure, lookups, bbVars, fedBB, bb))
 
 	rounds := 1 + int((scim-1+SCIMConcurrency-1)/SCIMConcurrency)
 	last := ""

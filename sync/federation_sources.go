@@ -54,7 +54,7 @@ type FederationPolicy struct {
 	Audiences    []string  `json:"audiences"`
 	Subject      string    `json:"subject"`
 	SubjectClaim string    `json:"subject_claim"`
-	Created      time.Time `json:"create_time"`
+	Created      time.Time `json:"create_time,omitzero"` // none until the policy is created
 }
 
 // PipelineRun is one Bitbucket pipeline run.

@@ -398,7 +398,7 @@ func (c *Credentials) searchLeak(ctx context.Context, leak *Leak, j *journal, st
 		}
 		if err := leak.revokeWithLeak(ctx, c, j, t); err != nil {
 			out.Failed = append(out.Failed, RevokeFailure{Credential: t, Error: oneLine(err)})
-			out.Stopped = fmt.Sprintf("revoking %s failed (%s); it may be the leaked one", t.ID, oneLine(err))
+			out.Stopped = fmt.Sprintf("revoking %s failed (%s); it may be the leaked one", t.ID, dropSubject(oneLine(err), t.ID))
 			out.Next = fmt.Sprintf("revoke token %s by hand (workspace settings, Developer, Access tokens) or run bitbricks revoke --leaked again", t.ID)
 			notTried(leak.Candidates[i+1:])
 			return append(errs, err)
@@ -486,8 +486,8 @@ func (c *Credentials) leakRest(ctx context.Context, leak *Leak, j *journal, st *
 				out.Kept = append(out.Kept, KeptCredential{Credential: left, Command: "bitbricks revoke --owner " + leak.Owner.Name,
 					Why: "not revoked: bitbricks' own credential was revoked before it, so nothing more could be done with it"})
 			}
-			errs = append(errs, fmt.Errorf("%d credential(s) of %s were not revoked: bitbricks' own credential had to go first; finish with `bitbricks revoke --owner %s` under another credential",
-				len(rest)-i, leak.Owner.Name, leak.Owner.Name))
+			errs = append(errs, fmt.Errorf("%s of %s not revoked: bitbricks' own credential had to go first; finish with `bitbricks revoke --owner %s` under another credential",
+				count(len(rest)-i, "credential", "credentials"), leak.Owner.Name, leak.Owner.Name))
 			break
 		}
 		if err := c.revoke(ctx, j, cr); err != nil {

@@ -251,8 +251,8 @@ func (pl *planner) desired(t *groupTarget) (map[string][]string, bool) {
 		if unresolved > 0 {
 			complete = false
 			if t.prune && bg.Known {
-				pl.find(FindingUnknownSource, src, t.name, "%d member(s) of Bitbucket group %s have no email; nothing is removed from %s",
-					unresolved, src, t.name)
+				pl.find(FindingUnknownSource, src, t.name, "%s of Bitbucket group %s without an email; nothing is removed from %s",
+					count(unresolved, "member", "members"), src, t.name)
 			}
 		}
 	}
@@ -605,8 +605,8 @@ func (pl *planner) departed(clean []*Group, desiredAnywhere map[string]bool) map
 		}
 	}
 	if len(unresolved) > 0 {
-		pl.find(FindingNoDeparted, subject, "", "%d Bitbucket workspace member(s) have no email, so nobody is treated as departed: %s",
-			len(unresolved), pl.resolveHint(unresolved))
+		pl.find(FindingNoDeparted, subject, "", "%s without an email, so nobody is treated as departed: %s",
+			count(len(unresolved), "Bitbucket workspace member", "Bitbucket workspace members"), pl.resolveHint(unresolved))
 		return nil
 	}
 	out := map[string]bool{}

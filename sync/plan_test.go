@@ -420,7 +420,7 @@ func TestComputePlan(t *testing.T) {
 			},
 			findings: []string{"departed_unknown acme"},
 			// The finding names who is unresolved and the map line for each.
-			details: map[string][]string{"departed_unknown acme": {"1 Bitbucket workspace member(s) have no email", "Gil (5570:x)",
+			details: map[string][]string{"departed_unknown acme": {"1 Bitbucket workspace member without an email", "Gil (5570:x)",
 				`the line "5570:x": <Databricks userName> in identity.map_file (/etc/bitbricks/identities.yaml)`}},
 		},
 		{
@@ -435,7 +435,7 @@ func TestComputePlan(t *testing.T) {
 			},
 			changes:  []string{"add_member/de-team/bob@acme.com"},
 			findings: []string{"departed_unknown acme"},
-			details: map[string][]string{"departed_unknown acme": {"7 Bitbucket workspace member(s)", "m5 (5570:m5), and 2 more",
+			details: map[string][]string{"departed_unknown acme": {"7 Bitbucket workspace members without an email", "m5 (5570:m5), and 2 more",
 				`"5570:m1": <Databricks userName>`, "in a file that identity.map_file names"}},
 		},
 		{

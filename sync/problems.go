@@ -29,10 +29,26 @@ func (p Problem) String() string {
 		st = fmt.Sprintf("HTTP %d", p.Status)
 	}
 	line := fmt.Sprintf("%s: %s failed (%s)", p.System, p.What, st)
-	if p.Detail != "" {
-		line += ": " + cutLine(p.Detail, maxDetail)
+	if d := dropSubject(p.Detail, p.What); d != "" {
+		line += ": " + cutLine(d, maxDetail)
 	}
 	return line
+}
+
+// dropSubject takes off the front of an error the clauses that only repeat
+// what the problem line has already named ("list Bitbucket workspace
+// members by email: …" after "workspace members by email failed"), so a
+// line says its subject once.
+func dropSubject(detail, what string) string {
+	what = strings.ToLower(strings.TrimSpace(what))
+	for what != "" {
+		head, rest, ok := strings.Cut(detail, ": ")
+		if !ok || !strings.Contains(strings.ToLower(head), what) || strings.TrimSpace(rest) == "" {
+			break
+		}
+		detail = rest
+	}
+	return detail
 }
 
 // maxDetail bounds the detail of a problem line.

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -37,5 +38,27 @@ func TestProblemListReportsUnknownParts(t *testing.T) {
 	}
 	if (&Snapshot{MembersKnown: true, TokensKnown: true}).ProblemList() == nil {
 		t.Error("no problems must be an empty list, not nil (JSON: [])")
+	}
+}
+
+// A problem line names its subject once: the error's own "list … members
+// by email:" prefix does not repeat it.
+func TestProblemLineSaysItsSubjectOnce(t *testing.T) {
+	for _, p := range []Problem{
+		{System: SystemBitbucket, What: "workspace members by email", Status: 500,
+			Detail: "list Bitbucket workspace members by email: https://api.bitbucket.org/2.0/workspaces/acme/members: HTTP 500: boom"},
+		{System: SystemDatabricks, What: "tokens", Detail: "list tokens: connection reset"},
+	} {
+		line := p.String()
+		if n := strings.Count(strings.ToLower(line), strings.ToLower(p.What)); n != 1 {
+			t.Errorf("%q names %q %d times, want once", line, p.What, n)
+		}
+		if !strings.HasSuffix(line, "boom") && !strings.HasSuffix(line, "connection reset") {
+			t.Errorf("%q lost the error's cause", line)
+		}
+	}
+	// A detail that is only the subject is kept: it is all there is.
+	if got := (Problem{System: "x", What: "tokens", Detail: "tokens disabled"}).String(); !strings.HasSuffix(got, ": tokens disabled") {
+		t.Errorf("String() = %q", got)
 	}
 }

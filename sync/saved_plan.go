@@ -142,8 +142,12 @@ func (e *StalePlanError) Error() string {
 		}
 		parts = append(parts, s.ID+" ("+s.Why+")")
 	}
-	return fmt.Sprintf("refused: %d change(s) of the saved plan no longer hold, so nothing was applied: %s; run `bitbricks sync --out` again and review the new plan",
-		len(e.Stale), strings.Join(parts, "; "))
+	verb := "no longer hold"
+	if len(e.Stale) == 1 {
+		verb = "no longer holds"
+	}
+	return fmt.Sprintf("refused: %s of the saved plan %s, so nothing was applied: %s; run `bitbricks sync --out` again and review the new plan",
+		count(len(e.Stale), "change", "changes"), verb, strings.Join(parts, "; "))
 }
 
 // SavedPlanCheck is what a fresh snapshot says about a saved plan.

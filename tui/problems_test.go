@@ -17,7 +17,7 @@ func TestConsoleShowsSourceProblemsInABanner(t *testing.T) {
 	m = loaded(t, b, 120, 40, false)
 	view := m.View()
 	lines := strings.Split(view, "\n")
-	if len(lines) < 2 || !strings.Contains(lines[1], "1 source(s) could not be read") || !strings.Contains(lines[1], "bitbucket groups (HTTP 500)") {
+	if len(lines) < 2 || !strings.Contains(lines[1], "1 source could not be read") || !strings.Contains(lines[1], "bitbucket groups (HTTP 500)") {
 		t.Fatalf("no problems banner under the header:\n%s", view)
 	}
 	if n := strings.Count(view, "\n") + 1; n > 40 {

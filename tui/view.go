@@ -78,8 +78,8 @@ func (m Model) problemsBanner() string {
 		}
 		parts = append(parts, fmt.Sprintf("%s %s (%s)", p.System, p.What, st))
 	}
-	text := fmt.Sprintf(" %s %d source(s) could not be read; this view covers only what was: %s",
-		components.GlyphError, len(parts), strings.Join(parts, ", "))
+	text := fmt.Sprintf(" %s %s could not be read; this view covers only what was: %s",
+		components.GlyphError, views.Count(len(parts), "source", ""), strings.Join(parts, ", "))
 	return m.th.st.Status.Error.Render(components.Fit(views.Sanitize(text), m.width))
 }
 

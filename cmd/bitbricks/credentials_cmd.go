@@ -513,7 +513,7 @@ func cancelled(s *ioStreams, err error) error {
 }
 
 func listCredentials(s *ioStreams, owner string, creds []bbsync.Credential) {
-	fmt.Fprintf(s.Err, "%s holds %d credential(s):\n", owner, len(creds))
+	fmt.Fprintf(s.Err, "%s holds %s:\n", owner, views.Count(len(creds), "credential", ""))
 	now := s.Now()
 	for _, c := range creds {
 		ws := ""
@@ -660,7 +660,7 @@ credential is missing.`,
 				fmt.Fprintf(s.Err, "%s %s (%s, %s%s): %s\n", bbsync.ActionRotateCredential.Glyph(), d.Binding.Name, d.Binding.ServicePrincipal, d.Binding.Credential, inWorkspace(d.Binding.Workspace), d.Reason)
 			}
 			if !yes {
-				if ok, err := confirm(s, fmt.Sprintf("Rotate %d binding(s)?", len(todo))); err != nil || !ok {
+				if ok, err := confirm(s, fmt.Sprintf("Rotate %s?", views.Count(len(todo), "binding", ""))); err != nil || !ok {
 					return cancelled(s, err)
 				}
 			}

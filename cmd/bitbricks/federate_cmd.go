@@ -205,7 +205,7 @@ func finishFederation(cmd *cobra.Command, s *ioStreams, e *engine, asJSON bool, 
 		return nil
 	}
 	if !yes {
-		q := fmt.Sprintf("Delete %d variable(s) and revoke %d credential(s) of %s?", len(plan.Delete), len(plan.Revoke), name)
+		q := fmt.Sprintf("Delete %s and revoke %s of %s?", views.Count(len(plan.Delete), "variable", ""), views.Count(len(plan.Revoke), "credential", ""), name)
 		if ok, err := confirm(s, q); err != nil || !ok {
 			return cancelled(s, err)
 		}
@@ -221,8 +221,8 @@ func finishFederation(cmd *cobra.Command, s *ioStreams, e *engine, asJSON bool, 
 			return jerr
 		}
 	} else if err == nil {
-		fmt.Fprintf(s.Out, "%s is federated: deleted %d variable(s), revoked %d credential(s); the pipeline authenticates by OIDC only.\n",
-			views.Sanitize(name), len(res.Deleted), len(res.Revoked))
+		fmt.Fprintf(s.Out, "%s is federated: deleted %s, revoked %s; the pipeline authenticates by OIDC only.\n",
+			views.Sanitize(name), views.Count(len(res.Deleted), "variable", ""), views.Count(len(res.Revoked), "credential", ""))
 	}
 	return err
 }

@@ -278,7 +278,7 @@ func (e *engine) savedPlan(ctx context.Context, s *ioStreams, asJSON bool, path 
 		fmt.Fprintf(s.Err, "Applying the saved plan %s: the organisation changed since it was made, and every saved change still holds.\n", path)
 	}
 	if check.NotInSaved > 0 {
-		fmt.Fprintf(s.Err, "%d change(s) called for now are not in the saved plan and are not made: run `bitbricks sync` to see them.\n", check.NotInSaved)
+		fmt.Fprintf(s.Err, "%s called for now not in the saved plan and not made: run `bitbricks sync` to see them.\n", views.Count(check.NotInSaved, "change", ""))
 	}
 	return check.Plan, nil
 }
