@@ -305,7 +305,7 @@ func TestRevokeOwnerTwoWorkspaces(t *testing.T) {
 	if r.code != 3 {
 		t.Fatalf("without --yes: exit %d: %s", r.code, r.err)
 	}
-	for _, want := range []string{"dan@acme.com holds 3 credential(s):", "  prod         " + prodTok.ID, "  dev          " + devTok.ID} {
+	for _, want := range []string{"dan@acme.com holds 3 credentials:", "  prod         " + prodTok.ID, "  dev          " + devTok.ID} {
 		if !strings.Contains(r.err, want) {
 			t.Errorf("the list lacks %q:\n%s", want, r.err)
 		}
@@ -526,7 +526,7 @@ func TestSavedPlanTwoWorkspaces(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("apply the dev plan: exit %d: %s\n%s", r.code, r.err, r.out)
 	}
-	if !strings.Contains(r.err, "change(s) called for now are not in the saved plan") {
+	if !strings.Contains(r.err, "called for now not in the saved plan") {
 		t.Errorf("prod's changes are not said to be left out:\n%s", r.err)
 	}
 	writesOnlyIn(t, o, "dev", "prod")
