@@ -14,6 +14,25 @@ func (s *Service) RevokeLeakRest(ctx context.Context, leak *Leak, opts LeakOptio
 	if leak == nil {
 		return LeakRevocation{}, errors.New("revoke the rest of a leak: trace it first")
 	}
+	if len(s.parts) > 0 {
+		// The leak was traced in one workspace: the rest goes there.
+		p, err := s.activePart(leak.Workspace)
+		if err != nil {
+			return LeakRevocation{}, err
+		}
+		var res LeakRevocation
+		err = s.inPart(ctx, p, "revoke --leaked", func(ctx context.Context) (err error) {
+			res, err = p.svc.RevokeLeakRest(ctx, leak, opts)
+			return err
+		})
+		for i := range res.Revoked {
+			res.Revoked[i].Workspace = p.name
+		}
+		for i := range res.Failed {
+			res.Failed[i].Credential.Workspace = p.name
+		}
+		return res, err
+	}
 	c, err := s.credentials(ctx)
 	if err != nil {
 		return LeakRevocation{}, err

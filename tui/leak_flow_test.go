@@ -1,8 +1,11 @@
 package tui
 
 import (
+	"context"
 	"testing"
+	"time"
 
+	"github.com/bitbricks/bitbricks/emulator"
 	tea "github.com/charmbracelet/bubbletea"
 )
 
@@ -36,5 +39,63 @@ func TestLeakedTokenOnlyThatToken(t *testing.T) {
 	}
 	if m.modal != modalNone {
 		t.Errorf("a dialog is still open (%v)", m.modal)
+	}
+}
+
+// With several workspaces the rest of a leak goes to the workspace the
+// leak was traced in, like the leaked token: the other gets no write.
+func TestLeakRestStaysInItsWorkspace(t *testing.T) {
+	e := newTwoWorkspaceEnv(t)
+	ctx := context.Background()
+	dev := e.org.Workspace(emulator.DemoDevWorkspace)
+	e.org.Mu.Lock()
+	var owner string
+	for _, tok := range dev.Tokens {
+		if u := dev.Users[tok.OwnerID]; u != nil && u.UserName == "alice@acme.com" {
+			owner = tok.OwnerID
+		}
+	}
+	e.org.Mu.Unlock()
+	if owner == "" {
+		t.Fatal("alice holds no dev token")
+	}
+	var leaked *emulator.DBToken
+	e.org.InWorkspace(emulator.DemoDevWorkspace, func(*emulator.DatabricksState) {
+		leaked = e.org.AddToken(emulator.DBToken{OwnerID: owner, Comment: "pasted", Created: testNow.Add(-time.Hour), Expiry: testNow.Add(24 * time.Hour)})
+	})
+	aliceIn := func(ws string) int {
+		st := e.org.Workspace(ws)
+		e.org.Mu.Lock()
+		defer e.org.Mu.Unlock()
+		n := 0
+		for _, tok := range st.Tokens {
+			if u := st.Users[tok.OwnerID]; u != nil && u.UserName == "alice@acme.com" {
+				n++
+			}
+		}
+		return n
+	}
+	prodBefore := aliceIn(emulator.DemoWorkspace)
+	e.srv.ResetStats()
+	l, err := e.b.FindLeaked(ctx, leaked.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.b.RevokeLeaked(ctx, l)
+	if err != nil || res.Leaked != leaked.ID || len(res.Rest) == 0 {
+		t.Fatalf("search: %+v, %v; want the leaked token and a rest to offer", res, err)
+	}
+	rest, err := e.b.RevokeLeakRest(ctx, l)
+	if err != nil || rest.Revoked != len(res.Rest) {
+		t.Fatalf("rest: %+v, %v; want %d revoked", rest, err, len(res.Rest))
+	}
+	if n := aliceIn(emulator.DemoDevWorkspace); n != 0 {
+		t.Errorf("alice keeps %d dev tokens", n)
+	}
+	if n := aliceIn(emulator.DemoWorkspace); n != prodBefore {
+		t.Errorf("alice's prod tokens went from %d to %d", prodBefore, n)
+	}
+	if st := e.srv.Stats(); st.WorkspaceWrites[emulator.DemoWorkspace] != 0 {
+		t.Errorf("writes per workspace = %v, want dev's only", st.WorkspaceWrites)
 	}
 }
