@@ -3,8 +3,10 @@ package sync
 import (
 	"context"
 	"fmt"
-	"github.com/bitbricks/bitbricks/config"
+	"slices"
 	"strings"
+
+	"github.com/bitbricks/bitbricks/config"
 )
 
 // RevokeCheck says why revoking one credential needs more than a yes: its
@@ -63,6 +65,15 @@ func (s *Service) CheckRevocations(ctx context.Context, creds []Credential) ([]R
 	if len(s.parts) > 0 {
 		return s.checkRevocationsParts(ctx, creds)
 	}
+	if s.parent != nil && slices.ContainsFunc(creds, func(c Credential) bool { return !isTokenKind(c.Kind) }) {
+		// An OAuth secret is the account's: every workspace's bindings guard it.
+		return s.parent.checkRevocationsParts(ctx, s.tagged(creds))
+	}
+	return s.checkRevocationsHere(ctx, creds)
+}
+
+// checkRevocationsHere is CheckRevocations with this service's bindings only.
+func (s *Service) checkRevocationsHere(ctx context.Context, creds []Credential) ([]RevokeCheck, error) {
 	c, err := s.credentials(ctx)
 	if err != nil {
 		return nil, err

@@ -77,6 +77,9 @@ type Service struct {
 	// a run to some of them (service_workspaces.go).
 	parts []workspacePart
 	only  []string
+	// parent is the service of several workspaces this one is a part of
+	// (nil otherwise): what the account shares is guarded through it.
+	parent *Service
 }
 
 // ServiceOptions tune NewService. The zero value is the real clock, no log
@@ -112,6 +115,9 @@ func NewService(src Sources, cfg *config.Config, opts ServiceOptions) *Service {
 	}
 	if len(src.Workspaces) > 0 {
 		s.newParts(opts)
+		for _, p := range s.parts {
+			p.svc.parent = s
+		}
 	}
 	if fa, ok := src.Audit.(*FileAudit); ok && fa.Warn == nil {
 		warn := opts.Warn
@@ -428,7 +434,12 @@ func (s *Service) FindLeaked(ctx context.Context, value string) (*Leak, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.FindLeaked(ctx, value)
+	leak, err := c.FindLeaked(ctx, value)
+	if err == nil && s.parent != nil {
+		leak.Workspace = s.Config().Databricks.Workspace
+		s.parent.keepSecretsBoundElsewhere(leak)
+	}
+	return leak, err
 }
 
 // RevokeLeaked contains exactly the leak FindLeaked traced: the leaked token

@@ -292,7 +292,7 @@ func (s *Service) checkRevocationsParts(ctx context.Context, creds []Credential)
 		}
 		rc := RevokeCheck{Credential: cr}
 		for _, p := range parts {
-			checks, err := p.svc.CheckRevocations(ctx, []Credential{cr})
+			checks, err := p.svc.checkRevocationsHere(ctx, []Credential{cr})
 			if err != nil {
 				return nil, fmt.Errorf("workspace %s: %w", p.name, err)
 			}
@@ -485,7 +485,6 @@ func (s *Service) findLeakedParts(ctx context.Context, value string) (*Leak, err
 			list[i].Workspace = p.name
 		}
 	}
-	s.keepSecretsBoundElsewhere(leak)
 	return leak, nil
 }
 
@@ -813,6 +812,17 @@ func alignAccountChanges(saved SavedPlan, fresh Plan) Plan {
 	for i, c := range out.Changes {
 		if ws, ok := where[bare(c)]; ok && isAccountMembership(c) && ws != c.Workspace {
 			out.Changes[i].ID, out.Changes[i].Workspace = ws+":"+bare(c), ws
+		}
+	}
+	return out
+}
+
+// tagged is creds, each naming this part's workspace where it names none.
+func (s *Service) tagged(creds []Credential) []Credential {
+	out := slices.Clone(creds)
+	for i := range out {
+		if out[i].Workspace == "" {
+			out[i].Workspace = s.Config().Databricks.Workspace
 		}
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bitbricks/bitbricks/config"
 	"github.com/bitbricks/bitbricks/emulator"
@@ -102,5 +103,58 @@ func TestRemapTwoWorkspaces(t *testing.T) {
 	}
 	if g := groupsPlanned(plan); !plans(g, "dev", "interns-team") || !plans(g, "prod", "interns-team") {
 		t.Errorf("after map: groups planned %v; want interns-team in both", g)
+	}
+}
+
+// TestPartGuardsAccountSecrets: the service of one workspace of several
+// (Service.InWorkspace, as the console writes) guards an OAuth secret, the
+// account's, with every workspace's bindings: from dev, ml-deployer's
+// secret that prod's ml-prod runs on needs --force, and a leak of
+// ml-deployer traced in dev keeps its OAuth secrets.
+func TestPartGuardsAccountSecrets(t *testing.T) {
+	ctx := context.Background()
+	tw := newTwoWorkspaces(t)
+	var spID, bound string
+	var newest time.Time
+	tw.org.Mu.Lock()
+	for id, sp := range tw.org.DB.ServicePrincipals {
+		if sp.DisplayName == "ml-deployer" {
+			spID = id
+		}
+	}
+	for _, sec := range tw.org.DB.Secrets {
+		if sec.SPID == spID && sec.Created.After(newest) {
+			bound, newest = sec.ID, sec.Created
+		}
+	}
+	tw.org.Mu.Unlock()
+	var leaked *emulator.DBToken
+	tw.org.InWorkspace(emulator.DemoDevWorkspace, func(st *emulator.DatabricksState) {
+		tw.org.Mu.Lock()
+		st.ServicePrincipals[spID].Assigned = true
+		tw.org.Mu.Unlock()
+		leaked = tw.org.AddToken(emulator.DBToken{OwnerID: spID, Comment: "pasted", Created: demoNow.Add(-time.Hour), Expiry: demoNow.Add(time.Hour)})
+	})
+	dev, err := tw.service(t).InWorkspace(emulator.DemoDevWorkspace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := dev.LookupSecret(ctx, "ml-deployer", bound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks, err := dev.CheckRevocations(ctx, []Credential{sec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(checks) != 1 || checks[0].Binding != "ml-prod" {
+		t.Errorf("dev's checks of prod's bound secret: %+v; want binding ml-prod", checks)
+	}
+	leak, err := dev.FindLeaked(ctx, leaked.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leak.Workspace != emulator.DemoDevWorkspace || len(leak.Secrets) != 0 || !strings.Contains(leak.Unknown, "ml-prod (workspace prod)") {
+		t.Errorf("leak in %q, %d secrets to revoke, note %q; want dev, none, naming ml-prod", leak.Workspace, len(leak.Secrets), leak.Unknown)
 	}
 }
