@@ -323,6 +323,7 @@ func TestSwitchWorkspaceAndApplyInDev(t *testing.T) {
 		t.Errorf("the scope after the apply is %q", m.scope)
 	}
 	st := e.srv.Stats()
+	t.Logf("requests per workspace %v, writes %v", st.Workspaces, st.WorkspaceWrites)
 	if st.WorkspaceWrites[emulator.DemoWorkspace] != 0 || st.WorkspaceWrites[emulator.DemoDevWorkspace] == 0 {
 		t.Errorf("writes per workspace = %v, want dev's only", st.WorkspaceWrites)
 	}
@@ -367,6 +368,7 @@ func TestRevokeInAllWorkspacesGoesToDev(t *testing.T) {
 		t.Errorf("status: %q", m.status)
 	}
 	st := e.srv.Stats()
+	t.Logf("requests per workspace %v, writes %v", st.Workspaces, st.WorkspaceWrites)
 	if st.WorkspaceWrites[emulator.DemoWorkspace] != 0 || st.WorkspaceWrites[emulator.DemoDevWorkspace] == 0 {
 		t.Errorf("writes per workspace = %v, want dev's only", st.WorkspaceWrites)
 	}
