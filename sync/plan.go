@@ -86,6 +86,7 @@ func ComputePlan(snap *Snapshot, cfg *config.Config, now time.Time) Plan {
 		var departed map[string]bool
 		if cfg.Policy.RevokeDeparted {
 			departed = pl.departed(clean, desiredAnywhere)
+			pl.prunedUnknownDepartures(desiredAnywhere)
 		}
 		pl.tokens(departed)
 	}
@@ -120,6 +121,9 @@ type planner struct {
 	members  []MemberStatus
 	seen     map[Finding]bool
 	assigned map[string]bool // user ids with an assign_workspace change
+	// departuresUnknown says why nobody is treated as departed this run
+	// ("" when departures are known, person by person at least).
+	departuresUnknown string
 }
 
 // assignable reports whether u, wanted in a mapped group, is an active
@@ -589,10 +593,11 @@ func (pl *planner) departed(clean []*Group, desiredAnywhere map[string]bool) map
 		why := "could not be read"
 		for _, p := range pl.snap.Problems {
 			if p.System == SystemBitbucket && strings.HasPrefix(p.Source, "workspace members") {
-				why = "could not be read (" + p.Err + ")"
+				why = "could not be read (" + dropSubject(p.Err, "workspace members") + ")"
 			}
 		}
 		pl.find(FindingNoDeparted, subject, "", "the Bitbucket workspace member list %s; nobody is treated as departed", why)
+		pl.departuresUnknown = "the Bitbucket workspace member list " + why
 		return nil
 	}
 	present := map[string]bool{}
@@ -607,6 +612,7 @@ func (pl *planner) departed(clean []*Group, desiredAnywhere map[string]bool) map
 	if len(unresolved) > 0 {
 		pl.find(FindingNoDeparted, subject, "", "%s without an email, so nobody is treated as departed: %s",
 			count(len(unresolved), "Bitbucket workspace member", "Bitbucket workspace members"), pl.resolveHint(unresolved))
+		pl.departuresUnknown = count(len(unresolved), "Bitbucket workspace member", "Bitbucket workspace members") + " without an email"
 		return nil
 	}
 	out := map[string]bool{}

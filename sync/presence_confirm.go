@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	gosync "sync"
 )
 
@@ -117,7 +118,63 @@ func lookupAnswer(err error) string {
 // from the Bitbucket workspace could not be confirmed: kept, with what to do
 // next.
 func (pl *planner) departureUnknown(workspace, who, why string) {
+	if len(pl.removedFrom(who)) > 0 {
+		return // prunedUnknownDepartures says it, with what the removal changes
+	}
 	pl.find(FindingNoDeparted, who, "",
 		"absent from Bitbucket workspace %s by its email filter, but %s: not treated as departed, tokens kept; run bitbricks sync again, or if the person has left: bitbricks revoke --owner %s",
 		workspace, why, who)
+}
+
+// prunedUnknownDepartures names the people this run removes from a mapped
+// group (wanted by no mapping) while whether they left the Bitbucket
+// workspace is unknown, and who hold tokens: once out of every mapped
+// group, later runs no longer ask about them, so nothing would revoke their
+// tokens should they have left. Nothing is revoked on unknown evidence; the
+// finding says what to check and run.
+func (pl *planner) prunedUnknownDepartures(desiredAnywhere map[string]bool) {
+	people := map[string]bool{}
+	for _, c := range pl.changes {
+		if k := strings.ToLower(c.Principal); c.Action == ActionRemoveMember && c.PrincipalType == PrincipalUser && !desiredAnywhere[k] {
+			people[k] = true
+		}
+	}
+	tokens := map[string]int{}
+	for _, cr := range pl.snap.Credentials {
+		if !isTokenKind(cr.Kind) || cr.OwnerType != PrincipalUser {
+			continue
+		}
+		k := strings.ToLower(cr.Owner)
+		if u := pl.snap.Users[cr.OwnerID]; u != nil {
+			k = strings.ToLower(u.UserName)
+		}
+		tokens[k]++
+	}
+	for k := range people {
+		why, unsure := pl.snap.PresenceUnknown[k]
+		switch {
+		case unsure:
+			why = "absent from Bitbucket's email filter, but " + why
+		case pl.departuresUnknown != "" && tokens[k] > 0:
+			why = pl.departuresUnknown
+		default:
+			continue
+		}
+		pl.find(FindingNoDeparted, k, "",
+			"removed from %s in this run while it is unknown whether the person is still a Bitbucket workspace member (%s): later runs no longer check, so %s; check by hand, and if the person has left: bitbricks revoke --owner %s",
+			strings.Join(pl.removedFrom(k), ", "), why, count(tokens[k], "token stays", "tokens stay"), k)
+	}
+}
+
+// removedFrom lists the groups the plan removes user k (lower-case
+// userName) from.
+func (pl *planner) removedFrom(k string) []string {
+	var gs []string
+	for _, c := range pl.changes {
+		if c.Action == ActionRemoveMember && c.PrincipalType == PrincipalUser && strings.EqualFold(c.Principal, k) && !slices.Contains(gs, c.Group) {
+			gs = append(gs, c.Group)
+		}
+	}
+	slices.Sort(gs)
+	return gs
 }
