@@ -2,11 +2,14 @@ package tui
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/bitbricks/bitbricks/config"
 	"github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views"
 	"github.com/bitbricks/bitbricks/views/components"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 )
 
 // The workspace switcher (w), like k9s's contexts: with several workspaces
@@ -64,13 +67,17 @@ func (m Model) openSwitcher() (Model, tea.Cmd) {
 		}
 	}
 	load := m.last.snap
+	width := 0
+	for _, v := range values {
+		width = max(width, lipgloss.Width(views.Sanitize(v)))
+	}
 	m.op++
 	m.pickFor = pickWorkspace
 	m.picker = components.NewPickerWith(m.th.st, m.op, "Show which workspace? (now: "+m.d.ws.title()+")", values, current, components.PickerOptions{
 		Info: func(v string) string {
-			shown := ""
+			shown := strings.Repeat(" ", width-lipgloss.Width(views.Sanitize(v))) // the notes line up
 			if v == current {
-				shown = "shown · "
+				shown += "shown · "
 			}
 			if v == allScope {
 				return fmt.Sprintf("%s%d %s in one plan", shown, len(m.last.plan.Changes), plural(len(m.last.plan.Changes), "change"))
