@@ -31,8 +31,10 @@ const (
 type middleware struct {
 	s *Server
 
-	scimLimit  int // <0: unlimited
-	scimActive atomic.Int64
+	scimLimit int // <0: unlimited
+	// scimActive counts SCIM requests in flight per workspace (by the name
+	// of the host's workspace; "" with one): the limit is each workspace's.
+	scimActive sync.Map // string -> *atomic.Int64
 	budget     int // <0: unlimited
 
 	mu      sync.Mutex
@@ -82,14 +84,17 @@ func (m *middleware) serve(w http.ResponseWriter, r *http.Request, mux *http.Ser
 		return
 	}
 	if family == "databricks" && strings.Contains(r.URL.Path, "/scim/v2/") && m.scimLimit >= 0 {
-		if m.scimActive.Add(1) > int64(m.scimLimit) {
-			m.scimActive.Add(-1)
+		ws, _ := r.Context().Value(workspaceKey{}).(string)
+		c, _ := m.scimActive.LoadOrStore(ws, new(atomic.Int64))
+		active := c.(*atomic.Int64)
+		if active.Add(1) > int64(m.scimLimit) {
+			active.Add(-1)
 			m.refuse("scim_concurrency")
 			faultError(w, family, http.StatusInternalServerError, "REQUEST_LIMIT_EXCEEDED",
 				"Too many concurrent requests to the SCIM API. Please retry later.")
 			return
 		}
-		defer m.scimActive.Add(-1)
+		defer active.Add(-1)
 	}
 	if !m.delay(r.Context()) {
 		return // the client gave up
