@@ -35,7 +35,7 @@ type middleware struct {
 	// scimActive counts SCIM requests in flight per workspace (by the name
 	// of the host's workspace; "" with one): the limit is each workspace's.
 	scimActive sync.Map // string -> *atomic.Int64
-	budget     int // <0: unlimited
+	budget     int      // <0: unlimited
 
 	mu      sync.Mutex
 	rng     *rand.Rand
