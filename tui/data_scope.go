@@ -237,3 +237,23 @@ func workspacesText(names []string) string {
 	}
 	return "workspaces " + views.Sanitize(strings.Join(names[:len(names)-1], ", ")) + " and " + views.Sanitize(names[len(names)-1])
 }
+
+// namedSnap is a snapshot and the workspace it is of ("" with one, or in
+// one workspace's scope).
+type namedSnap struct {
+	name string
+	snap *sync.Snapshot
+}
+
+// snaps are the snapshots the scope shows: every workspace's in all of
+// them, else the dataset's own.
+func (d *dataset) snaps() []namedSnap {
+	if !d.ws.all() {
+		return []namedSnap{{snap: d.snap}}
+	}
+	out := make([]namedSnap, 0, len(d.ws.load.Workspaces))
+	for _, w := range d.ws.load.Workspaces {
+		out = append(out, namedSnap{name: w.Name, snap: w.Snap})
+	}
+	return out
+}

@@ -126,10 +126,18 @@ func (v *principalsView) principalDetail(r principalRow) (string, string) {
 		return "Principal · " + r.Name, b.String()
 	}
 	var groups []string
-	for _, name := range v.d.dbGroups {
-		g := v.d.snap.DBGroups[name]
-		if g != nil && slices.ContainsFunc(g.Members, func(m sync.Member) bool { return m.ID == r.ID }) {
-			groups = append(groups, views.Sanitize(name))
+	for _, s := range v.d.snaps() {
+		for _, name := range v.d.dbGroups {
+			g := s.snap.DBGroups[name]
+			if g != nil && slices.ContainsFunc(g.Members, func(m sync.Member) bool { return m.ID == r.ID }) {
+				shown := name
+				if s.name != "" && g.Kind != sync.KindAccount { // each workspace's own: say whose
+					shown = s.name + " · " + name
+				}
+				if n := views.Sanitize(shown); !slices.Contains(groups, n) {
+					groups = append(groups, n)
+				}
+			}
 		}
 	}
 	fmt.Fprintf(&b, "\nMember of %d %s", len(groups), plural(len(groups), "group"))
@@ -161,9 +169,11 @@ func (v *principalsView) principalDetail(r principalRow) (string, string) {
 }
 
 func (v *principalsView) groupName(id string) string {
-	for name, g := range v.d.snap.DBGroups {
-		if g.ID == id {
-			return name
+	for _, s := range v.d.snaps() {
+		for name, g := range s.snap.DBGroups {
+			if g.ID == id {
+				return name
+			}
 		}
 	}
 	return ""

@@ -186,6 +186,14 @@ func TestEveryViewFollowsTheScope(t *testing.T) {
 		}
 		return n, details
 	}
+	for _, r := range m.d.principal {
+		if r.Name == "alice@acme.com" {
+			_, body := viewOf[*principalsView](t, m).principalDetail(r)
+			if !strings.Contains(body, "prod · de-team") || !strings.Contains(body, "dev · de-team") {
+				t.Errorf("alice's detail in all workspaces does not name both de-teams:\n%s", body)
+			}
+		}
+	}
 	if n, d := count(m, "platform-eng"); n != 1 {
 		t.Errorf("all workspaces list the account group platform-eng %d times: %q", n, d)
 	}
