@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bitbricks/bitbricks/emulator"
+	bbsync "github.com/bitbricks/bitbricks/sync"
 )
 
 func newEmulateCmd(s *ioStreams, g *globalFlags) *cobra.Command {
@@ -78,6 +79,11 @@ Play a pipeline's part (see bitbricks federate):
 			}
 			defer stopWorkspaces()
 			env := demoEnv(org, url)
+			if len(hosts) > 1 {
+				// For `databricks.workspaces: all`: the account lists the
+				// workspaces by name; these are their loopback hosts.
+				env[bbsync.WorkspaceHostsEnv] = workspaceHostsValue(hosts)
+			}
 			if writeConfig != "" {
 				if err := writeSeedConfig(seed, org, url, writeConfig); err != nil {
 					return err

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,4 +62,19 @@ func writeWorkspacesConfig(org *emulator.Org, hosts map[string]string, path stri
 		return "", "", fmt.Errorf("write profiles %s: %w", profiles, err)
 	}
 	return cfgPath, profiles, nil
+}
+
+// workspaceHostsValue is BITBRICKS_WORKSPACE_HOSTS for hosts: name=URL
+// pairs, by name.
+func workspaceHostsValue(hosts map[string]string) string {
+	names := make([]string, 0, len(hosts))
+	for n := range hosts {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	pairs := make([]string, len(names))
+	for i, n := range names {
+		pairs[i] = n + "=" + hosts[n]
+	}
+	return strings.Join(pairs, ",")
 }

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -410,7 +412,7 @@ func TestEmulateWriteConfigAndEnv(t *testing.T) {
 	go func() { done <- run(ctx, s, []string{"emulate", "--listen", "127.0.0.1:0", "--write-config", cfgPath}) }()
 	env := map[string]string{}
 	timeout := time.After(30 * time.Second)
-	for waiting := true; len(env) < 8 && waiting; {
+	for waiting := true; len(env) < 9 && waiting; {
 		select {
 		case <-out.wrote:
 		case <-timeout:
@@ -423,9 +425,9 @@ func TestEmulateWriteConfigAndEnv(t *testing.T) {
 			}
 		}
 	}
-	if len(env) != 8 {
+	if len(env) != 9 {
 		cancel()
-		t.Fatalf("want 8 export lines, got %v (stderr %s)", env, errb.String())
+		t.Fatalf("want 9 export lines, got %v (stderr %s)", env, errb.String())
 	}
 	r := runCLI(t, env, "", "config", "validate", "--config", cfgPath)
 	if r.code != 0 {
@@ -436,6 +438,24 @@ func TestEmulateWriteConfigAndEnv(t *testing.T) {
 	r = runCLI(t, env, "", "sync", "--config", multi, "--detailed-exitcode")
 	if r.code != 2 || !strings.Contains(r.out, "== Workspace dev ==") {
 		t.Errorf("sync over both workspaces: exit %d, want 2 with a dev section: %s", r.code, r.err)
+	}
+	// `workspaces: all` over the same account: the account lists prod and
+	// dev, BITBRICKS_WORKSPACE_HOSTS gives their hosts, the profiles their
+	// credentials (the account's: the prod admin's profile).
+	src, err := os.ReadFile(multi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := filepath.Join(dir, "emu.all.yaml")
+	list := regexp.MustCompile(`(?m)^  workspaces:.*\n(    - .*\n)+`)
+	if err := os.WriteFile(all, list.ReplaceAll(src, []byte("  workspaces: all\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	allEnv := maps.Clone(env)
+	allEnv["DATABRICKS_CONFIG_PROFILE"] = "bitbricks-demo-prod"
+	r = runCLI(t, allEnv, "", "sync", "--config", all, "--detailed-exitcode")
+	if r.code != 2 || !strings.Contains(r.out, "== Workspace dev ==") || !strings.Contains(r.out, "== Workspace prod ==") {
+		t.Errorf("sync over workspaces: all: exit %d, want 2 with dev and prod sections (%s): %s", r.code, env["BITBRICKS_WORKSPACE_HOSTS"], r.err)
 	}
 	get := func(method, url, body string, set func(*http.Request)) int {
 		req, _ := http.NewRequest(method, url, strings.NewReader(body))
