@@ -57,7 +57,16 @@ func RenderTokensText(w io.Writer, list []sync.CredentialStatus, opts TokensOpti
 	if slices.ContainsFunc(list, func(s sync.CredentialStatus) bool { return s.Workspace != "" }) {
 		rows[0] = append([]string{"WORKSPACE"}, rows[0]...)
 		for i, s := range list {
-			rows[i+1] = append([]string{Sanitize(s.Workspace)}, rows[i+1]...)
+			// A token lives in its workspace; an OAuth secret is the
+			// account's and an Atlassian API token the organisation's.
+			ws := Sanitize(s.Workspace)
+			switch s.Kind {
+			case sync.CredentialOAuthSecret:
+				ws = "(account)"
+			case sync.CredentialAtlassianToken:
+				ws = "-"
+			}
+			rows[i+1] = append([]string{ws}, rows[i+1]...)
 		}
 		ageCol++
 	}

@@ -133,11 +133,18 @@ func TestTokensTwoWorkspaces(t *testing.T) {
 	// Tokens per workspace (Atlassian API tokens are the organisation's).
 	count := map[string]int{}
 	for _, l := range lines[1:] {
-		if f := strings.Fields(l); len(f) > 3 && f[3] == "pat" {
+		f := strings.Fields(l)
+		switch {
+		case len(f) > 3 && f[3] == "pat":
+			count[f[0]]++
+		case len(f) > 0 && f[0] == "(account)":
 			count[f[0]]++
 		}
 	}
 	dan := wsToken(t, o, "dev", "dan@acme.com", "notebook")
+	if count["-"] != 0 || count["(account)"] == 0 {
+		t.Errorf("an OAuth secret is not the account's, or a token names no workspace: %v", count)
+	}
 	if count["dev"] != 3 || count["prod"] < 50 || !strings.Contains(r.out, "dev        "+dan.ID) {
 		t.Errorf("rows per workspace %v, want dev 3 (with %s) and prod 50+:\n%s", count, dan.ID, r.out)
 	}
@@ -148,7 +155,7 @@ func TestTokensTwoWorkspaces(t *testing.T) {
 	lines = strings.Split(strings.TrimSpace(r.out), "\n")
 	pats := 0
 	for _, l := range lines[1:] {
-		if !strings.HasPrefix(l, "dev ") {
+		if !strings.HasPrefix(l, "dev ") && !strings.HasPrefix(l, "- ") && !strings.HasPrefix(l, "(account) ") {
 			t.Errorf("--workspace dev lists %q", l)
 		}
 		if strings.Contains(l, " pat ") {
