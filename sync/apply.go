@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -61,6 +62,12 @@ type ApplyOptions struct {
 	// ReadOnly refuses the whole plan with a *ReadOnlyError before anything
 	// changes.
 	ReadOnly bool
+	// Workspace names the workspace, of several, the changes are made in:
+	// each audit line then names it, its change id as the merged plan
+	// prints it ("dev:create_group/ml-team") and its target ending in
+	// "workspace:dev", as a credential operation's lines do. Empty with one
+	// workspace: the lines are as they always were.
+	Workspace string
 }
 
 // Apply runs exactly plan's changes, in order, never re-planning. It goes on
@@ -109,8 +116,9 @@ func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts App
 				c.GroupID = created[c.Group]
 			}
 			event := func(result, msg string) AuditEvent {
-				return AuditEvent{Time: now().UTC(), Operator: opts.Operator, Action: c.Action.String(), Target: c.AuditTarget(),
-					Result: result, Error: msg, ChangeID: c.ID}
+				return AuditEvent{Time: now().UTC(), Operator: opts.Operator, Action: c.Action.String(),
+					Target: workspaceTarget(c.AuditTarget(), opts.Workspace), Result: result, Error: msg,
+					ChangeID: workspaceChangeID(c.ID, opts.Workspace)}
 			}
 			if audit != nil {
 				// No audit, no action.
@@ -139,6 +147,25 @@ func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts App
 		obs.Done(i, n, c, r)
 	}
 	return results, stop
+}
+
+// workspaceTarget is an audit target naming workspace ws (of several) at
+// its end, unless it names it already (assign_workspace's); target itself
+// with one workspace.
+func workspaceTarget(target, ws string) string {
+	if ws == "" || strings.Contains(" "+target+" ", " workspace:"+ws+" ") {
+		return target
+	}
+	return target + " workspace:" + ws
+}
+
+// workspaceChangeID is a change's id as the plan over several workspaces
+// prints it: prefixed with its workspace ws ("dev:"); id itself with one.
+func workspaceChangeID(id, ws string) string {
+	if ws == "" || strings.HasPrefix(id, ws+":") {
+		return id
+	}
+	return ws + ":" + id
 }
 
 // run makes one change through exec (or rot).

@@ -265,7 +265,8 @@ func (s *Service) Apply(ctx context.Context, plan Plan, obs Observer) ([]Result,
 	if err != nil {
 		return nil, err
 	}
-	opts := ApplyOptions{MaxChanges: s.MaxChanges(), Audit: s.src.Audit, AuditFile: s.Config().Audit.File, Operator: op, Now: s.now}
+	opts := ApplyOptions{MaxChanges: s.MaxChanges(), Audit: s.src.Audit, AuditFile: s.Config().Audit.File, Operator: op, Now: s.now,
+		Workspace: s.Config().Databricks.Workspace}
 	// Without a credentials service (an adapter that cannot rotate), Apply
 	// skips rotate_credential changes as "rotation not available".
 	if c, err := s.credentialsAs(op); err == nil {

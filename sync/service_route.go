@@ -746,10 +746,10 @@ func (s *Service) mappingScope(m config.Mapping) string {
 // of several, so each audit line of a credential operation says where it
 // acted.
 func (c *Credentials) auditTarget(target string) string {
-	if c.Config == nil || c.Config.Databricks.Workspace == "" {
+	if c.Config == nil {
 		return target
 	}
-	return target + " workspace:" + c.Config.Databricks.Workspace
+	return workspaceTarget(target, c.Config.Databricks.Workspace)
 }
 
 // WorkspacesOfPlan names the workspaces plan's changes are in (nil with one
