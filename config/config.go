@@ -38,12 +38,22 @@ type AtlassianAdminConfig struct {
 	BaseURL     string `yaml:"base_url"`
 }
 
+// DefaultRateLimit is the Databricks SDK's own client-side limit (requests
+// per second) when databricks.rate_limit is not set; MaxRateLimit bounds it.
+const (
+	DefaultRateLimit = 15
+	MaxRateLimit     = 1000
+)
+
 // DatabricksConfig selects the Databricks workspace (and account, for account-level work).
 type DatabricksConfig struct {
 	Profile     string `yaml:"profile"`
 	Host        string `yaml:"host"`
 	AccountID   string `yaml:"account_id"`
 	AccountHost string `yaml:"account_host"`
+	// RateLimit is the Databricks SDK's client-side limit, in requests per
+	// second (0: the SDK's default, 15).
+	RateLimit int `yaml:"rate_limit"`
 	// Workspaces lists several workspaces of the account (instead of
 	// Profile/Host), or is `all` of them.
 	Workspaces Workspaces `yaml:"workspaces"`

@@ -94,6 +94,10 @@ func (d *decoder) checkURL(path, s string) error {
 
 func (d *decoder) checkDatabricks(c *Config) error {
 	db := c.Databricks
+	if d.has("databricks.rate_limit") && (db.RateLimit < 1 || db.RateLimit > MaxRateLimit) {
+		return d.errAt(d.where("databricks.rate_limit"), "databricks.rate_limit must be a whole number of requests per second from 1 to %d, not %d; leave it out for the Databricks SDK's default (%d)",
+			MaxRateLimit, db.RateLimit, DefaultRateLimit)
+	}
 	if db.Workspaces.Set() {
 		return d.checkURL("databricks.account_host", db.AccountHost)
 	}

@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -80,7 +81,8 @@ type DatabricksOptions struct {
 	Env Env
 	// RetryTimeout and HTTPTimeout default to 10 s each.
 	RetryTimeout, HTTPTimeout time.Duration
-	// RateLimit is the SDK's client-side requests per second; 0: its default (15).
+	// RateLimit is the SDK's client-side requests per second; 0: the
+	// config's databricks.rate_limit, else the SDK's default (15).
 	RateLimit int
 	// ProbeTimeout bounds the first call of a run (Me), so a dead host or a
 	// wrong token fails fast; 0 is ProbeTimeout.
@@ -121,7 +123,7 @@ func NewDatabricks(cfg *config.Config, opts DatabricksOptions) (*Databricks, err
 	retry := int(cmpDuration(opts.RetryTimeout, DefaultDatabricksRetryTimeout) / time.Second)
 	httpTimeout := int(cmpDuration(opts.HTTPTimeout, DefaultDatabricksHTTPTimeout) / time.Second)
 	tune := func(c *databricks.Config) *databricks.Config {
-		c.RetryTimeoutSeconds, c.HTTPTimeoutSeconds, c.RateLimitPerSecond = max(retry, 1), max(httpTimeout, 1), opts.RateLimit
+		c.RetryTimeoutSeconds, c.HTTPTimeoutSeconds, c.RateLimitPerSecond = max(retry, 1), max(httpTimeout, 1), rateLimit(cfg, opts)
 		c.HTTPTransport = gate
 		return c
 	}
@@ -660,4 +662,11 @@ type releasingBody struct {
 func (b *releasingBody) Close() error {
 	defer b.release()
 	return b.ReadCloser.Close()
+}
+
+// rateLimit is the SDK's client-side limit for a client: the options' (a
+// test's or the demo's), else databricks.rate_limit, else 0 (the SDK's
+// default, or its own DATABRICKS_RATE_LIMIT).
+func rateLimit(cfg *config.Config, opts DatabricksOptions) int {
+	return cmp.Or(opts.RateLimit, cfg.Databricks.RateLimit)
 }

@@ -79,7 +79,7 @@ func discoverWorkspaces(cfg *config.Config, opts SourceOptions) (discovered, err
 	acfg.AccountID = accountID
 	acfg.RetryTimeoutSeconds = max(int(cmpDuration(opts.Databricks.RetryTimeout, DefaultDatabricksRetryTimeout)/time.Second), 1)
 	acfg.HTTPTimeoutSeconds = max(int(cmpDuration(opts.Databricks.HTTPTimeout, DefaultDatabricksHTTPTimeout)/time.Second), 1)
-	acfg.RateLimitPerSecond = opts.Databricks.RateLimit
+	acfg.RateLimitPerSecond = rateLimit(cfg, opts.Databricks)
 	fail := func(err error) error {
 		return fmt.Errorf("databricks.workspaces: all: cannot list the workspaces of account %s at %s (%s): give an account admin's credential (DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET, or DATABRICKS_CONFIG_PROFILE naming an account profile), or list the workspaces by name",
 			accountID, acfg.Host, oneLine(err))
