@@ -217,9 +217,15 @@ func TestRevokeTokenIDTwoWorkspaces(t *testing.T) {
 		t.Errorf("the refusal wrote: %v", st.WorkspaceWrites)
 	}
 	o.srv.ResetStats()
-	r = runCLI(t, o.env, "", "revoke", "--config", o.cfg, "--token-id", id, "--yes", "--workspace", "dev")
+	r = runCLI(t, o.env, "", "revoke", "--config", o.cfg, "--token-id", id, "--yes", "--workspace", "dev", "--output", "json")
 	if r.code != 0 {
 		t.Fatalf("--workspace dev: exit %d: %s", r.code, r.err)
+	}
+	var rep struct {
+		Revoked []struct{ ID, Workspace string }
+	}
+	if err := json.Unmarshal([]byte(r.out), &rep); err != nil || len(rep.Revoked) != 1 || rep.Revoked[0].Workspace != "dev" {
+		t.Errorf("JSON report (%v): %s", err, r.out)
 	}
 	if wsHas(o, "dev", id) || !wsHas(o, "prod", id) {
 		t.Errorf("after --workspace dev: in dev %v, in prod %v; want only prod's left", wsHas(o, "dev", id), wsHas(o, "prod", id))
@@ -478,6 +484,17 @@ func TestPipelinesAndFederateTwoWorkspaces(t *testing.T) {
 		t.Fatalf("federate etl-dev: exit %d: %s\n%s", r.code, r.err, r.out)
 	}
 	writesOnlyIn(t, o, "dev", "prod")
+
+	// --all runs phase 1 for every binding that can federate, each in its
+	// workspace (etl-prod trusts the same repository as etl-dev with the
+	// same service principal: its policy is in place already).
+	o.srv.ResetStats()
+	r = runCLI(t, o.env, "", "federate", "--config", o.cfg, "--all", "--workspace", "prod")
+	if r.code != 0 || !strings.Contains(r.out, "for ml-prod (created)") || strings.Contains(r.out, "etl-dev") {
+		t.Fatalf("federate --all --workspace prod: exit %d: %s\n%s", r.code, r.err, r.out)
+	}
+	writesOnlyIn(t, o, "prod", "dev")
+
 	o.srv.ResetStats()
 	r = runCLI(t, o.env, "", "federate", "--config", o.cfg, "etl-dev", "--finish", "--yes")
 	if r.code != 3 {
