@@ -7,6 +7,7 @@ import (
 
 	"github.com/bitbricks/bitbricks/config"
 	"github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views"
 	"github.com/bitbricks/bitbricks/views/components"
 	tea "github.com/charmbracelet/bubbletea"
 )
@@ -256,9 +257,5 @@ func resultText(r sync.Result) string {
 	return components.GlyphExtra + " " + r.Status
 }
 
-func plural(n int, word string) string {
-	if n == 1 {
-		return word
-	}
-	return word + "s"
-}
+// plural is word in the number n calls for (the views' one formatter).
+func plural(n int, word string) string { return views.Plural(n, word, "") }

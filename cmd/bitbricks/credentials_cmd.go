@@ -339,8 +339,22 @@ func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *
 			}
 			notDone += fmt.Sprintf(": %s not tried (%s)", views.Count(n, "token", ""), strings.Join(ids, ", "))
 		}
-		if rest > 0 {
-			notDone += fmt.Sprintf("; the other %s of %s not revoked", views.Count(rest, "credential", ""), o.Name)
+		// The owner's credentials the lines above do not name: the rest.
+		named := map[string]bool{}
+		for _, c := range append(slices.Clone(res.Revoked), res.NotTried...) {
+			named[c.ID] = true
+		}
+		for _, f := range res.Failed {
+			named[f.Credential.ID] = true
+		}
+		left := 0
+		for _, c := range append(slices.Clone(leak.Tokens), leak.Secrets...) {
+			if !named[c.ID] {
+				left++
+			}
+		}
+		if left > 0 {
+			notDone += fmt.Sprintf("; the other %s of %s not revoked", views.Count(left, "credential", ""), o.Name)
 		}
 		fmt.Fprintf(w, "  not done: %s\n", notDone)
 		fmt.Fprintf(w, "  next: %s\n", res.Next)
