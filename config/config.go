@@ -22,6 +22,10 @@ type Config struct {
 	Policy         Policy                `yaml:"policy"`
 	Pipelines      []Binding             `yaml:"pipelines"`
 	Audit          AuditConfig           `yaml:"audit"`
+
+	// whole is the config this one was narrowed from (ForWorkspace); nil
+	// when it was not.
+	whole *Config
 }
 
 // BitbucketConfig names the Bitbucket workspace and where its groups come from.

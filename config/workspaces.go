@@ -62,6 +62,7 @@ func (c *Config) ForWorkspace(name string) (*Config, bool) {
 	}
 	w := c.Databricks.Workspaces.List[i]
 	n := *c
+	n.whole = c.Whole()
 	n.Databricks.Host, n.Databricks.Profile, n.Databricks.Workspace = w.Host, w.Profile, name
 	n.Mappings, n.Pipelines = nil, nil
 	for _, m := range c.Mappings {
@@ -75,6 +76,18 @@ func (c *Config) ForWorkspace(name string) (*Config, bool) {
 		}
 	}
 	return &n, true
+}
+
+// Whole is the config c was narrowed from by ForWorkspace (every
+// workspace's mappings and pipelines), or c itself. What the account shares
+// by every workspace is decided over the whole config: an account group's
+// membership by every mapping to it, a service principal's OAuth secrets by
+// every binding of it.
+func (c *Config) Whole() *Config {
+	if c.whole != nil {
+		return c.whole
+	}
+	return c
 }
 
 // AppliesTo reports whether the mapping applies to the named workspace (a

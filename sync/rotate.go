@@ -347,9 +347,12 @@ type sharing struct {
 	unknown  bool     // another binding records none of the service principal's secrets
 }
 
+// sharing reads what the service principal's other bindings record. An
+// OAuth secret is the account's: with several workspaces, the bindings of
+// every workspace of the config share it, not only this workspace's.
 func (r *rotation) sharing(ctx context.Context, ss []Credential) (sharing, error) {
 	var sh sharing
-	for _, o := range r.c.Config.Pipelines {
+	for _, o := range r.c.Config.Whole().Pipelines {
 		if o.Name == r.b.Name || o.Credential != config.CredentialOAuthSecret || !r.sp.Named(o.ServicePrincipal) {
 			continue
 		}

@@ -134,6 +134,9 @@ func Read(ctx context.Context, src Sources, cfg *config.Config, progress func(st
 	for _, b := range cfg.Pipelines {
 		bindings = append(bindings, g.GoAfter(func(ctx context.Context) error { return r.binding(ctx, b) }, bbProbe))
 	}
+	for _, b := range accountBindingsElsewhere(cfg) {
+		g.GoAfter(func(ctx context.Context) error { return r.binding(ctx, b) }, bbProbe)
+	}
 	g.GoAfter(r.federation, bindings...) // UUIDs and policies of the bound service principals
 	emails := g.GoAfter(r.emails, groups)
 	g.GoAfter(r.spSecrets, sps, account)
@@ -149,6 +152,22 @@ func Read(ctx context.Context, src Sources, cfg *config.Config, progress func(st
 	}
 	r.finish()
 	return r.snap, nil
+}
+
+// accountBindingsElsewhere are the OAuth secret bindings of the other
+// workspaces of a config narrowed to one (config.ForWorkspace). An OAuth
+// secret is the account's, so what they record is read with this
+// workspace's bindings (Snapshot.Bindings): a secret one of them records is
+// bound, no leftover, and kept by a rotation here.
+func accountBindingsElsewhere(cfg *config.Config) []config.Binding {
+	var out []config.Binding
+	for _, b := range cfg.Whole().Pipelines {
+		if b.Credential == config.CredentialOAuthSecret && b.Workspace != cfg.Databricks.Workspace &&
+			!slices.ContainsFunc(cfg.Pipelines, func(o config.Binding) bool { return o.Name == b.Name }) {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 func closed() <-chan struct{} {
