@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,5 +98,59 @@ func TestLeakRestStaysInItsWorkspace(t *testing.T) {
 	}
 	if st := e.srv.Stats(); st.WorkspaceWrites[emulator.DemoWorkspace] != 0 {
 		t.Errorf("writes per workspace = %v, want dev's only", st.WorkspaceWrites)
+	}
+}
+
+// A revocation the search cannot make stops it: the console's error says
+// the leaked token was not revoked, why, and what to do next, and nothing
+// else of the owner's is revoked.
+func TestLeakSearchStopInTheConsole(t *testing.T) {
+	e := newTwoWorkspaceEnv(t)
+	ctx := context.Background()
+	dev := e.org.Workspace(emulator.DemoDevWorkspace)
+	e.org.Mu.Lock()
+	var owner string
+	held := 0
+	for _, tok := range dev.Tokens {
+		if u := dev.Users[tok.OwnerID]; u != nil && u.UserName == "alice@acme.com" {
+			owner = tok.OwnerID
+			held++
+		}
+	}
+	e.org.Mu.Unlock()
+	var leaked *emulator.DBToken
+	e.org.InWorkspace(emulator.DemoDevWorkspace, func(*emulator.DatabricksState) {
+		leaked = e.org.AddToken(emulator.DBToken{OwnerID: owner, Comment: "pasted", Created: testNow.Add(-time.Hour), Expiry: testNow.Add(24 * time.Hour)})
+	})
+	if err := e.srv.SetFaults([]emulator.FaultRule{
+		{Route: "/api/2.0/token-management/tokens/" + leaked.ID, Method: "DELETE", Kind: emulator.Fault500},
+		{Route: "/api/2.0/token/delete", Method: "POST", Kind: emulator.Fault500},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := e.b.FindLeaked(ctx, leaked.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.b.RevokeLeaked(ctx, l)
+	if err == nil {
+		t.Fatalf("no error with the leak alive: %+v", res)
+	}
+	msg := err.Error()
+	for _, want := range []string{"was not revoked: revoking " + leaked.ID + " failed", "it may be the leaked one", "next: revoke token " + leaked.ID} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+	e.org.Mu.Lock()
+	left := 0
+	for _, tok := range dev.Tokens {
+		if tok.OwnerID == owner {
+			left++
+		}
+	}
+	e.org.Mu.Unlock()
+	if res.Revoked != 0 || left != held+1 {
+		t.Errorf("revoked %d, alice keeps %d of %d dev tokens: want nothing revoked after the stop", res.Revoked, left, held+1)
 	}
 }
