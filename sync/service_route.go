@@ -314,8 +314,8 @@ func (s *Service) checkRevocationsParts(ctx context.Context, creds []Credential)
 // Every credential of an owner.
 
 // WorkspacesOfOwner names the active workspaces where owner holds
-// credentials (nil with one workspace); an owner none of them knows is an
-// error.
+// credentials, or the first when none (nil with one workspace); an owner
+// none of them knows is an error.
 func (s *Service) WorkspacesOfOwner(ctx context.Context, owner string) ([]string, error) {
 	if len(s.parts) == 0 {
 		return nil, nil
@@ -329,6 +329,11 @@ func (s *Service) WorkspacesOfOwner(ctx context.Context, owner string) ([]string
 		if slices.ContainsFunc(o.Credentials, func(c Credential) bool { return c.Workspace == p.name }) {
 			out = append(out, p.name)
 		}
+	}
+	if len(out) == 0 {
+		// Nothing to revoke: the first workspace's lock covers the listing
+		// (a credential that appears meanwhile is revoked under its own).
+		out = partNames(s.activeParts()[:1])
 	}
 	return out, nil
 }

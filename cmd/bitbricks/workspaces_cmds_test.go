@@ -350,6 +350,14 @@ func TestRevokeOwnerTwoWorkspaces(t *testing.T) {
 		t.Error("a token of tess is left")
 	}
 
+	// tess holds nothing now: nothing to revoke, and dev gets no write.
+	o.srv.ResetStats()
+	r = runCLI(t, o.env, "", "revoke", "--config", o.cfg, "--owner", "tess@acme.com", "--yes")
+	if r.code != 0 || !strings.Contains(r.err, "holds no credentials") {
+		t.Errorf("tess again: exit %d: %s", r.code, r.err)
+	}
+	writesOnlyIn(t, o, "", "dev")
+
 	// The admin is the identity bitbricks uses in both: refused per
 	// workspace without --force, nothing revoked.
 	admin := wsToken(t, o, "dev", "admin@acme.com", "bitbricks")
