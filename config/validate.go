@@ -161,6 +161,11 @@ func (d *decoder) checkMappings(c *Config) error {
 		if m.DatabricksGroup == "" {
 			return d.errAt(d.where(path+".databricks_group"), "%s has no databricks_group: add the Databricks group to sync %s into", path, m.BitbucketGroup)
 		}
+		if _, written := d.at[path+".workspaces"]; written && len(m.Workspaces) == 0 {
+			// An empty list reads as "no workspace" to most people, yet a
+			// mapping without workspaces acts in every one (prune included).
+			return d.errAt(d.where(path+".workspaces"), "%s.workspaces is empty: omit workspaces: for every workspace, or name at least one", path)
+		}
 		pair := [2]string{strings.ToLower(m.BitbucketGroup), strings.ToLower(m.DatabricksGroup)}
 		if j, dup := seen[pair]; dup && overlaps(m.Workspaces, c.Mappings[j].Workspaces) {
 			return d.errAt(d.where(path), "%s duplicates mappings[%d] (%s -> %s, line %d): remove one of them",
@@ -245,6 +250,9 @@ func (d *decoder) checkPipelines(c *Config) error {
 		if !variableNameRE.MatchString(b.Variable) {
 			return d.errAt(d.where(path+".variable"), "%s.variable %q is not a valid variable name: use letters, digits and _, not starting with a digit", path, b.Variable)
 		}
+		if err := d.checkVariableShared(c, i); err != nil {
+			return err
+		}
 		if b.Credential == "" {
 			b.Credential = CredentialPAT
 		}
@@ -301,4 +309,42 @@ func (d *decoder) localPath(configPath, path, name string) (string, error) {
 		return name, nil
 	}
 	return filepath.Join(filepath.Dir(configPath), name), nil
+}
+
+// checkVariableShared refuses pipelines[i] when an earlier binding writes
+// one of the same pipeline variables: the same repository and deployment
+// environment (or both none), and the same variable or its _ID record. Each
+// rotation of one would overwrite the credential the other's pipeline runs
+// on (in another workspace, a credential that does not even work there),
+// and each binding would read the other's recorded id as its own.
+func (d *decoder) checkVariableShared(c *Config, i int) error {
+	b := c.Pipelines[i]
+	path := fmt.Sprintf("pipelines[%d]", i)
+	for j, o := range c.Pipelines[:i] {
+		if !strings.EqualFold(o.Repository, b.Repository) || !strings.EqualFold(o.Environment, b.Environment) {
+			continue
+		}
+		var clash string
+		switch {
+		case o.Variable == b.Variable:
+			clash = "the same variable " + b.Variable
+		case o.Variable+"_ID" == b.Variable:
+			clash = b.Variable + ", where " + o.Name + " records its credential's id"
+		case b.Variable+"_ID" == o.Variable:
+			clash = o.Variable + ", where this binding would record its credential's id"
+		default:
+			continue
+		}
+		scope := "repository " + b.Repository
+		if b.Environment != "" {
+			scope += ", deployment environment " + b.Environment
+		}
+		self, other := b.Name, fmt.Sprintf("%s, line %d", o.Name, d.where(fmt.Sprintf("pipelines[%d]", j)).line)
+		if o.Workspace != b.Workspace {
+			self, other = self+", workspace "+b.Workspace, other+", workspace "+o.Workspace
+		}
+		return d.errAt(d.where(path+".variable"), "%s (%s) writes %s of %s, as pipelines[%d] (%s) does: each rotation of one would overwrite the credential the other's pipeline runs on; give each binding its own variable or deployment environment",
+			path, self, clash, scope, j, other)
+	}
+	return nil
 }

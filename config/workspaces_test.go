@@ -93,3 +93,86 @@ func TestParseWorkspacesErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedPipelineVariableRefused: two bindings that write one pipeline
+// variable (same repository and deployment environment) would overwrite
+// each other's credential at every rotation; with several workspaces each
+// would then hold a token of the wrong workspace.
+func TestSharedPipelineVariableRefused(t *testing.T) {
+	isolateEnv(t)
+	bind := func(name, ws, variable, env string) string {
+		s := "  - name: " + name + "\n    repository: etl\n    variable: " + variable + "\n    service_principal: sp\n"
+		if ws != "" {
+			s += "    workspace: " + ws + "\n"
+		}
+		if env != "" {
+			s += "    environment: " + env + "\n"
+		}
+		return s
+	}
+	tests := []struct {
+		name      string
+		src       string
+		line, col int
+		want      string
+	}{
+		// pipelines[0] is lines 10-14, pipelines[1] starts at line 15.
+		{"two workspaces", multiHead + "pipelines:\n" + bind("etl-prod", "prod", "DATABRICKS_TOKEN", "") + bind("etl-dev", "dev", "DATABRICKS_TOKEN", ""), 17, 15,
+			"pipelines[1] (etl-dev, workspace dev) writes the same variable DATABRICKS_TOKEN of repository etl, as pipelines[0] (etl-prod, line 10, workspace prod) does"},
+		{"repository case", multiHead + "pipelines:\n" + bind("etl-prod", "prod", "DATABRICKS_TOKEN", "") +
+			strings.Replace(bind("etl-dev", "dev", "DATABRICKS_TOKEN", ""), "etl\n", "ETL\n", 1), 17, 15, "the same variable DATABRICKS_TOKEN"},
+		{"one environment", multiHead + "pipelines:\n" + bind("a", "prod", "T", "Production") + bind("b", "dev", "T", "production"), 18, 15,
+			"of repository etl, deployment environment production, as pipelines[0] (a, line 10, workspace prod) does"},
+		{"id record", multiHead + "pipelines:\n" + bind("a", "prod", "T", "") + bind("b", "dev", "T_ID", ""), 17, 15, "writes T_ID, where a records its credential's id"},
+		{"one workspace", head + "pipelines:\n" + bind("a", "", "T", "") + bind("b", "", "T", ""), 12, 15,
+			"pipelines[1] (b) writes the same variable T of repository etl, as pipelines[0] (a, line 6) does"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("b.yaml", []byte(tt.src))
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a config error", err)
+			}
+			if ce.Line != tt.line || ce.Col != tt.col || !strings.Contains(ce.Msg, tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("err = %v, want b.yaml:%d:%d: ...%s...", err, tt.line, tt.col, tt.want)
+			}
+		})
+	}
+	// Distinct variables, or one repository variable and one deployment
+	// variable of the same name, are separate and accepted.
+	for _, src := range []string{
+		multiHead + "pipelines:\n" + bind("etl-prod", "prod", "DATABRICKS_TOKEN", "") + bind("etl-dev", "dev", "DATABRICKS_DEV_TOKEN", ""),
+		multiHead + "pipelines:\n" + bind("etl-prod", "prod", "T", "") + bind("etl-dev", "dev", "T", "Staging"),
+	} {
+		if _, err := Parse("b.yaml", []byte(src)); err != nil {
+			t.Errorf("separate variables refused: %v", err)
+		}
+	}
+}
+
+// TestEmptyMappingWorkspacesRefused: `workspaces: []` reads as "none" but a
+// mapping without workspaces acts in every workspace.
+func TestEmptyMappingWorkspacesRefused(t *testing.T) {
+	isolateEnv(t)
+	const m = "mappings:\n  - bitbucket_group: a\n    databricks_group: b\n    prune: true\n    workspaces:"
+	for _, tt := range []struct {
+		name, src string
+		line, col int
+	}{
+		{"several", multiHead + m + " []\n", 13, 17},
+		{"null", multiHead + m + "\n", 13, 5},
+		{"one workspace", head + m + " []\n", 9, 17},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("b.yaml", []byte(tt.src))
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a config error", err)
+			}
+			if ce.Line != tt.line || ce.Col != tt.col || !strings.Contains(ce.Msg, "mappings[0].workspaces is empty: omit workspaces: for every workspace, or name at least one") {
+				t.Errorf("err = %v, want b.yaml:%d:%d: mappings[0].workspaces is empty...", err, tt.line, tt.col)
+			}
+		})
+	}
+}
