@@ -15,8 +15,48 @@ type Problem struct {
 	System string `json:"system"` // "bitbucket", "atlassian", "databricks", "identity"
 	What   string `json:"what"`   // what was being read: "groups", "group data-engineers", "tokens"
 	Status int    `json:"status"` // the HTTP status of the failed answer; 0 when there was none
+	// Workspace is the Databricks workspace, of several, whose read failed;
+	// empty (and left out of the JSON) for a read of the account, of
+	// Bitbucket or of the Atlassian directory, and with one workspace.
+	Workspace string `json:"workspace,omitempty"`
 	// Detail is the error, one line, for people (not in the JSON contract).
 	Detail string `json:"-"`
+}
+
+// Source names where the problem is: its system, and the workspace of
+// several it is in ("databricks (dev)").
+func (p Problem) Source() string {
+	if p.Workspace == "" {
+		return p.System
+	}
+	return p.System + " (" + p.Workspace + ")"
+}
+
+// inWorkspace is p, found in the snapshot of workspace name (of several),
+// naming that workspace when it is a read of the workspace: a Databricks
+// read other than of the account (its users, federation policies, service
+// principals' OAuth secrets).
+func (p Problem) inWorkspace(name string) Problem {
+	if p.System == SystemDatabricks && !strings.HasPrefix(p.What, "account ") && !strings.HasPrefix(p.What, "OAuth secrets of ") {
+		p.Workspace = name
+	}
+	return p
+}
+
+// mergeProblems adds to out the problems of workspace name's snapshot, each
+// naming that workspace when it is the workspace's own (inWorkspace); a
+// problem already listed (one read shared by every workspace) is not
+// listed again.
+func mergeProblems(out []Problem, name string, ps []Problem) []Problem {
+	for _, p := range ps {
+		p = p.inWorkspace(name)
+		if !slices.ContainsFunc(out, func(q Problem) bool {
+			return q.System == p.System && q.What == p.What && q.Workspace == p.Workspace
+		}) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // String is the problem as one line: system, what, status, detail.
@@ -28,7 +68,7 @@ func (p Problem) String() string {
 	case p.Status != 0:
 		st = fmt.Sprintf("HTTP %d", p.Status)
 	}
-	line := fmt.Sprintf("%s: %s failed (%s)", p.System, p.What, st)
+	line := fmt.Sprintf("%s: %s failed (%s)", p.Source(), p.What, st)
 	if d := dropSubject(p.Detail, p.What); d != "" {
 		line += ": " + cutLine(d, maxDetail)
 	}
@@ -122,8 +162,12 @@ type ProblemsError struct {
 func (e *ProblemsError) Error() string {
 	var systems []string
 	for _, p := range e.Problems {
-		if !slices.Contains(systems, p.System) {
-			systems = append(systems, p.System)
+		name := p.System
+		if p.Workspace != "" {
+			name += " in " + p.Workspace
+		}
+		if !slices.Contains(systems, name) {
+			systems = append(systems, name)
 		}
 	}
 	n := len(e.Problems)

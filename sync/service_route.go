@@ -383,11 +383,7 @@ func (s *Service) ownerCredentialsParts(ctx context.Context, owner string) (Owne
 		if o.Unknown != "" {
 			unknown = append(unknown, p.name+": "+o.Unknown)
 		}
-		for _, pr := range o.Problems {
-			if !slices.Contains(out.Problems, pr) {
-				out.Problems = append(out.Problems, pr)
-			}
-		}
+		out.Problems = mergeProblems(out.Problems, p.name, o.Problems)
 	}
 	if len(notFound) == len(parts) {
 		return Owned{}, fmt.Errorf("no Databricks user or service principal %q in workspaces %s (users by userName, service principals by display name or application id)", owner, strings.Join(notFound, ", "))
@@ -600,11 +596,7 @@ func (s *Service) dueBindingsParts(ctx context.Context) ([]DueBinding, []Problem
 			continue
 		}
 		due = append(due, DueBindings(ws.Snap, p.svc.Config(), s.now())...)
-		for _, pr := range ws.Snap.ProblemList() {
-			if !slices.Contains(problems, pr) {
-				problems = append(problems, pr)
-			}
-		}
+		problems = mergeProblems(problems, ws.Name, ws.Snap.ProblemList())
 	}
 	return due, problems, nil
 }

@@ -236,7 +236,6 @@ func (s *Service) readParts(ctx context.Context, progress func(string)) (*Snapsh
 func (s *Service) planParts(snap *Snapshot) Plan {
 	var out Plan
 	accountChange := map[string]bool{} // an account group's membership, planned once
-	seenProblem := map[Problem]bool{}
 	for _, ws := range snap.Workspaces {
 		i := slices.IndexFunc(s.parts, func(p workspacePart) bool { return p.name == ws.Name })
 		if i < 0 {
@@ -255,12 +254,7 @@ func (s *Service) planParts(snap *Snapshot) Plan {
 			out.Changes = append(out.Changes, c)
 		}
 		out.Findings = append(out.Findings, p.Findings...)
-		for _, pr := range p.Problems {
-			if !seenProblem[pr] {
-				seenProblem[pr] = true
-				out.Problems = append(out.Problems, pr)
-			}
-		}
+		out.Problems = mergeProblems(out.Problems, ws.Name, p.Problems)
 		for _, m := range p.Members {
 			m.Workspace = ws.Name
 			if m.ChangeID != "" {
@@ -281,21 +275,33 @@ func (s *Service) applyParts(ctx context.Context, plan Plan, obs Observer) ([]Re
 		return nil, err
 	}
 	var results []Result
-	for _, p := range s.activeParts() {
-		var sub Plan
-		sub.GeneratedAt = plan.GeneratedAt
+	parts := s.activeParts()
+	subs := make([]Plan, len(parts))
+	total := 0
+	for i, p := range parts {
+		subs[i].GeneratedAt = plan.GeneratedAt
 		for _, c := range plan.Changes {
 			if c.Workspace == p.name {
 				c.ID = strings.TrimPrefix(c.ID, p.name+":")
-				sub.Changes = append(sub.Changes, c)
+				subs[i].Changes = append(subs[i].Changes, c)
 			}
 		}
+		total += len(subs[i].Changes)
+	}
+	done := 0
+	for i, p := range parts {
+		sub := subs[i]
 		if len(sub.Changes) == 0 {
 			continue
 		}
 		var rs []Result
+		var partObs Observer
+		if obs != nil {
+			partObs = partObserver{obs: obs, name: p.name, offset: done, total: total}
+		}
+		done += len(sub.Changes)
 		err := s.inPart(ctx, p, "apply", func(ctx context.Context) (err error) {
-			rs, err = p.svc.Apply(ctx, sub, obs)
+			rs, err = p.svc.Apply(ctx, sub, partObs)
 			return err
 		})
 		for _, r := range rs {
@@ -307,6 +313,25 @@ func (s *Service) applyParts(ctx context.Context, plan Plan, obs Observer) ([]Re
 		}
 	}
 	return results, nil
+}
+
+// partObserver tells obs the steps of one workspace's part of an apply
+// over several as steps of the whole run: one count over every workspace,
+// each change and result by its id in the merged plan ("dev:...").
+type partObserver struct {
+	obs           Observer
+	name          string
+	offset, total int
+}
+
+func (o partObserver) Start(i, _ int, c Change) {
+	c.ID = o.name + ":" + c.ID
+	o.obs.Start(o.offset+i, o.total, c)
+}
+
+func (o partObserver) Done(i, _ int, c Change, r Result) {
+	c.ID, r.ID = o.name+":"+c.ID, o.name+":"+r.ID
+	o.obs.Done(o.offset+i, o.total, c, r)
 }
 
 // writingParts holds the write lock of every active workspace around fn.

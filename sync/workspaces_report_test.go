@@ -4,9 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bitbricks/bitbricks/emulator"
 )
 
 // readAuditEvents reads every line of the local audit log at path.
@@ -104,5 +108,97 @@ func TestAuditOneWorkspaceUnchanged(t *testing.T) {
 	}
 	if n < 2*len(plan.Changes)-2 {
 		t.Errorf("%d change lines for %d changes", n, len(plan.Changes))
+	}
+}
+
+// stepRecorder records an apply's steps as the observer hears them.
+type stepRecorder struct{ done []string }
+
+func (r *stepRecorder) Start(int, int, Change) {}
+func (r *stepRecorder) Done(i, n int, c Change, res Result) {
+	r.done = append(r.done, fmt.Sprintf("%d/%d %s %s", i+1, n, c.ID, res.ID))
+}
+
+// TestApplyProgressOneCounter: the progress of an apply over prod and dev
+// counts once over the whole run, and each step names its change as the
+// plan does (workspace first).
+func TestApplyProgressOneCounter(t *testing.T) {
+	ctx := context.Background()
+	tw := newTwoWorkspaces(t)
+	svc := tw.service(t)
+	_, plan, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &stepRecorder{}
+	results, err := svc.Apply(ctx, plan, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.done) != len(plan.Changes) {
+		t.Fatalf("observer heard %d steps for %d changes", len(rec.done), len(plan.Changes))
+	}
+	var want []string
+	for i, r := range results {
+		want = append(want, fmt.Sprintf("%d/%d %s %s", i+1, len(plan.Changes), r.ID, r.ID))
+	}
+	if !slices.Equal(rec.done, want) {
+		t.Errorf("steps heard:\n%s\nwant:\n%s", strings.Join(rec.done, "\n"), strings.Join(want, "\n"))
+	}
+	for _, c := range plan.Changes {
+		if !strings.HasPrefix(c.ID, c.Workspace+":") {
+			t.Errorf("plan change %s does not start with its workspace %s", c.ID, c.Workspace)
+		}
+	}
+}
+
+// TestProblemsNameWorkspace: over prod and dev, a Databricks read that
+// fails in both is a problem of each workspace, named in its line; a
+// Bitbucket read (the run's, shared) is one problem naming none.
+func TestProblemsNameWorkspace(t *testing.T) {
+	ctx := context.Background()
+	tw := newTwoWorkspaces(t)
+	if err := tw.srv.SetFaults([]emulator.FaultRule{
+		{Route: "/api/2.0/preview/scim/v2/Groups", Method: "GET", Kind: emulator.Fault500},
+		{Route: "/1.0/groups/**", Method: "GET", Kind: emulator.Fault500},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	svc := tw.service(t)
+	fastRetries(svc.src)
+	_, plan, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range plan.Problems {
+		got = append(got, p.String())
+		t.Log(p.String())
+	}
+	want := map[string]bool{}
+	for _, p := range plan.Problems {
+		want[p.System+"|"+p.What+"|"+p.Workspace] = true
+	}
+	for _, k := range []string{"databricks|groups|prod", "databricks|groups|dev", "bitbucket|groups|"} {
+		if !want[k] {
+			t.Errorf("no problem %s among %q", k, got)
+		}
+	}
+	if len(plan.Problems) != len(want) {
+		t.Errorf("a problem listed twice: %q", got)
+	}
+	if !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "databricks (dev): groups failed (HTTP 500)") }) {
+		t.Errorf("no line names dev's groups: %q", got)
+	}
+	b, err := json.Marshal(plan.Problems)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(b); !strings.Contains(s, `{"system":"databricks","what":"groups","status":500,"workspace":"dev"}`) ||
+		!strings.Contains(s, `{"system":"bitbucket","what":"groups","status":500}`) {
+		t.Errorf("problems JSON = %s", s)
+	}
+	if err := CheckProblems(plan.Problems); err == nil || !strings.Contains(err.Error(), "databricks in dev") {
+		t.Errorf("CheckProblems = %v, want the workspaces named", err)
 	}
 }
