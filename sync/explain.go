@@ -93,7 +93,11 @@ func (p Plan) MembersOf(group string) []MemberStatus {
 	return out
 }
 
-func (pl *planner) member(ms MemberStatus) { pl.members = append(pl.members, ms) }
+func (pl *planner) member(ms MemberStatus) {
+	if !pl.quiet {
+		pl.members = append(pl.members, ms)
+	}
+}
 
 // sortMembers orders ms by group and principal, one status per principal
 // (an unresolved account in two source groups is reported once).

@@ -64,18 +64,29 @@ func ComputePlan(snap *Snapshot, cfg *config.Config, now time.Time) Plan {
 	desiredAnywhere := map[string]bool{}
 	var clean []*Group // mapped groups whose members and sources are all known
 	allComplete := true
+	keptAnywhere := map[string]bool{} // desiredAnywhere, and whom other workspaces' mappings want in an account group
 	for _, t := range targets {
 		desired, complete := pl.desired(t)
 		for e := range desired {
-			desiredAnywhere[e] = true
+			desiredAnywhere[e], keptAnywhere[e] = true, true
 		}
 		allComplete = allComplete && complete
 		if pl.groupUnknown(t) {
 			continue
 		}
-		pl.membership(t, desired, complete)
+		// An account group is shared by every workspace: who stays in it,
+		// and whether it is pruned, is what every mapping to it says.
+		keep, keepComplete := desired, complete
+		if w := pl.accountWant(t); w != nil {
+			keep, keepComplete = w.desired, w.complete
+			t.prune, t.sources = w.prune, w.sources
+			for e := range keep {
+				keptAnywhere[e] = true
+			}
+		}
+		pl.membership(t, desired, keep, keepComplete)
 		pl.entitlements(t)
-		if g := snap.DBGroups[t.name]; g != nil && g.ExternalID == "" && complete {
+		if g := snap.DBGroups[t.name]; g != nil && g.ExternalID == "" && keepComplete {
 			clean = append(clean, g)
 		}
 	}
@@ -85,7 +96,7 @@ func ComputePlan(snap *Snapshot, cfg *config.Config, now time.Time) Plan {
 	} else {
 		var departed map[string]bool
 		if cfg.Policy.RevokeDeparted {
-			departed = pl.departed(clean, desiredAnywhere)
+			departed = pl.departed(clean, keptAnywhere)
 			pl.prunedUnknownDepartures(desiredAnywhere)
 		}
 		pl.tokens(departed)
@@ -124,6 +135,10 @@ type planner struct {
 	// departuresUnknown says why nobody is treated as departed this run
 	// ("" when departures are known, person by person at least).
 	departuresUnknown string
+	// prunedHere names the account groups a mapping of this workspace
+	// prunes (another workspace's mapping may prune one too).
+	prunedHere map[string]bool
+	quiet      bool // find and member record nothing (accountWant)
 }
 
 // assignable reports whether u, wanted in a mapped group, is an active
@@ -152,6 +167,9 @@ func (pl *planner) assign(u *User, why, group string) {
 }
 
 func (pl *planner) find(kind FindingKind, subject, group, format string, args ...any) {
+	if pl.quiet {
+		return
+	}
 	f := Finding{Kind: kind, Subject: subject, Group: group, Detail: fmt.Sprintf(format, args...)}
 	if !pl.seen[f] {
 		pl.seen[f] = true
@@ -297,7 +315,10 @@ func (pl *planner) groupUnknown(t *groupTarget) bool {
 	return true
 }
 
-func (pl *planner) membership(t *groupTarget, desired map[string][]string, complete bool) {
+// membership plans the members of t: whom desired names is added, and under
+// prune whom keep does not name is removed, when complete. keep is desired,
+// or for an account group what every workspace's mappings want (accountWant).
+func (pl *planner) membership(t *groupTarget, desired, keep map[string][]string, complete bool) {
 	g := pl.snap.DBGroups[t.name]
 	kind, groupID, route := KindWorkspace, "", RouteWorkspace
 	if g == nil {
@@ -398,6 +419,12 @@ func (pl *planner) membership(t *groupTarget, desired map[string][]string, compl
 			case len(desired[strings.ToLower(name)]) > 0:
 				pl.member(pl.reachable(MemberStatus{Group: t.name, Principal: name, PrincipalType: m.Type, PrincipalID: m.ID,
 					State: MemberInSync, Reason: ReasonInBitbucketGroup, Detail: "in " + strings.Join(desired[strings.ToLower(name)], ", ")}))
+				continue
+			case len(keep[strings.ToLower(name)]) > 0:
+				// Wanted in the account group by a mapping of another workspace.
+				pl.member(MemberStatus{Group: t.name, Principal: name, PrincipalType: m.Type, PrincipalID: m.ID,
+					State: MemberInSync, Reason: ReasonInBitbucketGroup,
+					Detail: "in " + strings.Join(keep[strings.ToLower(name)], ", ") + ", mapped to account group " + t.name + " in another workspace"})
 				continue
 			case pl.cfg.IsProtected(name):
 				kept(m, name, ReasonProtected, "listed in policy.protected")

@@ -154,6 +154,28 @@ func Read(ctx context.Context, src Sources, cfg *config.Config, progress func(st
 	return r.snap, nil
 }
 
+// readMappings are the mappings whose Bitbucket groups a read needs: the
+// config's, and with several workspaces those of the other workspaces too
+// (an account group's membership is planned from every mapping to it).
+func readMappings(cfg *config.Config) []config.Mapping {
+	return append(slices.Clone(cfg.Mappings), mappingsElsewhere(cfg)...)
+}
+
+// mappingsElsewhere are the mappings of the other workspaces of a config
+// narrowed to one (config.ForWorkspace); none otherwise.
+func mappingsElsewhere(cfg *config.Config) []config.Mapping {
+	var out []config.Mapping
+	if cfg.Whole() == cfg {
+		return nil
+	}
+	for _, m := range cfg.Whole().Mappings {
+		if !m.AppliesTo(cfg.Databricks.Workspace) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // accountBindingsElsewhere are the OAuth secret bindings of the other
 // workspaces of a config narrowed to one (config.ForWorkspace). An OAuth
 // secret is the account's, so what they record is read with this
@@ -253,7 +275,7 @@ func (r *reader) adminGroups(ctx context.Context) error {
 		return r.groupsFailed(SystemAtlassian, errors.New("groups_source is atlassian-admin but atlassian_admin is not configured"))
 	}
 	var mapped []string
-	for _, m := range r.cfg.Mappings {
+	for _, m := range readMappings(r.cfg) {
 		mapped = append(mapped, m.BitbucketGroup)
 	}
 	gs, err := r.src.Atlassian.Groups(ctx, mapped)
@@ -277,7 +299,7 @@ func (r *reader) groupsFailed(system string, err error) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, m := range r.cfg.Mappings {
+	for _, m := range readMappings(r.cfg) {
 		r.bbGroups = append(r.bbGroups, &BitbucketGroup{Slug: m.BitbucketGroup, Name: m.BitbucketGroup, Problem: "group list could not be read: " + oneLine(err)})
 	}
 	return nil

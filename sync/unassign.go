@@ -111,6 +111,9 @@ func (pl *planner) unassignments(desired map[string]bool, complete bool) {
 	removed := map[string][]string{} // user id -> groups this plan removes it from
 	var ids []string
 	for _, c := range pl.changes {
+		if pruned, ok := pl.prunedHere[c.Group]; ok && !pruned {
+			continue // an account group only another workspace's mapping prunes
+		}
 		if c.Action == ActionRemoveMember && c.PrincipalType == PrincipalUser && c.PrincipalID != "" {
 			if removed[c.PrincipalID] == nil {
 				ids = append(ids, c.PrincipalID)

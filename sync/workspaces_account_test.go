@@ -1,10 +1,13 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/bitbricks/bitbricks/config"
 	"github.com/bitbricks/bitbricks/emulator"
 )
 
@@ -129,4 +132,99 @@ func TestRotateKeepsOtherWorkspacesSecret(t *testing.T) {
 	}
 	t.Logf("ml-dev recorded %s (revoked %v), ml-prod recorded %s (revoked %v); live %v",
 		dev.NewID, dev.Revoked, prod.NewID, prod.Revoked, liveSecrets(tw))
+}
+
+// platformForBoth maps the account group platform-eng from platform in prod
+// (pruned) and from ml in dev (not pruned).
+func platformForBoth(t *testing.T, tw *twoWorkspaces) {
+	t.Helper()
+	i := slices.IndexFunc(tw.cfg.Mappings, func(m config.Mapping) bool { return m.DatabricksGroup == "platform-eng" })
+	if i < 0 || !tw.cfg.Mappings[i].Prune {
+		t.Fatal("the demo config maps no pruned platform-eng")
+	}
+	tw.cfg.Mappings[i].Workspaces = []string{emulator.DemoWorkspace}
+	tw.cfg.Mappings = append(tw.cfg.Mappings, config.Mapping{BitbucketGroup: "ml", DatabricksGroup: "platform-eng",
+		Workspaces: []string{emulator.DemoDevWorkspace}})
+}
+
+// platformMembership is plan's membership changes of platform-eng, by
+// principal, each "add" or "remove" with the workspace that plans it; a
+// principal both added and removed is an error.
+func platformMembership(t *testing.T, what string, plan Plan) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, c := range plan.Changes {
+		if c.Group != "platform-eng" || (c.Action != ActionAddMember && c.Action != ActionRemoveMember) {
+			continue
+		}
+		verb := strings.TrimSuffix(c.Action.String(), "_member")
+		if prev, ok := out[c.Principal]; ok && !strings.HasPrefix(prev, verb) {
+			t.Errorf("%s: %s both %s and %s in platform-eng", what, c.Principal, prev, c.ID)
+		}
+		out[c.Principal] = verb + " (" + c.ID + ")"
+	}
+	return out
+}
+
+// TestAccountGroupMappedInTwoWorkspaces: platform-eng, an account group,
+// is mapped from platform in prod (pruned) and from ml in dev. Its
+// membership is one: ml's members that dev adds are not removed by prod's
+// prune, so after one apply the plan has nothing left for platform-eng,
+// whether it covers both workspaces, prod alone or dev alone.
+func TestAccountGroupMappedInTwoWorkspaces(t *testing.T) {
+	ctx := context.Background()
+	tw := newTwoWorkspaces(t)
+	platformForBoth(t, tw)
+	svc := tw.service(t)
+	_, plan, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := platformMembership(t, "first plan", plan)
+	for _, who := range []string{"mia@acme.com", "noah@acme.com", "omar@acme.com", "tess@acme.com"} {
+		if !strings.HasPrefix(first[who], "add") {
+			t.Errorf("first plan: %s %q in platform-eng, want an addition (%v)", who, first[who], first)
+		}
+	}
+	if !strings.HasPrefix(first["gus@acme.com"], "remove") {
+		t.Errorf("first plan: gus (in no mapped group) %q, want removed by prod's prune (%v)", first["gus@acme.com"], first)
+	}
+	// A run of dev alone removes from the account group only whom no
+	// mapping of either workspace wants (prod's prune), as the whole run does.
+	devOnly := tw.service(t)
+	if err := devOnly.LimitWorkspaces([]string{emulator.DemoDevWorkspace}); err != nil {
+		t.Fatal(err)
+	}
+	_, devPlan, err := devOnly.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for who, what := range platformMembership(t, "dev-only plan", devPlan) {
+		if strings.HasPrefix(what, "remove") && !strings.HasPrefix(first[who], "remove") {
+			t.Errorf("dev-only plan: %s, which the whole plan keeps", what)
+		}
+	}
+	results, err := svc.Apply(ctx, plan, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range results {
+		if r.Status != ResultApplied {
+			t.Errorf("%s: %s %s", r.ID, r.Status, r.Error)
+		}
+	}
+	for _, scope := range [][]string{nil, {emulator.DemoWorkspace}, {emulator.DemoDevWorkspace}} {
+		svc := tw.service(t)
+		if err := svc.LimitWorkspaces(scope); err != nil {
+			t.Fatal(err)
+		}
+		_, again, err := svc.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left := platformMembership(t, "second plan", again); len(left) > 0 {
+			t.Errorf("after apply, a plan over %v still changes platform-eng: %v", cmp.Or(strings.Join(scope, ","), "both"), left)
+		}
+	}
+	t.Logf("first plan's platform-eng changes: %v", first)
 }
