@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,5 +157,45 @@ func TestPartGuardsAccountSecrets(t *testing.T) {
 	}
 	if leak.Workspace != emulator.DemoDevWorkspace || len(leak.Secrets) != 0 || !strings.Contains(leak.Unknown, "ml-prod (workspace prod)") {
 		t.Errorf("leak in %q, %d secrets to revoke, note %q; want dev, none, naming ml-prod", leak.Workspace, len(leak.Secrets), leak.Unknown)
+	}
+}
+
+// TestPartWritingTakesItsOwnLock: a context holding prod's write lock does
+// not hold dev's: dev's service (Service.InWorkspace) takes its own lock
+// before writing, so dev's lease is written; a nested request for dev's
+// lock under it reuses it.
+func TestPartWritingTakesItsOwnLock(t *testing.T) {
+	ctx := context.Background()
+	tw := newTwoWorkspaces(t)
+	svc := tw.service(t)
+	dev, err := svc.InWorkspace(emulator.DemoDevWorkspace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, release, err := svc.HoldWriteLockIn(ctx, "test", []string{emulator.DemoWorkspace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	tw.srv.ResetStats()
+	var inner error
+	err = dev.Writing(held, "test dev", func(ctx context.Context) error {
+		if got := heldWorkspaces(ctx); !slices.Contains(got, emulator.DemoDevWorkspace) {
+			t.Errorf("held inside dev's Writing: %v", got)
+		}
+		// dev's lock is held now: a nested request reuses it.
+		_, rel, err := svc.HoldWriteLockIn(ctx, "other", []string{emulator.DemoDevWorkspace})
+		rel()
+		inner = err
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := tw.srv.Stats(); st.WorkspaceWrites[emulator.DemoDevWorkspace] == 0 {
+		t.Errorf("dev's lease was not written: %v", st.WorkspaceWrites)
+	}
+	if inner != nil {
+		t.Errorf("a nested request for dev's lock under it: %v", inner)
 	}
 }

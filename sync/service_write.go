@@ -19,6 +19,11 @@ func (s *Service) Writing(ctx context.Context, command string, fn func(context.C
 		// Each workspace's lock, those the context holds already skipped.
 		return s.writingParts(ctx, command, fn)
 	}
+	if s.parent != nil {
+		// One workspace of several: its own lock, unless the context holds
+		// it (another workspace's lock is not this one's).
+		return s.parent.writingIn(ctx, command, []workspacePart{{name: s.Config().Databricks.Workspace, svc: s}}, fn)
+	}
 	if holdsWriteLock(ctx) {
 		return fn(ctx)
 	}
