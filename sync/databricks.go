@@ -87,6 +87,10 @@ type DatabricksOptions struct {
 	// ProbeTimeout bounds the first call of a run (Me), so a dead host or a
 	// wrong token fails fast; 0 is ProbeTimeout.
 	ProbeTimeout time.Duration
+	// identity, when its ID is set, is what the account says this
+	// workspace is: its host must answer as that workspace
+	// (workspace_identity.go).
+	identity workspaceIdentity
 }
 
 // Databricks is the Databricks adapter, for reading (DatabricksSource) and
@@ -106,6 +110,8 @@ type Databricks struct {
 	// breaker bounds the SDK's retries of a failing connection and counts
 	// requests (connBreaker).
 	breaker *connBreaker
+
+	ident *identityGate // confirms the workspace's id, when known (workspace_identity.go)
 
 	wsIDOnce gosync.Once // the workspace's id (databricks_assign.go)
 	wsID     int64
@@ -150,7 +156,12 @@ func NewDatabricks(cfg *config.Config, opts DatabricksOptions) (*Databricks, err
 			d.authCheck = fmt.Sprintf("DATABRICKS_TOKEN or the profile %q", profile)
 		}
 	}
-	w, err := databricks.NewWorkspaceClient(tune(wcfg))
+	wcfg = tune(wcfg)
+	if opts.identity.ID != 0 {
+		d.ident = &identityGate{base: wcfg.HTTPTransport, want: opts.identity}
+		wcfg.HTTPTransport = d.ident
+	}
+	w, err := databricks.NewWorkspaceClient(wcfg)
 	if err != nil {
 		return nil, &SystemError{System: SystemDatabricks, Problem: "cannot configure the client (" + oneLine(err) + ")", Check: d.authCheck, Err: err}
 	}

@@ -60,10 +60,12 @@ func ExitCode(err error) int {
 	var force *ForceError
 	var choice *WorkspaceChoiceError
 	var scope *SavedPlanScopeError
+	var ident *WorkspaceIdentityError
 	switch {
 	case err == nil:
 		return 0
-	case errors.As(err, &g), errors.As(err, &held), errors.As(err, &stale), errors.As(err, &f), errors.As(err, &ro), errors.As(err, &force), errors.As(err, &choice), errors.As(err, &scope):
+	case errors.As(err, &g), errors.As(err, &held), errors.As(err, &stale), errors.As(err, &f), errors.As(err, &ro), errors.As(err, &force), errors.As(err, &choice), errors.As(err, &scope),
+		errors.As(err, &ident):
 		return 3
 	}
 	return 1

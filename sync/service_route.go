@@ -81,6 +81,9 @@ func (s *Service) writingIn(ctx context.Context, command string, parts []workspa
 			return fn(ctx)
 		}
 		p := todo[i]
+		if err := checkPartIdentity(ctx, p); err != nil {
+			return fmt.Errorf("workspace %s: %w", p.name, err)
+		}
 		op, err := p.svc.operator(ctx)
 		if err != nil {
 			return err

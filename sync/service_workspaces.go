@@ -49,6 +49,7 @@ type workspacePart struct {
 // opts.Databricks.Workspaces may give a workspace its own host and token.
 func newWorkspaceSources(cfg *config.Config, opts SourceOptions) (Sources, error) {
 	var skipped []Finding
+	var ids map[string]workspaceIdentity
 	if cfg.Databricks.Workspaces.All {
 		found, err := discoverWorkspaces(cfg, opts)
 		if err != nil {
@@ -58,7 +59,7 @@ func newWorkspaceSources(cfg *config.Config, opts SourceOptions) (Sources, error
 			return Sources{}, err
 		}
 		cfg = withWorkspaces(cfg, found.list)
-		skipped = found.skipped
+		skipped, ids = found.skipped, found.ids
 	}
 	var out Sources
 	for _, w := range cfg.Databricks.Workspaces.List {
@@ -70,6 +71,7 @@ func newWorkspaceSources(cfg *config.Config, opts SourceOptions) (Sources, error
 		} else if o.Databricks.Token != "" && w.Host != "" {
 			o.Databricks.Host = w.Host // the isolated token, at this workspace's host
 		}
+		o.Databricks.identity = ids[w.Name]
 		src, err := NewSources(sub, o)
 		if err != nil {
 			return Sources{}, fmt.Errorf("workspace %s: %w", w.Name, err)
@@ -200,7 +202,13 @@ func (s *Service) readParts(ctx context.Context, progress func(string)) (*Snapsh
 			if src.Atlassian == parts[0].svc.src.Atlassian {
 				src.Atlassian = atl
 			}
-			snap, err := Read(context.WithValue(ctx, partKey{}, i), src, p.svc.Config(), say(p.name))
+			// The host must be the workspace the account lists under its
+			// name before anything is read there.
+			var snap *Snapshot
+			err := checkPartIdentity(ctx, p)
+			if err == nil {
+				snap, err = Read(context.WithValue(ctx, partKey{}, i), src, p.svc.Config(), say(p.name))
+			}
 			for _, x := range []any{bb, atl} {
 				if st, ok := x.(settler); ok {
 					st.settle(ctx, i) // this workspace asks nothing more of the run's rounds

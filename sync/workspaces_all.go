@@ -52,7 +52,13 @@ const discoverTimeout = 30 * time.Second
 // discovered is what `workspaces: all` found.
 type discovered struct {
 	list    []config.Workspace
-	skipped []Finding // the workspaces not RUNNING
+	skipped []Finding // the workspaces not read: not RUNNING, no usable name or host
+	// ids are what the account says each listed workspace is (by name):
+	// its host must answer as that workspace (workspace_identity.go).
+	ids map[string]workspaceIdentity
+	// refuse are the names a mapping or pipeline must not use, each with
+	// why ("names workspace ..."): names not a workspace's own.
+	refuse map[string]string
 }
 
 var discoveredNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -102,8 +108,16 @@ func discoverWorkspaces(cfg *config.Config, opts SourceOptions) (discovered, err
 
 // placeWorkspaces names, hosts and authenticates the running workspaces of
 // all; acc is the account client's config (its host decides the cloud).
+//
+// A workspace is named by its own workspace_name, when that is a valid
+// name that no other workspace of the account has. Otherwise (invalid, or
+// shared by several) it is named by its workspace_id, and only when no
+// workspace of the account has that id as its workspace_name; a config
+// cannot refer to it by either (checkDiscovered): a name the config uses
+// always stands for the one workspace whose own workspace_name it is, so a
+// workspace created later never takes over a name.
 func placeWorkspaces(all []provisioning.Workspace, acc *sdkconfig.Config, env Env, opts DatabricksOptions) (discovered, error) {
-	var out discovered
+	out := discovered{ids: map[string]workspaceIdentity{}, refuse: map[string]string{}}
 	overrides, err := parseWorkspaceHosts(env.get(WorkspaceHostsEnv))
 	if err != nil {
 		return out, err
@@ -111,15 +125,33 @@ func placeWorkspaces(all []provisioning.Workspace, acc *sdkconfig.Config, env En
 	if len(all) == 0 {
 		return out, fmt.Errorf("databricks.workspaces: all: account %s lists no workspace: list the workspaces by name with a host or profile", acc.AccountID)
 	}
-	slices.SortStableFunc(all, func(a, b provisioning.Workspace) int { return cmp.Compare(a.WorkspaceName, b.WorkspaceName) })
-	taken := map[string]bool{}
+	slices.SortStableFunc(all, func(a, b provisioning.Workspace) int {
+		return cmp.Or(cmp.Compare(a.WorkspaceName, b.WorkspaceName), cmp.Compare(a.WorkspaceId, b.WorkspaceId))
+	})
+	named := map[string][]int64{} // workspace_name -> the ids of the workspaces so named
+	for _, ws := range all {
+		named[ws.WorkspaceName] = append(named[ws.WorkspaceName], ws.WorkspaceId)
+	}
+	byName := "list it in databricks.workspaces by name with its host or profile"
 	for _, ws := range all {
 		name := ws.WorkspaceName
-		if !discoveredNameRE.MatchString(name) || taken[name] {
-			name = ws.DeploymentName
-		}
-		if !discoveredNameRE.MatchString(name) || taken[name] {
+		if !discoveredNameRE.MatchString(name) || len(named[name]) > 1 {
+			why := fmt.Sprintf("its workspace_name %q is not usable as a name", name)
+			if discoveredNameRE.MatchString(name) {
+				why = fmt.Sprintf("the account gives the workspace_name %q to %d workspaces (ids %s)", name, len(named[name]), joinIDs(named[name]))
+				out.refuse[name] = fmt.Sprintf("names workspace %q, which the account gives to %d workspaces (ids %s): list them in databricks.workspaces by name with their hosts", name, len(named[name]), joinIDs(named[name]))
+			}
+			if d := ws.DeploymentName; d != "" && len(named[d]) == 0 {
+				out.refuse[d] = fmt.Sprintf("names workspace %q, the deployment name of workspace id %d, which is not its name (%s): %s", d, ws.WorkspaceId, why, byName)
+			}
 			name = fmt.Sprintf("%d", ws.WorkspaceId)
+			if len(named[name]) > 0 {
+				// Its id is another workspace's name: it has no name of its own.
+				out.skipped = append(out.skipped, Finding{Kind: FindingUnknownSource, Subject: name, Workspace: name,
+					Detail: fmt.Sprintf("workspace id %d is not read or planned: %s, and its id is another workspace's name; %s", ws.WorkspaceId, why, byName)})
+				continue
+			}
+			out.refuse[name] = fmt.Sprintf("names workspace %q, which is workspace id %d named by its id (%s): %s", name, ws.WorkspaceId, why, byName)
 		}
 		if ws.WorkspaceStatus != provisioning.WorkspaceStatusRunning {
 			out.skipped = append(out.skipped, Finding{Kind: FindingUnknownSource, Subject: name, Workspace: name,
@@ -130,15 +162,26 @@ func placeWorkspaces(all []provisioning.Workspace, acc *sdkconfig.Config, env En
 		if ws.Cloud == "azure" || ws.AzureWorkspaceInfo != nil {
 			return out, fmt.Errorf("databricks.workspaces: all: workspace %s is an Azure workspace, whose host the account API does not give: list it by name with a host or profile", name)
 		}
-		taken[name] = true
 		entry := config.Workspace{Name: name}
 		if per, ok := opts.Workspaces[name]; ok && per.Host != "" {
 			entry.Host = per.Host // with its own token (isolated)
+			out.ids[name] = workspaceIdentity{ID: ws.WorkspaceId, Name: name, From: "the host given for it"}
 			out.list = append(out.list, entry)
 			continue
 		}
-		host := overrides[name]
+		host, from := overrides[name], fmt.Sprintf("%s entry %s=%s", WorkspaceHostsEnv, name, overrides[name])
 		if host == "" {
+			from = fmt.Sprintf("its deployment_name %q", ws.DeploymentName)
+			if !deploymentNameRE.MatchString(ws.DeploymentName) && ws.DeploymentName != "" {
+				// A garbled deployment name must not make a foreign host,
+				// where the account-wide credential would be presented.
+				out.skipped = append(out.skipped, Finding{Kind: FindingUnknownSource, Subject: name, Workspace: name,
+					Detail: fmt.Sprintf("workspace %s (id %d) is not read or planned: its deployment_name %q is not a DNS label, so no host is derived from it; give its host in %s (%s=https://...)",
+						name, ws.WorkspaceId, oneLine(errors.New(ws.DeploymentName)), WorkspaceHostsEnv, name)})
+				out.refuse[name] = fmt.Sprintf("names workspace %q, whose deployment_name %q is not a DNS label: give its host in %s (%s=https://...)",
+					name, oneLine(errors.New(ws.DeploymentName)), WorkspaceHostsEnv, name)
+				continue
+			}
 			host = deploymentHost(acc, ws.DeploymentName)
 		}
 		if host == "" {
@@ -146,6 +189,7 @@ func placeWorkspaces(all []provisioning.Workspace, acc *sdkconfig.Config, env En
 				name, acc.Host, WorkspaceHostsEnv, name)
 		}
 		entry.Host = host
+		out.ids[name] = workspaceIdentity{ID: ws.WorkspaceId, Name: name, From: from}
 		if opts.Token == "" {
 			profile, err := profileForHost(env.get("DATABRICKS_CONFIG_FILE"), host)
 			if err != nil {
@@ -169,6 +213,18 @@ func placeWorkspaces(all []provisioning.Workspace, acc *sdkconfig.Config, env En
 	return out, nil
 }
 
+// deploymentNameRE is a deployment name: DNS labels (AWS: dbc-1a2b3c4d-5e6f;
+// GCP: 1234567890123456.7).
+var deploymentNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
+
+func joinIDs(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = fmt.Sprintf("%d", id)
+	}
+	return strings.Join(s, ", ")
+}
+
 func statusMessage(m string) string {
 	if m = oneLine(errors.New(m)); m == "" {
 		return ""
@@ -182,10 +238,16 @@ func statusMessage(m string) string {
 func deploymentHost(acc *sdkconfig.Config, deployment string) string {
 	env := acc.Environment()
 	u, err := url.Parse(acc.Host)
-	if deployment == "" || env.DnsZone == "" || err != nil || !strings.HasSuffix(u.Hostname(), env.DnsZone) {
+	if !deploymentNameRE.MatchString(deployment) || env.DnsZone == "" || err != nil || !strings.HasSuffix(u.Hostname(), env.DnsZone) {
 		return ""
 	}
-	return env.DeploymentURL(deployment)
+	host := env.DeploymentURL(deployment)
+	// The derived host is the deployment in the cloud's DNS zone, nothing else.
+	if d, err := url.Parse(host); err != nil || d.Scheme != "https" || d.User != nil || d.Port() != "" ||
+		strings.Trim(d.Path, "/") != "" || d.RawQuery != "" || d.Host != deployment+env.DnsZone {
+		return ""
+	}
+	return host
 }
 
 func isAzureHost(host string) bool {
@@ -264,12 +326,15 @@ func checkDiscovered(cfg *config.Config, found discovered) error {
 		known[f.Subject] = true
 	}
 	check := func(line int, at, name string) error {
-		if name == "" || known[name] {
-			return nil
-		}
 		where := cfg.Path
 		if line > 0 {
 			where = fmt.Sprintf("%s:%d", cfg.Path, line)
+		}
+		if why, ok := found.refuse[name]; ok && name != "" {
+			return fmt.Errorf("%s: %s %s", where, at, why)
+		}
+		if name == "" || known[name] {
+			return nil
 		}
 		return fmt.Errorf("%s: %s names workspace %q, which the account does not list (running: %s)", where, at, name, strings.Join(names, ", "))
 	}

@@ -174,8 +174,8 @@ func TestPlaceWorkspaces(t *testing.T) {
 	if !slices.Equal(got.list, want) {
 		t.Errorf("placed %+v, want %+v", got.list, want)
 	}
-	if len(got.skipped) != 1 || got.skipped[0].Subject != "dbc-old" || !strings.Contains(got.skipped[0].Detail, "FAILED, not RUNNING") {
-		t.Errorf("skipped: %+v (the name with a space falls back to the deployment name)", got.skipped)
+	if len(got.skipped) != 1 || got.skipped[0].Subject != "3" || !strings.Contains(got.skipped[0].Detail, "FAILED, not RUNNING") {
+		t.Errorf("skipped: %+v (the name with a space falls back to the workspace id)", got.skipped)
 	}
 
 	// GCP: the GCP DNS zone; BITBRICKS_WORKSPACE_HOSTS overrides a host.
@@ -243,5 +243,149 @@ func TestBitbucketReadOncePerRun(t *testing.T) {
 	// kept from one run to the next).
 	if again, _ := count(two); again != bb2 {
 		t.Errorf("second read: %d Bitbucket requests, want %d", again, bb2)
+	}
+}
+
+// TestDiscoveredNamesStable: a discovered workspace is named by its own
+// workspace_name only; a name reached by fallback never stands for a
+// workspace in the config. The account had {"zeta team", deployment dev};
+// an admin then creates {dev, deployment dbc-new}: `dev` is the new one
+// by its own name, the old one is named by its id, and a config that
+// relied on the old fallback (`dev` = deployment dev) no longer could have
+// (the old code named the first `dev` and then silently moved `dev` to
+// the new workspace). Ambiguous names and names by id are refused in the
+// config, one line each.
+func TestDiscoveredNamesStable(t *testing.T) {
+	aws := &sdkconfig.Config{Host: "https://accounts.cloud.databricks.com", AccountID: "a1"}
+	env := MapEnv(map[string]string{"DATABRICKS_CLIENT_ID": "sp", "DATABRICKS_CLIENT_SECRET": "s"})
+	run := provisioning.WorkspaceStatusRunning
+	before := []provisioning.Workspace{
+		{WorkspaceId: 1, WorkspaceName: "prod", DeploymentName: "dbc-prod", WorkspaceStatus: run},
+		{WorkspaceId: 2, WorkspaceName: "zeta team", DeploymentName: "dev", WorkspaceStatus: run},
+	}
+	names := func(d discovered) map[string]string {
+		out := map[string]string{}
+		for _, w := range d.list {
+			out[w.Name] = w.Host
+		}
+		return out
+	}
+	got, err := placeWorkspaces(slices.Clone(before), aws, env, DatabricksOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := names(got); n["2"] != "https://dev.cloud.databricks.com" || len(n) != 2 || n["dev"] != "" {
+		t.Errorf("before: %v, want zeta team named by its id 2 (never by its deployment name dev)", n)
+	}
+	if got.ids["2"].ID != 2 || got.ids["prod"].ID != 1 {
+		t.Errorf("ids: %+v", got.ids)
+	}
+	after := append(slices.Clone(before), provisioning.Workspace{WorkspaceId: 3, WorkspaceName: "dev", DeploymentName: "dbc-new", WorkspaceStatus: run})
+	got2, err := placeWorkspaces(after, aws, env, DatabricksOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := names(got2); n["dev"] != "https://dbc-new.cloud.databricks.com" || n["2"] != "https://dev.cloud.databricks.com" || got2.ids["dev"].ID != 3 || got2.ids["2"].ID != 2 {
+		t.Errorf("after: %v %+v: each name must stay with its workspace", n, got2.ids)
+	}
+
+	cfg := &config.Config{Path: "bitbricks.yaml"}
+	refer := func(d discovered, name string) error {
+		cfg.Mappings = []config.Mapping{{Workspaces: []string{name}, Line: 7}}
+		return checkDiscovered(cfg, d)
+	}
+	// Before dev existed, the deployment name dev is refused as a name.
+	if err := refer(got, "dev"); err == nil || !strings.Contains(err.Error(), `bitbricks.yaml:7: mappings[0].workspaces names workspace "dev", the deployment name of workspace id 2`) {
+		t.Errorf("dev as a deployment name: %v", err)
+	}
+	// A name by id cannot be referred to either: it is not the workspace's own.
+	if err := refer(got2, "2"); err == nil || !strings.Contains(err.Error(), "named by its id") || !strings.Contains(err.Error(), "list it in databricks.workspaces by name") {
+		t.Errorf("a name by id: %v", err)
+	}
+	if err := refer(got2, "dev"); err != nil {
+		t.Errorf("dev, now a workspace's own name: %v", err)
+	}
+
+	// Two workspaces with one workspace_name: both named by id, the name refused.
+	twin := append(slices.Clone(before), provisioning.Workspace{WorkspaceId: 4, WorkspaceName: "prod", DeploymentName: "dbc-prod2", WorkspaceStatus: run})
+	got3, err := placeWorkspaces(twin, aws, env, DatabricksOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := names(got3); n["prod"] != "" || n["1"] == "" || n["4"] == "" {
+		t.Errorf("twins: %v, want both named by id", n)
+	}
+	err = refer(got3, "prod")
+	if err == nil || !strings.Contains(err.Error(), `names workspace "prod", which the account gives to 2 workspaces (ids 1, 4): list them in databricks.workspaces by name with their hosts`) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("ambiguous prod: %v", err)
+	}
+	cfg.Mappings = nil
+	cfg.Pipelines = []config.Binding{{Name: "etl", Workspace: "prod"}}
+	if err := checkDiscovered(cfg, got3); err == nil || !strings.Contains(err.Error(), "pipelines[0].workspace names workspace \"prod\"") {
+		t.Errorf("ambiguous prod in a pipeline: %v", err)
+	}
+	cfg.Pipelines = nil
+
+	// A workspace whose id is another workspace's name has no name: skipped.
+	clash := []provisioning.Workspace{
+		{WorkspaceId: 5, WorkspaceName: "bad name", DeploymentName: "dbc-5", WorkspaceStatus: run},
+		{WorkspaceId: 6, WorkspaceName: "5", DeploymentName: "dbc-6", WorkspaceStatus: run},
+	}
+	got4, err := placeWorkspaces(clash, aws, env, DatabricksOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := names(got4); n["5"] != "https://dbc-6.cloud.databricks.com" || len(n) != 1 || len(got4.skipped) != 1 || !strings.Contains(got4.skipped[0].Detail, "its id is another workspace's name") {
+		t.Errorf("clash: %v, skipped %+v", n, got4.skipped)
+	}
+}
+
+// TestDeploymentNameHostile: a deployment name that is not DNS labels
+// never makes a host (where the account-wide credential would be
+// presented): the workspace is skipped with a finding, and refused when
+// the config names it; real names (AWS dbc-…, GCP id.digit) derive.
+func TestDeploymentNameHostile(t *testing.T) {
+	aws := &sdkconfig.Config{Host: "https://accounts.cloud.databricks.com", AccountID: "a1"}
+	gcp := &sdkconfig.Config{Host: "https://accounts.gcp.databricks.com", AccountID: "a1"}
+	env := MapEnv(map[string]string{"DATABRICKS_CLIENT_ID": "sp", "DATABRICKS_CLIENT_SECRET": "s"})
+	run := provisioning.WorkspaceStatusRunning
+	for _, bad := range []string{"evil.example.com/x?", "evil.example.com#", "a@evil.example.com", "x:443", "Dev", "-dev", "dev-", "a..b", "dev/..", "dev%2f"} {
+		list := []provisioning.Workspace{
+			{WorkspaceId: 1, WorkspaceName: "dev", DeploymentName: "dbc-dev", WorkspaceStatus: run},
+			{WorkspaceId: 2, WorkspaceName: "prod", DeploymentName: bad, WorkspaceStatus: run},
+		}
+		got, err := placeWorkspaces(list, aws, env, DatabricksOptions{})
+		if err != nil {
+			t.Fatalf("%q: %v", bad, err)
+		}
+		for _, w := range got.list {
+			if w.Name == "prod" || !strings.HasSuffix(w.Host, ".cloud.databricks.com") {
+				t.Errorf("%q: placed %+v", bad, w)
+			}
+		}
+		if len(got.skipped) != 1 || got.skipped[0].Subject != "prod" || !strings.Contains(got.skipped[0].Detail, "is not a DNS label") {
+			t.Errorf("%q: skipped %+v", bad, got.skipped)
+		}
+		cfg := &config.Config{Path: "b.yaml", Pipelines: []config.Binding{{Name: "etl", Workspace: "prod"}}}
+		if err := checkDiscovered(cfg, got); err == nil || !strings.Contains(err.Error(), "is not a DNS label: give its host in "+WorkspaceHostsEnv) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q referred to: %v", bad, err)
+		}
+		if h := deploymentHost(aws, bad); h != "" {
+			t.Errorf("deploymentHost(%q) = %q", bad, h)
+		}
+	}
+	for acc, c := range map[*sdkconfig.Config][2]string{
+		aws: {"dbc-1a2b3c4d-5e6f", "https://dbc-1a2b3c4d-5e6f.cloud.databricks.com"},
+		gcp: {"1234567890123456.7", "https://1234567890123456.7.gcp.databricks.com"},
+	} {
+		if h := deploymentHost(acc, c[0]); h != c[1] {
+			t.Errorf("deploymentHost(%q) = %q, want %q", c[0], h, c[1])
+		}
+	}
+	// An override gives a host whatever the deployment name.
+	env2 := MapEnv(map[string]string{"DATABRICKS_CLIENT_ID": "sp", "DATABRICKS_CLIENT_SECRET": "s", WorkspaceHostsEnv: "prod=https://prod.example.com"})
+	got, err := placeWorkspaces([]provisioning.Workspace{{WorkspaceId: 2, WorkspaceName: "prod", DeploymentName: "evil.example.com/x?", WorkspaceStatus: run}}, aws, env2, DatabricksOptions{})
+	if err != nil || len(got.list) != 1 || got.list[0].Host != "https://prod.example.com" {
+		t.Errorf("override: %+v %v", got.list, err)
 	}
 }
