@@ -453,25 +453,94 @@ func (s *Service) WorkspacesOfLeak(ctx context.Context, value string) ([]string,
 }
 
 // leakPart is the active part whose workspace the value authenticates at
-// (a personal access token authenticates at its own workspace only).
+// (a personal access token authenticates at its own workspace only). Every
+// active workspace is asked, concurrently, whatever the console shows or
+// the run names first: the first in config order that accepts the value is
+// its workspace, even when another could not be asked. A value none
+// accepts is a *LeakNotFoundError naming each workspace tried and each that
+// could not be asked.
 func (s *Service) leakPart(ctx context.Context, value string) (workspacePart, error) {
 	value = strings.TrimSpace(value)
 	probe := &Leak{Redacted: Redact(value), value: value}
 	parts := s.activeParts()
-	for _, p := range parts {
-		c, err := p.svc.credentials(ctx)
-		if err != nil {
-			return workspacePart{}, err
-		}
-		_, err = probe.me(ctx, c)
-		switch {
+	errs := make([]error, len(parts))
+	var wg gosync.WaitGroup
+	for i, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := p.svc.credentials(ctx)
+			if err == nil {
+				_, err = probe.me(ctx, c)
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	nf := &LeakNotFoundError{Redacted: probe.Redacted}
+	for i, p := range parts {
+		switch err := errs[i]; {
 		case err == nil:
 			return p, nil
-		case !isAuth(err):
-			return workspacePart{}, fmt.Errorf("workspace %s: look up the owner of token %s: %w", p.name, probe.Redacted, err)
+		case isAuth(err):
+			nf.Tried = append(nf.Tried, p.name)
+		default:
+			nf.Unread = append(nf.Unread, WorkspaceError{Workspace: p.name, Err: err})
 		}
 	}
-	return workspacePart{}, fmt.Errorf("the token %s does not authenticate at any of the workspaces %s: already revoked, expired, or not of these workspaces", probe.Redacted, strings.Join(partNames(parts), ", "))
+	return workspacePart{}, nf
+}
+
+// LeakNotFoundError is a leaked value that authenticates at none of the
+// workspaces the service serves: Tried answered that it is no valid token
+// there; Unread could not be asked, so the value may be theirs. Nothing
+// was revoked. The value is not in it.
+type LeakNotFoundError struct {
+	Redacted string
+	Tried    []string
+	Unread   []WorkspaceError
+}
+
+// WorkspaceError is why one workspace could not be asked.
+type WorkspaceError struct {
+	Workspace string
+	Err       error
+}
+
+func (e *LeakNotFoundError) Error() string {
+	var unread []string
+	names := make([]string, len(e.Unread))
+	for i, u := range e.Unread {
+		names[i] = u.Workspace
+		unread = append(unread, fmt.Sprintf("workspace %s could not be asked (%s)", u.Workspace, oneLine(u.Err)))
+	}
+	answers := strings.Join(names, " and ") + " answers"
+	if len(names) > 1 {
+		answers = strings.Join(names, " and ") + " answer"
+	}
+	switch {
+	case len(e.Unread) == 0:
+		return fmt.Sprintf("the token %s does not authenticate at any of the workspaces %s (each was asked): already revoked, expired, or not of these workspaces; nothing was revoked",
+			e.Redacted, strings.Join(e.Tried, ", "))
+	case len(e.Tried) == 0:
+		return fmt.Sprintf("the token %s could not be traced: %s; nothing was revoked: try again once %s",
+			e.Redacted, strings.Join(unread, "; "), answers)
+	}
+	at := "workspace "
+	if len(e.Tried) > 1 {
+		at = "workspaces "
+	}
+	return fmt.Sprintf("the token %s does not authenticate at %s%s, and %s: it may be a token of %s, so nothing was revoked: try again once %s",
+		e.Redacted, at, strings.Join(e.Tried, ", "), strings.Join(unread, "; "), strings.Join(names, " or "), answers)
+}
+
+// Unwrap gives the errors of the workspaces that could not be asked.
+func (e *LeakNotFoundError) Unwrap() []error {
+	out := make([]error, len(e.Unread))
+	for i, u := range e.Unread {
+		out[i] = u.Err
+	}
+	return out
 }
 
 func (s *Service) findLeakedParts(ctx context.Context, value string) (*Leak, error) {

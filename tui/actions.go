@@ -3,6 +3,7 @@ package tui
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -340,21 +341,40 @@ func (m Model) picked(msg components.PickedMsg) (Model, tea.Cmd) {
 }
 
 // findLeaked asks the backend which credential a token value is; the value goes
-// nowhere else.
+// nowhere else. Whatever the scope, the backend traces it through every
+// workspace it serves (a token's value does not say whose it is), and the
+// leak names the workspace it authenticates at.
 func (m Model) findLeaked(value string) (Model, tea.Cmd) {
 	m.op++
 	m.setStatus(statusInfo, "")
 	m.busy = "looking up the leaked token"
-	op, b, ctx, ws := m.op, m.b, m.ctx, m.scope
+	if m.d != nil && m.d.ws.several() {
+		m.busy += " in " + strings.Join(m.d.ws.names, ", ")
+	}
+	op, b, ctx := m.op, m.b, m.ctx
 	return m, tea.Batch(m.spin.Tick, func() tea.Msg {
-		in, err := backendIn(b, ws)
-		if err != nil {
-			return leakFoundMsg{op: op, err: err}
-		}
-		l, err := in.FindLeaked(ctx, value)
-		l.Workspace = ws
+		l, err := b.FindLeaked(ctx, value)
 		return leakFoundMsg{op: op, leak: l, err: err}
 	})
+}
+
+// leakScope tells, in the leaked token's dialog, where the value is traced
+// (several workspaces only).
+func (m Model) leakScope() string {
+	if m.d == nil || !m.d.ws.several() {
+		return ""
+	}
+	return "\n\nTraced in every workspace, whichever is shown: " + views.Sanitize(strings.Join(m.d.ws.names, ", ")) + "."
+}
+
+// leakNotFound is the status for a value no workspace took: the
+// workspaces tried, those that could not be asked, and what to do next.
+func leakNotFound(err error) string {
+	var nf *sync.LeakNotFoundError
+	if errors.As(err, &nf) && len(nf.Unread) > 0 {
+		return "the leaked token was not traced: " + sync.Message(err) + "; or revoke by owner in Credentials (3, then X)"
+	}
+	return "no credential matches that token: " + sync.Message(err) + "; check it was copied whole, or revoke by owner in Credentials (3, then X)"
 }
 
 // askLeaked shows the blast radius of a leaked token: its owner, every token of
@@ -369,7 +389,19 @@ func (m Model) askLeaked(l Leak) (Model, tea.Cmd) {
 		return m, nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s belongs to %s (%s), who holds %d %s:\n", l.Redacted, owner,
+	if l.Workspace != "" && m.d != nil && m.d.ws.several() {
+		ws := views.Sanitize(l.Workspace)
+		fmt.Fprintf(&b, "%s authenticates at workspace %s (asked: %s).\n", l.Redacted, ws, views.Sanitize(strings.Join(m.d.ws.names, ", ")))
+		if m.scope != "" && m.scope != l.Workspace {
+			fmt.Fprintf(&b, "Not a token of %s, the workspace shown: only %s is written to.\n", views.Sanitize(m.scope), ws)
+		} else {
+			fmt.Fprintf(&b, "Only %s is written to.\n", ws)
+		}
+		fmt.Fprintf(&b, "In workspace %s it belongs to ", ws)
+	} else {
+		fmt.Fprintf(&b, "%s belongs to ", l.Redacted)
+	}
+	fmt.Fprintf(&b, "%s (%s), who holds %d %s:\n", owner,
 		strings.ReplaceAll(string(l.OwnerType), "_", " "), len(l.Tokens), plural(len(l.Tokens), "token"))
 	for i, c := range l.Tokens {
 		if i == 5 {
@@ -426,6 +458,9 @@ func (m Model) leakRevoked(msg leakRevokedMsg) (Model, tea.Cmd) {
 	res, l := msg.res, msg.leak
 	owner, typed := views.OwnerName(res.Owner, l.OwnerID)
 	done := fmt.Sprintf("revoked the leaked token %s of %s", shortID(res.Leaked), owner)
+	if l.Workspace != "" {
+		done += " in workspace " + views.Sanitize(l.Workspace)
+	}
 	if n := res.Revoked - 1; n > 0 {
 		done += fmt.Sprintf(" (and %s searched before it)", views.Count(n, "token", ""))
 	}

@@ -225,7 +225,7 @@ func (m Model) result(msg tea.Msg) (Model, tea.Cmd) {
 		}
 		m.busy = ""
 		if msg.err != nil {
-			m.setStatus(statusError, "no credential matches that token: "+sync.Message(msg.err)+"; check it was copied whole, or revoke by owner in Credentials (3, then X)")
+			m.setStatus(statusError, leakNotFound(msg.err))
 			return m, nil
 		}
 		return m.askLeaked(msg.leak)

@@ -82,7 +82,7 @@ func (e *EngineBackend) FindLeaked(ctx context.Context, value string) (Leak, err
 		return Leak{}, err
 	}
 	out := Leak{Redacted: l.Redacted, Owner: l.Owner.Name, OwnerID: l.Owner.ID, OwnerType: l.Owner.Type, Tokens: l.Candidates,
-		Self: l.Self, Protected: l.Protected, trace: l}
+		Self: l.Self, Protected: l.Protected, Workspace: l.Workspace, trace: l}
 	for _, b := range l.Bindings {
 		out.Bindings = append(out.Bindings, b.Name)
 	}

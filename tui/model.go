@@ -243,8 +243,6 @@ func (m Model) key(msg tea.KeyMsg) (Model, tea.Cmd) {
 		m.syncKeys()
 	case key.Matches(msg, m.keys.Workspace):
 		return m.openSwitcher()
-	case key.Matches(msg, m.keys.Leaked) && m.d != nil && m.d.ws.all():
-		m.setStatus(statusError, "a leaked token is traced in one workspace: press w to choose it, then !")
 	case key.Matches(msg, m.keys.Leaked):
 		m.openInput(modalLeaked, "token › ", true)
 		m.input.Placeholder = "paste the token"

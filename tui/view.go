@@ -138,7 +138,7 @@ func (m Model) bodyView() string {
 	case modalLeaked:
 		dialog = m.th.st.Dialog.Width(min(m.width-4, 72)).Render(
 			m.th.st.Text.Bold.Render("Revoke a leaked token") + "\n\n" +
-				"Paste the token. It is never shown, logged or stored; bitbricks finds which credential it is and asks before revoking.\n\n" +
+				"Paste the token. It is never shown, logged or stored; bitbricks finds which credential it is and asks before revoking." + m.leakScope() + "\n\n" +
 				m.input.View())
 	}
 	if dialog != "" {

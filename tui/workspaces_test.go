@@ -3,10 +3,12 @@ package tui
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +28,9 @@ import (
 type twoWorkspaceEnv struct {
 	*engineEnv
 	srv *emulator.Server
+	// down makes a workspace's host answer every request 500, as a
+	// workspace that is down does (the SDK does not retry it).
+	down map[string]*atomic.Bool
 }
 
 func newTwoWorkspaceEnv(t testing.TB) *twoWorkspaceEnv {
@@ -33,8 +38,19 @@ func newTwoWorkspaceEnv(t testing.TB) *twoWorkspaceEnv {
 	org := emulator.Demo(testNow)
 	srv := emulator.New(org, emulator.Options{})
 	hosts := map[string]string{}
+	down := map[string]*atomic.Bool{}
 	for _, name := range []string{emulator.DemoWorkspace, emulator.DemoDevWorkspace} {
-		hs := httptest.NewServer(srv.WorkspaceHandler(name))
+		h, d := srv.WorkspaceHandler(name), new(atomic.Bool)
+		down[name] = d
+		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if d.Load() {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusInternalServerError)
+				fmt.Fprint(w, `{"error_code":"INTERNAL_ERROR","message":"the workspace is down"}`)
+				return
+			}
+			h.ServeHTTP(w, r)
+		}))
 		t.Cleanup(hs.Close)
 		hosts[name] = hs.URL
 	}
@@ -77,7 +93,7 @@ func newTwoWorkspaceEnv(t testing.TB) *twoWorkspaceEnv {
 	if got := svc.Workspaces(); len(got) != 2 {
 		t.Fatalf("the service serves %q, want prod and dev", got)
 	}
-	return &twoWorkspaceEnv{engineEnv: &engineEnv{org: org, svc: svc, b: NewEngineBackend(svc), path: path}, srv: srv}
+	return &twoWorkspaceEnv{engineEnv: &engineEnv{org: org, svc: svc, b: NewEngineBackend(svc), path: path}, srv: srv, down: down}
 }
 
 // screen is the console's view with the emulator's ports masked.
@@ -214,7 +230,7 @@ func TestEveryViewFollowsTheScope(t *testing.T) {
 			}
 		}
 	}
-	if r := keys(t, m, "!"); r.modal != modalNone || !strings.Contains(r.status, "press w to choose it") {
+	if r := keys(t, m, "!"); r.modal != modalLeaked || !strings.Contains(r.View(), "Traced in every workspace, whichever is shown: prod, dev.") {
 		t.Errorf("! in all workspaces: modal %d, status %q", r.modal, r.status)
 	}
 	m = keys(t, m, "3", "/", "t", "o", "k", "enter")
