@@ -68,11 +68,16 @@ type ApplyOptions struct {
 	// "workspace:dev", as a credential operation's lines do. Empty with one
 	// workspace: the lines are as they always were.
 	Workspace string
+	// Earlier are the outcomes of the changes an earlier Apply of the same
+	// run made or tried (the other workspaces' changes of one plan): a
+	// change depends on those as on its own plan's (plan_deps.go).
+	Earlier []Outcome
 }
 
 // Apply runs exactly plan's changes, in order, never re-planning. It goes on
 // past a failed change, except that the changes of a group whose creation
-// failed are skipped. The error is for the run as a whole: a *GuardError
+// failed are skipped, and so is a change whose dependency (plan_deps.go)
+// was not applied. The error is for the run as a whole: a *GuardError
 // (nothing changed), a cancelled context or an audit log that cannot be
 // written (the remaining changes are skipped); failures of single changes are
 // in the results.
@@ -99,8 +104,13 @@ func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts App
 	created := map[string]string{} // group name -> id, from create_group
 	notCreated := map[string]bool{}
 	var stop error
+	done := newOutcomes(opts.Earlier)
 	for i, c := range plan.Changes {
 		r := Result{ID: c.ID, Status: ResultSkipped}
+		unmet := ""
+		if stop == nil {
+			unmet = done.unmet(c)
+		}
 		switch {
 		case stop != nil:
 			r.Error = "not run: " + oneLine(stop)
@@ -111,6 +121,8 @@ func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts App
 			r.Error = fmt.Sprintf("group %s was not created", c.Group)
 		case c.Action == ActionRotateCredential && opts.Rotator == nil:
 			r.Error = "rotation not available"
+		case unmet != "":
+			r.Error = unmet
 		default:
 			if c.GroupID == "" && created[c.Group] != "" {
 				c.GroupID = created[c.Group]
@@ -144,6 +156,7 @@ func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts App
 			}
 		}
 		results = append(results, r)
+		done.add(Outcome{Change: c, Status: r.Status})
 		obs.Done(i, n, c, r)
 	}
 	return results, stop

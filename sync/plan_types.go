@@ -33,6 +33,10 @@ type Change struct {
 	GroupID     string
 	PrincipalID string // SCIM id of the member, or owner id of a credential
 	Route       Route
+	// RemovedFrom are, on unassign_workspace, the groups whose removal of
+	// the user (planned with it) is why the user is unassigned: it is
+	// applied only after every one of them was (plan_deps.go).
+	RemovedFrom []string
 }
 
 // FindingKind is the kind of a Finding.

@@ -257,6 +257,12 @@ func (s *Service) Apply(ctx context.Context, plan Plan, obs Observer) ([]Result,
 	if len(s.parts) > 0 {
 		return s.applyParts(ctx, plan, obs)
 	}
+	return s.apply(ctx, plan, obs, nil)
+}
+
+// apply is Apply of one workspace; earlier are the outcomes of the run's
+// changes in other workspaces so far (see ApplyOptions.Earlier).
+func (s *Service) apply(ctx context.Context, plan Plan, obs Observer, earlier []Outcome) ([]Result, error) {
 	exec, ok := s.src.Executor()
 	if !ok {
 		return nil, errors.New("apply: the Databricks adapter cannot make changes")
@@ -266,7 +272,7 @@ func (s *Service) Apply(ctx context.Context, plan Plan, obs Observer) ([]Result,
 		return nil, err
 	}
 	opts := ApplyOptions{MaxChanges: s.MaxChanges(), Audit: s.src.Audit, AuditFile: s.Config().Audit.File, Operator: op, Now: s.now,
-		Workspace: s.Config().Databricks.Workspace}
+		Workspace: s.Config().Databricks.Workspace, Earlier: earlier}
 	// Without a credentials service (an adapter that cannot rotate), Apply
 	// skips rotate_credential changes as "rotation not available".
 	if c, err := s.credentialsAs(op); err == nil {

@@ -283,6 +283,7 @@ func (s *Service) applyParts(ctx context.Context, plan Plan, obs Observer) ([]Re
 		return nil, err
 	}
 	var results []Result
+	var earlier []Outcome // the run's outcomes so far, for the next workspaces' dependencies
 	parts := s.activeParts()
 	subs := make([]Plan, len(parts))
 	total := 0
@@ -309,10 +310,13 @@ func (s *Service) applyParts(ctx context.Context, plan Plan, obs Observer) ([]Re
 		}
 		done += len(sub.Changes)
 		err := s.inPart(ctx, p, "apply", func(ctx context.Context) (err error) {
-			rs, err = p.svc.Apply(ctx, sub, partObs)
+			rs, err = p.svc.apply(ctx, sub, partObs, earlier)
 			return err
 		})
-		for _, r := range rs {
+		for k, r := range rs {
+			if k < len(sub.Changes) {
+				earlier = append(earlier, Outcome{Change: sub.Changes[k], Status: r.Status})
+			}
 			r.ID = p.name + ":" + r.ID
 			results = append(results, r)
 		}

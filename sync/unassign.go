@@ -170,7 +170,7 @@ func (pl *planner) unassignments(desired map[string]bool, complete bool) {
 		}
 		c := Change{
 			ID: "unassign_workspace/" + name, Action: ActionUnassignWorkspace, Principal: name,
-			PrincipalType: PrincipalUser, PrincipalID: id, Destructive: true,
+			PrincipalType: PrincipalUser, PrincipalID: id, Destructive: true, RemovedFrom: slices.Clone(removed[id]),
 			Reason: fmt.Sprintf("assigned to this workspace directly; removed from %s and wanted by no mapping of it", strings.Join(removed[id], ", ")),
 		}
 		pl.changes = append(pl.changes, c)

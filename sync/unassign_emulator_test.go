@@ -45,14 +45,13 @@ func TestUnassignWorkspaceApplied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var unassign Plan
-	var names []string
+	var names, ids []string
 	for _, c := range plan.Changes {
 		if c.Action == ActionUnassignWorkspace {
 			if c.Workspace != emulator.DemoWorkspace || !c.Destructive {
 				t.Errorf("%s: workspace %q, destructive %v", c.ID, c.Workspace, c.Destructive)
 			}
-			unassign.Changes = append(unassign.Changes, c)
+			ids = append(ids, c.ID)
 			names = append(names, c.Principal)
 		}
 	}
@@ -60,6 +59,15 @@ func TestUnassignWorkspaceApplied(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Fatalf("unassign_workspace for %v, want %v", names, want)
 	}
+	// Each comes with the removal it exists for.
+	changes, err := plan.WithDependencies(ids...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 2*len(want) {
+		t.Errorf("unassigns with their dependencies: %d changes, want %d", len(changes), 2*len(want))
+	}
+	unassign := Plan{Changes: changes}
 	before := assignedUsers(t, svc, emulator.DemoWorkspace)
 	devBefore := assignedUsers(t, svc, emulator.DemoDevWorkspace)
 	tw.srv.ResetStats()
