@@ -18,7 +18,7 @@ import (
 )
 
 func newDemoCmd(s *ioStreams, g *globalFlags) *cobra.Command {
-	var headless bool
+	var headless, workspaces bool
 	var sf syncFlags
 	cmd := &cobra.Command{
 		Annotations: map[string]string{mutatesKey: mutatesWithApply},
@@ -29,13 +29,22 @@ func newDemoCmd(s *ioStreams, g *globalFlags) *cobra.Command {
 pipeline bindings) that has every kind of drift and finding, and opens the
 console on it. With --headless it prints the plan instead, like ` + "`bitbricks sync`" + `.
 
+With --workspaces the demo account's two Databricks workspaces, prod and
+dev (each on a loopback port of its own, with its own tokens, local group,
+entitlements and assignment; the account's groups and users shared), are
+served, and the console opens over both: w switches between all
+workspaces, prod and dev. With --headless it prints the plan of both, a
+section per workspace.
+
 The demo never reads your Databricks environment variables or
 ~/.databrickscfg, and nothing it does leaves this process: each run starts
 from the same seed.`,
 		Example: `  bitbricks demo
   bitbricks demo --headless
   bitbricks demo --headless --output json
-  bitbricks demo --headless --apply --yes`,
+  bitbricks demo --headless --apply --yes
+  bitbricks demo --workspaces
+  bitbricks demo --workspaces --headless`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			asJSON, err := g.json()
@@ -43,9 +52,12 @@ from the same seed.`,
 				return err
 			}
 			if !headless && !s.IsTerminal {
+				if workspaces {
+					return errors.New("the console needs a terminal; use `bitbricks demo --workspaces --headless` to print the demo's plan instead")
+				}
 				return errors.New("the console needs a terminal; use `bitbricks demo --headless` to print the demo's plan instead")
 			}
-			d, err := startDemo(cmd.Context(), s)
+			d, err := startDemo(cmd.Context(), s, workspaces)
 			if err != nil {
 				return err
 			}
@@ -61,6 +73,7 @@ from the same seed.`,
 		},
 	}
 	cmd.Flags().BoolVar(&headless, "headless", false, "print the plan instead of opening the console")
+	cmd.Flags().BoolVar(&workspaces, "workspaces", false, "serve the demo account's two workspaces, prod and dev, and plan both (w switches between them in the console)")
 	addSyncFlags(cmd, &sf)
 	return cmd
 }
@@ -73,11 +86,17 @@ type demo struct {
 	url  string
 	dir  string
 	cfg  *config.Config
+	// hosts are the workspaces' hosts by name, with --workspaces (nil
+	// without); stop stops the listeners of the workspaces after the first.
+	hosts map[string]string
+	stop  func()
 }
 
 // startDemo serves the demo organisation on a loopback port and writes its
 // config into a temporary directory (re-map in the console edits that file).
-func startDemo(ctx context.Context, s *ioStreams) (*demo, error) {
+// With workspaces, each of the account's workspaces is served on a port of
+// its own and the config lists them all.
+func startDemo(ctx context.Context, s *ioStreams, workspaces bool) (*demo, error) {
 	org := emulator.Demo(s.Now())
 	srv := emulator.New(org, emulator.Options{})
 	url, hs, err := serve(srv, "127.0.0.1:0")
@@ -91,7 +110,15 @@ func startDemo(ctx context.Context, s *ioStreams) (*demo, error) {
 		return nil, fmt.Errorf("demo: create a temporary directory: %w", err)
 	}
 	path := filepath.Join(d.dir, "bitbricks.yaml")
-	if err := writeDemoConfig(org, url, path); err != nil {
+	src, idmap := emulator.DemoConfigFiles(org, url)
+	if workspaces {
+		if d.hosts, d.stop, err = serveWorkspaces(srv, org, url); err != nil {
+			d.close()
+			return nil, err
+		}
+		src = emulator.DemoWorkspacesHostsConfig(org, d.hosts)
+	}
+	if err := writeConfigFiles(path, src, idmap); err != nil {
 		d.close()
 		return nil, err
 	}
@@ -106,8 +133,14 @@ func startDemo(ctx context.Context, s *ioStreams) (*demo, error) {
 // writeDemoConfig writes the seed's config with an audit log and the
 // identity map it names beside it.
 func writeDemoConfig(org *emulator.Org, url, path string) error {
-	audit := filepath.Join(filepath.Dir(path), "bitbricks-audit.jsonl")
 	src, idmap := emulator.DemoConfigFiles(org, url)
+	return writeConfigFiles(path, src, idmap)
+}
+
+// writeConfigFiles writes config src with an audit log, and the identity
+// map it names beside it.
+func writeConfigFiles(path string, src, idmap []byte) error {
+	audit := filepath.Join(filepath.Dir(path), "bitbricks-audit.jsonl")
 	src = append(src, fmt.Appendf(nil, "audit:\n  file: %q\n", audit)...)
 	if err := os.WriteFile(path, src, 0o600); err != nil {
 		return fmt.Errorf("write config %s: %w", path, err)
@@ -122,15 +155,26 @@ func writeDemoConfig(org *emulator.Org, url, path string) error {
 // engineOptions point the engine at the emulator with the seed's
 // credentials, and at nothing from the user's environment.
 func (d *demo) engineOptions() engineOptions {
+	db := bbsync.DatabricksOptions{Host: d.url, Token: d.org.Creds.DatabricksToken}
+	if d.hosts != nil {
+		// Each workspace with its own host and its admin's token there.
+		db.Workspaces = map[string]bbsync.DatabricksOptions{}
+		for name, host := range d.hosts {
+			db.Workspaces[name] = bbsync.DatabricksOptions{Host: host, Token: d.org.Creds.WorkspaceTokens[name]}
+		}
+	}
 	return engineOptions{
 		env: bbsync.MapEnv(demoEnv(d.org, d.url)),
-		db:  bbsync.DatabricksOptions{Host: d.url, Token: d.org.Creds.DatabricksToken},
+		db:  db,
 		// The demo's writes lock only each other, never a real run's.
 		stateDir: d.dir,
 	}
 }
 
 func (d *demo) close() {
+	if d.stop != nil {
+		d.stop()
+	}
 	if d.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = d.http.Shutdown(ctx)

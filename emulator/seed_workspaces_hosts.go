@@ -1,0 +1,18 @@
+package emulator
+
+import (
+	"fmt"
+	"strings"
+)
+
+// DemoWorkspacesHostsConfig is DemoWorkspacesConfig with each workspace
+// given by its host (hosts by workspace name) instead of a profile, for a
+// run that reads no Databricks config file, such as `bitbricks demo
+// --workspaces`.
+func DemoWorkspacesHostsConfig(o *Org, hosts map[string]string) []byte {
+	out := string(DemoWorkspacesConfig(o, hosts[DemoWorkspace]))
+	for _, name := range []string{DemoWorkspace, DemoDevWorkspace} {
+		out = strings.Replace(out, "profile: bitbricks-demo-"+name+"}", fmt.Sprintf("host: %q}", strings.TrimSuffix(hosts[name], "/")), 1)
+	}
+	return []byte(out)
+}
