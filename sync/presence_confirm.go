@@ -36,12 +36,15 @@ func (r *reader) confirmAbsent(ctx context.Context, present map[string]bool) con
 		for _, e := range absent {
 			unknown[e] = "the Atlassian directory lookup of the account failed (" + oneLine(err) + ")"
 		}
+		// Departures went unconfirmed: the run is not green.
+		r.record(SystemAtlassian, "accounts by email", fmt.Errorf("departures of %s not confirmed: %w", count(len(absent), "person", "people"), err))
 		return c
 	}
 	var (
 		mu        gosync.Mutex
 		member    = map[string]bool{}
 		failed    = map[string]string{}
+		errs      = map[string]error{}
 		workspace = r.cfg.Bitbucket.Workspace
 	)
 	var todo []string
@@ -71,6 +74,7 @@ func (r *reader) confirmAbsent(ctx context.Context, present map[string]bool) con
 				case err != nil:
 					if _, seen := failed[e]; !seen {
 						failed[e] = fmt.Sprintf("the direct lookup of account %s in %s answered %s", id, workspace, lookupAnswer(err))
+						errs[e] = err
 					}
 				case ok:
 					member[e] = true
@@ -80,15 +84,28 @@ func (r *reader) confirmAbsent(ctx context.Context, present map[string]bool) con
 		}
 	}
 	g.Wait()
+	var first error
+	unconfirmed := 0
 	for _, e := range absent {
 		switch {
 		case member[e]:
 			present[e] = true // the filter missed them: still a member
 		case failed[e] != "":
 			unknown[e] = failed[e]
+			unconfirmed++
+			if first == nil {
+				first = errs[e]
+			}
 		case ctx.Err() != nil && unknown[e] == "":
 			unknown[e] = "the direct lookup was interrupted"
 		}
+	}
+	if first != nil {
+		// A departure left unconfirmed keeps the person's tokens: the run
+		// says a source failed (exit 1) instead of staying green while
+		// nobody who left is ever revoked.
+		r.record(SystemBitbucket, "workspace membership", fmt.Errorf("direct lookup failed, departures of %s not confirmed: %w",
+			count(unconfirmed, "person", "people"), first))
 	}
 	return c
 }

@@ -231,6 +231,12 @@ func (r *reader) fail(system, source string, err error) error {
 	if errors.As(err, &se) {
 		return se
 	}
+	r.record(system, source, err)
+	return nil
+}
+
+// record records a source problem, whatever the error.
+func (r *reader) record(system, source string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	status := httpStatus(err)
@@ -239,7 +245,6 @@ func (r *reader) fail(system, source string, err error) error {
 		status = http.StatusOK // an answer came; it cannot be true
 	}
 	r.snap.Problems = append(r.snap.Problems, SourceProblem{System: system, Source: source, Err: oneLine(err), Status: status})
-	return nil
 }
 
 func (r *reader) me(ctx context.Context) error {

@@ -202,3 +202,86 @@ func TestProblemsNameWorkspace(t *testing.T) {
 		t.Errorf("CheckProblems = %v, want the workspaces named", err)
 	}
 }
+
+// TestDepartureConfirmationFailureIsProblem: the direct membership lookups
+// that confirm a departure all answering 500 leave fay and gus unknown
+// (nothing revoked) and are a problem of Bitbucket, so the run is red;
+// the rest of the plan stands.
+func TestDepartureConfirmationFailureIsProblem(t *testing.T) {
+	e := newDemo(t, emulator.Options{})
+	fastRetries(e.src)
+	rules, err := emulator.ParseFaults("GET /2.0/workspaces/*/members/*=500")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.SetFaults(rules); err != nil {
+		t.Fatal(err)
+	}
+	plan := ComputePlan(e.read(t), e.cfg, demoNow)
+	if got := departedRevocations(plan); len(got) != 0 {
+		t.Errorf("departed revocations %v on failed confirmations", got)
+	}
+	for _, who := range []string{"fay@acme.com", "gus@acme.com"} {
+		if _, ok := departedUnknown(plan, who); !ok {
+			t.Errorf("no departed_unknown finding for %s", who)
+		}
+	}
+	i := slices.IndexFunc(plan.Problems, func(p Problem) bool {
+		return p.System == SystemBitbucket && p.What == "workspace membership" && p.Status == 500
+	})
+	if i < 0 {
+		t.Fatalf("problems %+v: no bitbucket workspace membership 500", plan.Problems)
+	}
+	if s := plan.Problems[i].String(); !strings.Contains(s, "departures of 2 people not confirmed") {
+		t.Errorf("problem line %q does not say what it left unconfirmed", s)
+	}
+	if CheckProblems(plan.Problems) == nil {
+		t.Error("the run is green")
+	}
+	if !slices.ContainsFunc(plan.Changes, func(c Change) bool { return c.Action == ActionAddMember }) {
+		t.Error("the rest of the plan is gone")
+	}
+}
+
+// TestDepartureDirectoryFailureIsProblem: the Atlassian directory search
+// for the absent people's accounts failing is a problem too (the emails
+// read before it succeeds).
+func TestDepartureDirectoryFailureIsProblem(t *testing.T) {
+	const search = "/admin/v2/orgs/*/directories/*/users/search"
+	probe := newDemo(t, emulator.Options{})
+	snap := probe.read(t)
+	if snap.PresenceSearches == 0 {
+		t.Fatal("the demo confirms no departure: nothing to check")
+	}
+	searches := 0
+	for route, n := range probe.srv.Stats().Routes {
+		if strings.Contains(route, "users/search") {
+			searches += int(n)
+		}
+	}
+	if searches <= snap.PresenceSearches {
+		t.Fatalf("%d directory searches, %d of them for departures", searches, snap.PresenceSearches)
+	}
+	e := newDemo(t, emulator.Options{})
+	fastRetries(e.src)
+	// The emails' searches pass; every later one (retries included) fails.
+	seq := make([]emulator.FaultKind, searches+20)
+	for i := range seq {
+		seq[i] = emulator.FaultNone
+		if i >= searches-snap.PresenceSearches {
+			seq[i] = emulator.Fault500
+		}
+	}
+	if err := e.srv.SetFaults([]emulator.FaultRule{{Route: search, Method: "POST", Sequence: seq}}); err != nil {
+		t.Fatal(err)
+	}
+	plan := ComputePlan(e.read(t), e.cfg, demoNow)
+	if got := departedRevocations(plan); len(got) != 0 {
+		t.Errorf("departed revocations %v on a failed directory search", got)
+	}
+	if !slices.ContainsFunc(plan.Problems, func(p Problem) bool {
+		return p.System == SystemAtlassian && p.What == "accounts by email" && p.Status == 500
+	}) {
+		t.Errorf("problems %+v: no atlassian accounts by email 500", plan.Problems)
+	}
+}

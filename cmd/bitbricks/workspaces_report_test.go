@@ -74,3 +74,41 @@ func TestProblemsNameWorkspaceCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestDepartureConfirmationFailureExits1: Bitbucket answering 500 to every
+// direct membership lookup makes `sync` exit 1 with the problem named
+// (text and JSON), the plan still printed and no departed person's token
+// revoked.
+func TestDepartureConfirmationFailureExits1(t *testing.T) {
+	o := newTestOrg(t)
+	o.setFaults(t, "GET /2.0/workspaces/*/members/*=500")
+	r := runCLI(t, o.env, "", "sync", "--config", o.cfg)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1: %s\n%s", r.code, r.err, r.out)
+	}
+	for _, want := range []string{"✗ bitbucket: workspace membership failed (HTTP 500)", "departed_unknown", " to add"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.out)
+		}
+	}
+	if !strings.Contains(r.err, "could not be read (bitbucket)") {
+		t.Errorf("stderr = %s", r.err)
+	}
+	r = runCLI(t, o.env, "", "sync", "--config", o.cfg, "--output", "json")
+	if r.code != 1 {
+		t.Fatalf("json: exit %d, want 1: %s", r.code, r.err)
+	}
+	validatePlan(t, r.out)
+	found := false
+	for _, p := range problemsOf(t, r.out) {
+		found = found || fmt.Sprint(p["system"], "|", p["what"], "|", p["status"]) == "bitbucket|workspace membership|500"
+	}
+	if !found {
+		t.Errorf("JSON problems %v lack bitbucket workspace membership 500", problemsOf(t, r.out))
+	}
+	for _, c := range planOf(t, r.out)["changes"].([]any) {
+		if c := c.(map[string]any); c["action"] == "revoke_token" && (c["principal"] == "fay@acme.com" || c["principal"] == "gus@acme.com") {
+			t.Errorf("revokes %s's token %s on an unconfirmed departure", c["principal"], c["token_id"])
+		}
+	}
+}
