@@ -494,7 +494,8 @@ func (s *Service) leakPart(ctx context.Context, value string) (workspacePart, er
 // LeakNotFoundError is a leaked value that authenticates at none of the
 // workspaces the service serves: Tried answered that it is no valid token
 // there; Unread could not be asked, so the value may be theirs. Nothing
-// was revoked. The value is not in it.
+// was revoked. The value is not in it. It does not unwrap to the errors of
+// Unread: it is one message (Message) and exit code 1 whatever they were.
 type LeakNotFoundError struct {
 	Redacted string
 	Tried    []string
@@ -532,15 +533,6 @@ func (e *LeakNotFoundError) Error() string {
 	}
 	return fmt.Sprintf("the token %s does not authenticate at %s%s, and %s: it may be a token of %s, so nothing was revoked: try again once %s",
 		e.Redacted, at, strings.Join(e.Tried, ", "), strings.Join(unread, "; "), strings.Join(names, " or "), answers)
-}
-
-// Unwrap gives the errors of the workspaces that could not be asked.
-func (e *LeakNotFoundError) Unwrap() []error {
-	out := make([]error, len(e.Unread))
-	for i, u := range e.Unread {
-		out[i] = u.Err
-	}
-	return out
 }
 
 func (s *Service) findLeakedParts(ctx context.Context, value string) (*Leak, error) {

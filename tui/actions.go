@@ -372,7 +372,7 @@ func (m Model) leakScope() string {
 func leakNotFound(err error) string {
 	var nf *sync.LeakNotFoundError
 	if errors.As(err, &nf) && len(nf.Unread) > 0 {
-		return "the leaked token was not traced: " + sync.Message(err) + "; or revoke by owner in Credentials (3, then X)"
+		return "leaked token: " + sync.Message(err) + "; or revoke by owner in Credentials (3, then X)"
 	}
 	return "no credential matches that token: " + sync.Message(err) + "; check it was copied whole, or revoke by owner in Credentials (3, then X)"
 }

@@ -208,7 +208,7 @@ func TestLeakWithAWorkspaceDown(t *testing.T) {
 	m = keys(t, m, "!")
 	m = send(t, m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(leaked.Value), Paste: true})
 	m = keys(t, m, "enter")
-	for _, want := range []string{"the leaked token was not traced: the token " + leaked.Value[:4] + "…",
+	for _, want := range []string{"leaked token: the token " + leaked.Value[:4] + "…",
 		"does not authenticate at workspace prod, and workspace dev could not be asked (",
 		"it may be a token of dev, so nothing was revoked: try again once dev answers"} {
 		if !strings.Contains(m.status, want) {
