@@ -35,6 +35,7 @@ func (d *decoder) finish(c *Config) error {
 		d.checkPolicy,
 		d.checkPipelines,
 		d.checkWorkspaces,
+		d.checkWorkspaceIDs,
 		d.checkAudit,
 	} {
 		if err := check(c); err != nil {

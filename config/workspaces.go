@@ -23,6 +23,10 @@ type Workspace struct {
 	Name    string `yaml:"name"`
 	Host    string `yaml:"host"`
 	Profile string `yaml:"profile"`
+	// WorkspaceID, when given, is the account's id of the workspace: its
+	// host must answer as that workspace before anything is read or
+	// written there (digits; the ?o= of its URLs).
+	WorkspaceID string `yaml:"workspace_id"`
 }
 
 // Set reports whether databricks.workspaces is in the config.

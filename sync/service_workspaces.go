@@ -62,7 +62,7 @@ func newWorkspaceSources(cfg *config.Config, opts SourceOptions) (Sources, error
 		skipped, ids = found.skipped, found.ids
 	}
 	var out Sources
-	for _, w := range cfg.Databricks.Workspaces.List {
+	for i, w := range cfg.Databricks.Workspaces.List {
 		sub, _ := cfg.ForWorkspace(w.Name)
 		o := opts
 		o.Databricks = opts.Databricks
@@ -71,7 +71,7 @@ func newWorkspaceSources(cfg *config.Config, opts SourceOptions) (Sources, error
 		} else if o.Databricks.Token != "" && w.Host != "" {
 			o.Databricks.Host = w.Host // the isolated token, at this workspace's host
 		}
-		o.Databricks.identity = ids[w.Name]
+		o.Databricks.identity = identityOf(ids, w, i)
 		src, err := NewSources(sub, o)
 		if err != nil {
 			return Sources{}, fmt.Errorf("workspace %s: %w", w.Name, err)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	gosync "sync"
+
+	"github.com/bitbricks/bitbricks/config"
 )
 
 // A workspace's identity: a host is the workspace it is claimed to be.
@@ -34,6 +36,9 @@ type workspaceIdentity struct {
 	ID   int64  // the account's workspace_id
 	Name string // the workspace's name in this run
 	From string // where its host came from: "BITBRICKS_WORKSPACE_HOSTS", ...
+	// Claim is who says the workspace has ID: "" the account (discovered),
+	// else the config ("databricks.workspaces[0].workspace_id").
+	Claim string
 }
 
 // WorkspaceIdentityError is a workspace whose host answers as another
@@ -45,15 +50,34 @@ type WorkspaceIdentityError struct {
 	From string // where the host came from
 	Want int64  // the account's workspace_id for Name
 	Got  int64  // the id the host answers with; 0 when it gives none
+	// Claim is who says Name is Want: "" the account's list, else the
+	// config key.
+	Claim string
+}
+
+// fix is what to correct.
+func (e *WorkspaceIdentityError) fix() string {
+	if e.Claim != "" {
+		return "that host or " + e.Claim
+	}
+	return "that host"
+}
+
+// says is who says the workspace is Want.
+func (e *WorkspaceIdentityError) says() string {
+	if e.Claim != "" {
+		return fmt.Sprintf("%s says %s is workspace id %d", e.Claim, e.Name, e.Want)
+	}
+	return fmt.Sprintf("the account lists %s as workspace id %d", e.Name, e.Want)
 }
 
 func (e *WorkspaceIdentityError) Error() string {
 	if e.Got == 0 {
-		return fmt.Sprintf("refused: %s (host of workspace %s, from %s) does not say which workspace it is (no %s on its answer to %s), so it cannot be confirmed as the account's workspace %s (id %d): nothing was read or written there",
-			e.Host, e.Name, e.From, orgIDHeader, mePath, e.Name, e.Want)
+		return fmt.Sprintf("refused: %s (host of workspace %s, from %s) does not say which workspace it is (no %s on its answer to %s), so it cannot be confirmed (%s): nothing was read or written there",
+			e.Host, e.Name, e.From, orgIDHeader, mePath, e.says())
 	}
-	return fmt.Sprintf("refused: %s (host of workspace %s, from %s) is workspace id %d, but the account lists %s as workspace id %d: correct that host; nothing was read or written there",
-		e.Host, e.Name, e.From, e.Got, e.Name, e.Want)
+	return fmt.Sprintf("refused: %s (host of workspace %s, from %s) is workspace id %d, but %s: correct %s; nothing was read or written there",
+		e.Host, e.Name, e.From, e.Got, e.says(), e.fix())
 }
 
 // identityGate is the workspace client's transport when the workspace's id
@@ -155,7 +179,7 @@ func (g *identityGate) judgeLocked(req *http.Request, h http.Header, required bo
 		g.ok = true
 		return nil
 	}
-	g.refused = &WorkspaceIdentityError{Name: g.want.Name, Host: hostOf(req), From: g.want.From, Want: g.want.ID, Got: got}
+	g.refused = &WorkspaceIdentityError{Name: g.want.Name, Host: hostOf(req), From: g.want.From, Want: g.want.ID, Got: got, Claim: g.want.Claim}
 	return g.refused
 }
 
@@ -196,4 +220,22 @@ func checkPartIdentity(ctx context.Context, p workspacePart) error {
 		return c.checkIdentity(ctx)
 	}
 	return nil
+}
+
+// identityOf is what workspace w (entry i of the config's list) must be:
+// the account's id of a discovered workspace, else the workspace_id the
+// config gives it; no ID when neither is known.
+func identityOf(discovered map[string]workspaceIdentity, w config.Workspace, i int) workspaceIdentity {
+	if id, ok := discovered[w.Name]; ok {
+		return id
+	}
+	n, err := strconv.ParseInt(w.WorkspaceID, 10, 64)
+	if err != nil || n <= 0 {
+		return workspaceIdentity{}
+	}
+	from := fmt.Sprintf("databricks.workspaces[%d].host", i)
+	if w.Profile != "" {
+		from = fmt.Sprintf("the profile %q of databricks.workspaces[%d]", w.Profile, i)
+	}
+	return workspaceIdentity{ID: n, Name: w.Name, From: from, Claim: fmt.Sprintf("databricks.workspaces[%d].workspace_id", i)}
 }

@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -75,5 +76,35 @@ func TestWorkspaceIdentityRefused(t *testing.T) {
 	}
 	if _, plan, err := good.Load(ctx); err != nil || len(plan.Changes) == 0 {
 		t.Fatalf("load with the right hosts: %v (%d changes)", err, len(plan.Changes))
+	}
+}
+
+// TestListedWorkspaceID: a listed workspace with a workspace_id is checked
+// the same way: prod's entry claiming dev's id (or prod's host serving
+// another workspace) is refused naming the config key that says it; the
+// right id is confirmed and planned, with one Me request more per run.
+func TestListedWorkspaceID(t *testing.T) {
+	tw := newTwoWorkspaces(t)
+	ctx := context.Background()
+	tw.org.Mu.Lock()
+	prodID, devID := tw.org.DB.WorkspaceID, tw.org.Workspaces[1].WorkspaceID
+	tw.org.Mu.Unlock()
+	tw.cfg.Databricks.Workspaces.List[0].WorkspaceID = strconv.FormatInt(devID, 10)
+	tw.srv.ResetStats()
+	_, _, err := tw.service(t).Load(ctx)
+	var ie *WorkspaceIdentityError
+	if !errors.As(err, &ie) || ie.Name != "prod" || ie.Got != prodID || ie.Want != devID || ExitCode(err) != 3 ||
+		!strings.Contains(err.Error(), "databricks.workspaces[0].workspace_id says prod is workspace id "+strconv.FormatInt(devID, 10)) {
+		t.Fatalf("prod claiming dev's id: %v", err)
+	}
+	if st := tw.srv.Stats(); st.WorkspaceWrites["prod"]+st.WorkspaceWrites["dev"] != 0 {
+		t.Errorf("writes: %v", st.WorkspaceWrites)
+	}
+	t.Logf("refused: %v", err)
+
+	tw.cfg.Databricks.Workspaces.List[0].WorkspaceID = strconv.FormatInt(prodID, 10)
+	tw.cfg.Databricks.Workspaces.List[1].WorkspaceID = strconv.FormatInt(devID, 10)
+	if _, plan, err := tw.service(t).Load(ctx); err != nil || len(plan.Changes) == 0 {
+		t.Fatalf("the right ids: %v (%d changes)", err, len(plan.Changes))
 	}
 }
