@@ -37,7 +37,7 @@ func (r *reader) confirmAbsent(ctx context.Context, present map[string]bool) con
 			unknown[e] = "the Atlassian directory lookup of the account failed (" + oneLine(err) + ")"
 		}
 		// Departures went unconfirmed: the run is not green.
-		r.record(SystemAtlassian, "accounts by email", fmt.Errorf("departures of %s not confirmed: %w", count(len(absent), "person", "people"), err))
+		r.record(SystemAtlassian, "accounts by email", fmt.Errorf("departures not confirmed (departed_unknown): %w", err))
 		return c
 	}
 	var (
@@ -85,14 +85,12 @@ func (r *reader) confirmAbsent(ctx context.Context, present map[string]bool) con
 	}
 	g.Wait()
 	var first error
-	unconfirmed := 0
 	for _, e := range absent {
 		switch {
 		case member[e]:
 			present[e] = true // the filter missed them: still a member
 		case failed[e] != "":
 			unknown[e] = failed[e]
-			unconfirmed++
 			if first == nil {
 				first = errs[e]
 			}
@@ -104,8 +102,7 @@ func (r *reader) confirmAbsent(ctx context.Context, present map[string]bool) con
 		// A departure left unconfirmed keeps the person's tokens: the run
 		// says a source failed (exit 1) instead of staying green while
 		// nobody who left is ever revoked.
-		r.record(SystemBitbucket, "workspace membership", fmt.Errorf("direct lookup failed, departures of %s not confirmed: %w",
-			count(unconfirmed, "person", "people"), first))
+		r.record(SystemBitbucket, "workspace membership", fmt.Errorf("direct lookup failed, departures not confirmed (departed_unknown): %w", first))
 	}
 	return c
 }
