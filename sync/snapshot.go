@@ -929,7 +929,7 @@ func (r *reader) pages(ctx context.Context, what, unit string) context.Context {
 		if done != total && done != 1 && step == last {
 			return
 		}
-		if done == 0 && total == 0 {
+		if done == 0 { // the line that started the read said how many
 			return
 		}
 		last = step
