@@ -26,6 +26,9 @@ type Config struct {
 	// whole is the config this one was narrowed from (ForWorkspace); nil
 	// when it was not.
 	whole *Config
+	// at is where each path was written in the file (ErrorAt); nil for a
+	// config not read from a file.
+	at map[string]loc
 }
 
 // BitbucketConfig names the Bitbucket workspace and where its groups come from.

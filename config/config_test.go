@@ -204,6 +204,10 @@ func TestParseFullConfig(t *testing.T) {
 		}},
 		Audit: AuditConfig{File: "/var/log/bitbricks/audit.jsonl"},
 	}
+	if c.at == nil {
+		t.Error("Parse keeps no positions for ErrorAt")
+	}
+	c.at = nil // where each key was written; the error tests check positions
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Parse =\n%+v\nwant\n%+v", c, want)
 	}

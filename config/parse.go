@@ -112,6 +112,7 @@ func parse(path string, src []byte, checkFiles bool) (*Config, error) {
 	if err := d.finish(&c); err != nil {
 		return nil, err
 	}
+	c.at = d.at
 	return &c, nil
 }
 

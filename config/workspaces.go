@@ -94,6 +94,43 @@ func (c *Config) Whole() *Config {
 	return c
 }
 
+// NormalHost is a workspace host as one workspace is told from another:
+// scheme and host in lower case, without a default port, a path or a
+// trailing slash. A host that is no URL is returned trimmed.
+func NormalHost(host string) string {
+	u, err := url.Parse(strings.TrimSpace(host))
+	if err != nil || u.Host == "" {
+		return strings.TrimRight(strings.ToLower(strings.TrimSpace(host)), "/")
+	}
+	scheme, h := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname())
+	if port := u.Port(); port != "" && !(scheme == "https" && port == "443") && !(scheme == "http" && port == "80") {
+		h += ":" + port
+	}
+	return scheme + "://" + h
+}
+
+// SameHost reports whether two workspace hosts are one (NormalHost).
+func SameHost(a, b string) bool { return NormalHost(a) == NormalHost(b) }
+
+// ErrorAt is an error at the position of path in the file c was read from
+// (file:line:col, as a validation error), or, for a config not read from a
+// file, the message alone.
+func (c *Config) ErrorAt(path, format string, args ...any) error {
+	if c.at == nil {
+		return fmt.Errorf(format, args...)
+	}
+	d := &decoder{file: c.Path, at: c.at}
+	return d.errAt(d.where(path), format, args...)
+}
+
+// Line is the line of path in the file c was read from; 0 when unknown.
+func (c *Config) Line(path string) int {
+	if c.at == nil {
+		return 0
+	}
+	return (&decoder{at: c.at}).where(path).line
+}
+
 // AppliesTo reports whether the mapping applies to the named workspace (a
 // mapping that names no workspaces applies to all).
 func (m Mapping) AppliesTo(workspace string) bool {
@@ -175,6 +212,18 @@ func (d *decoder) checkWorkspaces(c *Config) error {
 		seen[w.Name] = i
 		if err := d.checkURL(path+".host", w.Host); err != nil {
 			return err
+		}
+		// One workspace listed twice would be planned and written twice.
+		for j, o := range ws.List[:i] {
+			other := fmt.Sprintf("databricks.workspaces[%d]", j)
+			switch {
+			case w.Host != "" && o.Host != "" && SameHost(w.Host, o.Host):
+				return d.errAt(d.where(path+".host"), "%s (%s) has the host of %s (%s, line %d): %s is one workspace; list it once",
+					path, w.Name, other, o.Name, d.where(other).line, NormalHost(w.Host))
+			case w.Profile != "" && w.Profile == o.Profile:
+				return d.errAt(d.where(path+".profile"), "%s (%s) has the profile of %s (%s, line %d): profile %q is one workspace; list it once",
+					path, w.Name, other, o.Name, d.where(other).line, w.Profile)
+			}
 		}
 	}
 	known := func(at, name string) error {

@@ -176,3 +176,45 @@ func TestEmptyMappingWorkspacesRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkspaceListedTwiceRefused: two entries of one workspace (hosts
+// equal once normalised, or one profile) would be planned and written
+// twice; the later entry is refused, naming the earlier one and its line.
+func TestWorkspaceListedTwiceRefused(t *testing.T) {
+	isolateEnv(t)
+	tests := []struct {
+		name      string
+		entry     string
+		line, col int
+		want      string
+	}{
+		{"same host", "    - {name: dev2, host: 'HTTPS://ADB-222.azuredatabricks.net:443/'}\n", 9, 26,
+			"databricks.workspaces[2] (dev2) has the host of databricks.workspaces[1] (dev, line 7): https://adb-222.azuredatabricks.net is one workspace; list it once"},
+		{"same profile", "    - {name: prod2, profile: prod}\n", 9, 30,
+			`databricks.workspaces[2] (prod2) has the profile of databricks.workspaces[0] (prod, line 6): profile "prod" is one workspace`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("b.yaml", []byte(multiHead+tt.entry))
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a config error", err)
+			}
+			if ce.Line != tt.line || ce.Col != tt.col || !strings.Contains(ce.Msg, tt.want) {
+				t.Errorf("err = %v, want b.yaml:%d:%d: ...%s...", err, tt.line, tt.col, tt.want)
+			}
+		})
+	}
+	// Other ports or hosts are other workspaces.
+	if _, err := Parse("b.yaml", []byte(multiHead+"    - {name: dev2, host: 'https://adb-222.azuredatabricks.net:8443'}\n")); err != nil {
+		t.Errorf("another port: %v", err)
+	}
+	for _, pair := range [][2]string{{"https://A.b/", "https://a.b:443"}, {"http://127.0.0.1:80", "HTTP://127.0.0.1"}} {
+		if !SameHost(pair[0], pair[1]) {
+			t.Errorf("SameHost(%q, %q) = false", pair[0], pair[1])
+		}
+	}
+	if SameHost("http://127.0.0.1:1", "http://127.0.0.1:2") {
+		t.Error("two ports are one host")
+	}
+}

@@ -83,8 +83,53 @@ func newWorkspaceSources(cfg *config.Config, opts SourceOptions) (Sources, error
 		}
 		out.Workspaces = append(out.Workspaces, WorkspaceSources{Name: w.Name, Sources: src, Entry: w})
 	}
+	if err := checkDistinctHosts(cfg, out.Workspaces); err != nil {
+		return Sources{}, err
+	}
 	out.SkippedWorkspaces = skipped
 	return out, nil
+}
+
+// checkDistinctHosts refuses two listed workspaces of the config that
+// resolve to one host (two profiles of one host, a profile and a host): the
+// run would plan and write everything twice, and lock itself out at the
+// second lease. With `workspaces: all` every workspace has its id, and a
+// host that answers as another workspace's is refused by its identity
+// check (two names given one host by BITBRICKS_WORKSPACE_HOSTS included).
+func checkDistinctHosts(cfg *config.Config, wss []WorkspaceSources) error {
+	if cfg.Databricks.Workspaces.All {
+		return nil
+	}
+	seen := map[string]int{}
+	for i, ws := range wss {
+		if ws.Sources.Databricks == nil || ws.Sources.Databricks.Host() == "" {
+			continue
+		}
+		host := config.NormalHost(ws.Sources.Databricks.Host())
+		j, dup := seen[host]
+		if !dup {
+			seen[host] = i
+			continue
+		}
+		at := fmt.Sprintf("databricks.workspaces[%d]", i)
+		other := fmt.Sprintf("databricks.workspaces[%d]", j)
+		return cfg.ErrorAt(at, "%s %s is the workspace of %s %s: both resolve to host %s; list each workspace once",
+			at, entryDesc(ws, 0), other, entryDesc(wss[j], cfg.Line(other)), host)
+	}
+	return nil
+}
+
+// entryDesc names a databricks.workspaces entry: its name, its profile,
+// and its line in the config file when line is not 0.
+func entryDesc(ws WorkspaceSources, line int) string {
+	s := ws.Name
+	if ws.Entry.Profile != "" {
+		s += fmt.Sprintf(", profile %q", ws.Entry.Profile)
+	}
+	if line > 0 {
+		s += fmt.Sprintf(", line %d", line)
+	}
+	return "(" + s + ")"
 }
 
 // withWorkspaces is cfg with `workspaces: all` resolved to list.

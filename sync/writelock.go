@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	gosync "sync"
@@ -73,9 +74,24 @@ type LockHeldError struct {
 	Where  string // "local lock <file>" or "workspace lease <path>"
 	By     Holder
 	Waited time.Duration // how long it waited (--lock-timeout); 0: it did not wait
+	// Own: the holder is this very run (a lock its context holds already),
+	// not another one: waiting cannot free it.
+	Own bool
+}
+
+// ownLocksKey carries the nonces of the write locks a context's run holds.
+type ownLocksKey struct{}
+
+func ownLocks(ctx context.Context) []string {
+	held, _ := ctx.Value(ownLocksKey{}).([]string)
+	return held
 }
 
 func (e *LockHeldError) Error() string {
+	if e.Own {
+		return fmt.Sprintf("refused: this bitbricks run itself holds the write lock it asked for (%s: %s), so no other run is writing and waiting cannot free it; two workspaces of the config are probably one (check databricks.workspaces for two entries with one host), else this is a bug in bitbricks; nothing was changed",
+			e.Where, e.By)
+	}
 	wait := "pass --lock-timeout 10m to wait for it"
 	if e.Waited > 0 {
 		wait = "waited " + e.Waited.Round(100*time.Millisecond).String() + "; pass a longer --lock-timeout to wait longer"
@@ -184,8 +200,11 @@ func AcquireWriteLock(ctx context.Context, db *Databricks, opts WriteLockOptions
 			break
 		}
 		var held *LockHeldError
-		if !errors.As(err, &held) || !time.Now().Before(deadline) {
-			if held != nil && opts.Timeout > 0 {
+		if errors.As(err, &held) && held.By.Nonce != "" && slices.Contains(ownLocks(ctx), held.By.Nonce) {
+			held.Own = true
+		}
+		if !errors.As(err, &held) || held.Own || !time.Now().Before(deadline) {
+			if held != nil && opts.Timeout > 0 && !held.Own {
 				held.Waited = max(time.Since(start), time.Millisecond)
 			}
 			l.local.release()
@@ -201,6 +220,7 @@ func AcquireWriteLock(ctx context.Context, db *Databricks, opts WriteLockOptions
 	}
 	work, cancel := context.WithCancelCause(ctx)
 	l.cancel = cancel
+	work = context.WithValue(work, ownLocksKey{}, append(slices.Clone(ownLocks(ctx)), me.Nonce))
 	if l.lease != nil {
 		go l.renew(work)
 	} else {
