@@ -42,6 +42,8 @@ func TestWorkspacesAllWrongHost(t *testing.T) {
 		{"rotate", "etl-prod", "--config", o.cfg, "--workspace", "prod", "--yes"},
 		{"sync", "--apply", "--config", o.cfg, "--workspace", "prod", "--yes"},
 		{"sync", "--config", o.cfg},
+		{"tokens", "--config", o.cfg, "--workspace", "prod"},
+		{"revoke", "--config", o.cfg, "--owner", "dan@acme.com", "--yes"},
 	} {
 		r := runCLI(t, o.env, "", args...)
 		// Progress of dev's read may come first (sync on a terminal-less run);
