@@ -60,6 +60,11 @@ func newWorkspaceSources(cfg *config.Config, opts SourceOptions) (Sources, error
 		}
 		cfg = withWorkspaces(cfg, found.list)
 		skipped, ids = found.skipped, found.ids
+	} else {
+		var err error
+		if ids, err = listedIdentities(cfg, opts); err != nil {
+			return Sources{}, err
+		}
 	}
 	var out Sources
 	for i, w := range cfg.Databricks.Workspaces.List {

@@ -74,6 +74,23 @@ func discoverWorkspaces(cfg *config.Config, opts SourceOptions) (discovered, err
 	if accountID == "" {
 		return discovered{}, errors.New("databricks.workspaces: all discovers the account's workspaces: set databricks.account_id")
 	}
+	a, err := accountClientFor(cfg, opts, env, accountID)
+	if err != nil {
+		return discovered{}, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), discoverTimeout)
+	defer cancel()
+	all, err := a.Workspaces.List(ctx)
+	if err != nil {
+		return discovered{}, accountListError(a.Config, err)
+	}
+	return placeWorkspaces(all, a.Config, env, opts.Databricks)
+}
+
+// accountClientFor is the account client that lists the account's
+// workspaces: the isolated token of DatabricksOptions, else unified auth at
+// databricks.account_host.
+func accountClientFor(cfg *config.Config, opts SourceOptions, env Env, accountID string) (*databricks.AccountClient, error) {
 	var acfg *databricks.Config
 	if opts.Databricks.Token != "" {
 		acfg = isolated(firstNonEmpty(cfg.Databricks.AccountHost, opts.Databricks.Host), opts.Databricks.Token)
@@ -86,24 +103,19 @@ func discoverWorkspaces(cfg *config.Config, opts SourceOptions) (discovered, err
 	acfg.RetryTimeoutSeconds = max(int(cmpDuration(opts.Databricks.RetryTimeout, DefaultDatabricksRetryTimeout)/time.Second), 1)
 	acfg.HTTPTimeoutSeconds = max(int(cmpDuration(opts.Databricks.HTTPTimeout, DefaultDatabricksHTTPTimeout)/time.Second), 1)
 	acfg.RateLimitPerSecond = rateLimit(cfg, opts.Databricks)
-	fail := func(err error) error {
-		return fmt.Errorf("databricks.workspaces: all: cannot list the workspaces of account %s at %s (%s): give an account admin's credential (DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET, or DATABRICKS_CONFIG_PROFILE naming an account profile), or list the workspaces by name",
-			accountID, acfg.Host, oneLine(err))
-	}
 	if isAzureHost(acfg.Host) {
-		return discovered{}, fmt.Errorf("databricks.workspaces: all: the account API does not list Azure workspaces (account host %s): list them by name with a host or profile", acfg.Host)
+		return nil, fmt.Errorf("databricks.workspaces: all: the account API does not list Azure workspaces (account host %s): list them by name with a host or profile", acfg.Host)
 	}
 	a, err := databricks.NewAccountClient(acfg)
 	if err != nil {
-		return discovered{}, fail(err)
+		return nil, accountListError((*sdkconfig.Config)(acfg), err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), discoverTimeout)
-	defer cancel()
-	all, err := a.Workspaces.List(ctx)
-	if err != nil {
-		return discovered{}, fail(err)
-	}
-	return placeWorkspaces(all, a.Config, env, opts.Databricks)
+	return a, nil
+}
+
+func accountListError(acfg *sdkconfig.Config, err error) error {
+	return fmt.Errorf("databricks.workspaces: all: cannot list the workspaces of account %s at %s (%s): give an account admin's credential (DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET, or DATABRICKS_CONFIG_PROFILE naming an account profile), or list the workspaces by name",
+		acfg.AccountID, acfg.Host, oneLine(err))
 }
 
 // placeWorkspaces names, hosts and authenticates the running workspaces of
