@@ -209,6 +209,13 @@ func (d *decoder) checkWorkspaces(c *Config) error {
 		if j, dup := seen[w.Name]; dup {
 			return d.errAt(d.where(path+".name"), "%s.name %q is already used by databricks.workspaces[%d]", path, w.Name, j)
 		}
+		for other, j := range seen {
+			if strings.EqualFold(other, w.Name) {
+				// Names equal but for case are one name to a person, and
+				// one lock directory on a case-insensitive file system.
+				return d.errAt(d.where(path+".name"), "%s.name %q differs only in case from databricks.workspaces[%d] (%q): use names that differ in letters", path, w.Name, j, other)
+			}
+		}
 		seen[w.Name] = i
 		if err := d.checkURL(path+".host", w.Host); err != nil {
 			return err

@@ -61,6 +61,9 @@ func DemoWorkspacesConfig(o *Org, prodHost string) []byte {
 		"    - {name: "+DemoWorkspace+", profile: bitbricks-demo-"+DemoWorkspace+"}\n"+
 		"    - {name: "+DemoDevWorkspace+", profile: bitbricks-demo-"+DemoDevWorkspace+"}\n", 1)
 	out = strings.ReplaceAll(out, "    variable: DATABRICKS_", "    workspace: "+DemoWorkspace+"\n    variable: DATABRICKS_")
+	// Two workspaces' first plan is about twice one's: the limit follows,
+	// so the demo's first `sync --apply` is not refused by its own config.
+	out = strings.Replace(out, "  max_changes: 40\n", "  max_changes: 100               # two workspaces: the demo's first plan has about 75 changes\n", 1)
 	return []byte(out)
 }
 

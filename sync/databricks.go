@@ -281,6 +281,10 @@ func (d *Databricks) Me(ctx context.Context) (string, error) {
 	if f := d.wrap("", err, true); errors.As(f, new(*SystemError)) {
 		return "", f
 	}
+	if httpStatus(err) == 0 && connectionLost(err) {
+		// An outage (the connection dropped or reset), not a credential.
+		return "", &SystemError{System: SystemDatabricks, Problem: "no usable answer from " + d.host + " (" + oneLine(err) + ")", Check: d.reach, Err: err}
+	}
 	if httpStatus(err) == 0 {
 		return "", &SystemError{System: SystemDatabricks, Problem: "cannot authenticate to " + d.host + " (" + oneLine(err) + ")", Check: d.authCheck, Err: err}
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 
 	"github.com/databricks/databricks-sdk-go/apierr"
 	"github.com/databricks/databricks-sdk-go/retries"
@@ -79,7 +81,10 @@ func Message(err error) string {
 	}
 	var s *SystemError
 	var g *GuardError
+	var wf *WorkspaceFailure
 	switch {
+	case errors.As(err, &wf):
+		return strings.Join(strings.Fields(err.Error()), " ")
 	case errors.As(err, &s):
 		return s.Error()
 	case errors.As(err, &g):
@@ -163,6 +168,9 @@ func (e *statusError) Error() string {
 	if len(msg) > 200 {
 		msg = msg[:200] + "…"
 	}
+	if e.URL == "" && msg != "" {
+		return msg
+	}
 	if msg == "" {
 		return fmt.Sprintf("%s: HTTP %d", e.URL, e.StatusCode)
 	}
@@ -176,4 +184,12 @@ func oneLine(err error) string {
 		return strings.Join(strings.Fields(be.ErrorWithBody().Error()), " ")
 	}
 	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// connectionLost reports a connection that broke before an answer: closed
+// (EOF), reset or refused; an outage of the host, not a credential.
+func connectionLost(err error) bool {
+	var ne net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &ne) || isUnreachable(err)
 }

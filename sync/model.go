@@ -14,6 +14,9 @@ type Snapshot struct {
 	// Workspaces are each workspace's snapshots when the config lists
 	// several (the fields below are then the first's).
 	Workspaces []WorkspaceSnapshot
+	// Unread are the problems of the workspaces of several that could not
+	// be read at all (not in Workspaces).
+	Unread []Problem
 
 	// Bitbucket side.
 	Workspace string // Bitbucket workspace slug

@@ -77,6 +77,9 @@ type Service struct {
 	// a run to some of them (service_workspaces.go).
 	parts []workspacePart
 	only  []string
+	// unsearched is what the last search by token id or leaked value over
+	// several workspaces could not search (see Unsearched).
+	unsearched error
 	// parent is the service of several workspaces this one is a part of
 	// (nil otherwise): what the account shares is guarded through it.
 	parent *Service
@@ -243,6 +246,11 @@ func (s *Service) MaxChanges() int {
 // nil. Front ends call it before asking for confirmation, so nobody confirms
 // a plan that will be refused.
 func (s *Service) CheckPlanSize(plan Plan) error {
+	if len(s.parts) > 0 {
+		if err := s.checkUnread(plan.Problems, "apply"); err != nil {
+			return err
+		}
+	}
 	if max := s.MaxChanges(); max >= 0 && len(plan.Changes) > max {
 		return &GuardError{Changes: len(plan.Changes), Max: max}
 	}

@@ -49,9 +49,16 @@ type SavedPlanScopeError struct {
 	Outside []string // the saved plan's workspaces outside the run
 	Changes int      // its changes there
 	Covered []string // the workspaces the run covers
+	// Limited is true when --workspace narrowed the run; false: the
+	// config does not list the saved plan's other workspaces.
+	Limited bool
 }
 
 func (e *SavedPlanScopeError) Error() string {
+	if !e.Limited {
+		return fmt.Sprintf("refused: the saved plan has %d change(s) in workspace(s) %s, which databricks.workspaces of the config no longer lists (it lists %s), so nothing was applied: make a new plan",
+			e.Changes, strings.Join(e.Outside, ", "), strings.Join(e.Covered, ", "))
+	}
 	return fmt.Sprintf("refused: the saved plan has %d change(s) in workspace(s) %s, outside --workspace %s, so nothing was applied: apply it without --workspace, or save a plan with the same --workspace",
 		e.Changes, strings.Join(e.Outside, ", "), strings.Join(e.Covered, " --workspace "))
 }
@@ -75,9 +82,11 @@ func (s *Service) writingIn(ctx context.Context, command string, parts []workspa
 			todo = append(todo, p)
 		}
 	}
+	ran := false
 	var hold func(i int, ctx context.Context) error
 	hold = func(i int, ctx context.Context) error {
 		if i == len(todo) {
+			ran = true
 			return fn(ctx)
 		}
 		p := todo[i]
@@ -85,14 +94,37 @@ func (s *Service) writingIn(ctx context.Context, command string, parts []workspa
 			return fmt.Errorf("workspace %s: %w", p.name, err)
 		}
 		op, err := p.svc.operator(ctx)
-		if err != nil {
-			return err
+		if err == nil {
+			err = p.svc.src.Writing(ctx, WriteLockOptions{StateDir: p.svc.stateDir, Timeout: p.svc.lockTimeout, Command: command,
+				Operator: op, Now: p.svc.now, Log: p.svc.log}, func(ctx context.Context) error {
+				now := append(slices.Clone(heldWorkspaces(ctx)), p.name)
+				return hold(i+1, context.WithValue(ctx, heldKey{}, now))
+			})
 		}
-		return p.svc.src.Writing(ctx, WriteLockOptions{StateDir: p.svc.stateDir, Timeout: p.svc.lockTimeout, Command: command,
-			Operator: op, Now: p.svc.now, Log: p.svc.log}, func(ctx context.Context) error {
-			now := append(slices.Clone(heldWorkspaces(ctx)), p.name)
-			return hold(i+1, context.WithValue(ctx, heldKey{}, now))
-		})
+		// A workspace that does not answer before anything was written:
+		// refused whole, naming it and the run without it.
+		var held *LockHeldError
+		if err != nil && !ran && len(todo) > 1 && !errors.As(err, &held) && !stopsEveryWorkspace(ctx, err) {
+			var un *UnreadWorkspacesError
+			if errors.As(err, &un) {
+				return err
+			}
+			verb := "apply"
+			switch {
+			case strings.HasPrefix(command, "rotate"):
+				verb = "rotate"
+			case strings.HasPrefix(command, "revoke"):
+				verb = "revoke"
+			}
+			var others []string
+			for _, q := range todo {
+				if q.name != p.name {
+					others = append(others, q.name)
+				}
+			}
+			return &UnreadWorkspacesError{Unread: []Problem{unreadProblem(p, err)}, Others: others, Verb: verb}
+		}
+		return err
 	}
 	return hold(0, ctx)
 }
@@ -170,29 +202,63 @@ func (s *Service) tokenPart(ctx context.Context, id string) (workspacePart, erro
 			}
 			ts, err := c.Databricks.Tokens(ctx)
 			if err != nil {
-				errs[i] = fmt.Errorf("workspace %s: search its tokens for %s: %w", p.name, id, err)
+				errs[i] = err
 				return
 			}
 			found[i] = slices.ContainsFunc(ts, func(t Credential) bool { return t.ID == id })
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return workspacePart{}, err
-	}
-	var in []workspacePart
+	// A workspace that could not be searched does not stop the search of
+	// the others: the token is acted on where it was found, and the run
+	// says which workspaces were not searched (UnsearchedError).
+	var in, searched []workspacePart
+	var unread []Problem
 	for i, p := range parts {
-		if found[i] {
+		switch {
+		case errs[i] != nil && stopsEveryWorkspace(ctx, errs[i]):
+			return workspacePart{}, fmt.Errorf("workspace %s: search its tokens for %s: %w", p.name, id, errs[i])
+		case errs[i] != nil:
+			unread = append(unread, unreadProblem(p, errs[i]))
+			continue
+		case found[i]:
 			in = append(in, p)
 		}
+		searched = append(searched, p)
+	}
+	unsearched := func() error {
+		if len(unread) == 0 {
+			return nil
+		}
+		return &UnsearchedError{What: "token " + id, Unread: unread}
 	}
 	switch len(in) {
 	case 0:
+		if len(unread) > 0 {
+			nf := "no token " + id
+			if len(searched) > 0 {
+				nf += " in workspace(s) " + strings.Join(partNames(searched), ", ")
+			}
+			return workspacePart{}, fmt.Errorf("%s, and nothing was revoked: %w", nf, unsearched())
+		}
 		return workspacePart{}, fmt.Errorf("no token %s in workspaces %s: already revoked or expired? (`bitbricks tokens` lists them)", id, strings.Join(partNames(parts), ", "))
 	case 1:
+		s.mu.Lock()
+		s.unsearched = unsearched()
+		s.mu.Unlock()
 		return in[0], nil
 	}
 	return workspacePart{}, &WorkspaceChoiceError{What: "token " + id, Workspaces: partNames(in)}
+}
+
+// Unsearched is the *UnsearchedError of the last search by token id or by
+// leaked value that found what it looked for in one workspace but could
+// not search others, or nil: a front end reports it after what it did
+// there, and exits 1.
+func (s *Service) Unsearched() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unsearched
 }
 
 func (s *Service) lookupTokenParts(ctx context.Context, id string) (Credential, error) {
@@ -361,13 +427,18 @@ func (s *Service) ownerCredentialsParts(ctx context.Context, owner string) (Owne
 	var notFound []string
 	seen := map[string]bool{}
 	var unknown []string
+	var unread []Problem
 	for i, p := range parts {
 		if err := errs[i]; err != nil {
 			if strings.HasPrefix(err.Error(), "no Databricks user or service principal") {
 				notFound = append(notFound, p.name)
 				continue
 			}
-			return Owned{}, fmt.Errorf("workspace %s: %w", p.name, err)
+			if stopsEveryWorkspace(ctx, err) {
+				return Owned{}, fmt.Errorf("workspace %s: %w", p.name, err)
+			}
+			unread = append(unread, unreadProblem(p, err))
+			continue
 		}
 		o := owned[i]
 		if out.Principal.ID == "" {
@@ -387,6 +458,9 @@ func (s *Service) ownerCredentialsParts(ctx context.Context, owner string) (Owne
 			unknown = append(unknown, p.name+": "+o.Unknown)
 		}
 		out.Problems = mergeProblems(out.Problems, p.name, o.Problems)
+	}
+	if err := s.checkUnread(unread, "revoke"); err != nil {
+		return Owned{}, err
 	}
 	if len(notFound) == len(parts) {
 		return Owned{}, fmt.Errorf("no Databricks user or service principal %q in workspaces %s (users by userName, service principals by display name or application id)", owner, strings.Join(notFound, ", "))
@@ -478,17 +552,35 @@ func (s *Service) leakPart(ctx context.Context, value string) (workspacePart, er
 	}
 	wg.Wait()
 	nf := &LeakNotFoundError{Redacted: probe.Redacted}
+	found := -1
+	var unread []Problem
+	for i, p := range parts {
+		if errs[i] != nil && !isAuth(errs[i]) {
+			unread = append(unread, unreadProblem(p, errs[i]))
+		}
+	}
 	for i, p := range parts {
 		switch err := errs[i]; {
+		case err == nil && found < 0:
+			found = i
 		case err == nil:
-			return p, nil
 		case isAuth(err):
 			nf.Tried = append(nf.Tried, p.name)
 		default:
 			nf.Unread = append(nf.Unread, WorkspaceError{Workspace: p.name, Err: err})
 		}
 	}
-	return workspacePart{}, nf
+	if found < 0 {
+		return workspacePart{}, nf
+	}
+	var un error
+	if len(unread) > 0 {
+		un = &UnsearchedError{What: "a token of the same owner", Unread: unread}
+	}
+	s.mu.Lock()
+	s.unsearched = un
+	s.mu.Unlock()
+	return parts[found], nil
 }
 
 // LeakNotFoundError is a leaked value that authenticates at none of the
@@ -597,6 +689,13 @@ func (s *Service) revokeLeakedParts(ctx context.Context, leak *Leak, opts LeakOp
 	for i := range res.Failed {
 		res.Failed[i].Credential.Workspace = p.name
 	}
+	// The leak was contained in this workspace: a command to finish it
+	// stays there (without --workspace, revoke --owner covers every one).
+	for i, k := range res.Kept {
+		if strings.HasPrefix(k.Command, "bitbricks revoke --owner ") && !strings.Contains(k.Command, "--workspace") {
+			res.Kept[i].Command = k.Command + " --workspace " + p.name
+		}
+	}
 	return res, err
 }
 
@@ -662,6 +761,10 @@ func (s *Service) dueBindingsParts(ctx context.Context) ([]DueBinding, []Problem
 		due = append(due, DueBindings(ws.Snap, p.svc.Config(), s.now())...)
 		problems = mergeProblems(problems, ws.Name, ws.Snap.ProblemList())
 	}
+	problems = append(problems, snap.Unread...)
+	if err := s.checkUnread(problems, "rotate"); err != nil {
+		return nil, problems, err
+	}
 	return due, problems, nil
 }
 
@@ -690,6 +793,18 @@ func (s *Service) federationsParts(snap *Snapshot) []BindingFederation {
 		for _, bf := range Federations(ws.Snap, s.parts[i].svc.Config()) {
 			bf.DatabricksWorkspace = ws.Name
 			out = append(out, bf)
+		}
+	}
+	// A binding of a workspace that could not be read: status unknown,
+	// saying why.
+	for _, u := range snap.Unread {
+		for _, b := range s.Config().Pipelines {
+			if b.Workspace != u.Workspace {
+				continue
+			}
+			out = append(out, BindingFederation{Binding: b.Name, Workspace: s.Config().Bitbucket.Workspace, DatabricksWorkspace: b.Workspace,
+				Repository: b.Repository, Environment: b.Environment, Variable: b.Variable, ServicePrincipal: b.ServicePrincipal,
+				Credential: string(b.Credential), Status: FederationUnknown, Why: u.Detail, TooBroad: []BroadPolicy{}})
 		}
 	}
 	return out
@@ -751,7 +866,10 @@ func (s *Service) checkSavedScope(saved SavedPlan) error {
 	if n == 0 {
 		return nil
 	}
-	return &SavedPlanScopeError{Outside: outside, Changes: n, Covered: covered}
+	s.mu.Lock()
+	limited := len(s.only) > 0
+	s.mu.Unlock()
+	return &SavedPlanScopeError{Outside: outside, Changes: n, Covered: covered, Limited: limited}
 }
 
 // Config edits (map, re-map).

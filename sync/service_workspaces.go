@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -180,6 +181,12 @@ func (s *Service) Workspaces() []string {
 	return out
 }
 
+// RunWorkspaces names the workspaces a run covers (all, or those
+// LimitWorkspaces named), in config order; empty with one workspace.
+func (s *Service) RunWorkspaces() []string {
+	return partNames(s.activeParts())
+}
+
 // LimitWorkspaces narrows the service's runs to the named workspaces
 // (`--workspace NAME`); an unknown name is an error.
 func (s *Service) LimitWorkspaces(names []string) error {
@@ -274,18 +281,53 @@ func (s *Service) readParts(ctx context.Context, progress func(string)) (*Snapsh
 		}()
 	}
 	wg.Wait()
+	// A workspace that cannot be read is a problem of its own (see
+	// workspaces_unread.go), unless none could be, or the failure is not
+	// that workspace's alone.
+	first := -1
+	var unread []Problem
+	var all []error
 	for i, err := range errs {
-		if err != nil {
+		// A workspace whose caller could not even be read (its host
+		// answers 5xx to everything) is not read at all.
+		if err == nil {
+			if j := slices.IndexFunc(snaps[i].Problems, func(sp SourceProblem) bool {
+				return sp.System == SystemDatabricks && sp.Source == "caller identity"
+			}); j >= 0 {
+				sp := snaps[i].Problems[j]
+				err = &statusError{StatusCode: sp.Status, Body: sp.Err}
+				snaps[i], errs[i] = nil, err
+			}
+		}
+		switch {
+		case err == nil:
+			if first < 0 {
+				first = i
+			}
+			continue
+		case stopsEveryWorkspace(ctx, err):
 			return nil, fmt.Errorf("workspace %s: %w", parts[i].name, err)
 		}
+		unread = append(unread, unreadProblem(parts[i], err))
+		all = append(all, fmt.Errorf("workspace %s: %w", parts[i].name, err))
 	}
-	merged := *snaps[0]
+	if first < 0 {
+		var lines []string
+		for _, u := range unread {
+			lines = append(lines, u.Detail)
+		}
+		return nil, &WorkspaceFailure{Detail: strings.Join(lines, "; "), Err: errors.Join(all...)}
+	}
+	merged := *snaps[first]
 	merged.Workspaces = nil
+	merged.Unread = unread
 	for i, p := range parts {
-		merged.Workspaces = append(merged.Workspaces, WorkspaceSnapshot{Name: p.name, Snap: snaps[i]})
+		if snaps[i] != nil {
+			merged.Workspaces = append(merged.Workspaces, WorkspaceSnapshot{Name: p.name, Snap: snaps[i]})
+		}
 	}
 	s.mu.Lock()
-	s.caller = snaps[0].Caller
+	s.caller = snaps[first].Caller
 	s.mu.Unlock()
 	return &merged, nil
 }
@@ -322,6 +364,7 @@ func (s *Service) planParts(snap *Snapshot) Plan {
 		}
 	}
 	out.Findings = append(out.Findings, s.src.SkippedWorkspaces...)
+	out.Problems = append(out.Problems, snap.Unread...)
 	rank := func(c Change) int { return c.Action.Info().Rank }
 	slices.SortStableFunc(out.Changes, func(a, b Change) int { return rank(a) - rank(b) })
 	return out

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -34,6 +35,11 @@ func (m *memo[T]) do(ctx context.Context, key string, fn func() (T, error)) (T, 
 		m.mu.Unlock()
 		select {
 		case <-c.done:
+			// A read cancelled with the workspace that started it (one
+			// that failed) is asked again for the others.
+			if c.err != nil && ctx.Err() == nil && (errors.Is(c.err, context.Canceled) || errors.Is(c.err, context.DeadlineExceeded)) {
+				return m.do(ctx, key, fn)
+			}
 			return c.v, c.err
 		case <-ctx.Done():
 			var zero T

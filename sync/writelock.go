@@ -57,11 +57,18 @@ type Holder struct {
 }
 
 func (h Holder) String() string {
+	if h.Holder == "" && h.Host == "" && h.Process == 0 && h.Start.IsZero() {
+		// An empty lock file, or one held by another program.
+		return "holder unknown (the lock file names no bitbricks run)"
+	}
 	s := fmt.Sprintf("%s on %s (process %d", cmp.Or(h.Holder, "unknown"), cmp.Or(h.Host, "an unknown host"), h.Process)
 	if h.Command != "" {
 		s += ", " + h.Command
 	}
-	s += ") since " + h.Start.UTC().Format(time.RFC3339)
+	s += ")"
+	if !h.Start.IsZero() {
+		s += " since " + h.Start.UTC().Format(time.RFC3339)
+	}
 	if !h.Expiry.IsZero() {
 		s += ", lease until " + h.Expiry.UTC().Format(time.RFC3339)
 	}

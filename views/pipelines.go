@@ -128,10 +128,10 @@ func RenderFederationText(w io.Writer, r sync.FederationResult) error {
 func RenderFinishPlanText(w io.Writer, p sync.FinishPlan, now time.Time) error {
 	fmt.Fprintf(w, "Evidence that %s authenticates by OIDC:\n", Sanitize(p.Binding))
 	if p.Policy.ID != "" {
-		fmt.Fprintf(w, "  ✓ federation policy %s (created %s ago)\n", Sanitize(p.Policy.ID), Age(now.Sub(p.Policy.Created)))
+		fmt.Fprintf(w, "  ✓ federation policy %s (created %s)\n", Sanitize(p.Policy.ID), When(p.Policy.Created, now, "-"))
 	}
 	if p.Run != nil {
-		fmt.Fprintf(w, "  ✓ pipeline run #%d on %s succeeded %s ago\n", p.Run.BuildNumber, Sanitize(p.Run.Branch), Age(now.Sub(p.Run.Created)))
+		fmt.Fprintf(w, "  ✓ pipeline run #%d on %s succeeded %s\n", p.Run.BuildNumber, Sanitize(p.Run.Branch), When(p.Run.Created, now, "-"))
 	}
 	if p.OIDC {
 		fmt.Fprintf(w, "  ✓ bitbucket-pipelines.yml on %s sets oidc: true\n", Sanitize(p.Branch))
@@ -150,7 +150,7 @@ func RenderFinishPlanText(w io.Writer, p sync.FinishPlan, now time.Time) error {
 		fmt.Fprintf(w, "- delete variable %s\n", Sanitize(v))
 	}
 	for _, c := range p.Revoke {
-		fmt.Fprintf(w, "- revoke %s %s of %s (created %s ago)\n", KindName(c.Kind), Sanitize(c.ID), Sanitize(c.Owner), Age(now.Sub(c.Created)))
+		fmt.Fprintf(w, "- revoke %s %s of %s (created %s)\n", KindName(c.Kind), Sanitize(c.ID), Sanitize(c.Owner), When(c.Created, now, "-"))
 	}
 	return nil
 }

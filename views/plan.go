@@ -92,7 +92,13 @@ func RenderPlanText(w io.Writer, p sync.Plan, opts TextOptions) error {
 		t.printf("  %s %s%s  %s\n", opts.paint(style, glyph), opts.paint(style, label), pad("", width-len([]rune(label))), Sanitize(reason))
 	}
 
-	if names := planWorkspaces(p); len(names) > 1 {
+	names := planWorkspaces(p)
+	for _, ws := range opts.Workspaces {
+		if !slices.Contains(names, ws) {
+			names = append(names, ws)
+		}
+	}
+	if len(names) > 1 || len(opts.Workspaces) > 0 && len(names) > 0 {
 		// Several workspaces: a section for each.
 		for _, ws := range names {
 			t.printf("%s\n\n", opts.paint(ansiBold, "== Workspace "+Sanitize(ws)+" =="))

@@ -14,6 +14,10 @@ import (
 type TextOptions struct {
 	// Color adds ANSI colour; glyphs are there either way.
 	Color bool
+	// Workspaces are the run's workspaces when the config lists several:
+	// the text plan then has a section for each, even for one
+	// (`--workspace dev`), so the plan says where it acts.
+	Workspaces []string
 }
 
 // ANSI styles used by the text renderers.

@@ -33,6 +33,8 @@ func When(t, now time.Time, zero string) string {
 	switch {
 	case t.IsZero():
 		return zero
+	case Age(now.Sub(t)) == "now" || Age(t.Sub(now)) == "now":
+		return "just now"
 	case t.After(now):
 		return "in " + Age(t.Sub(now))
 	}

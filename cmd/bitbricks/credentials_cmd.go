@@ -146,7 +146,12 @@ only their first and last four characters (dapi…1a2b).`,
 				if err != nil {
 					return err
 				}
-				return report(s, asJSON, []bbsync.Credential{cr}, nil)
+				if err := report(s, asJSON, []bbsync.Credential{cr}, nil); err != nil {
+					return err
+				}
+				// Revoked where it was found; a workspace not searched is
+				// said, and the run exits 1: the search was incomplete.
+				return e.svc.Unsearched()
 			case secretID != "":
 				cr, err := e.svc.LookupSecret(ctx, sp, secretID)
 				if err != nil {
@@ -257,7 +262,7 @@ func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *
 			if b := leak.Bound[c.ID]; b != "" {
 				note = "  (pipeline " + b + " runs on it)"
 			}
-			fmt.Fprintf(s.Err, "     %s %-6s %-20q created %s ago, used %s%s\n", c.ID, c.Kind, c.Comment, views.Age(s.Now().Sub(c.Created)), views.LastUsed(c.LastUsed, s.Now()), note)
+			fmt.Fprintf(s.Err, "     %s %-6s %-20q created %s, used %s%s\n", c.ID, c.Kind, c.Comment, views.When(c.Created, s.Now(), "-"), views.LastUsed(c.LastUsed, s.Now()), note)
 		}
 	}
 	rest := leak.Rest()
@@ -408,7 +413,16 @@ func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *
 	default:
 		fmt.Fprintf(w, "? could not check whether the leaked token %s still authenticates (%s)\n", leak.Redacted, res.CheckError)
 	}
+	// A workspace the value could not be tried at is said, and the run
+	// exits 1: the owner may hold tokens there too.
+	un := svc.Unsearched()
+	if un != nil {
+		fmt.Fprintf(w, "! %s\n", un)
+	}
 	if err == nil {
+		if un != nil {
+			return &exitError{code: 1, err: fmt.Errorf("the leak was handled in workspace %s only: see above", leak.Workspace)}
+		}
 		return nil
 	}
 	// Every failure is on a line above: the last line sums up, once.
@@ -537,7 +551,7 @@ func listCredentials(s *ioStreams, owner string, creds []bbsync.Credential) {
 		case c.Workspace != "":
 			ws = fmt.Sprintf("%-12s ", views.Sanitize(c.Workspace))
 		}
-		fmt.Fprintf(s.Err, "  %s%-34s %-6s %-24s created %s ago, last used %s\n", ws, c.ID, views.KindName(c.Kind), views.QuoteComment(c.Comment), views.Age(now.Sub(c.Created)), views.LastUsed(c.LastUsed, now))
+		fmt.Fprintf(s.Err, "  %s%-34s %-6s %-24s created %s, last used %s\n", ws, c.ID, views.KindName(c.Kind), views.QuoteComment(c.Comment), views.When(c.Created, now, "-"), views.LastUsed(c.LastUsed, now))
 	}
 }
 

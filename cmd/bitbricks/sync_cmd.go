@@ -224,7 +224,7 @@ func (e *engine) syncRunLocked(ctx context.Context, s *ioStreams, asJSON bool, s
 		return e.refused(s, asJSON, plan, err)
 	}
 	if !sf.yes {
-		ok, err := confirm(s, fmt.Sprintf("Apply %d changes (%d destructive)?", len(plan.Changes), plan.Destructive()))
+		ok, err := confirm(s, fmt.Sprintf("Apply %d changes (%d destructive)%s?", len(plan.Changes), plan.Destructive(), inWorkspaces(e.svc.RunWorkspaces())))
 		if err != nil {
 			return e.refused(s, asJSON, plan, err)
 		}
@@ -330,7 +330,7 @@ func (e *engine) render(s *ioStreams, asJSON bool, plan bbsync.Plan, results []b
 	if asJSON {
 		return views.RenderPlanJSON(s.Out, plan, results)
 	}
-	return views.RenderPlanText(s.Out, plan, views.TextOptions{Color: s.ColorOut})
+	return views.RenderPlanText(s.Out, plan, views.TextOptions{Color: s.ColorOut, Workspaces: e.svc.RunWorkspaces()})
 }
 
 func countResults(rs []bbsync.Result) (applied, failed, skipped int) {
@@ -401,4 +401,16 @@ func confirmName(s *ioStreams, question, name string) (bool, error) {
 		return false, nil
 	}
 	return strings.TrimSpace(line) == name, nil
+}
+
+// inWorkspaces is " in workspace dev" or " in workspaces prod, dev" for a
+// run over workspaces of several ("" with one).
+func inWorkspaces(names []string) string {
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return " in workspace " + names[0]
+	}
+	return " in workspaces " + strings.Join(names, ", ")
 }
