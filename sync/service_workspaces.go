@@ -11,6 +11,7 @@ import (
 	gosync "sync"
 
 	"github.com/bitbricks/bitbricks/config"
+	sdkconfig "github.com/databricks/databricks-sdk-go/config"
 )
 
 // Several workspaces of one account (databricks.workspaces).
@@ -103,15 +104,59 @@ func newWorkspaceSources(cfg *config.Config, opts SourceOptions) (Sources, error
 // host that answers as another workspace's is refused by its identity
 // check (two names given one host by BITBRICKS_WORKSPACE_HOSTS included).
 func checkDistinctHosts(cfg *config.Config, wss []WorkspaceSources) error {
+	hosts := make([]string, len(wss))
+	for i, ws := range wss {
+		if ws.Sources.Databricks != nil {
+			hosts[i] = ws.Sources.Databricks.Host()
+		}
+	}
+	return distinctHosts(cfg, wss, hosts)
+}
+
+// CheckWorkspaceHosts is the check of checkDistinctHosts without building
+// the sources (`config validate`): a profile's host is read from the
+// Databricks config file (DATABRICKS_CONFIG_FILE, else ~/.databrickscfg);
+// a profile the file does not hold is left to the run.
+func CheckWorkspaceHosts(cfg *config.Config, env Env) error {
+	list := cfg.Databricks.Workspaces.List
+	if cfg.Databricks.Workspaces.All || len(list) < 2 {
+		return nil
+	}
+	var file *sdkconfig.File
+	wss := make([]WorkspaceSources, len(list))
+	hosts := make([]string, len(list))
+	for i, w := range list {
+		wss[i] = WorkspaceSources{Name: w.Name, Entry: w}
+		hosts[i] = w.Host
+		if w.Profile == "" {
+			continue
+		}
+		if file == nil {
+			f, err := sdkconfig.LoadFile(env.get("DATABRICKS_CONFIG_FILE"))
+			if err != nil {
+				return nil // no file to read the profiles' hosts from: the run resolves them
+			}
+			file = f
+		}
+		if sec, err := file.GetSection(w.Profile); err == nil {
+			hosts[i] = sec.Key("host").String()
+		}
+	}
+	return distinctHosts(cfg, wss, hosts)
+}
+
+// distinctHosts refuses the second of wss whose host (hosts, in step) is
+// one an earlier one has.
+func distinctHosts(cfg *config.Config, wss []WorkspaceSources, hosts []string) error {
 	if cfg.Databricks.Workspaces.All {
 		return nil
 	}
 	seen := map[string]int{}
 	for i, ws := range wss {
-		if ws.Sources.Databricks == nil || ws.Sources.Databricks.Host() == "" {
+		if hosts[i] == "" {
 			continue
 		}
-		host := config.NormalHost(ws.Sources.Databricks.Host())
+		host := config.NormalHost(hosts[i])
 		j, dup := seen[host]
 		if !dup {
 			seen[host] = i

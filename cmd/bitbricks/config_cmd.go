@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bitbricks/bitbricks/config"
+	bbsync "github.com/bitbricks/bitbricks/sync"
 )
 
 func newConfigCmd(s *ioStreams, g *globalFlags) *cobra.Command {
@@ -23,6 +24,10 @@ func newConfigCmd(s *ioStreams, g *globalFlags) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := loadConfig(s, g)
 			if err != nil {
+				return err
+			}
+			// Two entries of one workspace, by the profiles' hosts.
+			if err := bbsync.CheckWorkspaceHosts(cfg, bbsync.Env(s.Getenv)); err != nil {
 				return err
 			}
 			fmt.Fprintf(s.Out, "%s: ok (%d mappings, %d pipeline bindings)\n", cfg.Path, len(cfg.Mappings), len(cfg.Pipelines))

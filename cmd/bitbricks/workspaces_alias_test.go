@@ -53,7 +53,7 @@ func TestWorkspaceListedTwiceRefused(t *testing.T) {
 		}
 	}
 	o.srv.ResetStats()
-	for _, args := range [][]string{{"sync"}, {"sync", "--apply", "--yes", "--max-changes", "500"}} {
+	for _, args := range [][]string{{"config", "validate"}, {"sync"}, {"sync", "--apply", "--yes", "--max-changes", "500"}} {
 		r := runCLI(t, o.env, "", append(args, "--config", o.cfg)...)
 		want := regexp.MustCompile(regexp.QuoteMeta(o.cfg) + `:` + itoa(aliasAt) + `:7: databricks.workspaces\[2\] \(prod2, profile "prod-alias"\) is the workspace of databricks.workspaces\[0\] \(prod, profile "bitbricks-demo-prod", line ` + itoa(prodAt) + `\): both resolve to host http://127\.0\.0\.1:\d+; list each workspace once`)
 		if r.code == 0 || r.code == 2 || !want.MatchString(r.err) || strings.Count(strings.TrimSpace(r.err), "\n") != 0 {
