@@ -97,7 +97,13 @@ func (g *identityGate) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !strings.HasPrefix(req.URL.Path, "/api/") {
 		return g.base.RoundTrip(req) // OAuth and host metadata: not the workspace's API
 	}
-	if err := g.confirm(req); err != nil {
+	// Me's own answer says which workspace this is: it needs no probe.
+	me := req.Method == http.MethodGet && req.URL.Path == mePath
+	if me {
+		if err := g.refusal(); err != nil {
+			return nil, err
+		}
+	} else if err := g.confirm(req); err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}
@@ -107,12 +113,20 @@ func (g *identityGate) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return resp, err
 	}
-	// Every answer that names its workspace is checked too.
-	if e := g.judge(req, resp.Header, false); e != nil {
+	// Every answer that names its workspace is checked too; a successful
+	// answer to Me must name it.
+	if e := g.judge(req, resp.Header, me && resp.StatusCode/100 == 2); e != nil {
 		drain(resp)
 		return nil, e
 	}
 	return resp, nil
+}
+
+// refusal is the refusal of the workspace, once refused.
+func (g *identityGate) refusal() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.refused
 }
 
 // confirm asks the host which workspace it is, once it has answered as

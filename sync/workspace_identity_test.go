@@ -3,8 +3,11 @@ package sync
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/bitbricks/bitbricks/emulator"
@@ -106,5 +109,81 @@ func TestListedWorkspaceID(t *testing.T) {
 	tw.cfg.Databricks.Workspaces.List[1].WorkspaceID = strconv.FormatInt(devID, 10)
 	if _, plan, err := tw.service(t).Load(ctx); err != nil || len(plan.Changes) == 0 {
 		t.Fatalf("the right ids: %v (%d changes)", err, len(plan.Changes))
+	}
+}
+
+// TestIdentityGate: the gate on its own. A host whose Me answers without
+// a workspace id is refused (it cannot be confirmed); while Me fails, a
+// read goes out (its answer still checked) but a write is held back; once
+// confirmed, requests pass with no further probe.
+func TestIdentityGate(t *testing.T) {
+	var orgID, meStatus atomic.Value
+	orgID.Store("")
+	meStatus.Store(http.StatusOK)
+	var writes, probes atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := orgID.Load().(string); id != "" {
+			w.Header().Set(orgIDHeader, id)
+		}
+		switch {
+		case r.URL.Path == mePath:
+			probes.Add(1)
+			w.WriteHeader(meStatus.Load().(int))
+		case r.Method != http.MethodGet:
+			writes.Add(1)
+		}
+	}))
+	defer srv.Close()
+	do := func(g *identityGate, method, path string) error {
+		req, _ := http.NewRequest(method, srv.URL+path, nil)
+		resp, err := g.RoundTrip(req)
+		if err == nil {
+			drain(resp)
+		}
+		return err
+	}
+	want := workspaceIdentity{ID: 7, Name: "prod", From: "BITBRICKS_WORKSPACE_HOSTS entry prod=x"}
+
+	// No id on Me's answer: refused, for good.
+	g := &identityGate{base: http.DefaultTransport, want: want}
+	var ie *WorkspaceIdentityError
+	if err := do(g, http.MethodPost, "/api/2.0/token/create"); !errors.As(err, &ie) || ie.Got != 0 || !strings.Contains(err.Error(), "does not say which workspace it is") {
+		t.Errorf("no id: %v", err)
+	}
+	if err := do(g, http.MethodGet, "/api/2.0/token/list"); !errors.As(err, &ie) {
+		t.Errorf("after a refusal, a read: %v", err)
+	}
+
+	// Me failing (answers naming no workspace): a read goes out, a write
+	// does not.
+	meStatus.Store(http.StatusServiceUnavailable)
+	g = &identityGate{base: http.DefaultTransport, want: want}
+	if err := do(g, http.MethodGet, "/api/2.0/token/list"); err != nil {
+		t.Errorf("a read while Me fails: %v", err)
+	}
+	if err := do(g, http.MethodPost, "/api/2.0/token/create"); err == nil || !strings.Contains(err.Error(), "cannot confirm") {
+		t.Errorf("a write while Me fails: %v", err)
+	}
+	if writes.Load() != 0 {
+		t.Errorf("%d writes went out unconfirmed", writes.Load())
+	}
+	// Me answers: confirmed; later requests need no probe.
+	meStatus.Store(http.StatusOK)
+	orgID.Store("7")
+	if err := do(g, http.MethodPost, "/api/2.0/token/create"); err != nil || !g.confirmed() {
+		t.Errorf("a write once Me answers 7: %v", err)
+	}
+	n := probes.Load()
+	if err := do(g, http.MethodPost, "/api/2.0/token/create"); err != nil || probes.Load() != n || writes.Load() != 2 {
+		t.Errorf("confirmed: %v, probes %d -> %d, writes %d", err, n, probes.Load(), writes.Load())
+	}
+	// Non-API paths (OAuth, host metadata) pass untouched.
+	orgID.Store("8")
+	if err := do(g, http.MethodPost, "/oidc/v1/token"); err != nil {
+		t.Errorf("oauth: %v", err)
+	}
+	// An answer naming another workspace refuses it from then on.
+	if err := do(g, http.MethodGet, "/api/2.0/token/list"); !errors.As(err, &ie) || ie.Got != 8 {
+		t.Errorf("another id on an answer: %v", err)
 	}
 }
