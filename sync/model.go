@@ -43,6 +43,13 @@ type Snapshot struct {
 	// confirmation took: directory searches by email, then direct
 	// membership lookups.
 	PresenceSearches, PresenceLookups int
+	// FormerMembers are the users bitbricks removed from a mapped group in
+	// an earlier run, by the audit log (lower-case userName -> the group):
+	// still asked about, and departed once proven gone (departures.go).
+	FormerMembers map[string]string `json:"-"`
+	// run is what the other workspaces of the run proved about departures
+	// (set by the plan over several workspaces).
+	run *runEvidence
 	// Emails maps a Bitbucket account id to the resolved Databricks userName
 	// (an email, compared case-insensitively). Missing: unresolved.
 	Emails map[string]string

@@ -59,6 +59,13 @@ func (p Plan) Destructive() int {
 // against what is (the Databricks side of snap). It is pure: the same input
 // gives the same plan, and unknown data never leads to a destructive change.
 func ComputePlan(snap *Snapshot, cfg *config.Config, now time.Time) Plan {
+	p, _ := computePlan(snap, cfg, now)
+	return p
+}
+
+// computePlan is ComputePlan, with the planner it used (what it found out
+// about departures: departureEvidence).
+func computePlan(snap *Snapshot, cfg *config.Config, now time.Time) (Plan, *planner) {
 	pl := &planner{snap: snap, cfg: cfg, now: now, users: usersByName(snap), seen: map[Finding]bool{}}
 	targets := mappingTargets(cfg)
 	desiredAnywhere := map[string]bool{}
@@ -97,6 +104,20 @@ func ComputePlan(snap *Snapshot, cfg *config.Config, now time.Time) Plan {
 		var departed map[string]bool
 		if cfg.Policy.RevokeDeparted {
 			departed = pl.departed(clean, keptAnywhere)
+			pl.proven = departed
+			if snap.run != nil {
+				// Proven while planning another workspace of the run
+				// (departures.go).
+				departed = maps.Clone(departed)
+				if departed == nil {
+					departed = map[string]bool{}
+				}
+				for k := range snap.run.departed {
+					if _, unsure := snap.PresenceUnknown[k]; !unsure && !keptAnywhere[k] {
+						departed[k] = true
+					}
+				}
+			}
 			pl.prunedUnknownDepartures(desiredAnywhere)
 		}
 		pl.tokens(departed)
@@ -119,7 +140,7 @@ func ComputePlan(snap *Snapshot, cfg *config.Config, now time.Time) Plan {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Subject, b.Subject),
 			cmp.Compare(a.Group, b.Group), cmp.Compare(a.Detail, b.Detail))
 	})
-	return Plan{GeneratedAt: now, Changes: pl.changes, Findings: pl.findings, Problems: snap.ProblemList(), Members: sortMembers(pl.members)}
+	return Plan{GeneratedAt: now, Changes: pl.changes, Findings: pl.findings, Problems: snap.ProblemList(), Members: sortMembers(pl.members)}, pl
 }
 
 type planner struct {
@@ -135,6 +156,8 @@ type planner struct {
 	// departuresUnknown says why nobody is treated as departed this run
 	// ("" when departures are known, person by person at least).
 	departuresUnknown string
+	// proven are the people this plan's own evidence proves departed.
+	proven map[string]bool
 	// prunedHere names the account groups a mapping of this workspace
 	// prunes (another workspace's mapping may prune one too).
 	prunedHere map[string]bool
@@ -602,15 +625,12 @@ func (pl *planner) departed(clean []*Group, desiredAnywhere map[string]bool) map
 		// Only what Bitbucket answered for the person proves a departure:
 		// absent from the email filter and a clean 404 for their account.
 		out := map[string]bool{}
-		for _, g := range clean {
-			for _, m := range g.Members {
-				k := strings.ToLower(pl.memberName(m))
-				if present, asked := pl.snap.Presence[k]; m.Type == PrincipalUser && !desiredAnywhere[k] && asked && !present {
-					if why, unsure := pl.snap.PresenceUnknown[k]; unsure {
-						pl.departureUnknown(subject, k, why)
-					} else {
-						out[k] = true
-					}
+		for _, k := range pl.departureCandidates(clean) {
+			if present, asked := pl.snap.Presence[k]; !desiredAnywhere[k] && asked && !present {
+				if why, unsure := pl.snap.PresenceUnknown[k]; unsure {
+					pl.departureUnknown(subject, k, why)
+				} else {
+					out[k] = true
 				}
 			}
 		}
@@ -643,15 +663,38 @@ func (pl *planner) departed(clean []*Group, desiredAnywhere map[string]bool) map
 		return nil
 	}
 	out := map[string]bool{}
-	for _, g := range clean {
-		for _, m := range g.Members {
-			k := strings.ToLower(pl.memberName(m))
-			if m.Type == PrincipalUser && !desiredAnywhere[k] && !present[k] {
-				out[k] = true
-			}
+	for _, k := range pl.departureCandidates(clean) {
+		if !desiredAnywhere[k] && !present[k] {
+			out[k] = true
 		}
 	}
 	return out
+}
+
+// departureCandidates are the people whose departure the plan checks, by
+// lower-case userName: the users in a cleanly known mapped group, and those
+// bitbricks removed from a mapped group in an earlier run (departures.go).
+func (pl *planner) departureCandidates(clean []*Group) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, g := range clean {
+		for _, m := range g.Members {
+			k := strings.ToLower(pl.memberName(m))
+			if m.Type == PrincipalUser && !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	var former []string
+	for k := range pl.snap.FormerMembers {
+		if !seen[k] {
+			seen[k] = true
+			former = append(former, k)
+		}
+	}
+	slices.Sort(former)
+	return append(out, former...)
 }
 
 // maxNamed is how many unresolved accounts a finding names one by one.

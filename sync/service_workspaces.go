@@ -381,12 +381,23 @@ func (s *Service) readParts(ctx context.Context, progress func(string)) (*Snapsh
 func (s *Service) planParts(snap *Snapshot) Plan {
 	var out Plan
 	accountChange := map[string]bool{} // an account group's membership, planned once
+	// A departure proven in one workspace counts in all (departures.go).
+	var evidence []departurePart
+	for _, ws := range snap.Workspaces {
+		if i := slices.IndexFunc(s.parts, func(p workspacePart) bool { return p.name == ws.Name }); i >= 0 {
+			part := s.parts[i].svc
+			evidence = append(evidence, departureEvidence(ws.Snap, part.Config(), part.now()))
+		}
+	}
+	run := runDepartures(evidence)
 	for _, ws := range snap.Workspaces {
 		i := slices.IndexFunc(s.parts, func(p workspacePart) bool { return p.name == ws.Name })
 		if i < 0 {
 			continue
 		}
-		p := s.parts[i].svc.Plan(ws.Snap)
+		wsSnap := *ws.Snap
+		wsSnap.run = run
+		p := s.parts[i].svc.Plan(&wsSnap)
 		out.GeneratedAt = p.GeneratedAt
 		for _, c := range p.Changes {
 			if c.GroupKind == KindAccount && (c.Action == ActionAddMember || c.Action == ActionRemoveMember) {

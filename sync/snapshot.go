@@ -103,6 +103,9 @@ func Read(ctx context.Context, src Sources, cfg *config.Config, progress func(st
 		DBGroups: map[string]*Group{}, SPs: map[string]*ServicePrincipal{}, Bindings: map[string]*BindingState{},
 	}}
 	fromAdmin := cfg.Bitbucket.GroupsSource == config.GroupsSourceAtlassianAdmin
+	if cfg.Policy.RevokeDeparted {
+		r.snap.FormerMembers = formerMembers(cfg.Audit.File, cfg)
+	}
 
 	// One call per system first: bad credentials or a dead host end the run
 	// there, before a storm of requests that would all fail the same way.
@@ -874,6 +877,23 @@ func (r *reader) presence(ctx context.Context) error {
 				ask = append(ask, e)
 			}
 		}
+	}
+	// People bitbricks took out of a mapped group earlier are asked about
+	// too: out of every mapped group, they may still hold tokens here.
+	if len(r.snap.FormerMembers) > 0 {
+		users := map[string]bool{}
+		for _, u := range r.snap.Users {
+			users[strings.ToLower(u.UserName)] = true
+		}
+		var former []string
+		for e := range r.snap.FormerMembers {
+			if users[e] && !mapped[e] && !asked[e] && !r.mappedIdentity[e] {
+				asked[e] = true
+				former = append(former, e)
+			}
+		}
+		slices.Sort(former)
+		ask = append(ask, former...)
 	}
 	if len(ask) == 0 {
 		r.mu.Lock()

@@ -1,0 +1,134 @@
+package sync
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bitbricks/bitbricks/config"
+)
+
+// Departures across workspaces and runs.
+//
+// Whether a person left the Bitbucket workspace is one fact (there is one
+// Bitbucket workspace), proven per person as before; revoking their tokens
+// is per Databricks workspace, for every token they own there. So:
+//
+//   - a departure proven while planning any workspace of a run counts in
+//     every workspace of that run (planParts): a person in a mapped group of
+//     prod only who left loses their dev tokens too;
+//   - a person bitbricks removed from a mapped group in an earlier run (the
+//     audit log's applied remove_member lines) is still asked about and
+//     still departs, although they are in no mapped group any more: a run
+//     limited to one workspace (or one whose revocations failed) that took
+//     them out of a shared account group does not make their other tokens
+//     survive.
+//
+// Every other rule holds: only a clean proof departs anybody, a person whose
+// departure is unknown anywhere in the run keeps every token (with the
+// departed_unknown finding), and protected owners and the caller are never
+// revoked.
+
+// formerMembers reads, from the audit log at path, the users bitbricks
+// removed from a group that a mapping of cfg (any workspace) names: lower-
+// case userName -> that group. A log that cannot be read gives none.
+func formerMembers(path string, cfg *config.Config) map[string]string {
+	if path == "" {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	mapped := map[string]bool{}
+	for _, m := range cfg.Whole().Mappings {
+		mapped[m.DatabricksGroup] = true
+	}
+	out := map[string]string{}
+	action := []byte(`"` + ActionRemoveMember.String() + `"`)
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if !bytes.Contains(line, action) {
+			continue // most lines are other changes
+		}
+		var ev AuditEvent
+		if json.Unmarshal(line, &ev) != nil || ev.Action != ActionRemoveMember.String() || ev.Result != ResultApplied {
+			continue
+		}
+		group, user := memberTargetParts(ev.Target)
+		if mapped[group] && strings.Contains(user, "@") {
+			out[strings.ToLower(user)] = group
+		}
+	}
+	return out
+}
+
+// memberTargetParts splits a member change's audit target ("group:G
+// user:NAME", possibly followed by " workspace:W") into G and NAME; "" for
+// a service principal or anything else.
+func memberTargetParts(target string) (group, user string) {
+	for _, f := range strings.Fields(target) {
+		switch {
+		case strings.HasPrefix(f, "group:"):
+			group = strings.TrimPrefix(f, "group:")
+		case strings.HasPrefix(f, string(PrincipalUser)+":"):
+			user = strings.TrimPrefix(f, string(PrincipalUser)+":")
+		}
+	}
+	return group, user
+}
+
+// runEvidence is what the workspaces of one run proved about departures.
+type runEvidence struct {
+	departed map[string]bool // lower-case userName: proven to have left
+}
+
+// departureEvidence is who the plan of snap alone treats as departed, who
+// it found unknown (that person then departs nowhere in the run), and
+// whether it could tell departures at all (not with the member list unread
+// or members unresolved).
+func departureEvidence(snap *Snapshot, cfg *config.Config, now time.Time) departurePart {
+	if !cfg.Policy.RevokeDeparted || !snap.TokensKnown {
+		return departurePart{unsure: slices.Collect(maps.Keys(snap.PresenceUnknown)), known: true}
+	}
+	_, pl := computePlan(snap, cfg, now)
+	return departurePart{departed: pl.proven, unsure: slices.Collect(maps.Keys(snap.PresenceUnknown)), known: pl.departuresUnknown == ""}
+}
+
+// runDepartures merges the departures each workspace of a run proved: a
+// person proven departed in one is departed in all, unless any workspace
+// found their departure unknown, or any could not tell departures at all.
+func runDepartures(parts []departurePart) *runEvidence {
+	out := &runEvidence{departed: map[string]bool{}}
+	unsure := map[string]bool{}
+	for _, p := range parts {
+		if !p.known {
+			return &runEvidence{}
+		}
+		for k := range p.departed {
+			out.departed[k] = true
+		}
+		for _, k := range p.unsure {
+			unsure[strings.ToLower(k)] = true
+		}
+	}
+	for k := range unsure {
+		delete(out.departed, k)
+	}
+	return out
+}
+
+// departurePart is one workspace's departure evidence.
+type departurePart struct {
+	departed map[string]bool
+	unsure   []string
+	known    bool
+}

@@ -1,0 +1,171 @@
+package sync
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bitbricks/bitbricks/emulator"
+)
+
+// devToken gives user name a live token in the demo's dev workspace (used
+// an hour ago, expiring in a month: no rule but departure revokes it) and
+// returns its id.
+func devToken(t *testing.T, tw *twoWorkspaces, name string) string {
+	t.Helper()
+	dev := tw.org.Workspace(emulator.DemoDevWorkspace)
+	tw.org.Mu.Lock()
+	defer tw.org.Mu.Unlock()
+	for _, u := range dev.Users {
+		if u.UserName == name {
+			tok := &emulator.DBToken{ID: "devtok-" + strings.Split(name, "@")[0], Value: "dapi" + strings.Repeat("7", 32), OwnerID: u.ID,
+				CreatedByID: u.ID, CreatedByUsername: name, Comment: "laptop", Created: demoNow.Add(-48 * time.Hour),
+				Expiry: demoNow.Add(30 * 24 * time.Hour), LastUsed: demoNow.Add(-time.Hour)}
+			dev.Tokens[tok.ID], dev.TokensByValue[tok.Value] = tok, tok
+			return tok.ID
+		}
+	}
+	t.Fatalf("no user %s in dev", name)
+	return ""
+}
+
+// changeNamed is the change with id in plan, or nil.
+func changeNamed(plan Plan, id string) *Change {
+	i := slices.IndexFunc(plan.Changes, func(c Change) bool { return c.ID == id })
+	if i < 0 {
+		return nil
+	}
+	return &plan.Changes[i]
+}
+
+// TestDepartedTokensRevokedInEveryWorkspace: fay, in prod's de-team only,
+// has left the Bitbucket workspace; her live dev token goes too, although
+// no mapping of dev names a group she is in. Revoked through the real SDK
+// and gone from dev. A protected fay keeps it.
+func TestDepartedTokensRevokedInEveryWorkspace(t *testing.T) {
+	tw := newTwoWorkspaces(t)
+	id := devToken(t, tw, "fay@acme.com")
+	ctx := context.Background()
+	svc := tw.service(t)
+	_, plan, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := changeNamed(plan, "dev:revoke_token/"+id)
+	if c == nil {
+		t.Fatalf("fay's dev token is not revoked; plan: %v", changeIDs(plan))
+	}
+	if c.Workspace != emulator.DemoDevWorkspace || c.Principal != "fay@acme.com" || c.Reason != "owner left the Bitbucket workspace" {
+		t.Errorf("revocation: %+v", *c)
+	}
+	changes, err := plan.WithDependencies(c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := svc.Apply(ctx, Plan{Changes: changes}, nil)
+	if err != nil || len(results) != 1 || results[0].Status != ResultApplied {
+		t.Fatalf("apply: %v %+v", err, results)
+	}
+	dev := tw.org.Workspace(emulator.DemoDevWorkspace)
+	tw.org.Mu.Lock()
+	_, left := dev.Tokens[id]
+	tw.org.Mu.Unlock()
+	if left {
+		t.Error("fay's dev token still exists")
+	}
+
+	// Protected: kept in every workspace.
+	tw2 := newTwoWorkspaces(t)
+	id2 := devToken(t, tw2, "fay@acme.com")
+	tw2.cfg.Policy.Protected = append(tw2.cfg.Policy.Protected, "fay@acme.com")
+	_, plan2, err := tw2.service(t).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range plan2.Changes {
+		if c.Action == ActionRevokeToken && strings.EqualFold(c.Principal, "fay@acme.com") {
+			t.Errorf("protected fay: %s", c.ID)
+		}
+	}
+	if changeNamed(plan2, "dev:revoke_token/"+id2) != nil {
+		t.Error("protected fay's dev token revoked")
+	}
+}
+
+// TestDepartedTokensRevokedInEveryWorkspaceUnknown: when Bitbucket cannot
+// confirm that fay left (her direct membership lookup fails), no workspace
+// revokes her tokens, and the finding names her.
+func TestDepartedTokensRevokedInEveryWorkspaceUnknown(t *testing.T) {
+	tw := newTwoWorkspaces(t)
+	id := devToken(t, tw, "fay@acme.com")
+	if err := tw.srv.SetFaults([]emulator.FaultRule{{Route: "/2.0/workspaces/{workspace}/members/{member}", Kind: emulator.Fault500}}); err != nil {
+		t.Fatal(err)
+	}
+	_, plan, err := tw.service(t).Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range plan.Changes {
+		if c.Action == ActionRevokeToken && strings.Contains(c.Reason, "left the Bitbucket workspace") {
+			t.Errorf("revoked on unknown evidence: %s", c.ID)
+		}
+	}
+	if changeNamed(plan, "dev:revoke_token/"+id) != nil {
+		t.Error("fay's dev token revoked while her departure is unknown")
+	}
+	if !slices.ContainsFunc(plan.Findings, func(f Finding) bool { return f.Kind == FindingNoDeparted && f.Subject == "fay@acme.com" }) {
+		t.Errorf("no departed_unknown finding for fay: %v", plan.Findings)
+	}
+}
+
+// TestDepartedAfterLimitedRun: `sync --apply --workspace dev` takes gus,
+// who left, out of the shared account group platform-eng. The next plan
+// over both workspaces still revokes his prod token: the audit log says
+// bitbricks removed him from a mapped group, so his departure is still
+// checked although he is in no mapped group any more.
+func TestDepartedAfterLimitedRun(t *testing.T) {
+	tw := newTwoWorkspaces(t)
+	ctx := context.Background()
+	_, before, err := tw.service(t).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gusTokens []string
+	for _, c := range before.Changes {
+		if c.Action == ActionRevokeToken && c.Principal == "gus@acme.com" && strings.Contains(c.Reason, "owner left the Bitbucket workspace") {
+			gusTokens = append(gusTokens, c.ID)
+		}
+	}
+	if len(gusTokens) == 0 {
+		t.Fatalf("the demo plan revokes no token of gus: %v", changeIDs(before))
+	}
+	devOnly := tw.service(t)
+	if err := devOnly.LimitWorkspaces([]string{emulator.DemoDevWorkspace}); err != nil {
+		t.Fatal(err)
+	}
+	_, devPlan, err := devOnly.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changeNamed(devPlan, "dev:remove_member/platform-eng/gus@acme.com") == nil {
+		t.Fatalf("the dev plan does not remove gus from platform-eng: %v", changeIDs(devPlan))
+	}
+	if _, err := devOnly.Apply(ctx, devPlan, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, after, err := tw.service(t).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changeNamed(after, "prod:remove_member/platform-eng/gus@acme.com") != nil {
+		t.Fatal("gus is still in platform-eng")
+	}
+	for _, id := range gusTokens {
+		c := changeNamed(after, id)
+		if c == nil || !strings.Contains(c.Reason, "owner left the Bitbucket workspace") {
+			t.Errorf("after the dev run, %s is no longer planned (plan: %v)", id, changeIDs(after))
+		}
+	}
+}
