@@ -168,4 +168,24 @@ func TestDepartedAfterLimitedRun(t *testing.T) {
 			t.Errorf("after the dev run, %s is no longer planned (plan: %v)", id, changeIDs(after))
 		}
 	}
+	// His own assignment to prod goes too, on its own (no removal left to
+	// wait for), and is taken back through the account API.
+	u := changeNamed(after, "prod:unassign_workspace/gus@acme.com")
+	if u == nil || u.Reason != "assigned to this workspace directly; left the Bitbucket workspace" || len(u.RemovedFrom) != 0 {
+		t.Fatalf("after the dev run, gus's prod assignment: %+v", u)
+	}
+	svc := tw.service(t)
+	if !slices.Contains(assignedUsers(t, svc, emulator.DemoWorkspace), "gus@acme.com") {
+		t.Fatal("gus not assigned to prod before")
+	}
+	changes, err := after.WithDependencies(u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if results, err := svc.Apply(ctx, Plan{Changes: changes}, nil); err != nil || len(results) != 1 || results[0].Status != ResultApplied {
+		t.Fatalf("apply: %v %+v", err, results)
+	}
+	if slices.Contains(assignedUsers(t, svc, emulator.DemoWorkspace), "gus@acme.com") {
+		t.Error("gus still assigned to prod")
+	}
 }

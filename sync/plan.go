@@ -97,29 +97,31 @@ func computePlan(snap *Snapshot, cfg *config.Config, now time.Time) (Plan, *plan
 			clean = append(clean, g)
 		}
 	}
-	pl.unassignments(desiredAnywhere, allComplete)
+	// Who left the Bitbucket workspace (their tokens are revoked, their own
+	// assignment to the workspace taken back), when the tokens are known.
+	var departed map[string]bool
+	if cfg.Policy.RevokeDeparted && snap.TokensKnown {
+		departed = pl.departed(clean, keptAnywhere)
+		pl.proven = departed
+		if snap.run != nil {
+			// Proven while planning another workspace of the run
+			// (departures.go).
+			departed = maps.Clone(departed)
+			if departed == nil {
+				departed = map[string]bool{}
+			}
+			for k := range snap.run.departed {
+				if _, unsure := snap.PresenceUnknown[k]; !unsure && !keptAnywhere[k] {
+					departed[k] = true
+				}
+			}
+		}
+		pl.prunedUnknownDepartures(desiredAnywhere)
+	}
+	pl.unassignments(desiredAnywhere, allComplete, departed)
 	if !snap.TokensKnown {
 		pl.find(FindingUnknownSource, "Databricks tokens", "", "token management could not be read; token rules skipped")
 	} else {
-		var departed map[string]bool
-		if cfg.Policy.RevokeDeparted {
-			departed = pl.departed(clean, keptAnywhere)
-			pl.proven = departed
-			if snap.run != nil {
-				// Proven while planning another workspace of the run
-				// (departures.go).
-				departed = maps.Clone(departed)
-				if departed == nil {
-					departed = map[string]bool{}
-				}
-				for k := range snap.run.departed {
-					if _, unsure := snap.PresenceUnknown[k]; !unsure && !keptAnywhere[k] {
-						departed[k] = true
-					}
-				}
-			}
-			pl.prunedUnknownDepartures(desiredAnywhere)
-		}
 		pl.tokens(departed)
 	}
 	pl.secretLimits()

@@ -104,7 +104,7 @@ func (r *reader) assignments(ctx context.Context) error {
 // lower-case userNames any mapping of the workspace wants; complete is
 // false when any of the workspace's mapped Bitbucket groups is unknown or
 // incomplete.
-func (pl *planner) unassignments(desired map[string]bool, complete bool) {
+func (pl *planner) unassignments(desired map[string]bool, complete bool, departed map[string]bool) {
 	if pl.cfg.Databricks.Workspace == "" {
 		return // one workspace: bitbricks never assigns, so never unassigns
 	}
@@ -119,6 +119,20 @@ func (pl *planner) unassignments(desired map[string]bool, complete bool) {
 				ids = append(ids, c.PrincipalID)
 			}
 			removed[c.PrincipalID] = append(removed[c.PrincipalID], c.Group)
+		}
+	}
+	// A person proven to have left the Bitbucket workspace loses an
+	// assignment of their own too (under prune), whatever groups they are
+	// still, or no longer, in (departures.go).
+	left := map[string]bool{}
+	if len(departed) > 0 && pl.snap.AssignmentsKnown && slices.ContainsFunc(pl.cfg.Mappings, func(m config.Mapping) bool { return m.Prune }) {
+		for id, a := range pl.snap.Assignments {
+			if departed[strings.ToLower(a.UserName)] {
+				left[id] = true
+				if removed[id] == nil {
+					ids = append(ids, id)
+				}
+			}
 		}
 	}
 	if len(ids) == 0 {
@@ -168,10 +182,17 @@ func (pl *planner) unassignments(desired map[string]bool, complete bool) {
 			pl.keepAssigned(id, why)
 			continue
 		}
+		reason := fmt.Sprintf("assigned to this workspace directly; removed from %s and wanted by no mapping of it", strings.Join(removed[id], ", "))
+		switch {
+		case left[id] && len(removed[id]) > 0:
+			reason += "; left the Bitbucket workspace"
+		case left[id]:
+			reason = "assigned to this workspace directly; left the Bitbucket workspace"
+		}
 		c := Change{
 			ID: "unassign_workspace/" + name, Action: ActionUnassignWorkspace, Principal: name,
 			PrincipalType: PrincipalUser, PrincipalID: id, Destructive: true, RemovedFrom: slices.Clone(removed[id]),
-			Reason: fmt.Sprintf("assigned to this workspace directly; removed from %s and wanted by no mapping of it", strings.Join(removed[id], ", ")),
+			Reason: reason,
 		}
 		pl.changes = append(pl.changes, c)
 		pl.explainUnassign(id, c)
