@@ -881,13 +881,9 @@ func (r *reader) presence(ctx context.Context) error {
 	// People bitbricks took out of a mapped group earlier are asked about
 	// too: out of every mapped group, they may still hold tokens here.
 	if len(r.snap.FormerMembers) > 0 {
-		users := map[string]bool{}
-		for _, u := range r.snap.Users {
-			users[strings.ToLower(u.UserName)] = true
-		}
 		var former []string
 		for e := range r.snap.FormerMembers {
-			if users[e] && !mapped[e] && !asked[e] && !r.mappedIdentity[e] {
+			if !mapped[e] && !asked[e] && !r.mappedIdentity[e] {
 				asked[e] = true
 				former = append(former, e)
 			}
