@@ -63,11 +63,12 @@ func ExitCode(err error) int {
 	var choice *WorkspaceChoiceError
 	var scope *SavedPlanScopeError
 	var ident *WorkspaceIdentityError
+	var reach *FederationReachError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &g), errors.As(err, &held), errors.As(err, &stale), errors.As(err, &f), errors.As(err, &ro), errors.As(err, &force), errors.As(err, &choice), errors.As(err, &scope),
-		errors.As(err, &ident):
+		errors.As(err, &ident), errors.As(err, &reach):
 		return 3
 	}
 	return 1

@@ -421,6 +421,7 @@ func (s *Service) planParts(snap *Snapshot) Plan {
 	}
 	out.Findings = append(out.Findings, s.src.SkippedWorkspaces...)
 	out.Problems = append(out.Problems, snap.Unread...)
+	s.federationReachFindings(snap, &out)
 	rank := func(c Change) int { return c.Action.Info().Rank }
 	slices.SortStableFunc(out.Changes, func(a, b Change) int { return rank(a) - rank(b) })
 	return out

@@ -56,7 +56,7 @@ UUIDs are readable), and the lines below say why or why not.`,
 }
 
 func newFederateCmd(s *ioStreams, g *globalFlags) *cobra.Command {
-	var all, finish, dryRun, yes bool
+	var all, finish, dryRun, yes, force bool
 	cmd := &cobra.Command{
 		Annotations: map[string]string{mutatesKey: mutatesAlways},
 		Use:         "federate [BINDING]",
@@ -138,6 +138,30 @@ changes nothing.`,
 			var results []bbsync.FederationResult
 			var errs []error
 			for _, name := range names {
+				// A policy is the service principal's and names no
+				// workspace: one also assigned elsewhere widens the
+				// binding's reach, which needs --force or a yes.
+				var reach *bbsync.FederationReachError
+				if _, err := e.svc.CheckFederationReach(ctx, name); errors.As(err, &reach) {
+					line := strings.TrimPrefix(reach.Error(), "refused without --force: ")
+					line = strings.TrimSuffix(line, "; nothing was created")
+					switch {
+					case force || dryRun:
+						fmt.Fprintf(s.Err, "  ! %s\n", views.Sanitize(line))
+					case s.IsTerminal && !yes:
+						fmt.Fprintf(s.Err, "  ! %s\n", views.Sanitize(line))
+						if ok, err := confirm(s, fmt.Sprintf("Federate %s anyway?", name)); err != nil || !ok {
+							errs = append(errs, cancelled(s, err))
+							continue
+						}
+					default:
+						errs = append(errs, err)
+						continue
+					}
+				} else if err != nil {
+					errs = append(errs, err)
+					continue
+				}
 				res, err := e.svc.Federate(ctx, name, dryRun)
 				if err != nil {
 					errs = append(errs, err)
@@ -165,6 +189,7 @@ changes nothing.`,
 	f.BoolVar(&finish, "finish", false, "phase 2: delete the stored variable and revoke, after a federated run")
 	f.BoolVar(&dryRun, "dry-run", false, "print the policy and snippet only; change nothing")
 	f.BoolVarP(&yes, "yes", "y", false, "do not ask before phase 2 (needed when not on a terminal)")
+	f.BoolVar(&force, "force", false, "federate a binding whose service principal is also assigned to other workspaces (the policy is the service principal's: the pipeline could use it there too)")
 	return cmd
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,5 +77,55 @@ func TestLeakCandidateCreatedJustNow(t *testing.T) {
 	t.Logf("exit %d\n%s", r.code, r.err)
 	if strings.Contains(r.err, "now ago") || !strings.Contains(r.err, "created just now") {
 		t.Errorf("the candidate list says:\n%s", r.err)
+	}
+}
+
+// TestFederateWidensToOtherWorkspaces: etl-deployer is assigned to prod and
+// dev; a federation policy (the service principal's, naming no workspace)
+// for the dev binding etl-dev would let etl's pipeline exchange its token
+// at prod too. The plan says so (federation_too_broad naming prod);
+// federate refuses it without --force (exit 3, nothing created) and with
+// --force says it.
+func TestFederateWidensToOtherWorkspaces(t *testing.T) {
+	o := newTwoWorkspaceOrg(t)
+	addDevBinding(t, o)
+	r := runCLI(t, o.env, "", "sync", "--config", o.cfg, "--output", "json")
+	var doc struct {
+		Findings []struct{ Kind, Subject, Detail, Workspace string }
+	}
+	if err := json.Unmarshal([]byte(r.out), &doc); err != nil {
+		t.Fatalf("plan JSON: %v: %s", err, r.out)
+	}
+	found := false
+	for _, f := range doc.Findings {
+		if f.Kind == "federation_too_broad" && f.Subject == "binding etl-dev" {
+			found = f.Workspace == "dev" && strings.Contains(f.Detail, "also assigned to workspace(s) prod")
+			t.Logf("finding: %+v", f)
+		}
+		if f.Kind == "federation_too_broad" && f.Subject == "binding ml-prod" {
+			t.Errorf("ml-deployer is assigned to prod only, yet: %+v", f)
+		}
+	}
+	if !found {
+		t.Errorf("no federation_too_broad finding for etl-dev naming prod: %+v", doc.Findings)
+	}
+	o.srv.ResetStats()
+	r = runCLI(t, o.env, "", "federate", "--config", o.cfg, "etl-dev")
+	st := o.srv.Stats()
+	if r.code != 3 || !strings.Contains(r.err, "also assigned to workspace(s) prod") || !strings.Contains(r.err, "--force") {
+		t.Errorf("federate etl-dev: exit %d: %s", r.code, r.err)
+	}
+	for ws, n := range st.WorkspaceWrites {
+		if n != 0 {
+			t.Errorf("federate etl-dev refused, yet %d write(s) in %s (%v)", n, ws, st.WorkspaceWrites)
+		}
+	}
+	r = runCLI(t, o.env, "", "federate", "--config", o.cfg, "etl-dev", "--force")
+	if r.code != 0 || !strings.Contains(r.out, "for etl-dev") || !strings.Contains(r.err, "! a federation policy for etl-dev is etl-deployer's") {
+		t.Errorf("federate etl-dev --force: exit %d: %s\n%s", r.code, r.err, r.out)
+	}
+	r = runCLI(t, o.env, "", "federate", "--config", o.cfg, "ml-prod")
+	if r.code != 0 || strings.Contains(r.err, "also assigned") {
+		t.Errorf("federate ml-prod (prod only): exit %d: %s", r.code, r.err)
 	}
 }

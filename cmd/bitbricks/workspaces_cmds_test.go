@@ -487,7 +487,8 @@ func TestPipelinesAndFederateTwoWorkspaces(t *testing.T) {
 	}
 
 	o.srv.ResetStats()
-	r = runCLI(t, o.env, "", "federate", "--config", o.cfg, "etl-dev")
+	// etl-deployer is assigned to prod too: --force (TestFederateWidensToOtherWorkspaces).
+	r = runCLI(t, o.env, "", "federate", "--config", o.cfg, "etl-dev", "--force")
 	if r.code != 0 || !strings.Contains(r.out, "for etl-dev") {
 		t.Fatalf("federate etl-dev: exit %d: %s\n%s", r.code, r.err, r.out)
 	}
