@@ -26,15 +26,19 @@ import (
 // https://accounts.cloud.databricks.com): DATABRICKS_CLIENT_ID and
 // DATABRICKS_CLIENT_SECRET, or the profile DATABRICKS_CONFIG_PROFILE names.
 // Only RUNNING workspaces are served; the others are reported as
-// unknown_source findings. Each is named by its workspace_name (by its
-// deployment_name when that name is not a valid workspace name or is taken).
+// unknown_source findings. Each is named by its own workspace_name, or by
+// its workspace_id when that name is not valid or is shared by several
+// (placeWorkspaces); the config can name only the former.
 //
 // A workspace's host is, in order: DatabricksOptions.Workspaces[name].Host
 // (with its token), the BITBRICKS_WORKSPACE_HOSTS entry for the name
 // ("prod=https://...,dev=https://..."), else what the SDK derives from the
 // account host: https://{deployment_name}{DNS zone of the account host}
-// (AWS: .cloud.databricks.com, GCP: .gcp.databricks.com). The account API
-// does not list Azure workspaces: there `all` is refused.
+// (AWS: .cloud.databricks.com, GCP: .gcp.databricks.com), only from a
+// deployment_name of DNS labels. The account API does not list Azure
+// workspaces: there `all` is refused. Before anything is read or written
+// there, the host must answer as the workspace_id the account lists
+// (workspace_identity.go).
 //
 // A workspace's credential: the profile of the Databricks config file
 // (DATABRICKS_CONFIG_FILE, else ~/.databrickscfg) whose host is the
