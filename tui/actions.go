@@ -109,7 +109,7 @@ func (m Model) askApply(picked []sync.Change) (Model, tea.Cmd) {
 	var added []string
 	for _, c := range changes {
 		if !pickedIDs[c.ID] {
-			added = append(added, c.Action.String()+" "+changeScope(c))
+			added = append(added, strings.TrimSpace(c.Action.String()+" "+changeScope(c)+" "+changeSubject(c)))
 		}
 	}
 	// Destructive changes first: they are what the confirmation is for.
