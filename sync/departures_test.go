@@ -189,3 +189,57 @@ func TestDepartedAfterLimitedRun(t *testing.T) {
 		t.Error("gus still assigned to prod")
 	}
 }
+
+// TestDepartedAfterFailedRevocation: with one workspace, a run takes the
+// departed people out of their mapped groups, but every token revocation
+// fails (500). The next plan still revokes their tokens: the audit log
+// says bitbricks removed them, so they are still asked about.
+func TestDepartedAfterFailedRevocation(t *testing.T) {
+	e, svc := newServiceEnv(t)
+	svc.LimitChanges(-1)
+	ctx := context.Background()
+	_, plan, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	departed := map[string]string{} // token change id -> owner
+	for _, c := range plan.Changes {
+		if c.Action == ActionRevokeToken && c.Reason == "owner left the Bitbucket workspace" {
+			departed[c.ID] = c.Principal
+		}
+	}
+	if len(departed) == 0 {
+		t.Fatal("the demo plan revokes no departed person's token")
+	}
+	if err := e.srv.SetFaults([]emulator.FaultRule{{Route: "/api/2.0/token-management/tokens/*", Method: "DELETE", Kind: emulator.Fault500}}); err != nil {
+		t.Fatal(err)
+	}
+	results, err := svc.Apply(ctx, plan, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed := 0
+	for _, r := range results {
+		if _, ok := departed[r.ID]; ok && r.Status != ResultFailed {
+			t.Errorf("%s: %s, want failed", r.ID, r.Status)
+		}
+		if strings.HasPrefix(r.ID, "remove_member/") && r.Status == ResultApplied {
+			removed++
+		}
+	}
+	if removed == 0 {
+		t.Fatal("no removal applied")
+	}
+	if err := e.srv.SetFaults(nil); err != nil {
+		t.Fatal(err)
+	}
+	_, again, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, owner := range departed {
+		if c := changeNamed(again, id); c == nil || c.Reason != "owner left the Bitbucket workspace" {
+			t.Errorf("%s of %s is no longer revoked after its revocation failed (plan: %v)", id, owner, changeIDs(again))
+		}
+	}
+}
