@@ -126,7 +126,7 @@ func Read(ctx context.Context, src Sources, cfg *config.Config, progress func(st
 	sps := g.GoAfter(r.servicePrincipals, me)
 	account := g.GoAfter(r.account, me)
 	proxy := g.GoAfter(r.proxy, me)
-	g.GoAfter(r.accountUsers, account)
+	accountUsers := g.GoAfter(r.accountUsers, account)
 	g.GoAfter(r.assignments, account, users)
 	g.GoAfter(r.tokens, me)
 	g.GoAfter(r.maxTokenDays, me)
@@ -145,7 +145,9 @@ func Read(ctx context.Context, src Sources, cfg *config.Config, progress func(st
 	g.GoAfter(r.spSecrets, sps, account)
 	g.GoAfter(r.proxyGroups, dbGroups, account, proxy)
 	if !fromAdmin {
-		g.GoAfter(r.presence, emails, dbGroups, users)
+		// Every user a mapped group holds, assigned or not: the account's
+		// users are added to the same map.
+		g.GoAfter(r.presence, emails, dbGroups, users, accountUsers)
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
