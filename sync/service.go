@@ -309,6 +309,11 @@ func (s *Service) CheckSavedPlan(ctx context.Context, saved SavedPlan) (SavedPla
 		return SavedPlanCheck{}, err
 	}
 	if len(s.parts) > 0 {
+		// A saved plan is checked against every workspace it may touch:
+		// one that cannot be read now refuses it whole.
+		if err := s.checkUnread(fresh.Problems, "apply"); err != nil {
+			return SavedPlanCheck{}, err
+		}
 		fresh = alignAccountChanges(saved, fresh)
 	}
 	return CheckSavedPlan(saved, fresh, SnapshotDigest(snap))

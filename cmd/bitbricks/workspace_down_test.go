@@ -141,6 +141,10 @@ func TestOneWorkspaceDownReads(t *testing.T) {
 func TestOneWorkspaceDownWrites(t *testing.T) {
 	o, dev := newTwoWorkspaceOrgDevSwitch(t)
 	before := runCLI(t, o.env, "", "sync", "--config", o.cfg, "--output", "json")
+	saved := filepath.Join(o.root, "plan.json")
+	if r := runCLI(t, o.env, "", "sync", "--config", o.cfg, "--out", saved); r.code != 0 && r.code != 2 {
+		t.Fatalf("sync --out: exit %d: %s", r.code, r.err)
+	}
 	byID := wsToken(t, o, "prod", "dan@acme.com", "")
 	leaked := wsToken(t, o, "prod", "carol@acme.com", "")
 	dev.set("500")
@@ -162,6 +166,7 @@ func TestOneWorkspaceDownWrites(t *testing.T) {
 		{"sync", "--apply", "--yes", "--max-changes", "200"},
 		{"rotate", "--due", "--yes"},
 		{"revoke", "--owner", "dan@acme.com", "--yes"},
+		{"sync", "--apply", "--plan", saved, "--yes", "--max-changes", "200"},
 	} {
 		r = runCLI(t, o.env, "", append(args, "--config", o.cfg)...)
 		t.Logf("%v: exit %d\n%s", args, r.code, r.err)
