@@ -212,6 +212,9 @@ func TestHelperCLIProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if os.Getenv("BITBRICKS_TEST_AS_MAIN") != "" {
+		keepGoingOnBrokenPipe()
+	}
 	s := &ioStreams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Getenv: os.Getenv, Now: func() time.Time { return now }}
 	os.Exit(run(context.Background(), s, args))
 }
