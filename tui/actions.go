@@ -548,6 +548,14 @@ func (m Model) askFederate(binding string) (Model, tea.Cmd) {
 	body := fmt.Sprintf("Service principal %s gets federation policy %s, trusting the Bitbucket Pipelines OIDC token of %s:\n  issuer   %s\n  %s = %s\n\nNothing stored is touched: %s keeps working. Then add oidc: true and the DATABRICKS_ variables to the step (bitbricks federate %s --dry-run prints them) and, after a federated run, finish with bitbricks federate %s --finish.",
 		views.Sanitize(bf.ServicePrincipal), views.Sanitize(p.ID), views.Sanitize(bf.Repository), views.Sanitize(p.Issuer),
 		p.SubjectClaim, views.Sanitize(p.Subject), views.Sanitize(bf.Variable), binding, binding)
+	// The policy is the service principal's and names no workspace: one
+	// also assigned elsewhere lets the pipeline in there too (the plan's
+	// federation_too_broad finding); confirming is federating anyway.
+	for _, f := range m.d.plan.Findings {
+		if f.Kind == sync.FindingFederationTooBroad && f.Subject == "binding "+binding {
+			body += "\n\n! " + views.Sanitize(strings.TrimSuffix(f.Detail, ", or federate with --force")) + "; confirming federates anyway."
+		}
+	}
 	title := "Federate " + binding + "? (phase 1)"
 	if m.d.ws.several() {
 		title = "Federate " + binding + " in workspace " + views.Sanitize(ws) + "? (phase 1)"
