@@ -51,7 +51,7 @@ func (m Model) intent(msg tea.Msg) (Model, tea.Cmd) {
 	}
 	switch it := msg.(type) {
 	case applyIntent:
-		return m.askApply(it.changes)
+		return m.askApply(it)
 	case revokeIntent:
 		return m.askRevoke(it)
 	case rotateIntent:
@@ -81,9 +81,55 @@ func (m Model) intent(msg tea.Msg) (Model, tea.Cmd) {
 	return m, nil
 }
 
-func (m Model) askApply(picked []sync.Change) (Model, tea.Cmd) {
+// isAre is "is" for one, else "are".
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
+
+// leftOut says which selected changes an apply leaves out, hidden by the
+// filter or outside the scope shown, less those it brings as dependencies;
+// "" for none.
+func leftOut(it applyIntent, changes []sync.Change) string {
+	in := make(map[string]bool, len(changes))
+	for _, c := range changes {
+		in[c.ID] = true
+	}
+	count := func(ids []string) int {
+		n := 0
+		for _, id := range ids {
+			if !in[id] {
+				n++
+			}
+		}
+		return n
+	}
+	filtered, outside := count(it.filtered), count(it.outside)
+	var parts []string
+	if filtered > 0 {
+		parts = append(parts, fmt.Sprintf("%d hidden by the filter", filtered))
+	}
+	if outside > 0 {
+		parts = append(parts, fmt.Sprintf("%d in other workspaces", outside))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	n := filtered + outside
+	return fmt.Sprintf("Only the selected changes shown are applied: %d more %s selected (%s) %s not included.",
+		n, plural(n, "change"), strings.Join(parts, ", "), isAre(n))
+}
+
+func (m Model) askApply(it applyIntent) (Model, tea.Cmd) {
+	picked := it.changes
 	if len(picked) == 0 {
-		m.setStatus(statusInfo, "nothing selected to apply; toggle changes with space in "+m.tabRef(tabOf[*planView](m.tabs)))
+		msg := "nothing selected to apply; toggle changes with space in " + m.tabRef(tabOf[*planView](m.tabs))
+		if note := leftOut(it, nil); note != "" {
+			msg = "nothing selected is shown here: " + note
+		}
+		m.setStatus(statusInfo, msg)
 		return m, nil
 	}
 	ids := make([]string, len(picked))
@@ -127,6 +173,9 @@ func (m Model) askApply(picked []sync.Change) (Model, tea.Cmd) {
 		}
 	}
 	var b strings.Builder
+	if note := leftOut(it, changes); note != "" {
+		b.WriteString(note + "\n\n")
+	}
 	if len(added) > 0 {
 		fmt.Fprintf(&b, "Includes what it depends on: %s.\n\n", strings.Join(added, ", "))
 	}

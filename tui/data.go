@@ -43,6 +43,9 @@ type dataset struct {
 	// ws is the scope of a load over several workspaces (data_scope.go);
 	// its zero value is a load of one workspace.
 	ws wsScope
+	// loaded are the changes of the whole load, whichever scope shows it:
+	// the selection is kept over them.
+	loaded []sync.Change
 }
 
 func newDataset(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config, now time.Time) *dataset {
@@ -53,7 +56,7 @@ func newDataset(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config, now tim
 // scope's, cfg the whole config (mapping indexes are the config file's).
 func newDatasetIn(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config, now time.Time, ws wsScope) *dataset {
 	d := &dataset{
-		snap: snap, plan: plan, cfg: cfg, now: now, ws: ws,
+		snap: snap, plan: plan, cfg: cfg, now: now, ws: ws, loaded: plan.Changes,
 		inv:      ws.inventory(snap, cfg, now),
 		changes:  map[string][]sync.Change{},
 		findings: map[string][]sync.Finding{},

@@ -107,7 +107,9 @@ func scopedDataset(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config, now 
 	if scope != "" {
 		if wl, ok := sync.ScopeWorkspace(snap, plan, cfg, scope); ok {
 			ws.name = scope
-			return newDatasetIn(wl.Snap, wl.Plan, cfg, now, ws)
+			d := newDatasetIn(wl.Snap, wl.Plan, cfg, now, ws)
+			d.loaded = plan.Changes
+			return d
 		}
 	}
 	return newDatasetIn(snap, sync.SharedMemberChanges(plan), cfg, now, ws)

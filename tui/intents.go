@@ -7,7 +7,12 @@ import (
 
 // Intents are what a view asks the root to do; the root confirms and runs them.
 type (
-	applyIntent  struct{ changes []sync.Change }
+	applyIntent struct {
+		changes []sync.Change
+		// filtered and outside are the ids of the selected changes not
+		// applied: hidden by the filter, or outside the scope shown.
+		filtered, outside []string
+	}
 	revokeIntent struct {
 		creds     []sync.CredentialStatus
 		ownerWide bool // all of one owner's credentials: the owner must be typed to confirm

@@ -106,7 +106,16 @@ func (m Model) setScope(name string) (Model, tea.Cmd) {
 	}
 	m.scope = name
 	m.setData(m.last.snap, m.last.plan, m.last.cfg)
-	m.setStatus(statusInfo, fmt.Sprintf("showing %s: %d %s", m.d.ws.title(), len(m.d.plan.Changes), plural(len(m.d.plan.Changes), "change")))
+	status := fmt.Sprintf("showing %s: %d %s", m.d.ws.title(), len(m.d.plan.Changes), plural(len(m.d.plan.Changes), "change"))
+	if i := tabOf[*planView](m.tabs); i >= 0 {
+		// The selection is kept whole; what the scope hides is not applied
+		// from it.
+		if p := m.tabs[i].(*planView); p.s.outside > 0 {
+			status += fmt.Sprintf("; %d selected %s outside it, kept selected and not applied from here",
+				p.s.outside, plural(p.s.outside, "change"))
+		}
+	}
+	m.setStatus(statusInfo, status)
 	return m, nil
 }
 

@@ -31,11 +31,18 @@ func defaultPlanKeys() planKeys {
 // planState is what the plan's rows show besides the change: selection and progress.
 // Copies of the view share it.
 type planState struct {
+	// selected is the selection over the whole load, by change id: a scope
+	// or a filter only hides changes, so switching workspace or filtering
+	// never adds to it or takes from it. A change first seen is selected.
 	selected map[string]bool
 	status   map[string]string // by change id: "" none, else a glyph and a word
 	// ws shows each change's and finding's workspace (the scope of all
 	// workspaces); several: the load has several.
 	ws, several bool
+	scope       string // the workspace shown; "" for all, or one workspace
+	// outside is the number of selected changes of the load that the
+	// scope does not show: they are kept selected, and not applied from it.
+	outside int
 }
 
 // planView lists the pending changes, each toggled for apply, and the findings.
@@ -49,6 +56,7 @@ type planView struct {
 	focus    int
 	w, h     int
 	readOnly bool
+	text     func(sync.Change) string // what the filter searches
 }
 
 // planColumns keep the reason at 80 columns: the status (shown only while
@@ -64,15 +72,16 @@ var planColumnsWS = slices.Insert(slices.Clone(planColumns), 2, components.Colum
 func newPlanView(th *theme, readOnly bool) *planView {
 	s := &planState{selected: map[string]bool{}, status: map[string]string{}}
 	v := &planView{th: th, keys: defaultPlanKeys(), s: s, readOnly: readOnly}
+	v.text = func(c sync.Change) string {
+		text := c.Action.String() + " " + c.Group + " " + c.Principal + " " + c.Binding + " " + c.Reason
+		if s.several {
+			text += " " + c.Workspace
+		}
+		return text
+	}
 	v.changes = components.NewTable(th.st,
 		func(c sync.Change) string { return c.ID },
-		func(c sync.Change) string {
-			text := c.Action.String() + " " + c.Group + " " + c.Principal + " " + c.Binding + " " + c.Reason
-			if s.several {
-				text += " " + c.Workspace
-			}
-			return text
-		},
+		v.text,
 		func(c sync.Change, w int) string {
 			box := components.GlyphOff
 			if s.selected[c.ID] {
@@ -154,8 +163,10 @@ func (v *planView) SetData(d *dataset) {
 		v.s.ws, v.s.several = ws, d.ws.several()
 		v.SetSize(v.w, v.h)
 	}
+	// The selection is kept over the whole load, whichever scope shows
+	// it: a change of another workspace keeps its choice while hidden.
 	seen := map[string]bool{}
-	for _, c := range d.plan.Changes {
+	for _, c := range d.loaded {
 		seen[c.ID] = true
 		if _, ok := v.s.selected[c.ID]; !ok {
 			v.s.selected[c.ID] = true
@@ -166,6 +177,17 @@ func (v *planView) SetData(d *dataset) {
 			delete(v.s.selected, id)
 		}
 	}
+	shown := make(map[string]bool, len(d.plan.Changes))
+	for _, c := range d.plan.Changes {
+		shown[c.ID] = true
+	}
+	v.s.outside = 0
+	for id, on := range v.s.selected {
+		if on && !shown[id] {
+			v.s.outside++
+		}
+	}
+	v.s.scope = d.ws.name
 	v.changes.SetItems(d.plan.Changes)
 	v.findings.SetItems(d.plan.Findings)
 	v.refresh()
@@ -188,27 +210,83 @@ func (v *planView) setStatus(msg changeStatusMsg) {
 	v.changes.Invalidate()
 }
 
-// Selected is the toggled changes, in plan order.
+// shown reports whether change c passes the filter: what is shown is what
+// t toggles and a applies.
+func (v *planView) shown(c sync.Change, q string) bool {
+	return q == "" || strings.Contains(strings.ToLower(v.text(c)), q)
+}
+
+// Selected is the toggled changes shown (in the scope, passing the
+// filter), in plan order: what a applies.
 func (v *planView) Selected() []sync.Change {
 	var out []sync.Change
+	q := v.changes.Filter()
 	for _, c := range v.changes.Items() {
-		if v.s.selected[c.ID] {
+		if v.s.selected[c.ID] && v.shown(c, q) {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-// selectedCount is len(Selected()) without copying the changes (a key press
-// on a plan of 20,000 changes would otherwise copy them all, twice).
-func (v *planView) selectedCount() int {
-	n := 0
+// applyIntent asks to apply the selected changes shown, naming the
+// selected ones left out.
+func (v *planView) applyIntent() applyIntent {
+	it := applyIntent{changes: v.Selected()}
+	q := v.changes.Filter()
+	shown := make(map[string]bool, len(v.changes.Items()))
 	for _, c := range v.changes.Items() {
-		if v.s.selected[c.ID] {
-			n++
+		shown[c.ID] = true
+		if v.s.selected[c.ID] && !v.shown(c, q) {
+			it.filtered = append(it.filtered, c.ID)
 		}
 	}
-	return n
+	for id, on := range v.s.selected {
+		if on && !shown[id] {
+			it.outside = append(it.outside, id)
+		}
+	}
+	return it
+}
+
+// selectedCount is len(Selected()) without copying the changes (a key press
+// on a plan of 20,000 changes would otherwise copy them all, twice); hidden
+// is the selected changes of the scope the filter hides.
+func (v *planView) selectedCount() (n, hidden int) {
+	q := v.changes.Filter()
+	for _, c := range v.changes.Items() {
+		if v.s.selected[c.ID] {
+			if v.shown(c, q) {
+				n++
+			} else {
+				hidden++
+			}
+		}
+	}
+	return n, hidden
+}
+
+// hiddenText says which selected changes are not shown, so not applied:
+// "2 selected hidden by the filter, 30 selected outside workspace dev";
+// "" for none.
+func (v *planView) hiddenText() string {
+	_, hidden := v.selectedCount()
+	var parts []string
+	if hidden > 0 {
+		parts = append(parts, fmt.Sprintf("%d selected hidden by the filter", hidden))
+	}
+	if v.s.outside > 0 {
+		parts = append(parts, fmt.Sprintf("%d selected outside %s", v.s.outside, scopeText(v.s.scope)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// scopeText names a scope in a sentence: "workspace dev", "all workspaces".
+func scopeText(name string) string {
+	if name == "" {
+		return allScope
+	}
+	return "workspace " + views.Sanitize(name)
 }
 
 func (v *planView) findingsHeight() int {
@@ -258,13 +336,19 @@ func (v *planView) Update(msg tea.Msg) (tabView, tea.Cmd) {
 			v.changes.InvalidateSelected()
 		}
 	case key.Matches(km, v.keys.ToggleAll):
-		all := v.selectedCount() < len(v.changes.Items())
+		// Only the changes shown: a filter or a scope hides the others,
+		// and their choice stays as it was.
+		n, _ := v.selectedCount()
+		all := n < v.changes.Len()
+		q := v.changes.Filter()
 		for _, c := range v.changes.Items() {
-			v.s.selected[c.ID] = all
+			if v.shown(c, q) {
+				v.s.selected[c.ID] = all
+			}
 		}
 		v.changes.Invalidate()
 	case key.Matches(km, v.keys.Apply):
-		cmd = emit(applyIntent{changes: v.Selected()})
+		cmd = emit(v.applyIntent())
 	case v.focus == 0:
 		v.changes, cmd = v.changes.Update(km)
 	default:
@@ -275,7 +359,14 @@ func (v *planView) Update(msg tea.Msg) (tabView, tea.Cmd) {
 }
 
 func (v *planView) refresh() {
-	n := v.selectedCount()
+	n, _ := v.selectedCount()
+	if q := v.changes.Filter(); q != "" && len(v.changes.Items()) > 0 && v.changes.Len() == 0 {
+		all := len(v.changes.Items())
+		v.changes.SetEmpty(fmt.Sprintf("no change matches the filter /%s (%d %s pending; esc clears it)",
+			views.ShowFilter(q), all, plural(all, "change")))
+	} else {
+		v.changes.SetEmpty(components.GlyphInSync + " nothing to change: Databricks is in step with Bitbucket")
+	}
 	v.keys.Toggle.SetEnabled(v.focus == 0 && v.changes.Len() > 0)
 	v.keys.ToggleAll.SetEnabled(v.focus == 0 && v.changes.Len() > 0)
 	v.keys.Apply.SetEnabled(!v.readOnly && n > 0)
@@ -285,7 +376,11 @@ func (v *planView) refresh() {
 func (v *planView) View() string {
 	fH := v.findingsHeight()
 	n := len(v.changes.Items())
-	title := fmt.Sprintf("Plan · %d %s · %d selected", n, plural(n, "change"), v.selectedCount())
+	sel, _ := v.selectedCount()
+	title := fmt.Sprintf("Plan · %d %s · %d selected", n, plural(n, "change"), sel)
+	if h := v.hiddenText(); h != "" {
+		title += " (" + h + ")"
+	}
 	if q := v.changes.Filter(); q != "" {
 		title += " · /" + views.ShowFilter(q)
 	}
