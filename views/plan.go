@@ -92,8 +92,9 @@ func RenderPlanText(w io.Writer, p sync.Plan, opts TextOptions) error {
 		t.printf("  %s %s%s  %s\n", opts.paint(style, glyph), opts.paint(style, label), pad("", width-len([]rune(label))), Sanitize(reason))
 	}
 
-	names := planWorkspaces(p)
-	for _, ws := range opts.Workspaces {
+	// The run's workspaces in config order, then any other the plan names.
+	names := slices.Clone(opts.Workspaces)
+	for _, ws := range planWorkspaces(p) {
 		if !slices.Contains(names, ws) {
 			names = append(names, ws)
 		}
