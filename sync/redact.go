@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	gosync "sync"
+	"sync/atomic"
 
 	sdklogger "github.com/databricks/databricks-sdk-go/logger"
 
@@ -82,4 +84,42 @@ func (l *scrubLogger) Warnf(_ context.Context, format string, v ...any) {
 }
 func (l *scrubLogger) Errorf(_ context.Context, format string, v ...any) {
 	l.logf(sdklogger.LevelError, "ERROR", format, v...)
+}
+
+// The SDK has one process-wide logger. bitbricks installs one that forwards
+// to whichever SDKLogger UseSDKLogger last named, so that a command (or a
+// test running several commands at once) changes the target without
+// writing the SDK's variable again; every SDK message is scrubbed from the
+// start, to stderr at error level until a command says where.
+var sdkTarget atomic.Pointer[scrubLogger]
+
+func init() {
+	sdkTarget.Store(&scrubLogger{w: os.Stderr, level: sdklogger.LevelError})
+	sdklogger.DefaultLogger = forwardLogger{}
+}
+
+// UseSDKLogger points the SDK's logging at w (see SDKLogger).
+func UseSDKLogger(w io.Writer, debug bool) {
+	sdkTarget.Store(SDKLogger(w, debug).(*scrubLogger))
+}
+
+type forwardLogger struct{}
+
+func (forwardLogger) Enabled(ctx context.Context, level sdklogger.Level) bool {
+	return sdkTarget.Load().Enabled(ctx, level)
+}
+func (forwardLogger) Tracef(ctx context.Context, format string, v ...any) {
+	sdkTarget.Load().Tracef(ctx, format, v...)
+}
+func (forwardLogger) Debugf(ctx context.Context, format string, v ...any) {
+	sdkTarget.Load().Debugf(ctx, format, v...)
+}
+func (forwardLogger) Infof(ctx context.Context, format string, v ...any) {
+	sdkTarget.Load().Infof(ctx, format, v...)
+}
+func (forwardLogger) Warnf(ctx context.Context, format string, v ...any) {
+	sdkTarget.Load().Warnf(ctx, format, v...)
+}
+func (forwardLogger) Errorf(ctx context.Context, format string, v ...any) {
+	sdkTarget.Load().Errorf(ctx, format, v...)
 }

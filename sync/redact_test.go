@@ -3,8 +3,11 @@ package sync
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
 	"testing"
+
+	sdklogger "github.com/databricks/databricks-sdk-go/logger"
 )
 
 func TestScrubHidesSecretsInDebugText(t *testing.T) {
@@ -44,5 +47,35 @@ func TestSDKLoggerScrubsAndHonoursItsLevel(t *testing.T) {
 	l.Debugf(context.Background(), `< {"secret": "%s"}`, "dose00112233445566778899aabbccddeeff")
 	if !strings.Contains(b.String(), "[DEBUG]") || strings.Contains(b.String(), "00112233445566778899") {
 		t.Errorf("debug line = %q", b.String())
+	}
+}
+
+// The SDK's one logger forwards to the writer the last UseSDKLogger named,
+// scrubbed; pointing it elsewhere (a command per test, at once) never
+// writes the SDK's variable again, which the race detector caught.
+func TestUseSDKLoggerForwards(t *testing.T) {
+	ctx := context.Background()
+	var a, b bytes.Buffer
+	UseSDKLogger(&a, false)
+	sdklogger.DefaultLogger.Errorf(ctx, "token %s", "dapi0123456789abcdef0123456789abcdef")
+	UseSDKLogger(&b, true)
+	sdklogger.DefaultLogger.Debugf(ctx, "to b")
+	UseSDKLogger(io.Discard, false)
+	if !strings.Contains(a.String(), "[ERROR] token dapi") || strings.Contains(a.String(), "0123456789abcdef0123") || strings.Contains(a.String(), "to b") {
+		t.Errorf("first writer got %q", a.String())
+	}
+	if !strings.Contains(b.String(), "[DEBUG] to b") || strings.Contains(b.String(), "token") {
+		t.Errorf("second writer got %q", b.String())
+	}
+	done := make(chan bool)
+	for range 4 {
+		go func() {
+			UseSDKLogger(io.Discard, false)
+			sdklogger.DefaultLogger.Errorf(ctx, "x")
+			done <- true
+		}()
+	}
+	for range 4 {
+		<-done
 	}
 }

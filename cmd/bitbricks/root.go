@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	sdklogger "github.com/databricks/databricks-sdk-go/logger"
 	"github.com/spf13/cobra"
 
 	"github.com/bitbricks/bitbricks/views"
@@ -111,7 +110,7 @@ func (e *exitError) Unwrap() error { return e.err }
 // 3 refused by a safety guard.
 func run(ctx context.Context, s *ioStreams, args []string) int {
 	s.guard()
-	sdklogger.DefaultLogger = bbsync.SDKLogger(s.Err, s.Getenv("BITBRICKS_DEBUG") != "")
+	bbsync.UseSDKLogger(s.Err, s.Getenv("BITBRICKS_DEBUG") != "")
 	if err := refuseCredentialArgs(args); err != nil {
 		fmt.Fprintln(s.Err, "bitbricks: "+err.Error())
 		return 1
@@ -369,7 +368,7 @@ func newVersionCmd(s *ioStreams) *cobra.Command {
 // any command runs (run then points the SDK at the command's stderr).
 // bitbricks reports every problem that matters itself, as one line.
 func quietSDK() {
-	sdklogger.DefaultLogger = bbsync.SDKLogger(views.NewTerminalWriter(os.Stderr, false), os.Getenv("BITBRICKS_DEBUG") != "")
+	bbsync.UseSDKLogger(views.NewTerminalWriter(os.Stderr, false), os.Getenv("BITBRICKS_DEBUG") != "")
 }
 
 // debugLog is where the engine's log records go in a headless command: to
