@@ -23,6 +23,10 @@ type wsScope struct {
 	// account are the account groups (shared by every workspace) by name:
 	// their members are shown once, not once per workspace.
 	account map[string]bool
+	// unread are the workspaces of the config the load could not read
+	// (sync.Snapshot.Unread), by name, each with why: they stay in names,
+	// so the switcher and the header still count them.
+	unread map[string]string
 }
 
 // allScope is the name the switcher gives the scope of every workspace.
@@ -42,7 +46,36 @@ func (w wsScope) title() string {
 	if w.name != "" {
 		return "workspace " + w.name
 	}
+	if len(w.unread) > 0 {
+		return fmt.Sprintf("%s (%d, %s unread)", allScope, len(w.names), views.Sanitize(strings.Join(w.unreadNames(), ", ")))
+	}
 	return fmt.Sprintf("%s (%d)", allScope, len(w.names))
+}
+
+// unreadNames are the workspaces the load could not read, in the order
+// of names.
+func (w wsScope) unreadNames() []string {
+	var out []string
+	for _, n := range w.names {
+		if _, ok := w.unread[n]; ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// unreadText says which workspaces the load could not read, for a view
+// that would otherwise look empty: "; workspace prod could not be read"
+// ("" when every one was).
+func (w wsScope) unreadText() string {
+	names := w.unreadNames()
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return "; workspace " + views.Sanitize(names[0]) + " could not be read"
+	}
+	return "; " + workspacesText(names) + " could not be read"
 }
 
 // inventory is the credential inventory of the scope, each credential
@@ -103,6 +136,18 @@ func scopedDataset(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config, now 
 				ws.account[name] = true
 			}
 		}
+	}
+	// A workspace that could not be read is still one of the config's: it
+	// is listed, marked unread, never dropped as if it were not there.
+	for _, u := range snap.Unread {
+		if u.Workspace == "" || slices.Contains(ws.names, u.Workspace) {
+			continue
+		}
+		if ws.unread == nil {
+			ws.unread = map[string]string{}
+		}
+		ws.names = append(ws.names, u.Workspace)
+		ws.unread[u.Workspace] = u.Detail
 	}
 	if scope != "" {
 		if wl, ok := sync.ScopeWorkspace(snap, plan, cfg, scope); ok {

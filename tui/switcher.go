@@ -36,6 +36,11 @@ const (
 func (m *Model) setData(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config) {
 	m.last = &lastLoad{snap: snap, plan: plan, cfg: cfg}
 	m.d = scopedDataset(snap, plan, cfg, m.now(), m.scope)
+	if why, ok := m.d.ws.unread[m.scope]; ok {
+		// The workspace shown could not be read this time: all the others
+		// are shown, and the status says why.
+		m.setStatus(statusError, fmt.Sprintf("workspace %s could not be read: %s; showing %s", m.scope, why, m.d.ws.title()))
+	}
 	m.scope = m.d.ws.name // a workspace no longer in the load: all
 	m.keys.several = m.d.ws.several()
 	for _, v := range m.tabs {
@@ -82,6 +87,9 @@ func (m Model) openSwitcher() (Model, tea.Cmd) {
 			if v == allScope {
 				return fmt.Sprintf("%s%d %s in one plan", shown, len(m.last.plan.Changes), plural(len(m.last.plan.Changes), "change"))
 			}
+			if _, ok := m.d.ws.unread[v]; ok {
+				return shown + components.GlyphError + " not read: nothing of it is shown (R retries)"
+			}
 			host := ""
 			for _, w := range load.Workspaces {
 				if w.Name == v {
@@ -102,6 +110,11 @@ func (m Model) setScope(name string) (Model, tea.Cmd) {
 		name = ""
 	}
 	if m.last == nil {
+		return m, nil
+	}
+	if why, ok := m.d.ws.unread[name]; ok {
+		// Nothing of it was read: showing it would show it empty.
+		m.setStatus(statusError, fmt.Sprintf("workspace %s could not be read, so there is nothing of it to show: %s; R retries", name, why))
 		return m, nil
 	}
 	m.scope = name

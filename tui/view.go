@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bitbricks/bitbricks/sync"
 	"github.com/bitbricks/bitbricks/views"
 	"github.com/bitbricks/bitbricks/views/components"
 	"github.com/charmbracelet/bubbles/key"
@@ -70,16 +71,29 @@ func (m Model) problemsBanner() string {
 	if m.d == nil || len(m.d.plan.Problems) == 0 {
 		return ""
 	}
-	var parts []string
+	var parts, whole []string
 	for _, p := range m.d.plan.Problems {
+		if p.What == sync.WhatWorkspace && p.Workspace != "" {
+			// A whole workspace not read: named first, with why.
+			whole = append(whole, fmt.Sprintf("workspace %s could not be read: %s", p.Workspace, p.Detail))
+			continue
+		}
 		st := "no answer"
 		if p.Status != 0 {
 			st = "HTTP " + strconv.Itoa(p.Status)
 		}
 		parts = append(parts, fmt.Sprintf("%s %s (%s)", p.System, p.What, st))
 	}
-	text := fmt.Sprintf(" %s %s could not be read; this view covers only what was: %s",
-		components.GlyphError, views.Count(len(parts), "source", ""), strings.Join(parts, ", "))
+	text := ""
+	if len(whole) > 0 {
+		text = fmt.Sprintf(" %s %s; this view covers the other workspaces", components.GlyphError, strings.Join(whole, "; "))
+		if len(parts) > 0 {
+			text += "; also not read: " + strings.Join(parts, ", ")
+		}
+	} else {
+		text = fmt.Sprintf(" %s %s could not be read; this view covers only what was: %s",
+			components.GlyphError, views.Count(len(parts), "source", ""), strings.Join(parts, ", "))
+	}
 	return m.th.st.Status.Error.Render(components.Fit(views.Sanitize(text), m.width))
 }
 

@@ -121,9 +121,14 @@ func (v *pipelinesView) SetData(d *dataset) {
 		}
 		v.SetSize(v.w, v.h)
 	}
-	if d.ws.name != "" {
+	switch {
+	case d.ws.name != "":
 		v.table.SetEmpty("no pipeline bindings in workspace " + views.Sanitize(d.ws.name) + " (pipelines[].workspace)")
-	} else {
+	case len(d.ws.unread) > 0:
+		// The unread workspaces' bindings are not shown: say so, not that
+		// the config has none.
+		v.table.SetEmpty("no pipeline bindings in the workspaces read" + d.ws.unreadText() + ", so its bindings are not shown (R retries)")
+	default:
 		v.table.SetEmpty("no pipeline bindings in the config")
 	}
 	v.table.SetItems(d.bindings)

@@ -1,0 +1,55 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/bitbricks/bitbricks/emulator"
+)
+
+// TestRefreshWithAWorkspaceDownKeepsIt: prod is shown, prod goes down, R
+// reloads: the others are shown and the status says why; prod stays in
+// the switcher and the header's count, marked unread, the banner names it
+// and why, a view that would be empty says prod could not be read, and
+// prod cannot be chosen to be shown empty. (One reload: a workspace down
+// takes the SDK's retry budget to be given up.)
+func TestRefreshWithAWorkspaceDownKeepsIt(t *testing.T) {
+	e := newTwoWorkspaceEnv(t)
+	m := pick(t, loaded(t, e.b, 120, 34, false), emulator.DemoWorkspace)
+	e.down[emulator.DemoWorkspace].Store(true)
+	m = keys(t, m, "R")
+	if m.d == nil || len(m.last.snap.Unread) != 1 {
+		t.Fatalf("the reload with prod down read %v, unread %v", m.d != nil, m.last.snap.Unread)
+	}
+	if m.scope != "" || !strings.Contains(m.status, "workspace prod could not be read: workspace prod (") || !strings.Contains(m.status, "showing all workspaces (2, prod unread)") {
+		t.Errorf("after the reload: scope %q, status %q", m.scope, m.status)
+	}
+	m = pick(t, m, emulator.DemoDevWorkspace)
+	banner := m.problemsBanner()
+	if !strings.Contains(banner, "workspace prod could not be read: workspace prod (") || !strings.Contains(banner, "HTTP 500") {
+		t.Errorf("the banner does not name prod and why:\n%s", banner)
+	}
+	m = keys(t, m, "w")
+	v := m.View()
+	if m.modal != modalPicker || !strings.Contains(v, "prod") || !strings.Contains(v, "not read: nothing of it is shown") {
+		t.Fatalf("the switcher does not list prod as not read:\n%s", v)
+	}
+	m = keys(t, m, "esc")
+	// Choosing prod shows nothing empty: the status says why.
+	m = keys(t, m, "w")
+	m = keys(t, m, strings.Split("prod", "")...)
+	m = keys(t, m, "enter")
+	if m.scope != emulator.DemoDevWorkspace || !strings.Contains(m.status, "workspace prod could not be read, so there is nothing of it to show") {
+		t.Errorf("choosing prod: scope %q, status %q", m.scope, m.status)
+	}
+	m = keys(t, m, "w")
+	m = keys(t, m, strings.Split("all", "")...)
+	m = keys(t, m, "enter")
+	if h := m.headerView(); !strings.Contains(h, "all workspaces (2, prod unread)") {
+		t.Errorf("the header does not count prod as unread:\n%s", h)
+	}
+	m = keys(t, m, "4")
+	if v := m.View(); !strings.Contains(v, "workspace prod could not be read") || strings.Contains(v, "no pipeline bindings in the config") {
+		t.Errorf("Pipelines does not say prod could not be read:\n%s", v)
+	}
+}
