@@ -217,6 +217,30 @@ func (m Model) askApply(it applyIntent) (Model, tea.Cmd) {
 	})
 }
 
+// elsewhere names the credentials the owner of creds holds in workspaces
+// other than ws, that this console could revoke: "1 credential in
+// workspace dev"; "" when none.
+func (m Model) elsewhere(creds []sync.Credential, ws string) string {
+	in := map[string]bool{}
+	for _, c := range creds {
+		in[string(c.Kind)+"/"+c.ID] = true
+	}
+	count := map[string]int{}
+	for _, c := range sync.WorkspacesInventory(m.d.ws.load, m.d.cfg, m.d.now) {
+		if c.OwnerID != creds[0].OwnerID || c.Workspace == ws || c.Kind == sync.CredentialAtlassianToken || in[string(c.Kind)+"/"+c.ID] {
+			continue
+		}
+		count[c.Workspace]++
+	}
+	var parts []string
+	for _, n := range m.d.ws.names {
+		if count[n] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s in workspace %s", count[n], plural(count[n], "credential"), views.Sanitize(n)))
+		}
+	}
+	return strings.Join(parts, " and ")
+}
+
 func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 	var creds []sync.Credential
 	var b strings.Builder
@@ -260,7 +284,20 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 			fmt.Fprintf(&b, "\n  To replace it without a break: esc, then r on %s in Pipelines (4).", c.Binding)
 		}
 	}
-	b.WriteString("\nWhatever uses it stops working at once; this cannot be undone.")
+	if len(creds) > 1 {
+		b.WriteString("\nWhatever uses them stops working at once; this cannot be undone.")
+	} else {
+		b.WriteString("\nWhatever uses it stops working at once; this cannot be undone.")
+	}
+	// All of an owner's credentials are revoked in one workspace: the
+	// owner's credentials in the others are named, not taken silently.
+	if it.ownerWide && m.d.ws.several() {
+		if others := m.elsewhere(creds, ws); others != "" {
+			where += " only"
+			fmt.Fprintf(&b, "\n\n%s %s also holds %s, not included: w, choose the workspace, then X on a row of %s.",
+				components.GlyphWarn, owner, others, owner)
+		}
+	}
 	title := fmt.Sprintf("Revoke %s of %s%s?", views.KindName(creds[0].Kind), owner, where)
 	require := ""
 	if len(checks) > 0 && typed != "" {
