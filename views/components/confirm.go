@@ -6,6 +6,7 @@ import (
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 )
 
 // ConfirmKeyMap answers a Confirm.
@@ -88,7 +89,20 @@ func (c Confirm) Init() tea.Cmd { return nil }
 func (c *Confirm) SetSize(w, h int) {
 	c.width, c.height = w, h
 	c.input.SetSize(max(w-6, 10), 1)
+	// The body's lines as drawn: a long line wraps at the dialog's width,
+	// and the room for the body counts what is drawn, so the prompt and
+	// the answer stay on screen however long the paragraphs are.
+	c.lines = strings.Split(lipgloss.NewStyle().Width(c.inner()).Render(c.body), "\n")
 	c.scroll(c.offset)
+}
+
+// inner is the width of the dialog's text.
+func (c Confirm) inner() int {
+	w := c.width
+	if w <= 0 {
+		w = 72
+	}
+	return max(min(w-c.st.Dialog.GetHorizontalFrameSize(), 72), 10)
 }
 
 // bodyRoom is how many body lines the dialog shows: the question and the
@@ -192,14 +206,8 @@ func (c Confirm) View() string {
 		}
 		b.WriteString(c.st.Text.Accent.Render(no) + "  " + c.st.Text.Accent.Render(yes))
 	}
-	w := c.width
-	if w <= 0 {
-		w = 72
-	}
-	frame := c.st.Dialog.GetHorizontalFrameSize()
-	inner := max(min(w-frame, 72), 10)
 	// Width includes the padding, not the border.
-	return c.st.Dialog.Width(inner + c.st.Dialog.GetHorizontalPadding()).Render(b.String())
+	return c.st.Dialog.Width(c.inner() + c.st.Dialog.GetHorizontalPadding()).Render(b.String())
 }
 
 // fitBody is the window of the body the dialog has room for; a body taller
