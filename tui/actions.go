@@ -161,10 +161,17 @@ func (m Model) askApply(it applyIntent) (Model, tea.Cmd) {
 	// Destructive changes first: they are what the confirmation is for.
 	var destr, rest []string
 	spaces := m.d.ws.of(changes)
+	var local []sync.Change // not an account group's membership
 	for _, c := range changes {
 		line := fmt.Sprintf("%s %s %s %s", m.th.actionGlyph(c.Action), c.Action, changeScope(c), changeSubject(c))
 		if len(spaces) > 0 {
-			line = fmt.Sprintf("%s %-8s %s %s %s", m.th.actionGlyph(c.Action), views.Sanitize(c.Workspace), c.Action, changeScope(c), changeSubject(c))
+			where := views.Sanitize(c.Workspace)
+			if accountMembership(c) {
+				where = "account"
+			} else {
+				local = append(local, c)
+			}
+			line = fmt.Sprintf("%s %-8s %s %s %s", m.th.actionGlyph(c.Action), where, c.Action, changeScope(c), changeSubject(c))
 		}
 		if c.Action.Destructive() {
 			destr = append(destr, "  "+line)
@@ -199,7 +206,16 @@ func (m Model) askApply(it applyIntent) (Model, tea.Cmd) {
 	}
 	where := ""
 	if len(spaces) > 0 {
-		where = " in " + workspacesText(spaces)
+		// An account group's membership is the account's: it changes for
+		// every workspace, whichever one plans it.
+		switch own := m.d.ws.of(local); {
+		case len(local) == len(changes):
+			where = " in " + workspacesText(spaces)
+		case len(local) == 0:
+			where = " " + accountWideText
+		default:
+			where = " in " + workspacesText(own) + " and " + accountWideText
+		}
 	}
 	title := fmt.Sprintf("Apply %d %s%s?", len(changes), plural(len(changes), "change"), where)
 	if len(destr) > 0 {
@@ -215,6 +231,33 @@ func (m Model) askApply(it applyIntent) (Model, tea.Cmd) {
 		*m, _ = m.broadcast(changeStatusMsg{reset: true, status: queued})
 		return m.applyCmd(m.op, changes)
 	})
+}
+
+// accountWideText says a write is the account's, not one workspace's.
+const accountWideText = "account-wide (all workspaces)"
+
+// accountMembership reports whether change c is an account group's membership,
+// the same in every workspace.
+func accountMembership(c sync.Change) bool {
+	return c.GroupKind == sync.KindAccount && (c.Action == sync.ActionAddMember || c.Action == sync.ActionRemoveMember)
+}
+
+// spReach are the workspaces of the load a service principal (by id, or
+// by name or application id) is assigned to, in config order.
+func (d *dataset) spReach(id, name string) []string {
+	var out []string
+	if d.ws.load == nil {
+		return nil
+	}
+	for _, w := range d.ws.load.Workspaces {
+		for _, sp := range w.Snap.SPs {
+			if (id != "" && sp.ID == id) || (name != "" && sp.Named(name)) {
+				out = append(out, w.Name)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // elsewhere names the credentials the owner of creds holds in workspaces
@@ -272,6 +315,12 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 	where := ""
 	if m.d.ws.several() {
 		where = " in workspace " + views.Sanitize(ws)
+		if creds[0].Kind == sync.CredentialOAuthSecret {
+			// The account's: it works wherever its owner is assigned.
+			where = ", " + accountWideText
+			fmt.Fprintf(&b, "\n%s An OAuth secret is the account's, not %s's: it works at every workspace %s is assigned to (%s), and revoking it stops it in all of them.",
+				components.GlyphWarn, views.Sanitize(ws), owner, views.Sanitize(strings.Join(m.d.spReach(creds[0].OwnerID, creds[0].Owner), ", ")))
+		}
 	}
 	// Protected, bitbricks' own, or held by a pipeline: said in so many
 	// words, and confirmed by typing the owner's name (the CLI's --force).
@@ -644,7 +693,11 @@ func (m Model) askFederate(binding string) (Model, tea.Cmd) {
 	}
 	title := "Federate " + binding + "? (phase 1)"
 	if m.d.ws.several() {
-		title = "Federate " + binding + " in workspace " + views.Sanitize(ws) + "? (phase 1)"
+		// The policy is the service principal's, the account's: it names
+		// no workspace.
+		title = "Federate " + binding + ", " + accountWideText + "? (phase 1)"
+		body = fmt.Sprintf("%s The policy is account-wide: it is valid at every workspace %s is assigned to (%s), not only at %s, the workspace of %s.\n\n",
+			components.GlyphWarn, views.Sanitize(bf.ServicePrincipal), views.Sanitize(strings.Join(m.d.spReach("", bf.ServicePrincipal), ", ")), views.Sanitize(ws), binding) + body
 	}
 	return m.ask(title, body, "", func(m *Model) tea.Cmd {
 		m.busy = "federating " + binding

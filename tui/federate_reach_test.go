@@ -21,7 +21,7 @@ func TestFederateWarnsOfOtherWorkspaces(t *testing.T) {
 	press(tm, "4")
 	r.waitFor(t, tm, "etl-prod")
 	press(tm, "f")
-	r.waitFor(t, tm, "Federate etl-prod in workspace prod? (phase 1)", "also assigned to workspace(s) dev", "confirming federates anyway")
+	r.waitFor(t, tm, "Federate etl-prod, account-wide (all workspaces)? (phase 1)", "also assigned to workspace(s) dev", "confirming federates anyway")
 	press(tm, "n")
 	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
 	tm.WaitFinished(t, teatest.WithFinalTimeout(15*time.Second))
