@@ -132,3 +132,27 @@ type departurePart struct {
 	unsure   []string
 	known    bool
 }
+
+// formerHolds are the lower-case userNames of the users who still hold,
+// in this workspace, something a departure would take: a token, or an
+// assignment of their own. nil when that cannot be told (the tokens, or
+// the assignments a plan could take, were not read), so that all are asked.
+func (r *reader) formerHolds() map[string]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.snap.TokensKnown || (r.readsAssignments() && !r.snap.AssignmentsKnown) {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, c := range r.rawTokens {
+		if u := r.snap.Users[c.OwnerID]; u != nil {
+			out[strings.ToLower(u.UserName)] = true
+		}
+	}
+	for id := range r.snap.Assignments {
+		if u := r.snap.Users[id]; u != nil {
+			out[strings.ToLower(u.UserName)] = true
+		}
+	}
+	return out
+}

@@ -243,3 +243,79 @@ func TestDepartedAfterFailedRevocation(t *testing.T) {
 		}
 	}
 }
+
+// A person bitbricks took out of a mapped group is asked about only while
+// they hold something here a departure takes. Once the demo's departed
+// people (fay, gus) lost their tokens, no run asks Bitbucket about them
+// again: with every direct membership lookup failing, the next plan is
+// clean (before, their lookups were made on every run for ever, and their
+// failure turned every run red). One whose token survived is still asked.
+func TestFormerMembersAskedOnlyWhileTheyHoldSomething(t *testing.T) {
+	e, svc := newServiceEnv(t)
+	svc.LimitChanges(-1)
+	ctx := context.Background()
+	_, plan, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := "" // one departed token left alive, to show its owner is still asked
+	var sub Plan
+	for _, c := range plan.Changes {
+		if keep == "" && c.Action == ActionRevokeToken && c.Reason == "owner left the Bitbucket workspace" {
+			keep = c.Principal
+			continue
+		}
+		if c.Action == ActionRevokeToken && c.Principal == keep {
+			continue
+		}
+		sub.Changes = append(sub.Changes, c)
+	}
+	if keep == "" {
+		t.Fatal("the demo plan revokes no departed person's token")
+	}
+	if _, err := svc.Apply(ctx, sub, nil); err != nil {
+		t.Fatal(err)
+	}
+	lookups := []emulator.FaultRule{{Route: "/2.0/workspaces/*/members/*", Method: "GET", Kind: emulator.Fault500}}
+	if err := e.srv.SetFaults(lookups); err != nil {
+		t.Fatal(err)
+	}
+	_, again, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var problems []string
+	for _, p := range again.Problems {
+		problems = append(problems, p.System+"/"+p.What)
+	}
+	if len(problems) != 1 || problems[0] != "bitbucket/workspace membership" {
+		t.Errorf("problems %v: want exactly the lookup of %s, who still holds a token", problems, keep)
+	}
+	for _, f := range again.Findings {
+		if f.Kind == FindingNoDeparted && !strings.Contains(f.Subject+f.Detail, keep) {
+			t.Errorf("someone holding nothing any more was asked about: %s %s", f.Subject, f.Detail)
+		}
+	}
+
+	// Once that token is gone too, nobody is asked: the run is clean.
+	if err := e.srv.SetFaults(nil); err != nil {
+		t.Fatal(err)
+	}
+	_, plan, err = svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Apply(ctx, plan, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.SetFaults(lookups); err != nil {
+		t.Fatal(err)
+	}
+	_, last, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(last.Problems) != 0 {
+		t.Errorf("problems %v after every departed person's tokens went: nobody should be asked about", last.Problems)
+	}
+}

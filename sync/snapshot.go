@@ -127,8 +127,8 @@ func Read(ctx context.Context, src Sources, cfg *config.Config, progress func(st
 	account := g.GoAfter(r.account, me)
 	proxy := g.GoAfter(r.proxy, me)
 	accountUsers := g.GoAfter(r.accountUsers, account)
-	g.GoAfter(r.assignments, account, users)
-	g.GoAfter(r.tokens, me)
+	assignments := g.GoAfter(r.assignments, account, users)
+	tokens := g.GoAfter(r.tokens, me)
 	g.GoAfter(r.maxTokenDays, me)
 	if src.Atlassian != nil {
 		g.GoAfter(r.atlassianTokens, bbProbe)
@@ -147,7 +147,9 @@ func Read(ctx context.Context, src Sources, cfg *config.Config, progress func(st
 	if !fromAdmin {
 		// Every user a mapped group holds, assigned or not: the account's
 		// users are added to the same map.
-		g.GoAfter(r.presence, emails, dbGroups, users, accountUsers)
+		// ... and the tokens and own assignments a former member may still
+		// hold (formerHolds).
+		g.GoAfter(r.presence, emails, dbGroups, users, accountUsers, tokens, assignments)
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
@@ -882,10 +884,14 @@ func (r *reader) presence(ctx context.Context) error {
 	}
 	// People bitbricks took out of a mapped group earlier are asked about
 	// too: out of every mapped group, they may still hold tokens here.
+	// Only while they hold something here a departure takes (a token, an
+	// assignment of their own): else every person ever removed would be
+	// asked about on every run, for ever.
 	if len(r.snap.FormerMembers) > 0 {
+		holds := r.formerHolds()
 		var former []string
 		for e := range r.snap.FormerMembers {
-			if !mapped[e] && !asked[e] && !r.mappedIdentity[e] {
+			if !mapped[e] && !asked[e] && !r.mappedIdentity[e] && (holds == nil || holds[e]) {
 				asked[e] = true
 				former = append(former, e)
 			}

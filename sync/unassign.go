@@ -79,11 +79,10 @@ func (d *Databricks) UserAssignments(ctx context.Context) ([]Assignment, error) 
 // assignments reads the users' direct assignments when a plan could
 // unassign anybody: several workspaces, account access, a pruning mapping.
 func (r *reader) assignments(ctx context.Context) error {
-	lister, ok := r.src.Databricks.(assignmentLister)
-	if !ok || r.cfg.Databricks.Workspace == "" || !r.snap.AccountAccess ||
-		!slices.ContainsFunc(r.cfg.Mappings, func(m config.Mapping) bool { return m.Prune }) {
+	if !r.readsAssignments() {
 		return nil
 	}
+	lister := r.src.Databricks.(assignmentLister)
 	r.say("reading the workspace's permission assignments")
 	as, err := lister.UserAssignments(ctx)
 	if err != nil {
@@ -97,6 +96,14 @@ func (r *reader) assignments(ctx context.Context) error {
 	}
 	r.snap.AssignmentsKnown = true
 	return nil
+}
+
+// readsAssignments reports whether a read reads the users' direct
+// assignments: only when a plan could unassign anybody.
+func (r *reader) readsAssignments() bool {
+	_, ok := r.src.Databricks.(assignmentLister)
+	return ok && r.cfg.Databricks.Workspace != "" && r.snap.AccountAccess &&
+		slices.ContainsFunc(r.cfg.Mappings, func(m config.Mapping) bool { return m.Prune })
 }
 
 // unassignments plans unassign_workspace for the users this plan removes
