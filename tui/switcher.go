@@ -85,10 +85,14 @@ func (m Model) openSwitcher() (Model, tea.Cmd) {
 				shown += "shown · "
 			}
 			if v == allScope {
-				return fmt.Sprintf("%s%d %s in one plan", shown, len(m.last.plan.Changes), plural(len(m.last.plan.Changes), "change"))
+				note := ""
+				if names := m.d.ws.unreadNames(); len(names) > 0 {
+					note = "; " + strings.Join(names, ", ") + " unread"
+				}
+				return fmt.Sprintf("%s%d %s in one plan%s", shown, len(m.last.plan.Changes), plural(len(m.last.plan.Changes), "change"), note)
 			}
 			if _, ok := m.d.ws.unread[v]; ok {
-				return shown + components.GlyphError + " not read: nothing of it is shown (R retries)"
+				return shown + components.GlyphError + " not read (R retries)"
 			}
 			host := ""
 			for _, w := range load.Workspaces {

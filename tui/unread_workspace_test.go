@@ -31,7 +31,8 @@ func TestRefreshWithAWorkspaceDownKeepsIt(t *testing.T) {
 	}
 	m = keys(t, m, "w")
 	v := m.View()
-	if m.modal != modalPicker || !strings.Contains(v, "prod") || !strings.Contains(v, "not read: nothing of it is shown") {
+	if m.modal != modalPicker || !strings.Contains(v, "prod") || !strings.Contains(v, "prod            ✗ not read (R retries)") ||
+		!strings.Contains(v, "changes in one plan; prod unread") {
 		t.Fatalf("the switcher does not list prod as not read:\n%s", v)
 	}
 	m = keys(t, m, "esc")
