@@ -38,10 +38,7 @@ func newAuditView(th *theme) *auditView {
 		func(e AuditEvent) string { return e.Operator + " " + e.Action + " " + e.Target + " " + e.Result },
 		func(e AuditEvent, w int) string {
 			widths := components.Layout(w, 1, cols)
-			res := th.marks[markInSync] + " " + e.Result
-			if e.Result != sync.ResultApplied {
-				res = th.st.Status.Error.Render(components.GlyphError + " " + views.Sanitize(e.Result))
-			}
+			res := auditResult(th, e.Result)
 			return components.Join(widths, 1, e.Time.UTC().Format("2006-01-02 15:04"), views.Sanitize(e.Operator), views.Sanitize(e.Action),
 				views.Sanitize(e.Target), res, views.Sanitize(e.Error))
 		})
@@ -96,4 +93,19 @@ func (v *auditView) Detail() (string, string, bool) {
 	row("Result", views.Sanitize(e.Result))
 	row("Error", views.Sanitize(e.Error))
 	return "Audit event · " + views.Sanitize(e.Action), strings.TrimRight(b.String(), "\n"), true
+}
+
+// auditResult marks a line's result: applied in sync's colour, a skipped
+// change as a warning, an intent (written before a rotation's step, not an
+// outcome) plain, and only a failure (or anything unknown) as an error.
+func auditResult(th *theme, result string) string {
+	switch result {
+	case sync.ResultApplied:
+		return th.marks[markInSync] + " " + result
+	case sync.ResultIntent:
+		return th.st.Status.Info.Render("· " + result)
+	case sync.ResultSkipped:
+		return th.marks[markBlocked] + " " + result
+	}
+	return th.st.Status.Error.Render(components.GlyphError + " " + views.Sanitize(result))
 }
