@@ -281,6 +281,10 @@ func (v *mappingsView) memberDetail(g groupRow, m memberRow) string {
 	case markKept:
 		return fmt.Sprintf("%s %s is in %s and kept: %s. Nothing changes.", glyph, m.Name, target, m.Note)
 	}
+	if m.Status.Reason == sync.ReasonAssignWorkspace { // in the group, but the plan still gives them access
+		return fmt.Sprintf("%s %s is in %s and %s. The membership is in sync; the assignment is a change of the plan (5).%s",
+			glyph, m.Name, target, m.Note, v.credNote(m.ID))
+	}
 	return fmt.Sprintf("%s %s is in %s and %s: in sync, nothing changes.%s", glyph, m.Name, target, m.Note, v.credNote(m.ID))
 }
 
