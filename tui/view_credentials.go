@@ -128,7 +128,7 @@ func (f *credFormat) line(c sync.CredentialStatus, w int) string {
 		f.th.ageGl[level] + " " + f.th.age[level].Render(ageBar(c.Age, f.pol.TokenMaxAge.Std(), 10)) + " " + components.FitLeft(views.Age(c.Age), 4),
 		views.Expiry(c.Expiry, f.now), views.LastUsed(c.LastUsed, f.now), flags}
 	if f.ws {
-		cells = append([]string{views.Sanitize(c.Workspace)}, cells...)
+		cells = append([]string{views.CredentialWorkspace(c)}, cells...)
 	}
 	return components.Join(f.cols, 1, cells...)
 }
@@ -248,7 +248,9 @@ func (v *credentialsView) Detail() (string, string, bool) {
 		}
 	}
 	owner, _ := views.OwnerName(c.Owner, c.OwnerID)
-	row("Workspace", views.Sanitize(c.Workspace))
+	if c.Workspace != "" { // several workspaces
+		row("Workspace", views.CredentialWorkspace(c))
+	}
 	row("Owner", owner+" ("+strings.ReplaceAll(string(c.OwnerType), "_", " ")+", id "+views.Sanitize(c.OwnerID)+")")
 	row("Kind", views.KindName(c.Kind)+" ("+string(c.Kind)+")")
 	row("Id", views.Sanitize(c.ID))

@@ -57,16 +57,7 @@ func RenderTokensText(w io.Writer, list []sync.CredentialStatus, opts TokensOpti
 	if slices.ContainsFunc(list, func(s sync.CredentialStatus) bool { return s.Workspace != "" }) {
 		rows[0] = append([]string{"WORKSPACE"}, rows[0]...)
 		for i, s := range list {
-			// A token lives in its workspace; an OAuth secret is the
-			// account's and an Atlassian API token the organisation's.
-			ws := Sanitize(s.Workspace)
-			switch s.Kind {
-			case sync.CredentialOAuthSecret:
-				ws = "(account)"
-			case sync.CredentialAtlassianToken:
-				ws = "-"
-			}
-			rows[i+1] = append([]string{ws}, rows[i+1]...)
+			rows[i+1] = append([]string{CredentialWorkspace(s)}, rows[i+1]...)
 		}
 		ageCol++
 	}
@@ -141,4 +132,18 @@ func RenderTokensJSON(w io.Writer, list []sync.CredentialStatus, problems []sync
 		})
 	}
 	return writeJSON(w, doc)
+}
+
+// CredentialWorkspace is where a credential lives, for a workspace column:
+// a token in its workspace; an OAuth secret is the account's ("(account)")
+// and an Atlassian API token the organisation's ("-"), whichever
+// workspace's read listed them.
+func CredentialWorkspace(s sync.CredentialStatus) string {
+	switch s.Kind {
+	case sync.CredentialOAuthSecret:
+		return "(account)"
+	case sync.CredentialAtlassianToken:
+		return "-"
+	}
+	return Sanitize(s.Workspace)
 }
