@@ -353,11 +353,11 @@ func (s *Service) checkRevocationsParts(ctx context.Context, creds []Credential)
 	for _, cr := range creds {
 		parts := s.parts
 		if isTokenKind(cr.Kind) {
-			i := slices.IndexFunc(s.parts, func(p workspacePart) bool { return p.name == cr.Workspace })
-			if i < 0 {
+			p, ok := s.partNamed(cr.Workspace)
+			if !ok {
 				return nil, fmt.Errorf("token %s names no workspace of databricks.workspaces (%q)", cr.ID, cr.Workspace)
 			}
-			parts = s.parts[i : i+1]
+			parts = []workspacePart{p}
 		}
 		rc := RevokeCheck{Credential: cr}
 		for _, p := range parts {
@@ -502,7 +502,7 @@ func (s *Service) revokeCredentialsParts(ctx context.Context, creds []Credential
 		}
 	}
 	for _, c := range creds {
-		if !slices.ContainsFunc(s.parts, func(p workspacePart) bool { return p.name == c.Workspace }) {
+		if _, ok := s.partNamed(c.Workspace); !ok {
 			out.Failed = append(out.Failed, RevokeFailure{Credential: c, Error: "names no workspace of databricks.workspaces"})
 			errs = append(errs, fmt.Errorf("%s %s names no workspace of databricks.workspaces", c.Kind, c.ID))
 		}
@@ -786,11 +786,11 @@ func (s *Service) rotateParts(ctx context.Context, name string) (RotationResult,
 func (s *Service) federationsParts(snap *Snapshot) []BindingFederation {
 	var out []BindingFederation
 	for _, ws := range snap.Workspaces {
-		i := slices.IndexFunc(s.parts, func(p workspacePart) bool { return p.name == ws.Name })
-		if i < 0 {
+		p, ok := s.partNamed(ws.Name)
+		if !ok {
 			continue
 		}
-		for _, bf := range Federations(ws.Snap, s.parts[i].svc.Config()) {
+		for _, bf := range Federations(ws.Snap, p.svc.Config()) {
 			bf.DatabricksWorkspace = ws.Name
 			out = append(out, bf)
 		}

@@ -171,10 +171,8 @@ func (s *Service) InWorkspace(name string) (*Service, error) {
 	if name == "" {
 		return nil, fmt.Errorf("name the workspace to write to (%s)", strings.Join(s.Workspaces(), ", "))
 	}
-	for _, p := range s.parts {
-		if p.name == name {
-			return p.svc, nil
-		}
+	if p, ok := s.partNamed(name); ok {
+		return p.svc, nil
 	}
 	return nil, fmt.Errorf("no workspace %s in databricks.workspaces (%s)", name, strings.Join(s.Workspaces(), ", "))
 }

@@ -253,6 +253,15 @@ func (s *Service) LimitWorkspaces(names []string) error {
 	return nil
 }
 
+// partNamed is the part of the workspace named name.
+func (s *Service) partNamed(name string) (workspacePart, bool) {
+	i := slices.IndexFunc(s.parts, func(p workspacePart) bool { return p.name == name })
+	if i < 0 {
+		return workspacePart{}, false
+	}
+	return s.parts[i], true
+}
+
 // activeParts are the parts a run covers.
 func (s *Service) activeParts() []workspacePart {
 	s.mu.Lock()
@@ -384,20 +393,20 @@ func (s *Service) planParts(snap *Snapshot) Plan {
 	// A departure proven in one workspace counts in all (departures.go).
 	var evidence []departurePart
 	for _, ws := range snap.Workspaces {
-		if i := slices.IndexFunc(s.parts, func(p workspacePart) bool { return p.name == ws.Name }); i >= 0 {
-			part := s.parts[i].svc
+		if p, ok := s.partNamed(ws.Name); ok {
+			part := p.svc
 			evidence = append(evidence, departureEvidence(ws.Snap, part.Config(), part.now()))
 		}
 	}
 	run := runDepartures(evidence)
 	for _, ws := range snap.Workspaces {
-		i := slices.IndexFunc(s.parts, func(p workspacePart) bool { return p.name == ws.Name })
-		if i < 0 {
+		part, ok := s.partNamed(ws.Name)
+		if !ok {
 			continue
 		}
 		wsSnap := *ws.Snap
 		wsSnap.run = run
-		p := s.parts[i].svc.Plan(&wsSnap)
+		p := part.svc.Plan(&wsSnap)
 		out.GeneratedAt = p.GeneratedAt
 		for _, c := range p.Changes {
 			if c.GroupKind == KindAccount && (c.Action == ActionAddMember || c.Action == ActionRemoveMember) {
@@ -508,11 +517,11 @@ func (s *Service) workspaceInventory(snap *Snapshot) []CredentialStatus {
 	var out []CredentialStatus
 	seen := map[string]bool{}
 	for _, ws := range snap.Workspaces {
-		i := slices.IndexFunc(s.parts, func(p workspacePart) bool { return p.name == ws.Name })
-		if i < 0 {
+		part, ok := s.partNamed(ws.Name)
+		if !ok {
 			continue
 		}
-		for _, c := range Inventory(ws.Snap, s.parts[i].svc.Config(), s.now()) {
+		for _, c := range Inventory(ws.Snap, part.svc.Config(), s.now()) {
 			key := string(c.Kind) + "/" + c.ID
 			if !isTokenKind(c.Kind) {
 				if seen[key] {
