@@ -2,10 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"maps"
 	"net/http"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	gosync "sync"
@@ -60,33 +57,8 @@ func (d *downSwitch) wrap(h http.Handler) http.Handler {
 // a downSwitch.
 func newTwoWorkspaceOrgDevSwitch(t *testing.T) (*testOrg, *downSwitch) {
 	t.Helper()
-	isolate(t)
-	org := emulator.Demo(testNow)
-	srv := emulator.New(org, emulator.Options{})
 	sw := &downSwitch{}
-	prod := httptest.NewServer(srv.WorkspaceHandler(emulator.DemoWorkspace))
-	dev := httptest.NewServer(sw.wrap(srv.WorkspaceHandler(emulator.DemoDevWorkspace)))
-	t.Cleanup(prod.Close)
-	t.Cleanup(dev.Close)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "bitbricks.yaml")
-	profiles := filepath.Join(dir, "databrickscfg")
-	_, ids := emulator.DemoConfigFiles(org, prod.URL)
-	files := map[string][]byte{
-		cfg:                                   append(emulator.DemoWorkspacesConfig(org, prod.URL), []byte("audit:\n  file: audit.jsonl\n")...),
-		filepath.Join(dir, "identities.yaml"): ids,
-		profiles:                              emulator.DemoProfiles(org, map[string]string{emulator.DemoWorkspace: prod.URL, emulator.DemoDevWorkspace: dev.URL}),
-	}
-	for path, b := range files {
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	env := maps.Clone(demoEnv(org, prod.URL))
-	delete(env, "DATABRICKS_HOST")
-	delete(env, "DATABRICKS_TOKEN")
-	env["DATABRICKS_CONFIG_FILE"] = profiles
-	return &testOrg{org: org, srv: srv, url: prod.URL, cfg: cfg, env: env, root: dir}, sw
+	return newTwoWorkspaceOrgWrapped(t, sw.wrap), sw
 }
 
 // TestOneWorkspaceDownReads: sync (plan), tokens and pipelines show prod's

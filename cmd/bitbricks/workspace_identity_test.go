@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -17,25 +15,9 @@ import (
 // created the pipeline's token in dev and wrote it into prod's pipeline).
 func TestWorkspacesAllWrongHost(t *testing.T) {
 	o := newTwoWorkspaceOrg(t)
-	src, err := os.ReadFile(o.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	list := regexp.MustCompile(`(?m)^  workspaces:.*\n(    - .*\n)+`)
-	if err := os.WriteFile(o.cfg, list.ReplaceAll(src, []byte("  workspaces: all\n")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	profiles, err := os.ReadFile(o.env["DATABRICKS_CONFIG_FILE"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	hosts := map[string]string{}
-	for _, m := range regexp.MustCompile(`\[bitbricks-demo-(\w+)\]\nhost = (\S+)`).FindAllStringSubmatch(string(profiles), -1) {
-		hosts[m[1]] = m[2]
-	}
+	hosts, _ := useWorkspacesAll(t, o)
 	dev := hosts[emulator.DemoDevWorkspace]
 	o.env["BITBRICKS_WORKSPACE_HOSTS"] = "prod=" + dev + ",dev=" + dev
-	o.env["DATABRICKS_CONFIG_PROFILE"] = "bitbricks-demo-" + emulator.DemoWorkspace
 
 	o.srv.ResetStats()
 	for _, args := range [][]string{

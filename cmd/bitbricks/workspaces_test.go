@@ -2,6 +2,7 @@ package main
 
 import (
 	"maps"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -16,11 +17,18 @@ import (
 // config file holding a profile per workspace.
 func newTwoWorkspaceOrg(t *testing.T) *testOrg {
 	t.Helper()
+	return newTwoWorkspaceOrgWrapped(t, func(h http.Handler) http.Handler { return h })
+}
+
+// newTwoWorkspaceOrgWrapped is newTwoWorkspaceOrg with dev's handler
+// wrapped by devWrap (a switch that takes dev down, say).
+func newTwoWorkspaceOrgWrapped(t *testing.T, devWrap func(http.Handler) http.Handler) *testOrg {
+	t.Helper()
 	isolate(t)
 	org := emulator.Demo(testNow)
 	srv := emulator.New(org, emulator.Options{})
 	prod := httptest.NewServer(srv.WorkspaceHandler(emulator.DemoWorkspace))
-	dev := httptest.NewServer(srv.WorkspaceHandler(emulator.DemoDevWorkspace))
+	dev := httptest.NewServer(devWrap(srv.WorkspaceHandler(emulator.DemoDevWorkspace)))
 	t.Cleanup(prod.Close)
 	t.Cleanup(dev.Close)
 	dir := t.TempDir()
