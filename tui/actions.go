@@ -444,6 +444,10 @@ func (m Model) picked(msg components.PickedMsg) (Model, tea.Cmd) {
 		fmt.Fprintf(&body, "mappings[%d].databricks_group in %s becomes %s; comments and layout are kept. The plan is recomputed: members of %s are no longer managed through this mapping.",
 			it.mapping, views.Sanitize(configName(m.d)), shownTo, from)
 	}
+	if reach, where := m.mappingReachText(it, to); reach != "" {
+		title = strings.TrimSuffix(title, "?") + " in " + where + "?"
+		body.WriteString("\n\n" + reach)
+	}
 	if msg.New {
 		fmt.Fprintf(&body, "\n\n%s does not exist in Databricks yet: the plan then creates it (create_group), and nothing is created until you apply.", shownTo)
 	}
@@ -473,6 +477,44 @@ func (m Model) picked(msg components.PickedMsg) (Model, tea.Cmd) {
 			return fmt.Sprintf("%s now maps to %s; config rewritten, plan refreshed", it.bitbucket, shownTo), nil
 		})
 	})
+}
+
+// mappingReachText says, with several workspaces, where a (re-)mapping of
+// it to group takes effect (sync.MappingReachOf): the workspaces whose
+// plans change, why, and whether the group is an account group shared by
+// every workspace; "" with one workspace.
+func (m Model) mappingReachText(it remapIntent, group string) (text, where string) {
+	if !m.d.ws.several() {
+		return "", ""
+	}
+	r := sync.MappingReachOf(m.d.ws.load, m.d.cfg, it.mapping, group)
+	in := views.Sanitize(strings.Join(r.Workspaces, ", "))
+	var b strings.Builder
+	switch {
+	case r.Path == "":
+		fmt.Fprintf(&b, "Applies in %s: the new mapping names no workspaces:, so it covers every workspace.", in)
+	case r.Every:
+		fmt.Fprintf(&b, "Applies in %s: %s has no workspaces:, so it covers every workspace.", in, r.Path)
+	default:
+		fmt.Fprintf(&b, "Applies in %s only: %s.workspaces lists %s.", in, r.Path, in)
+	}
+	if m.scope != "" && len(r.Workspaces) > 0 && !(len(r.Workspaces) == 1 && r.Workspaces[0] == m.scope) {
+		var others []string
+		for _, w := range r.Workspaces {
+			if w != m.scope {
+				others = append(others, w)
+			}
+		}
+		fmt.Fprintf(&b, " Not only %s, the workspace shown: the plan of %s changes too.", views.Sanitize(m.scope), views.Sanitize(strings.Join(others, ", ")))
+	}
+	if r.AccountGroup {
+		fmt.Fprintf(&b, "\n\n%s %s is an account group, shared by every workspace (%s): its membership is the account's, so the members of Bitbucket group %s join it once, for every workspace.",
+			components.GlyphWarn, views.Sanitize(group), views.Sanitize(strings.Join(r.SharedBy, ", ")), it.bitbucket)
+		if len(r.Beyond) > 0 {
+			fmt.Fprintf(&b, " Through it they reach %s too, which the mapping does not name.", views.Sanitize(strings.Join(r.Beyond, ", ")))
+		}
+	}
+	return b.String(), workspacesText(r.Workspaces)
 }
 
 // findLeaked asks the backend which credential a token value is; the value goes

@@ -1,0 +1,46 @@
+package sync
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/bitbricks/bitbricks/config"
+)
+
+// TestMappingReach: a mapping with no workspaces: reaches every workspace
+// of the load, the unread one included; one naming dev reaches dev, and
+// an account group it points at takes its members to prod too.
+func TestMappingReach(t *testing.T) {
+	snap := func() *Snapshot {
+		return &Snapshot{DBGroups: map[string]*Group{
+			"platform-eng": {Name: "platform-eng", Kind: KindAccount},
+			"de-team":      {Name: "de-team", Kind: KindWorkspace},
+		}}
+	}
+	load := &Snapshot{
+		Workspaces: []WorkspaceSnapshot{{Name: "prod", Snap: snap()}, {Name: "dev", Snap: snap()}},
+		Unread:     []Problem{{System: SystemDatabricks, What: WhatWorkspace, Workspace: "staging"}},
+	}
+	cfg := &config.Config{Mappings: []config.Mapping{
+		{BitbucketGroup: "ml", DatabricksGroup: "ml-team"},
+		{BitbucketGroup: "data", DatabricksGroup: "de-team", Workspaces: []string{"dev"}},
+	}}
+	r := MappingReachOf(load, cfg, 0, "platform-eng")
+	if r.Path != "mappings[0]" || !r.Every || !slices.Equal(r.Workspaces, []string{"prod", "dev", "staging"}) ||
+		!r.AccountGroup || !slices.Equal(r.SharedBy, []string{"prod", "dev"}) || len(r.Beyond) != 0 {
+		t.Errorf("mappings[0] -> platform-eng: %+v", r)
+	}
+	r = MappingReachOf(load, cfg, 1, "platform-eng")
+	if r.Every || !slices.Equal(r.Workspaces, []string{"dev"}) || !slices.Equal(r.Beyond, []string{"prod"}) {
+		t.Errorf("mappings[1] -> platform-eng: %+v", r)
+	}
+	if r := MappingReachOf(load, cfg, 1, "de-team"); r.AccountGroup || len(r.SharedBy) != 0 {
+		t.Errorf("mappings[1] -> de-team: %+v", r)
+	}
+	if r := MappingReachOf(load, cfg, -1, "x"); r.Path != "" || !r.Every || len(r.Workspaces) != 3 {
+		t.Errorf("a new mapping: %+v", r)
+	}
+	if r := MappingReachOf(snap(), cfg, 0, "platform-eng"); r.Workspaces != nil || r.AccountGroup {
+		t.Errorf("one workspace: %+v", r)
+	}
+}
