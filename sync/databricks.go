@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bitbricks/bitbricks/config"
@@ -113,9 +114,9 @@ type Databricks struct {
 
 	ident *identityGate // confirms the workspace's id, when known (workspace_identity.go)
 
-	wsIDOnce gosync.Once // the workspace's id (databricks_assign.go)
-	wsID     int64
-	wsIDErr  error
+	// orgID is the workspace's id as its answers to SCIM Me give it
+	// (X-Databricks-Org-Id), once one was seen (workspace_same.go).
+	orgID atomic.Int64
 }
 
 // NewDatabricks builds the workspace client and, when cfg.Databricks.AccountID
@@ -161,6 +162,7 @@ func NewDatabricks(cfg *config.Config, opts DatabricksOptions) (*Databricks, err
 		d.ident = &identityGate{base: wcfg.HTTPTransport, want: opts.identity}
 		wcfg.HTTPTransport = d.ident
 	}
+	wcfg.HTTPTransport = orgRecorder{base: wcfg.HTTPTransport, seen: &d.orgID}
 	w, err := databricks.NewWorkspaceClient(wcfg)
 	if err != nil {
 		return nil, &SystemError{System: SystemDatabricks, Problem: "cannot configure the client (" + oneLine(err) + ")", Check: d.authCheck, Err: err}

@@ -10,10 +10,17 @@ import (
 )
 
 // workspaceID is the workspace's numeric id (the X-Databricks-Org-Id of its
-// answers), asked once.
+// answer to SCIM Me): the one an earlier answer gave, else asked (a failure
+// is not kept: the next call asks again).
 func (d *Databricks) workspaceID(ctx context.Context) (int64, error) {
-	d.wsIDOnce.Do(func() { d.wsID, d.wsIDErr = d.w.CurrentWorkspaceID(ctx) })
-	return d.wsID, d.wsIDErr
+	if id := d.orgID.Load(); id > 0 {
+		return id, nil
+	}
+	id, err := d.w.CurrentWorkspaceID(ctx)
+	if err == nil && id > 0 {
+		d.orgID.Store(id)
+	}
+	return id, err
 }
 
 // AssignWorkspace assigns c's principal to this workspace with the USER

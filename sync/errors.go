@@ -64,11 +64,12 @@ func ExitCode(err error) int {
 	var scope *SavedPlanScopeError
 	var ident *WorkspaceIdentityError
 	var reach *FederationReachError
+	var same *SameWorkspaceError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &g), errors.As(err, &held), errors.As(err, &stale), errors.As(err, &f), errors.As(err, &ro), errors.As(err, &force), errors.As(err, &choice), errors.As(err, &scope),
-		errors.As(err, &ident), errors.As(err, &reach):
+		errors.As(err, &ident), errors.As(err, &reach), errors.As(err, &same):
 		return 3
 	}
 	return 1

@@ -82,6 +82,11 @@ func (s *Service) writingIn(ctx context.Context, command string, parts []workspa
 			todo = append(todo, p)
 		}
 	}
+	// Two entries that are one workspace are refused before anything is
+	// written (the second lease would be this run's own).
+	if err := s.checkOneWorkspaceEach(ctx, todo); err != nil {
+		return err
+	}
 	ran := false
 	var hold func(i int, ctx context.Context) error
 	hold = func(i int, ctx context.Context) error {

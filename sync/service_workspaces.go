@@ -280,6 +280,10 @@ func (s *Service) activeParts() []workspacePart {
 // the first's, with every workspace's in Workspaces.
 func (s *Service) readParts(ctx context.Context, progress func(string)) (*Snapshot, error) {
 	parts := s.activeParts()
+	// Two entries that are one workspace are refused before anything is read.
+	if err := s.checkOneWorkspaceEach(ctx, parts); err != nil {
+		return nil, err
+	}
 	snaps := make([]*Snapshot, len(parts))
 	errs := make([]error, len(parts))
 	var mu gosync.Mutex
