@@ -44,3 +44,27 @@ func TestMappingReach(t *testing.T) {
 		t.Errorf("one workspace: %+v", r)
 	}
 }
+
+// TestScopeUnreadWorkspace: a workspace of the config the load could not
+// read is an empty scope saying why, with no change, finding or member of
+// another workspace in it; a workspace the config does not list is none.
+func TestScopeUnreadWorkspace(t *testing.T) {
+	cfg := &config.Config{Databricks: config.DatabricksConfig{Workspaces: config.Workspaces{List: []config.Workspace{{Name: "prod"}, {Name: "dev"}}}}}
+	load := &Snapshot{Workspace: "acme",
+		Workspaces: []WorkspaceSnapshot{{Name: "dev", Snap: &Snapshot{Users: map[string]*User{"1": {ID: "1"}}}}},
+		Unread:     []Problem{{System: SystemDatabricks, What: WhatWorkspace, Workspace: "prod", Detail: "workspace prod (h) answered HTTP 500"}},
+	}
+	plan := Plan{Changes: []Change{{ID: "dev:x", Workspace: "dev"}}, Findings: []Finding{{Workspace: "dev"}},
+		Members: []MemberStatus{{Workspace: "dev"}}, Problems: load.Unread}
+	wl, ok := ScopeWorkspace(load, plan, cfg, "prod")
+	if !ok || wl.Unread != "workspace prod (h) answered HTTP 500" || wl.Snap.Workspace != "acme" || len(wl.Snap.Users) != 0 ||
+		len(wl.Plan.Changes)+len(wl.Plan.Findings)+len(wl.Plan.Members) != 0 || len(wl.Plan.Problems) != 1 {
+		t.Errorf("unread prod: ok %v, %+v", ok, wl)
+	}
+	if wl, ok := ScopeWorkspace(load, plan, cfg, "dev"); !ok || wl.Unread != "" || len(wl.Plan.Changes) != 1 {
+		t.Errorf("dev: ok %v, %+v", ok, wl)
+	}
+	if _, ok := ScopeWorkspace(load, plan, cfg, "stage"); ok {
+		t.Error("a workspace the config does not list is a scope")
+	}
+}

@@ -27,6 +27,10 @@ type WorkspaceLoad struct {
 	// Config is the config narrowed to the workspace (config.ForWorkspace):
 	// the mappings that apply to it and its pipelines.
 	Config *config.Config
+	// Unread says why the workspace could not be read ("" when it was):
+	// nothing of it is known, so Snap holds nothing of Databricks and Plan
+	// no change, finding or member; nothing can be applied there.
+	Unread string
 }
 
 // ScopeWorkspace narrows a load over several workspaces (snap.Workspaces,
@@ -35,15 +39,24 @@ type WorkspaceLoad struct {
 // that uses the group (Plan's merge); a member status of another workspace
 // points at that one change (SharedMemberChanges), and the narrowed plan
 // includes it, so the workspace shows, and can apply, what its members
-// need. The sources that could not be read are every workspace's. ok is
-// false when the load has no such workspace.
+// need. The sources that could not be read are every workspace's. A
+// workspace of the config the load could not read (Snapshot.Unread) is an
+// empty load saying why (WorkspaceLoad.Unread). ok is false when the load
+// has no such workspace.
 func ScopeWorkspace(snap *Snapshot, plan Plan, cfg *config.Config, name string) (WorkspaceLoad, bool) {
-	i := slices.IndexFunc(snap.Workspaces, func(w WorkspaceSnapshot) bool { return w.Name == name })
-	if i < 0 {
-		return WorkspaceLoad{}, false
-	}
 	sub, ok := cfg.ForWorkspace(name)
 	if !ok {
+		return WorkspaceLoad{}, false
+	}
+	i := slices.IndexFunc(snap.Workspaces, func(w WorkspaceSnapshot) bool { return w.Name == name })
+	if i < 0 {
+		for _, u := range snap.Unread {
+			if u.Workspace == name {
+				empty := &Snapshot{Workspace: snap.Workspace, TakenAt: snap.TakenAt, Problems: snap.Problems}
+				return WorkspaceLoad{Workspace: name, Snap: empty, Plan: Plan{GeneratedAt: plan.GeneratedAt, Problems: plan.Problems},
+					Config: sub, Unread: u.Detail}, true
+			}
+		}
 		return WorkspaceLoad{}, false
 	}
 	plan = SharedMemberChanges(plan)

@@ -88,6 +88,9 @@ func newDatasetIn(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config, now t
 		}
 	}
 	d.dbGroups = slices.Sorted(maps.Keys(snap.DBGroups))
+	if ws.why != "" {
+		return d // a workspace not read: nothing of it is known, no row is made up from the config
+	}
 	d.groups = groupRows(d)
 	d.bindings = bindingRows(d)
 	d.principal = principalRows(d)

@@ -10,6 +10,7 @@ import (
 	"github.com/bitbricks/bitbricks/config"
 	"github.com/bitbricks/bitbricks/sync"
 	"github.com/bitbricks/bitbricks/views"
+	"github.com/bitbricks/bitbricks/views/components"
 )
 
 // wsScope is what the console shows of a load over several workspaces: one
@@ -27,6 +28,9 @@ type wsScope struct {
 	// (sync.Snapshot.Unread), by name, each with why: they stay in names,
 	// so the switcher and the header still count them.
 	unread map[string]string
+	// why says why the workspace shown (name) could not be read; "" when
+	// it was. Nothing of it is shown then, and nothing can be applied.
+	why string
 }
 
 // allScope is the name the switcher gives the scope of every workspace.
@@ -50,6 +54,15 @@ func (w wsScope) title() string {
 		return fmt.Sprintf("%s (%d, %s unread)", allScope, len(w.names), views.Sanitize(strings.Join(w.unreadNames(), ", ")))
 	}
 	return fmt.Sprintf("%s (%d)", allScope, len(w.names))
+}
+
+// notRead is what every view shows of a workspace that could not be
+// read, in place of its rows; "" when the scope shown was read.
+func (w wsScope) notRead() string {
+	if w.why == "" {
+		return ""
+	}
+	return components.GlyphError + " workspace " + views.Sanitize(w.name) + " could not be read: " + views.Sanitize(w.why) + "; nothing of it is shown; R retries, w shows another"
 }
 
 // unreadNames are the workspaces the load could not read, in the order
@@ -151,7 +164,7 @@ func scopedDataset(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config, now 
 	}
 	if scope != "" {
 		if wl, ok := sync.ScopeWorkspace(snap, plan, cfg, scope); ok {
-			ws.name = scope
+			ws.name, ws.why = scope, wl.Unread
 			d := newDatasetIn(wl.Snap, wl.Plan, cfg, now, ws)
 			d.loaded = plan.Changes
 			return d

@@ -36,10 +36,10 @@ const (
 func (m *Model) setData(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config) {
 	m.last = &lastLoad{snap: snap, plan: plan, cfg: cfg}
 	m.d = scopedDataset(snap, plan, cfg, m.now(), m.scope)
-	if why, ok := m.d.ws.unread[m.scope]; ok {
-		// The workspace shown could not be read this time: all the others
-		// are shown, and the status says why.
-		m.setStatus(statusError, fmt.Sprintf("workspace %s could not be read: %s; showing %s", m.scope, why, m.d.ws.title()))
+	if m.d.ws.why != "" {
+		// The workspace shown could not be read this time: it stays shown,
+		// empty, every view saying why.
+		m.setStatus(statusError, fmt.Sprintf("workspace %s could not be read: nothing of it is shown; R retries, w shows another", m.scope))
 	}
 	m.scope = m.d.ws.name // a workspace no longer in the load: all
 	m.keys.several = m.d.ws.several()
@@ -116,13 +116,11 @@ func (m Model) setScope(name string) (Model, tea.Cmd) {
 	if m.last == nil {
 		return m, nil
 	}
-	if why, ok := m.d.ws.unread[name]; ok {
-		// Nothing of it was read: showing it would show it empty.
-		m.setStatus(statusError, fmt.Sprintf("workspace %s could not be read, so there is nothing of it to show: %s; R retries", name, why))
-		return m, nil
-	}
 	m.scope = name
 	m.setData(m.last.snap, m.last.plan, m.last.cfg)
+	if m.d.ws.why != "" {
+		return m, nil // the status says why it is empty
+	}
 	status := fmt.Sprintf("showing %s: %d %s", m.d.ws.title(), len(m.d.plan.Changes), plural(len(m.d.plan.Changes), "change"))
 	if i := tabOf[*planView](m.tabs); i >= 0 {
 		// The selection is kept whole; what the scope hides is not applied

@@ -41,6 +41,9 @@ func (m Model) headerView() string {
 			fmt.Sprintf("drift %d", len(m.d.plan.Changes)),
 			fmt.Sprintf("%d over age", m.d.overAge),
 			"read "+agoText(m.now().Sub(m.d.snap.TakenAt)))
+		if m.d.ws.why != "" { // nothing of it known: no count is made up
+			right = []string{components.GlyphError + " not read", "tried " + agoText(m.now().Sub(m.d.snap.TakenAt))}
+		}
 		if m.fromCache { // the age of what is shown matters most: dropped last
 			right = append([]string{"cached, read " + agoText(m.now().Sub(m.d.snap.TakenAt))}, right[:len(right)-1]...)
 		}
@@ -85,8 +88,12 @@ func (m Model) problemsBanner() string {
 		parts = append(parts, fmt.Sprintf("%s %s (%s)", p.System, p.What, st))
 	}
 	text := ""
+	covers := "this view covers the other workspaces"
+	if m.d.ws.why != "" {
+		covers = "nothing of " + m.d.ws.name + " is shown; R retries, w shows another"
+	}
 	if len(whole) > 0 {
-		text = fmt.Sprintf(" %s %s; this view covers the other workspaces", components.GlyphError, strings.Join(whole, "; "))
+		text = fmt.Sprintf(" %s %s; %s", components.GlyphError, strings.Join(whole, "; "), covers)
 		if len(parts) > 0 {
 			text += "; also not read: " + strings.Join(parts, ", ")
 		}

@@ -155,6 +155,7 @@ func (v *credentialsView) SetData(d *dataset) {
 		v.table.SetHeader(v.f.header(v.table.RowWidth()))
 	}
 	v.inv = d.inv
+	v.table.SetEmpty(cmp.Or(d.ws.notRead(), "no credentials"))
 	v.resort()
 }
 

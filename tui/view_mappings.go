@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"cmp"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -114,6 +115,7 @@ func (v *mappingsView) MutatingKeys() []key.Binding { return []key.Binding{v.key
 
 func (v *mappingsView) SetData(d *dataset) {
 	v.d = d
+	v.groups.SetEmpty(cmp.Or(d.ws.notRead(), "no Bitbucket groups"))
 	v.groups.SetItems(d.groups)
 	v.stale = true
 	v.refresh()
@@ -185,6 +187,9 @@ func (v *mappingsView) refresh() {
 		}
 		v.shown, v.stale = shown, false
 		empty := "select a mapped group"
+		if v.d.ws.why != "" {
+			empty = ""
+		}
 		if hasGroup && g.Mapping < 0 {
 			empty = g.Bitbucket + " is not mapped"
 		}

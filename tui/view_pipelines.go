@@ -122,6 +122,8 @@ func (v *pipelinesView) SetData(d *dataset) {
 		v.SetSize(v.w, v.h)
 	}
 	switch {
+	case d.ws.why != "":
+		v.table.SetEmpty(d.ws.notRead())
 	case d.ws.name != "":
 		v.table.SetEmpty("no pipeline bindings in workspace " + views.Sanitize(d.ws.name) + " (pipelines[].workspace)")
 	case len(d.ws.unread) > 0:

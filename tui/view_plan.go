@@ -57,6 +57,7 @@ type planView struct {
 	w, h     int
 	readOnly bool
 	text     func(sync.Change) string // what the filter searches
+	notRead  string                   // the scope shown could not be read: why, in place of rows
 }
 
 // planColumns keep the reason at 80 columns: the status (shown only while
@@ -187,7 +188,11 @@ func (v *planView) SetData(d *dataset) {
 			v.s.outside++
 		}
 	}
-	v.s.scope = d.ws.name
+	v.s.scope, v.notRead = d.ws.name, d.ws.notRead()
+	v.findings.SetEmpty("no findings")
+	if v.notRead != "" {
+		v.findings.SetEmpty("none: nothing of workspace " + views.Sanitize(d.ws.name) + " was read")
+	}
 	v.changes.SetItems(d.plan.Changes)
 	v.findings.SetItems(d.plan.Findings)
 	v.refresh()
@@ -365,7 +370,7 @@ func (v *planView) refresh() {
 		v.changes.SetEmpty(fmt.Sprintf("no change matches the filter /%s (%d %s pending; esc clears it)",
 			views.ShowFilter(q), all, plural(all, "change")))
 	} else {
-		v.changes.SetEmpty(components.GlyphInSync + " nothing to change: Databricks is in step with Bitbucket")
+		v.changes.SetEmpty(cmp.Or(v.notRead, components.GlyphInSync+" nothing to change: Databricks is in step with Bitbucket"))
 	}
 	v.keys.Toggle.SetEnabled(v.focus == 0 && v.changes.Len() > 0)
 	v.keys.ToggleAll.SetEnabled(v.focus == 0 && v.changes.Len() > 0)
@@ -378,6 +383,9 @@ func (v *planView) View() string {
 	n := len(v.changes.Items())
 	sel, _ := v.selectedCount()
 	title := fmt.Sprintf("Plan · %d %s · %d selected", n, plural(n, "change"), sel)
+	if v.notRead != "" { // nothing known: no count
+		title = "Plan · workspace " + views.Sanitize(v.s.scope) + " not read"
+	}
 	if h := v.hiddenText(); h != "" {
 		title += " (" + h + ")"
 	}
@@ -385,6 +393,9 @@ func (v *planView) View() string {
 		title += " · /" + views.ShowFilter(q)
 	}
 	ftitle := fmt.Sprintf("Findings · %d (reported, never acted on)", len(v.findings.Items()))
+	if v.notRead != "" {
+		ftitle = "Findings"
+	}
 	return lipgloss.JoinVertical(lipgloss.Left,
 		v.th.st.BoxLines(title, v.changes.Lines(), v.w, v.h-fH, v.focus == 0),
 		v.th.st.BoxLines(ftitle, v.findings.Lines(), v.w, fH, v.focus == 1))

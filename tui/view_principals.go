@@ -76,6 +76,7 @@ func newPrincipalsView(th *theme) *principalsView {
 func (v *principalsView) Title() (string, string) { return "Principals", "Princ" }
 func (v *principalsView) SetData(d *dataset) {
 	v.d = d
+	v.table.SetEmpty(cmp.Or(d.ws.notRead(), "no principals"))
 	v.resort()
 }
 

@@ -31,6 +31,9 @@ type twoWorkspaceEnv struct {
 	// down makes a workspace's host answer every request 500, as a
 	// workspace that is down does (the SDK does not retry it).
 	down map[string]*atomic.Bool
+	// drop makes a workspace's host close every connection unanswered, as
+	// a host that is unreachable does.
+	drop map[string]*atomic.Bool
 }
 
 func newTwoWorkspaceEnv(t testing.TB) *twoWorkspaceEnv {
@@ -38,11 +41,19 @@ func newTwoWorkspaceEnv(t testing.TB) *twoWorkspaceEnv {
 	org := emulator.Demo(testNow)
 	srv := emulator.New(org, emulator.Options{})
 	hosts := map[string]string{}
-	down := map[string]*atomic.Bool{}
+	down, drop := map[string]*atomic.Bool{}, map[string]*atomic.Bool{}
 	for _, name := range []string{emulator.DemoWorkspace, emulator.DemoDevWorkspace} {
-		h, d := srv.WorkspaceHandler(name), new(atomic.Bool)
-		down[name] = d
+		h, d, dr := srv.WorkspaceHandler(name), new(atomic.Bool), new(atomic.Bool)
+		down[name], drop[name] = d, dr
 		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if dr.Load() {
+				if hj, ok := w.(http.Hijacker); ok {
+					if c, _, err := hj.Hijack(); err == nil {
+						c.Close()
+						return
+					}
+				}
+			}
 			if d.Load() {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusInternalServerError)
@@ -93,7 +104,7 @@ func newTwoWorkspaceEnv(t testing.TB) *twoWorkspaceEnv {
 	if got := svc.Workspaces(); len(got) != 2 {
 		t.Fatalf("the service serves %q, want prod and dev", got)
 	}
-	return &twoWorkspaceEnv{engineEnv: &engineEnv{org: org, svc: svc, b: NewEngineBackend(svc), path: path}, srv: srv, down: down}
+	return &twoWorkspaceEnv{engineEnv: &engineEnv{org: org, svc: svc, b: NewEngineBackend(svc), path: path}, srv: srv, down: down, drop: drop}
 }
 
 // screen is the console's view with the emulator's ports masked.

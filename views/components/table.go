@@ -276,7 +276,13 @@ func (t Table[T]) Lines() []string {
 		out = append(out, t.headerLine)
 	}
 	if len(t.view) == 0 {
-		out = append(out, t.st.Text.Muted.Render(Fit("  "+t.empty, t.width)))
+		// The empty message says why there is nothing: wrapped, not cut.
+		for _, l := range wrapHanging("  "+t.empty, t.width) {
+			if len(out) == t.height {
+				break
+			}
+			out = append(out, t.st.Text.Muted.Render(Fit(l, t.width)))
+		}
 	}
 	rw := t.RowWidth()
 	for pos := t.offset; pos < len(t.view) && len(out) < t.height; pos++ {
