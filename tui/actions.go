@@ -285,6 +285,9 @@ func (m Model) elsewhere(creds []sync.Credential, ws string) string {
 }
 
 func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
+	if it.ownerWide && m.d.ws.all() {
+		return m.askRevokeOwnerEverywhere(it)
+	}
 	var creds []sync.Credential
 	var b strings.Builder
 	for _, c := range it.creds {
@@ -343,8 +346,8 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 	if it.ownerWide && m.d.ws.several() {
 		if others := m.elsewhere(creds, ws); others != "" {
 			where += " only"
-			fmt.Fprintf(&b, "\n\n%s %s also holds %s, not included: w, choose the workspace, then X on a row of %s.",
-				components.GlyphWarn, owner, others, owner)
+			fmt.Fprintf(&b, "\n\n%s %s also holds %s, not included: X in all workspaces (w) revokes them in every workspace.",
+				components.GlyphWarn, owner, others)
 		}
 	}
 	title := fmt.Sprintf("Revoke %s of %s%s?", views.KindName(creds[0].Kind), owner, where)
@@ -357,7 +360,10 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 			m.setStatus(statusError, "cannot revoke all credentials of an owner with neither a name nor an id to type; revoke them one at a time with x")
 			return m, nil
 		}
-		title = fmt.Sprintf("Revoke all %d %s of %s%s?", len(creds), plural(len(creds), "credential"), owner, where)
+		title = fmt.Sprintf("Revoke all %d credentials of %s%s?", len(creds), owner, where)
+		if len(creds) == 1 {
+			title = fmt.Sprintf("Revoke the 1 credential of %s%s?", owner, where)
+		}
 		require = typed
 	}
 	return m.ask(title, b.String(), require, func(m *Model) tea.Cmd {
@@ -369,6 +375,119 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 				return "", fmt.Errorf("revoke %s: %w", owner, err)
 			}
 			if err := in.Revoke(ctx, creds); err != nil {
+				return "", fmt.Errorf("revoke %s: %w", owner, err)
+			}
+			return fmt.Sprintf("revoked %d %s of %s%s", len(creds), plural(len(creds), "credential"), owner, where), nil
+		})
+	})
+}
+
+// askRevokeOwnerEverywhere confirms X in the scope of all workspaces: every
+// credential of the owner in every workspace read, grouped by workspace (an
+// OAuth secret is the account's), each workspace's checks said; the owner's
+// name is typed. The engine revokes each workspace's under that
+// workspace's own write lock (Service.RevokeCredentials, as `bitbricks
+// revoke --owner` does).
+func (m Model) askRevokeOwnerEverywhere(it revokeIntent) (Model, tea.Cmd) {
+	byWS := map[string][]sync.CredentialStatus{}
+	var account []sync.CredentialStatus
+	n := 0
+	for _, c := range it.creds {
+		switch c.Kind {
+		case sync.CredentialAtlassianToken:
+			continue // read-only here: revoked in admin.atlassian.com
+		case sync.CredentialOAuthSecret:
+			account = append(account, c)
+		default:
+			byWS[c.Workspace] = append(byWS[c.Workspace], c)
+		}
+		n++
+	}
+	if n == 0 {
+		m.setStatus(statusInfo, "Atlassian API tokens are revoked in admin.atlassian.com, not here")
+		return m, nil
+	}
+	first := it.creds[0]
+	owner, typed := views.OwnerName(first.Owner, first.OwnerID)
+	if typed == "" {
+		m.setStatus(statusError, "cannot revoke all credentials of an owner with neither a name nor an id to type; revoke them one at a time with x")
+		return m, nil
+	}
+	now := m.d.now
+	var creds []sync.Credential // in the order shown
+	var b strings.Builder
+	// Each list is capped, so the dialog fits; the typed name covers all.
+	list := func(cs []sync.CredentialStatus) []sync.Credential {
+		out := make([]sync.Credential, len(cs))
+		for i, c := range cs {
+			out[i] = c.Credential
+			out[i].Workspace = c.Workspace // where the engine revokes it
+			if i == 5 {
+				fmt.Fprintf(&b, "  … and %d more\n", len(cs)-i)
+			}
+			if i >= 5 {
+				continue
+			}
+			fmt.Fprintf(&b, "  %s  %s  %s old, last used %s%s\n", shortID(c.ID), views.KindName(c.Kind), views.Age(c.Age),
+				views.LastUsed(c.LastUsed, now), quoted(c.Comment))
+		}
+		return out
+	}
+	var spaces []string
+	var checks []sync.RevokeCheck
+	for _, ws := range m.d.ws.names {
+		cs := byWS[ws]
+		if len(cs) == 0 {
+			continue
+		}
+		spaces = append(spaces, ws)
+		fmt.Fprintf(&b, "In workspace %s (%d):\n", views.Sanitize(ws), len(cs))
+		listed := list(cs)
+		creds = append(creds, listed...)
+		checks = append(checks, sync.RevokeChecksFrom(m.d.snapOf(ws), m.d.cfgOf(ws), listed)...)
+	}
+	if len(account) > 0 {
+		fmt.Fprintf(&b, "Account-wide (%d), OAuth %s working at every workspace %s is assigned to (%s):\n", len(account), plural(len(account), "secret"),
+			owner, views.Sanitize(strings.Join(m.d.spReach(account[0].OwnerID, account[0].Owner), ", ")))
+		ws := account[0].Workspace
+		listed := list(account)
+		creds = append(creds, listed...)
+		checks = append(checks, sync.RevokeChecksFrom(m.d.snapOf(ws), m.d.cfgOf(ws), listed)...)
+	}
+	for _, c := range checks {
+		for _, l := range c.Lines() {
+			fmt.Fprintf(&b, "\n%s %s", components.GlyphWarn, l)
+		}
+		if c.Binding != "" {
+			fmt.Fprintf(&b, "\n  To replace it without a break: esc, then r on %s in Pipelines (4).", c.Binding)
+		}
+	}
+	if names := m.d.ws.unreadNames(); len(names) > 0 {
+		fmt.Fprintf(&b, "\n%s %s could not be read: what %s holds there is not known and not included; R retries.",
+			components.GlyphWarn, workspacesText(names), owner)
+	}
+	them := "them"
+	if len(creds) == 1 {
+		them = "it"
+	}
+	fmt.Fprintf(&b, "\nEach workspace's credentials are revoked there, under its write lock. Whatever uses %s stops working at once; this cannot be undone.", them)
+	where := ""
+	switch {
+	case len(spaces) > 0 && len(account) > 0:
+		where = " in " + workspacesText(spaces) + " and " + accountWideText
+	case len(spaces) > 0:
+		where = " in " + workspacesText(spaces)
+	default:
+		where = ", " + accountWideText
+	}
+	title := fmt.Sprintf("Revoke all %d %s of %s%s?", len(creds), plural(len(creds), "credential"), owner, where)
+	return m.ask(title, strings.TrimRight(b.String(), "\n"), typed, func(m *Model) tea.Cmd {
+		m.busy = fmt.Sprintf("revoking %d %s of %s", len(creds), plural(len(creds), "credential"), owner)
+		b := m.b
+		return m.opCmd(m.op, "press R to refresh and see what is left", func(ctx context.Context) (string, error) {
+			// The whole service: it routes each credential to its
+			// workspace, under that workspace's lock.
+			if err := b.Revoke(ctx, creds); err != nil {
 				return "", fmt.Errorf("revoke %s: %w", owner, err)
 			}
 			return fmt.Sprintf("revoked %d %s of %s%s", len(creds), plural(len(creds), "credential"), owner, where), nil

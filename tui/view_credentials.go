@@ -203,8 +203,8 @@ func (v *credentialsView) Update(msg tea.Msg) (tabView, tea.Cmd) {
 	case key.Matches(km, v.keys.RevokeOwner):
 		if c, ok := v.table.Selected(); ok {
 			var all []sync.CredentialStatus
-			for _, o := range v.inv { // in the workspace of the one chosen
-				if o.OwnerID == c.OwnerID && o.Workspace == c.Workspace && o.Kind != sync.CredentialAtlassianToken {
+			for _, o := range v.inv { // in every workspace shown (all of them, or the one)
+				if o.OwnerID == c.OwnerID && o.Kind != sync.CredentialAtlassianToken {
 					all = append(all, o)
 				}
 			}
