@@ -28,12 +28,20 @@ import (
 type twoWorkspaceEnv struct {
 	*engineEnv
 	srv *emulator.Server
-	// down makes a workspace's host answer every request 500, as a
-	// workspace that is down does (the SDK does not retry it).
+	// down makes a workspace's host answer every workspace API request
+	// 500, as a workspace that is down does (the SDK does not retry it).
+	// Bitbucket, the Atlassian directory and the account API, which the
+	// demo serves on prod's host too, live elsewhere in reality and stay up.
 	down map[string]*atomic.Bool
 	// drop makes a workspace's host close every connection unanswered, as
 	// a host that is unreachable does.
 	drop map[string]*atomic.Bool
+}
+
+// workspaceAPI reports a path of a workspace's own API, which goes down
+// with its host (not Bitbucket's, the directory's or the account's).
+func workspaceAPI(path string) bool {
+	return strings.HasPrefix(path, "/api/") && !strings.HasPrefix(path, "/api/2.0/accounts/")
 }
 
 func newTwoWorkspaceEnv(t testing.TB) *twoWorkspaceEnv {
@@ -54,7 +62,7 @@ func newTwoWorkspaceEnv(t testing.TB) *twoWorkspaceEnv {
 					}
 				}
 			}
-			if d.Load() {
+			if d.Load() && workspaceAPI(r.URL.Path) {
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusInternalServerError)
 				fmt.Fprint(w, `{"error_code":"INTERNAL_ERROR","message":"the workspace is down"}`)
