@@ -2,7 +2,6 @@ package tui
 
 import (
 	"testing"
-	"time"
 
 	"github.com/bitbricks/bitbricks/emulator"
 	tea "github.com/charmbracelet/bubbletea"
@@ -24,7 +23,7 @@ func TestFederateWarnsOfOtherWorkspaces(t *testing.T) {
 	r.waitFor(t, tm, "Federate etl-prod, account-wide (all workspaces)? (phase 1)", "also assigned to workspace(s) dev", "confirming federates anyway")
 	press(tm, "n")
 	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
-	tm.WaitFinished(t, teatest.WithFinalTimeout(15*time.Second))
+	tm.WaitFinished(t, teatest.WithFinalTimeout(patience(t)))
 	if st := e.srv.Stats(); st.WorkspaceWrites[emulator.DemoWorkspace] != 0 || st.WorkspaceWrites["account"] != 0 {
 		t.Errorf("declined, yet writes %v", st.WorkspaceWrites)
 	}

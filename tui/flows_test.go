@@ -19,6 +19,24 @@ import (
 // The console's flows, each on the real engine (sync.Service over the real SDK
 // clients) against the emulator's demo organisation.
 
+// patience is how long a wait for the console may last: until shortly
+// before the test binary's own deadline (go test -timeout), not a fixed
+// time that a loaded machine can miss. A console that hangs still fails,
+// in the wait that hung and with what it drew, before the binary is killed.
+func patience(t *testing.T) time.Duration {
+	deadline, ok := t.Deadline()
+	if !ok {
+		return 24 * time.Hour
+	}
+	left := time.Until(deadline)
+	return max(left-30*time.Second, left/2)
+}
+
+// waitOpts are the options of every wait for the console's output.
+func waitOpts(t *testing.T) []teatest.WaitForOption {
+	return []teatest.WaitForOption{teatest.WithDuration(patience(t)), teatest.WithCheckInterval(5 * time.Millisecond)}
+}
+
 // waitFor waits until all of want have appeared in the output since the last wait.
 func waitFor(t *testing.T, tm *teatest.TestModel, want ...string) {
 	t.Helper()
@@ -30,7 +48,7 @@ func waitFor(t *testing.T, tm *teatest.TestModel, want ...string) {
 			all = all && seen[i]
 		}
 		return all
-	}, teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
+	}, waitOpts(t)...)
 }
 
 // settled is waitFor that also waits until the console has drawn a header that
@@ -49,7 +67,7 @@ func settled(t *testing.T, tm *teatest.TestModel, want ...string) {
 		// wait means the reload began and ended between two frames.
 		i := bytes.LastIndex(out, []byte("drift "))
 		return i < 0 || !bytes.HasSuffix(out[:i], []byte("loading · "))
-	}, teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
+	}, waitOpts(t)...)
 }
 
 func press(tm *teatest.TestModel, ks ...string) {
@@ -66,7 +84,7 @@ var loopback = regexp.MustCompile(`127\.0\.0\.1:\d+`)
 func finish(t *testing.T, tm *teatest.TestModel, mask ...string) Model {
 	t.Helper()
 	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC}) // q would be typed into an open answer
-	m := tm.FinalModel(t, teatest.WithFinalTimeout(15*time.Second)).(Model)
+	m := tm.FinalModel(t, teatest.WithFinalTimeout(patience(t))).(Model)
 	view := strings.NewReplacer(mask...).Replace(m.View())
 	golden.RequireEqual(t, loopback.ReplaceAll([]byte(view), []byte("127.0.0.1:port")))
 	return m

@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bitbricks/bitbricks/emulator"
 	tea "github.com/charmbracelet/bubbletea"
@@ -44,7 +43,7 @@ func (r *recorder) waitFor(t *testing.T, tm *teatest.TestModel, want ...string) 
 		}
 		r.seen.Write(out)
 		return true
-	}, teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
+	}, waitOpts(t)...)
 }
 
 // settled is the package's settled (the reload after an operation drawn),
@@ -63,7 +62,7 @@ func (r *recorder) settled(t *testing.T, tm *teatest.TestModel, want ...string) 
 		}
 		r.seen.Write(out)
 		return true
-	}, teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(5*time.Millisecond))
+	}, waitOpts(t)...)
 }
 
 // pasteLeak opens !, pastes value and sends it.

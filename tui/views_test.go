@@ -118,7 +118,7 @@ func TestHeaderAgeTicksOnItsOwn(t *testing.T) {
 	mu.Unlock()
 	waitFor(t, tm, "read 5m ago")
 	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
-	tm.WaitFinished(t, teatest.WithFinalTimeout(15*time.Second))
+	tm.WaitFinished(t, teatest.WithFinalTimeout(patience(t)))
 }
 
 func TestPrincipalsSort(t *testing.T) {
