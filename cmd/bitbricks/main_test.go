@@ -51,7 +51,10 @@ func runCLIOn(t *testing.T, terminal bool, env map[string]string, stdin string, 
 		IsTerminal: terminal,
 		retryUnit:  time.Millisecond,
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	// No deadline: a slow machine only makes the run slower (a hang is
+	// go test -timeout's to report). Cancelled on return, as the process's
+	// end would stop what the run left going.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	code := run(ctx, s, args)
 	return cliRun{code: code, out: out.String(), err: errb.String()}
@@ -410,13 +413,15 @@ func TestEmulateWriteConfigAndEnv(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
 	go func() { done <- run(ctx, s, []string{"emulate", "--listen", "127.0.0.1:0", "--write-config", cfgPath}) }()
+	// Wait for the export lines as they are written (however slow the
+	// machine), or for emulate to end without them.
 	env := map[string]string{}
-	timeout := time.After(30 * time.Second)
-	for waiting := true; len(env) < 9 && waiting; {
+	code, ended := 0, false
+	for len(env) < 9 && !ended {
 		select {
 		case <-out.wrote:
-		case <-timeout:
-			waiting = false
+		case code = <-done:
+			ended = true
 		}
 		env = map[string]string{}
 		for _, line := range strings.Split(out.String(), "\n") {
@@ -427,7 +432,7 @@ func TestEmulateWriteConfigAndEnv(t *testing.T) {
 	}
 	if len(env) != 9 {
 		cancel()
-		t.Fatalf("want 9 export lines, got %v (stderr %s)", env, errb.String())
+		t.Fatalf("want 9 export lines, got %v (emulate ended %v, exit %d; stderr %s)", env, ended, code, errb.String())
 	}
 	r := runCLI(t, env, "", "config", "validate", "--config", cfgPath)
 	if r.code != 0 {
@@ -484,7 +489,10 @@ func TestEmulateWriteConfigAndEnv(t *testing.T) {
 		t.Errorf("Atlassian users/search: %d", c)
 	}
 	cancel()
-	if code := <-done; code != 0 {
+	if !ended {
+		code = <-done
+	}
+	if code != 0 {
 		t.Fatalf("emulate exited %d: %s", code, errb.String())
 	}
 }

@@ -299,7 +299,7 @@ func runCLIAt(t *testing.T, now time.Time, env map[string]string, args ...string
 	var out, errb strings.Builder
 	s := &ioStreams{In: strings.NewReader(""), Out: &out, Err: &errb,
 		Getenv: func(k string) string { return env[k] }, Now: func() time.Time { return now }}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	code := run(ctx, s, args)
 	return cliRun{code: code, out: out.String(), err: errb.String()}
