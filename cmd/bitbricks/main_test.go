@@ -84,6 +84,66 @@ type testOrg struct {
 	cfg  string
 	env  map[string]string
 	root string
+	hold *requestHold
+}
+
+// requestHold keeps the requests it matches from reaching the emulator until
+// released, so a test can stop a run (another process's too) at a chosen
+// step and act while it is there, instead of hoping a slowed run is still
+// there.
+type requestHold struct {
+	mu      gosync.Mutex
+	match   func(*http.Request) bool
+	held    chan struct{} // closed when the first request is held
+	release chan struct{}
+}
+
+func (h *requestHold) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		var release chan struct{}
+		if h.match != nil && h.match(r) {
+			release = h.release
+			select {
+			case <-h.held:
+			default:
+				close(h.held)
+			}
+		}
+		h.mu.Unlock()
+		if release != nil {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			if r.Context().Err() != nil {
+				return // the caller is gone (killed): the request never arrives
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// holdRequests holds every request match accepts: held is closed when the
+// first arrives; release lets them (and later ones) through.
+func (o *testOrg) holdRequests(t *testing.T, match func(*http.Request) bool) (held <-chan struct{}, release func()) {
+	t.Helper()
+	h := o.hold
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.match, h.held, h.release = match, make(chan struct{}), make(chan struct{})
+	ch := h.release
+	var once gosync.Once
+	release = func() {
+		once.Do(func() {
+			h.mu.Lock()
+			h.match = nil
+			h.mu.Unlock()
+			close(ch)
+		})
+	}
+	t.Cleanup(release)
+	return h.held, release
 }
 
 func newTestOrg(t *testing.T) *testOrg {
@@ -91,7 +151,8 @@ func newTestOrg(t *testing.T) *testOrg {
 	isolate(t)
 	org := emulator.Demo(testNow)
 	srv := emulator.New(org, emulator.Options{})
-	hs := httptest.NewServer(srv.Handler())
+	hold := &requestHold{}
+	hs := httptest.NewServer(hold.wrap(srv.Handler()))
 	t.Cleanup(hs.Close)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "bitbricks.yaml")
@@ -102,7 +163,7 @@ func newTestOrg(t *testing.T) *testOrg {
 	// The SDK reads DATABRICKS_HOST/TOKEN from the process environment.
 	t.Setenv("DATABRICKS_HOST", env["DATABRICKS_HOST"])
 	t.Setenv("DATABRICKS_TOKEN", env["DATABRICKS_TOKEN"])
-	return &testOrg{org: org, srv: srv, url: hs.URL, cfg: path, env: env, root: dir}
+	return &testOrg{org: org, srv: srv, url: hs.URL, cfg: path, env: env, root: dir, hold: hold}
 }
 
 // secrets are every credential value the organisation holds.

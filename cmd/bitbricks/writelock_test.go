@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -249,15 +250,22 @@ func startCLI(t *testing.T, o *testOrg, env map[string]string, args ...string) *
 // over and finishes the job; the next plan is empty.
 func TestLeaseOfAKilledRunIsTakenOverAfterExpiry(t *testing.T) {
 	o := newTestOrg(t)
-	// Slow enough that the child still holds its lease (taken before its
-	// snapshot) while this process tries, on a busy machine too.
-	o.srv.SetLatency(150*time.Millisecond, 0)
+	// The child is held at its first group write, after it took its lease
+	// (before its snapshot): it holds the lease for as long as this process
+	// needs, however slow the machine.
+	held, release := o.holdRequests(t, func(r *http.Request) bool {
+		return r.Method != http.MethodGet && strings.Contains(r.URL.Path, "/scim/v2/Groups")
+	})
 	child := startCLI(t, o, o.env, "sync", "--apply", "--yes", "--config", o.cfg)
-	for len(o.org.WorkspaceFiles(bbsync.DefaultLeaseDir)) == 0 {
-		if child.ProcessState != nil {
-			t.Fatal("the child ended before taking the lease")
-		}
-		time.Sleep(10 * time.Millisecond)
+	exited := make(chan struct{})
+	go func() { child.Wait(); close(exited) }()
+	select {
+	case <-held:
+	case <-exited:
+		t.Fatal("the child ended before applying a change")
+	}
+	if n := len(o.org.WorkspaceFiles(bbsync.DefaultLeaseDir)); n != 1 {
+		t.Fatalf("%d lease files while the child applies, want its one", n)
 	}
 	// Two processes on two machines (two state directories): the live
 	// child's lease refuses this one.
@@ -269,8 +277,8 @@ func TestLeaseOfAKilledRunIsTakenOverAfterExpiry(t *testing.T) {
 	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	child.Wait()
-	o.srv.SetLatency(0, 0)
+	<-exited
+	release()
 	left := o.org.WorkspaceFiles(bbsync.DefaultLeaseDir)
 	if len(left) != 1 {
 		t.Fatalf("lease files after the kill: %v, want the killed run's one", left)
