@@ -33,8 +33,9 @@ type twoWorkspaceEnv struct {
 	// Bitbucket, the Atlassian directory and the account API, which the
 	// demo serves on prod's host too, live elsewhere in reality and stay up.
 	down map[string]*atomic.Bool
-	// drop makes a workspace's host close every connection unanswered, as
-	// a host that is unreachable does.
+	// drop makes a workspace's host close every workspace API connection
+	// unanswered, as a host that is unreachable does (the others stay up,
+	// as with down).
 	drop map[string]*atomic.Bool
 }
 
@@ -54,7 +55,7 @@ func newTwoWorkspaceEnv(t testing.TB) *twoWorkspaceEnv {
 		h, d, dr := srv.WorkspaceHandler(name), new(atomic.Bool), new(atomic.Bool)
 		down[name], drop[name] = d, dr
 		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if dr.Load() {
+			if dr.Load() && workspaceAPI(r.URL.Path) {
 				if hj, ok := w.(http.Hijacker); ok {
 					if c, _, err := hj.Hijack(); err == nil {
 						c.Close()
