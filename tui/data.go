@@ -39,6 +39,9 @@ type dataset struct {
 	members  map[string][]memberRow         // by Databricks group, built on first use
 	statuses map[string][]sync.MemberStatus // the planner's member statuses by Databricks group
 	overAge  int
+	// atlassian counts, in one workspace's scope of several, the Atlassian
+	// API tokens over age, listed but not in the workspace's overAge.
+	atlassian int
 
 	// ws is the scope of a load over several workspaces (data_scope.go);
 	// its zero value is a load of one workspace.
@@ -83,9 +86,13 @@ func newDatasetIn(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config, now t
 	}
 	for _, s := range d.inv {
 		d.byOwner[s.OwnerID] = append(d.byOwner[s.OwnerID], s)
-		if s.Has(sync.FlagOverAge) {
-			d.overAge++
-		}
+	}
+	own, atl := sync.OverAgeCounts(d.inv)
+	d.overAge = own + atl
+	if ws.name != "" {
+		// One workspace of several: an Atlassian API token is nobody's
+		// workspace, so not in its figure (the Credentials view says so).
+		d.overAge, d.atlassian = own, atl
 	}
 	d.dbGroups = slices.Sorted(maps.Keys(snap.DBGroups))
 	if ws.why != "" {

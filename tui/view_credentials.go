@@ -49,6 +49,9 @@ type credFormat struct {
 	cols    []int
 	// ws shows each credential's workspace (the scope of all workspaces).
 	ws bool
+	// scoped is the workspace shown of several ("" for all, or one
+	// workspace): the title says the Atlassian tokens are not its own.
+	scoped string
 }
 
 // credentialsView lists every token and secret with its age drawn against the policy.
@@ -154,7 +157,10 @@ func (v *credentialsView) SetData(d *dataset) {
 		v.f.ws, v.f.cols = ws, nil
 		v.table.SetHeader(v.f.header(v.table.RowWidth()))
 	}
-	v.inv = d.inv
+	v.inv, v.f.scoped = d.inv, ""
+	if d.ws.several() {
+		v.f.scoped = d.ws.name
+	}
 	v.table.SetEmpty(cmp.Or(d.ws.notRead(), "no credentials"))
 	v.resort()
 }
@@ -220,6 +226,10 @@ func (v *credentialsView) Update(msg tea.Msg) (tabView, tea.Cmd) {
 
 func (v *credentialsView) View() string {
 	title := "Credentials · " + v.table.Position() + " · by " + credSortNames[v.sort]
+	if v.f.scoped != "" && slices.ContainsFunc(v.inv, func(c sync.CredentialStatus) bool { return c.Kind == sync.CredentialAtlassianToken }) {
+		// Listed in every workspace, counted in none's over-age figure.
+		title += " · atl: Atlassian's, not in " + views.Sanitize(v.f.scoped) + "'s count"
+	}
 	if q := v.table.Filter(); q != "" {
 		title += " · /" + views.ShowFilter(q)
 	}
@@ -249,7 +259,13 @@ func (v *credentialsView) Detail() (string, string, bool) {
 		}
 	}
 	owner, _ := views.OwnerName(c.Owner, c.OwnerID)
-	if c.Workspace != "" { // several workspaces
+	switch {
+	case c.Workspace == "": // one workspace
+	case c.Kind == sync.CredentialAtlassianToken:
+		row("Workspace", "none: an Atlassian API token is the organisation's, listed in every workspace's scope and counted in none's over-age figure")
+	case c.Kind == sync.CredentialOAuthSecret:
+		row("Workspace", "(account): an OAuth secret works at every workspace its service principal is assigned to")
+	default:
 		row("Workspace", views.CredentialWorkspace(c))
 	}
 	row("Owner", owner+" ("+strings.ReplaceAll(string(c.OwnerType), "_", " ")+", id "+views.Sanitize(c.OwnerID)+")")
