@@ -105,7 +105,12 @@ func LowerBound(snap *Snapshot, cfg *config.Config, routes map[string]int64) Bou
 	if snap.AccountAccess {
 		secrets = int64(len(snap.SPs))
 	}
-	d = append(d, fmt.Sprintf("Databricks, not SCIM: 1 token list + 1 workspace-conf + %d OAuth secret lists (one per service principal) = %d", secrets, other+secrets))
+	ledger := ""
+	if cfg.Policy.RevokeDeparted {
+		other++
+		ledger = " + 1 departures ledger"
+	}
+	d = append(d, fmt.Sprintf("Databricks, not SCIM: 1 token list + 1 workspace-conf%s + %d OAuth secret lists (one per service principal) = %d", ledger, secrets, other+secrets))
 
 	ids := map[string]bool{}
 	for _, g := range snap.Groups {

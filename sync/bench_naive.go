@@ -36,6 +36,11 @@ func ReadNaive(ctx context.Context, src Sources, cfg *config.Config) (*Snapshot,
 	if r.snap.Caller, err = d.Me(ctx); err != nil {
 		return nil, err
 	}
+	if cfg.Policy.RevokeDeparted {
+		if err := r.departureLedger(ctx); err != nil { // the same input as Read's
+			return nil, err
+		}
+	}
 	// Bitbucket: the group list, then each mapped group's members.
 	var raw []v1Group
 	if err := getJSON(ctx, bb.http, bb.auth, bb.v1+"/groups/"+url.PathEscape(bb.workspace), &raw); err != nil {

@@ -289,8 +289,12 @@ func (s *Service) apply(ctx context.Context, plan Plan, obs Observer, earlier []
 	}
 	var results []Result
 	err = s.Writing(ctx, "apply", func(ctx context.Context) (err error) {
+		// Who is taken out of a mapped group is recorded before (in the
+		// workspace, for every machine's later runs); a ledger that cannot
+		// be written is reported, and the changes are still made.
+		lerr := s.recordRemovals(ctx, plan)
 		results, err = Apply(ctx, plan, exec, obs, opts)
-		return err
+		return errors.Join(err, lerr)
 	})
 	return results, err
 }

@@ -84,7 +84,7 @@ func (s *Service) writingIn(ctx context.Context, command string, parts []workspa
 	}
 	// Two entries that are one workspace are refused before anything is
 	// written (the second lease would be this run's own).
-	if err := s.checkOneWorkspaceEach(ctx, todo); err != nil {
+	if _, err := s.checkOneWorkspaceEach(ctx, todo); err != nil {
 		return err
 	}
 	ran := false

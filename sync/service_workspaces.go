@@ -281,9 +281,14 @@ func (s *Service) activeParts() []workspacePart {
 func (s *Service) readParts(ctx context.Context, progress func(string)) (*Snapshot, error) {
 	parts := s.activeParts()
 	// Two entries that are one workspace are refused before anything is read.
-	if err := s.checkOneWorkspaceEach(ctx, parts); err != nil {
+	ids, err := s.checkOneWorkspaceEach(ctx, parts)
+	if err != nil {
 		return nil, err
 	}
+	// Every workspace's departures ledger counts in each (departure_ledger.go).
+	// (Only of those that answered: one that did not reads its own after
+	// its first call, as with one workspace.)
+	ctx = context.WithValue(ctx, ledgerKey{}, readLedgers(ctx, parts, ids))
 	snaps := make([]*Snapshot, len(parts))
 	errs := make([]error, len(parts))
 	var mu gosync.Mutex

@@ -129,6 +129,10 @@ func Read(ctx context.Context, src Sources, cfg *config.Config, progress func(st
 	accountUsers := g.GoAfter(r.accountUsers, account)
 	assignments := g.GoAfter(r.assignments, account, users)
 	tokens := g.GoAfter(r.tokens, me)
+	ledger := g.GoAfter(func(context.Context) error { return nil }, me)
+	if cfg.Policy.RevokeDeparted {
+		ledger = g.GoAfter(r.departureLedger, me) // departure_ledger.go
+	}
 	g.GoAfter(r.maxTokenDays, me)
 	if src.Atlassian != nil {
 		g.GoAfter(r.atlassianTokens, bbProbe)
@@ -149,7 +153,7 @@ func Read(ctx context.Context, src Sources, cfg *config.Config, progress func(st
 		// users are added to the same map.
 		// ... and the tokens and own assignments a former member may still
 		// hold (formerHolds).
-		g.GoAfter(r.presence, emails, dbGroups, users, accountUsers, tokens, assignments)
+		g.GoAfter(r.presence, emails, dbGroups, users, accountUsers, tokens, assignments, ledger)
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err

@@ -72,12 +72,12 @@ func workspaceIDs(ctx context.Context, parts []workspacePart) []int64 {
 
 // checkOneWorkspaceEach refuses parts of which two are one workspace: their
 // hosts answer SCIM Me with one X-Databricks-Org-Id. With fewer than two
-// parts nothing is asked.
-func (s *Service) checkOneWorkspaceEach(ctx context.Context, parts []workspacePart) error {
+// parts nothing is asked. ids are what each part answered (0: no answer).
+func (s *Service) checkOneWorkspaceEach(ctx context.Context, parts []workspacePart) (ids []int64, err error) {
 	if len(parts) < 2 {
-		return nil
+		return make([]int64, len(parts)), nil
 	}
-	ids := workspaceIDs(ctx, parts)
+	ids = workspaceIDs(ctx, parts)
 	seen := map[int64]int{}
 	for i, id := range ids {
 		if id == 0 {
@@ -88,9 +88,9 @@ func (s *Service) checkOneWorkspaceEach(ctx context.Context, parts []workspacePa
 			seen[id] = i
 			continue
 		}
-		return s.sameWorkspaceError(parts[j], parts[i], id)
+		return ids, s.sameWorkspaceError(parts[j], parts[i], id)
 	}
-	return nil
+	return ids, nil
 }
 
 // sameWorkspaceError names both entries of the config (file:line when the

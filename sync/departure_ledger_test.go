@@ -1,0 +1,183 @@
+package sync
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bitbricks/bitbricks/emulator"
+)
+
+// otherMachine is a service over the same workspace whose audit log is a
+// fresh local file: a console on a laptop after a pipeline's run, or a
+// pipeline whose runner (and audit log) is gone.
+func otherMachine(t *testing.T, e *demoEnv) *Service {
+	t.Helper()
+	cfg := *e.cfg
+	cfg.Audit.File = filepath.Join(t.TempDir(), "audit.jsonl")
+	svc := NewService(e.src, &cfg, ServiceOptions{Now: e.org.Now, StateDir: t.TempDir()})
+	svc.LimitChanges(-1)
+	return svc
+}
+
+// departedTokens are the token changes of plan revoked because their owner
+// left, by change id -> owner.
+func departedTokens(plan Plan) map[string]string {
+	out := map[string]string{}
+	for _, c := range plan.Changes {
+		if c.Action == ActionRevokeToken && c.Reason == "owner left the Bitbucket workspace" {
+			out[c.ID] = c.Principal
+		}
+	}
+	return out
+}
+
+// TestDepartureEvidenceSurvivesAnotherAuditLog (A16/N1): a run takes the
+// departed people (fay, gus) out of their mapped group while every direct
+// membership lookup fails (500), so their tokens are kept and the run
+// exits 1. The next run is made on another machine, with an audit log of
+// its own: before the ledger it asked nobody about them (they are in no
+// mapped group any more) and their tokens survived with every run green.
+// Now the departures ledger in the workspace names them: the next run asks,
+// and revokes on the clean 404. A ledger that cannot be read is a problem
+// of the run and revokes nothing; it is left as it is, and the run after
+// still revokes.
+func TestDepartureEvidenceSurvivesAnotherAuditLog(t *testing.T) {
+	e, svc := newServiceEnv(t)
+	svc.LimitChanges(-1)
+	ctx := context.Background()
+	_, first, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := departedTokens(first)
+	if len(want) == 0 {
+		t.Fatal("the demo plan revokes no departed person's token")
+	}
+	lookups := []emulator.FaultRule{{Route: "/2.0/workspaces/*/members/*", Method: "GET", Kind: emulator.Fault500}}
+	if err := e.srv.SetFaults(lookups); err != nil {
+		t.Fatal(err)
+	}
+	_, plan, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := departedTokens(plan); len(got) != 0 {
+		t.Fatalf("with the lookups failing, tokens are still revoked as departed: %v", got)
+	}
+	results, err := svc.Apply(ctx, plan, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed := map[string]bool{}
+	for _, r := range results {
+		if strings.HasPrefix(r.ID, "remove_member/") && r.Status == ResultApplied {
+			removed[r.ID[strings.LastIndex(r.ID, "/")+1:]] = true
+		}
+	}
+	for _, owner := range want {
+		if !removed[owner] {
+			t.Fatalf("%s was not taken out of a mapped group (removed: %v)", owner, removed)
+		}
+	}
+	if err := e.srv.SetFaults(nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// Another machine, another audit log.
+	other := otherMachine(t, e)
+	_, next, err := other.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := departedTokens(next)
+	for id, owner := range want {
+		if got[id] != owner {
+			t.Errorf("on another machine, %s of %s (who left) is not revoked: the evidence was lost (plan: %v)", id, owner, changeIDs(next))
+		}
+	}
+	t.Logf("another machine's plan revokes %d departed tokens of %d", len(got), len(want))
+
+	// The ledger cannot be read: a problem, nothing revoked as departed,
+	// and the ledger is still there for the next run.
+	ledgerDown := []emulator.FaultRule{{Route: "/api/2.0/workspace/export", Method: "GET", Kind: emulator.Fault500}}
+	if err := e.srv.SetFaults(ledgerDown); err != nil {
+		t.Fatal(err)
+	}
+	_, down, err := otherMachine(t, e).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := departedTokens(down); len(got) != 0 {
+		t.Errorf("with the ledger unreadable, tokens revoked as departed: %v", got)
+	}
+	found := false
+	for _, p := range down.Problems {
+		found = found || (p.System == SystemDatabricks && p.What == "departures ledger")
+	}
+	if !found {
+		t.Errorf("an unreadable ledger is no problem of the run: %+v", down.Problems)
+	}
+	if err := e.srv.SetFaults(nil); err != nil {
+		t.Fatal(err)
+	}
+	_, again, err := otherMachine(t, e).Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := departedTokens(again); len(got) != len(want) {
+		t.Errorf("after the ledger answered again, %d departed tokens revoked, want %d", len(got), len(want))
+	}
+	if err := checkNoProblems(again); err != nil {
+		t.Error(err)
+	}
+}
+
+func checkNoProblems(p Plan) error { return CheckProblems(p.Problems) }
+
+// TestDepartureLedgerAcrossWorkspaces: a run limited to dev takes gus out
+// of the account group platform-eng (his tokens and own assignment are in
+// prod, which that run does not touch). The next full run is made on
+// another machine: dev's ledger names gus, so his prod tokens are revoked
+// and his prod assignment taken back (before, only the dev machine's audit
+// log knew).
+func TestDepartureLedgerAcrossWorkspaces(t *testing.T) {
+	tw := newTwoWorkspaces(t)
+	ctx := context.Background()
+	devOnly := tw.service(t)
+	if err := devOnly.LimitWorkspaces([]string{emulator.DemoDevWorkspace}); err != nil {
+		t.Fatal(err)
+	}
+	_, devPlan, err := devOnly.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changeNamed(devPlan, "dev:remove_member/platform-eng/gus@acme.com") == nil {
+		t.Fatalf("the dev plan does not remove gus from platform-eng: %v", changeIDs(devPlan))
+	}
+	if _, err := devOnly.Apply(ctx, devPlan, nil); err != nil {
+		t.Fatal(err)
+	}
+	cfg := *tw.cfg
+	cfg.Audit.File = filepath.Join(t.TempDir(), "audit.jsonl")
+	other := NewService(devOnly.src, &cfg, ServiceOptions{Now: tw.org.Now, StateDir: t.TempDir()})
+	other.LimitChanges(-1)
+	_, after, err := other.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked := 0
+	for _, c := range after.Changes {
+		if c.Workspace == emulator.DemoWorkspace && c.Action == ActionRevokeToken && c.Principal == "gus@acme.com" && c.Reason == "owner left the Bitbucket workspace" {
+			revoked++
+		}
+	}
+	if revoked == 0 {
+		t.Errorf("on another machine, gus's prod tokens are not revoked after dev's run took him out (plan: %v)", changeIDs(after))
+	}
+	if changeNamed(after, "prod:unassign_workspace/gus@acme.com") == nil {
+		t.Errorf("on another machine, gus's prod assignment is kept (plan: %v)", changeIDs(after))
+	}
+	t.Logf("gus's prod tokens revoked on another machine: %d", revoked)
+}
