@@ -65,11 +65,12 @@ func ExitCode(err error) int {
 	var ident *WorkspaceIdentityError
 	var reach *FederationReachError
 	var same *SameWorkspaceError
+	var unlock *UnlockRefused
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &g), errors.As(err, &held), errors.As(err, &stale), errors.As(err, &f), errors.As(err, &ro), errors.As(err, &force), errors.As(err, &choice), errors.As(err, &scope),
-		errors.As(err, &ident), errors.As(err, &reach), errors.As(err, &same):
+		errors.As(err, &ident), errors.As(err, &reach), errors.As(err, &same), errors.As(err, &unlock):
 		return 3
 	}
 	return 1

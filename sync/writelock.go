@@ -54,6 +54,9 @@ type Holder struct {
 	Start   time.Time `json:"start"`
 	Expiry  time.Time `json:"expiry,omitzero"` // the lease's; zero for the local lock
 	Nonce   string    `json:"nonce"`           // tells this holder's lease from another's
+	// Machine ties Process to one machine and process namespace
+	// (machineID); "" where that cannot be told.
+	Machine string `json:"machine,omitempty"`
 }
 
 func (h Holder) String() string {
@@ -106,7 +109,7 @@ func (e *LockHeldError) Error() string {
 	held := e.By.String()
 	if !e.By.Expiry.IsZero() {
 		// The lease cannot tell a live run from a killed one: say when it frees itself.
-		held += " (a run that was killed keeps it until then)"
+		held += " (a run that was killed keeps it until then; `bitbricks unlock` releases it now)"
 	}
 	return fmt.Sprintf("refused: another bitbricks run is writing (%s): %s; nothing was changed; %s", e.Where, held, wait)
 }
@@ -161,6 +164,10 @@ type WriteLockOptions struct {
 	Poll time.Duration
 	Now  func() time.Time // nil: time.Now
 	Log  *slog.Logger     // nil: slog.Default()
+
+	// unlock, for `unlock`, is the lease id (nonce) of the holder to take
+	// the lease from, live or not (writelock_unlock.go).
+	unlock string
 }
 
 // WriteLock is a held write lock: the local lock and, with a Databricks
@@ -307,7 +314,7 @@ func newHolder(opts WriteLockOptions) Holder {
 		who += " (" + opts.Operator.Databricks + ")"
 	}
 	return Holder{Holder: strings.TrimSpace(who), Host: host, Process: os.Getpid(), Command: opts.Command,
-		Start: opts.Now().UTC(), Nonce: hex.EncodeToString(b[:])}
+		Start: opts.Now().UTC(), Nonce: hex.EncodeToString(b[:]), Machine: machineID()}
 }
 
 // ---- the local lock ----
@@ -455,10 +462,23 @@ func acquireLease(ctx context.Context, db *Databricks, opts WriteLockOptions, me
 			if err != nil {
 				return nil, fmt.Errorf("read the workspace lease %s: %w", info.Path, err)
 			}
-			if opts.Now().Before(prev.Expiry) {
+			switch {
+			case opts.unlock != "":
+				// `unlock`: only the lease its user was shown.
+				if prev.Nonce != opts.unlock {
+					return nil, &UnlockRefused{Why: fmt.Sprintf("the lease is now %s (lease id %s), not the one you confirmed: nothing was released", prev, cmp.Or(prev.Nonce, "none"))}
+				}
+				if localLive(prev) {
+					return nil, &UnlockRefused{Why: fmt.Sprintf("its holder is a live process on this machine (%s): stop that run (or let it finish); nothing was released", prev)}
+				}
+			case opts.Now().Before(prev.Expiry) && goneHere(prev):
+				opts.Log.Warn("the write lease's holder ran on this host and its process no longer exists: taking the lease over now", "lease", info.Path, "holder", prev.String())
+			case opts.Now().Before(prev.Expiry):
 				return nil, &LockHeldError{Where: "workspace lease " + info.Path, By: prev}
 			}
 			stale = info.Path
+		} else if opts.unlock != "" {
+			return nil, &UnlockRefused{Why: "no bitbricks run holds the workspace lease now: nothing to release"}
 		}
 		me.Expiry = opts.Now().Add(opts.TTL).UTC()
 		p := leasePath(opts.LeaseDir, epoch+1)
@@ -473,7 +493,7 @@ func acquireLease(ctx context.Context, db *Databricks, opts WriteLockOptions, me
 			return nil, fmt.Errorf("create the workspace lease in %s: other writers kept taking it", opts.LeaseDir)
 		}
 		if stale != "" {
-			opts.Log.Warn("took over an expired write lease", "lease", stale, "holder", prev.String())
+			opts.Log.Warn("took over the write lease", "lease", stale, "holder", prev.String())
 			// Its holder is gone (or lost it): nobody else deletes this path.
 			_ = db.w.Workspace.Delete(ctx, workspace.Delete{Path: stale})
 		}

@@ -1,0 +1,199 @@
+package sync
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Releasing a write lease by hand (`bitbricks unlock`), and taking over at
+// once the lease of a run that died on this very machine.
+//
+// A killed writer's lease blocks every other writer until it expires (up to
+// DefaultLeaseTTL). `unlock` shows the holder, and once its user confirmed
+// that holder (by its lease id) releases the lease through the take-over
+// path of an expired one: the next epoch's file is created only if absent,
+// so a lease another writer took meanwhile is never overwritten, then the
+// old file and the new one are deleted. It refuses while the holder is a
+// live process on this machine, and audits what it released.
+
+// UnlockRefused is an `unlock` that released nothing. It exits with code 3.
+type UnlockRefused struct{ Why string }
+
+func (e *UnlockRefused) Error() string { return "refused: " + e.Why }
+
+// goneHere reports whether h ran on this machine (same host and machine id)
+// and its process no longer exists there.
+func goneHere(h Holder) bool {
+	host, _ := os.Hostname()
+	me := machineID()
+	if h.Machine == "" || me == "" || h.Machine != me || h.Host != host {
+		return false
+	}
+	alive, known := processState(h.Process)
+	return known && !alive
+}
+
+// localLive reports whether h may be a live process of this machine: on
+// this host, and its process not known to be gone.
+func localLive(h Holder) bool {
+	host, _ := os.Hostname()
+	if h.Host != host {
+		return false
+	}
+	if me := machineID(); h.Machine != "" && me != "" && h.Machine != me {
+		return false // another container or boot of a host of the same name
+	}
+	alive, known := processState(h.Process)
+	return alive || !known
+}
+
+// LeaseState is a workspace's write lease as `unlock` shows it.
+type LeaseState struct {
+	Workspace string `json:"workspace,omitempty"`
+	Host      string `json:"host"` // the workspace's host
+	Path      string `json:"path"` // the lease file; "" when none is held
+	Held      bool   `json:"held"` // a lease file is there
+	Holder    Holder `json:"holder"`
+	LeaseID   string `json:"lease_id"` // the holder's nonce: what --lease-id names
+	Expired   bool   `json:"expired"`
+	// LocalLive: the holder may be a live process on this machine
+	// (unlock refuses).
+	LocalLive bool `json:"local_live"`
+	// Released: unlock released it.
+	Released bool `json:"released"`
+}
+
+// leaseSource is the part of the service (one workspace) whose lease an
+// unlock reads: the named workspace of several, or the one.
+func (s *Service) leaseSource(workspace string) (*Service, string, error) {
+	if len(s.parts) == 0 {
+		if workspace != "" && workspace != s.Config().Databricks.Workspace {
+			return nil, "", fmt.Errorf("--workspace %s: the config has one workspace (%s); leave --workspace out", workspace, s.src.Databricks.Host())
+		}
+		return s, s.Config().Databricks.Workspace, nil
+	}
+	if workspace == "" {
+		return nil, "", fmt.Errorf("name the workspace whose lease to release: --workspace %s", s.Workspaces()[0])
+	}
+	p, ok := s.partNamed(workspace)
+	if !ok {
+		return nil, "", fmt.Errorf("--workspace %s: no such workspace in databricks.workspaces (%v)", workspace, s.Workspaces())
+	}
+	return p.svc, workspace, nil
+}
+
+// Lease reads the write lease of the named workspace ("" with one): who
+// holds it, since when, until when, and whether that may be a live process
+// on this machine.
+func (s *Service) Lease(ctx context.Context, workspace string) (LeaseState, error) {
+	part, name, err := s.leaseSource(workspace)
+	if err != nil {
+		return LeaseState{}, err
+	}
+	db, ok := part.src.Databricks.(*Databricks)
+	if !ok {
+		return LeaseState{}, errors.New("unlock: the Databricks adapter keeps no workspace lease")
+	}
+	if err := db.checkIdentity(ctx); err != nil {
+		return LeaseState{}, err
+	}
+	st := LeaseState{Workspace: name, Host: db.Host()}
+	epoch, info, err := currentLease(ctx, db, DefaultLeaseDir)
+	if err != nil || epoch == 0 {
+		return st, err
+	}
+	h, err := readLease(ctx, db, info, DefaultLeaseTTL)
+	if err != nil {
+		return st, fmt.Errorf("read the workspace lease %s: %w", info.Path, err)
+	}
+	st.Path, st.Held, st.Holder, st.LeaseID = info.Path, true, h, h.Nonce
+	st.Expired = !part.now().Before(h.Expiry)
+	st.LocalLive = localLive(h)
+	return st, nil
+}
+
+// Unlock releases the write lease of the named workspace that leaseID (as
+// Lease showed it) holds: refused (*UnlockRefused, exit 3) when another
+// holder has it now, when its holder may be a live process on this
+// machine, or when this machine's local lock is held. The release is
+// audited (an intent line first: no audit, no release).
+func (s *Service) Unlock(ctx context.Context, workspace, leaseID string) (LeaseState, error) {
+	part, name, err := s.leaseSource(workspace)
+	if err != nil {
+		return LeaseState{}, err
+	}
+	if leaseID == "" {
+		return LeaseState{}, errors.New("unlock: no lease id: read the lease first (Lease) and pass the id shown")
+	}
+	before, err := s.Lease(ctx, workspace)
+	if err != nil {
+		return before, err
+	}
+	if !before.Held {
+		return before, &UnlockRefused{Why: "no bitbricks run holds the workspace lease now: nothing to release"}
+	}
+	if before.LeaseID != leaseID {
+		return before, &UnlockRefused{Why: fmt.Sprintf("the lease is held by %s (lease id %s), not lease id %s: nothing was released", before.Holder, cmp.Or(before.LeaseID, "none"), leaseID)}
+	}
+	if before.LocalLive {
+		return before, &UnlockRefused{Why: fmt.Sprintf("its holder is a live process on this machine (%s): stop that run (or let it finish); nothing was released", before.Holder)}
+	}
+	db := part.src.Databricks.(*Databricks)
+	op, err := part.operator(ctx)
+	if err != nil {
+		return before, err
+	}
+	target := fmt.Sprintf("lease:%s lease_id:%s holder:%q", before.Path, leaseID, before.Holder.String())
+	if name != "" {
+		target += " workspace:" + name
+	}
+	audit := func(result, msg string) error {
+		if s.src.Audit == nil {
+			return nil
+		}
+		ev := AuditEvent{Time: s.now().UTC(), Operator: op, Action: "unlock", Target: target, Result: result, Error: msg}
+		if err := s.src.Audit.Append(ctx, ev); err != nil {
+			return &AuditWriteError{Where: s.src.Audit.Where(), Err: err}
+		}
+		return nil
+	}
+	if err := audit(ResultIntent, ""); err != nil {
+		return before, err
+	}
+	opts := WriteLockOptions{StateDir: part.stateDir, Command: "unlock", Operator: op, Now: part.now, Log: part.log, unlock: leaseID}
+	opts.StateDir = cmp.Or(opts.StateDir, DefaultStateDir(nil))
+	opts.LeaseDir, opts.TTL = DefaultLeaseDir, DefaultLeaseTTL
+	if opts.Log == nil {
+		opts.Log = s.log
+	}
+	me := newHolder(opts)
+	// This machine's own lock first: a writer here holds it while it runs.
+	local, err := lockLocal(filepath.Join(opts.StateDir, lockFileName), me)
+	if err != nil {
+		_ = audit(ResultFailed, oneLine(err))
+		var held *LockHeldError
+		if errors.As(err, &held) {
+			return before, &UnlockRefused{Why: fmt.Sprintf("a bitbricks run on this machine holds the local write lock (%s): stop it (or let it finish); nothing was released", held.By)}
+		}
+		return before, err
+	}
+	defer local.release()
+	l, err := acquireLease(ctx, db, opts, me)
+	if err == nil {
+		err = l.release(ctx)
+	}
+	if err != nil {
+		_ = audit(ResultFailed, oneLine(err))
+		return before, err
+	}
+	opts.Log.Warn("released the workspace lease by hand", "lease", before.Path, "holder", before.Holder.String())
+	if err := audit(ResultApplied, ""); err != nil {
+		return before, err
+	}
+	before.Released = true
+	return before, nil
+}
