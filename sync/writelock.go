@@ -481,6 +481,14 @@ func acquireLease(ctx context.Context, db *Databricks, opts WriteLockOptions, me
 			return nil, &UnlockRefused{Why: "no bitbricks run holds the workspace lease now: nothing to release"}
 		}
 		me.Expiry = opts.Now().Add(opts.TTL).UTC()
+		if opts.unlock != "" {
+			// `unlock` leaves its epoch's file expired at once: the next
+			// writer takes it over as any expired lease, and the holder it
+			// replaced, should it still run, finds its next epoch taken at
+			// its renewal and stops (deleting every file would let epochs
+			// start again at 1 beside that holder's).
+			me.Expiry = opts.Now().UTC()
+		}
 		p := leasePath(opts.LeaseDir, epoch+1)
 		ok, err := createLease(ctx, db, p, me)
 		if err != nil {

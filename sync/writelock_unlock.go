@@ -16,8 +16,13 @@ import (
 // DefaultLeaseTTL). `unlock` shows the holder, and once its user confirmed
 // that holder (by its lease id) releases the lease through the take-over
 // path of an expired one: the next epoch's file is created only if absent,
-// so a lease another writer took meanwhile is never overwritten, then the
-// old file and the new one are deleted. It refuses while the holder is a
+// so a lease another writer took meanwhile is never overwritten, already
+// expired, and the old file is deleted. The next writer takes the expired
+// one over at once; the old holder, should it still run, finds its next
+// epoch taken at its next renewal (within a third of the lease's lifetime)
+// and stops; but once another writer has come and released its lease, the
+// epochs start again and such a holder could renew beside the next one:
+// unlock only a run known to be dead. It refuses while the holder is a
 // live process on this machine, and audits what it released.
 
 // UnlockRefused is an `unlock` that released nothing. It exits with code 3.
@@ -182,11 +187,9 @@ func (s *Service) Unlock(ctx context.Context, workspace, leaseID string) (LeaseS
 		return before, err
 	}
 	defer local.release()
-	l, err := acquireLease(ctx, db, opts, me)
-	if err == nil {
-		err = l.release(ctx)
-	}
-	if err != nil {
+	// The take-over leaves an expired lease of the next epoch (see
+	// acquireLease): the next writer goes ahead at once.
+	if _, err := acquireLease(ctx, db, opts, me); err != nil {
 		_ = audit(ResultFailed, oneLine(err))
 		return before, err
 	}

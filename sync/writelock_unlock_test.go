@@ -134,8 +134,18 @@ func TestUnlock(t *testing.T) {
 	if err != nil || !got.Released {
 		t.Fatalf("unlock: %+v %v", got, err)
 	}
-	if files := leaseFiles(t, e.db); len(files) != 0 {
-		t.Errorf("after unlock the lease files are %v, want none", files)
+	// What is left is the next epoch's lease, expired: the epochs go on, so
+	// the old holder, if it still ran, would find its renewal taken.
+	tomb := leasePath(DefaultLeaseDir, 2)
+	if files := leaseFiles(t, e.db); len(files) != 1 || files[0] != tomb {
+		t.Errorf("after unlock the lease files are %v, want %s", files, tomb)
+	}
+	if after, err := svc.Lease(ctx, ""); err != nil || !after.Expired {
+		t.Errorf("after unlock the lease is %+v (%v), want expired", after, err)
+	}
+	old := &lease{db: e.db, dir: DefaultLeaseDir, path: p, epoch: 1, holder: remote}
+	if err := old.renew(ctx, WriteLockOptions{Now: e.org.Now, TTL: DefaultLeaseTTL, Log: svc.log}); !errors.As(err, new(*LeaseLostError)) {
+		t.Errorf("the released holder's renewal: %v, want the lease lost", err)
 	}
 	if err := svc.Writing(ctx, "sync --apply", func(context.Context) error { return nil }); err != nil {
 		t.Errorf("a writer after unlock: %v", err)
