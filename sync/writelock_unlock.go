@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Releasing a write lease by hand (`bitbricks unlock`), and taking over at
@@ -152,7 +153,7 @@ func (s *Service) Unlock(ctx context.Context, workspace, leaseID string) (LeaseS
 	if err != nil {
 		return before, err
 	}
-	target := fmt.Sprintf("lease:%s lease_id:%s holder:%q", before.Path, leaseID, before.Holder.String())
+	target := fmt.Sprintf("lease:%s lease_id:%s holder:%s/%d", before.Path, leaseID, strings.ReplaceAll(cmp.Or(before.Holder.Host, "unknown"), " ", "_"), before.Holder.Process)
 	if name != "" {
 		target += " workspace:" + name
 	}
@@ -199,4 +200,25 @@ func (s *Service) Unlock(ctx context.Context, workspace, leaseID string) (LeaseS
 	}
 	before.Released = true
 	return before, nil
+}
+
+// Refusal is why unlock would refuse this lease before being asked to
+// confirm anything: none held, or a holder that may be a live process on
+// this machine; nil otherwise.
+func (st LeaseState) Refusal() error {
+	switch {
+	case !st.Held:
+		return &UnlockRefused{Why: "no bitbricks run holds the write lease of " + st.where() + ": nothing to release"}
+	case st.LocalLive:
+		return &UnlockRefused{Why: fmt.Sprintf("the write lease of %s is held by a live process on this machine (%s): stop that run (or let it finish); nothing was released", st.where(), st.Holder)}
+	}
+	return nil
+}
+
+// where names the lease's workspace for messages.
+func (st LeaseState) where() string {
+	if st.Workspace != "" {
+		return "workspace " + st.Workspace + " (" + st.Host + ")"
+	}
+	return st.Host
 }

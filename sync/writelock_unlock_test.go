@@ -160,7 +160,7 @@ func TestUnlock(t *testing.T) {
 			lines = append(lines, ev.Result+" "+ev.Target)
 		}
 	}
-	if len(lines) != 2 || !strings.HasPrefix(lines[1], ResultIntent+" ") || !strings.HasPrefix(lines[0], ResultApplied+" lease:"+p+" lease_id:"+remote.Nonce) || !strings.Contains(lines[0], "ci-runner-7") {
+	if len(lines) != 2 || !strings.HasPrefix(lines[1], ResultIntent+" ") || !strings.HasPrefix(lines[0], ResultApplied+" lease:"+p+" lease_id:"+remote.Nonce) || !strings.HasSuffix(lines[0], " holder:ci-runner-7/4242") {
 		t.Errorf("audit lines of unlock (newest first): %q", lines)
 	}
 

@@ -316,6 +316,7 @@ profile, never from arguments: an argument that looks like one is refused.`,
 		newBenchCmd(s, g),
 		newConfigCmd(s, g),
 		newAuditCmd(s, g),
+		newUnlockCmd(s, g),
 		newVersionCmd(s),
 	)
 	return root
