@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/bitbricks/bitbricks/config"
 )
@@ -91,16 +90,17 @@ type runEvidence struct {
 	departed map[string]bool // lower-case userName: proven to have left
 }
 
-// departureEvidence is who the plan of snap alone treats as departed, who
-// it found unknown (that person then departs nowhere in the run), and
-// whether it could tell departures at all (not with the member list unread
-// or members unresolved).
-func departureEvidence(snap *Snapshot, cfg *config.Config, now time.Time) departurePart {
-	if !cfg.Policy.RevokeDeparted || !snap.TokensKnown {
-		return departurePart{unsure: slices.Collect(maps.Keys(snap.PresenceUnknown)), known: true}
+// departureEvidence is who pl (started by startPlan over one workspace's
+// snapshot) treats as departed on that snapshot's evidence alone, who it
+// found unknown (that person then departs nowhere in the run), and whether
+// it could tell departures at all (not with the member list unread or
+// members unresolved).
+func (pl *planner) departureEvidence() departurePart {
+	unsure := slices.Collect(maps.Keys(pl.snap.PresenceUnknown))
+	if !pl.actsOnDepartures() {
+		return departurePart{unsure: unsure, known: true}
 	}
-	_, pl := computePlan(snap, cfg, now)
-	return departurePart{departed: pl.proven, unsure: slices.Collect(maps.Keys(snap.PresenceUnknown)), known: pl.departuresUnknown == ""}
+	return departurePart{departed: pl.proven, unsure: unsure, known: pl.departuresUnknown == ""}
 }
 
 // runDepartures merges the departures each workspace of a run proved: a

@@ -47,9 +47,6 @@ type Snapshot struct {
 	// an earlier run, by the audit log (lower-case userName -> the group):
 	// still asked about, and departed once proven gone (departures.go).
 	FormerMembers map[string]string `json:"-"`
-	// run is what the other workspaces of the run proved about departures
-	// (set by the plan over several workspaces).
-	run *runEvidence
 	// Emails maps a Bitbucket account id to the resolved Databricks userName
 	// (an email, compared case-insensitively). Missing: unresolved.
 	Emails map[string]string

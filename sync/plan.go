@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/bitbricks/bitbricks/config"
@@ -59,25 +60,35 @@ func (p Plan) Destructive() int {
 // against what is (the Databricks side of snap). It is pure: the same input
 // gives the same plan, and unknown data never leads to a destructive change.
 func ComputePlan(snap *Snapshot, cfg *config.Config, now time.Time) Plan {
-	p, _ := computePlan(snap, cfg, now)
-	return p
+	return startPlan(snap, cfg, now).finish(nil)
 }
 
-// computePlan is ComputePlan, with the planner it used (what it found out
-// about departures: departureEvidence).
-func computePlan(snap *Snapshot, cfg *config.Config, now time.Time) (Plan, *planner) {
+// planPassHook, when set, hears every pass of the planner over a
+// workspace's snapshot (tests count them: one per workspace per plan).
+var planPassHook atomic.Pointer[func(*Snapshot)]
+
+// startPlan is the first half of planning snap: the mapped groups'
+// membership and entitlements, and who snap alone proves departed (the
+// planner's proven and departuresUnknown). What other workspaces of the
+// run proved does not enter it, so a plan over several workspaces starts
+// each, merges their departure evidence (departures.go), then finishes each
+// with the run's.
+func startPlan(snap *Snapshot, cfg *config.Config, now time.Time) *planner {
+	if hook := planPassHook.Load(); hook != nil {
+		(*hook)(snap)
+	}
 	pl := &planner{snap: snap, cfg: cfg, now: now, users: usersByName(snap), seen: map[Finding]bool{}}
 	targets := mappingTargets(cfg)
-	desiredAnywhere := map[string]bool{}
-	var clean []*Group // mapped groups whose members and sources are all known
-	allComplete := true
+	pl.desiredAnywhere = map[string]bool{}
+	pl.allComplete = true
+	var clean []*Group                // mapped groups whose members and sources are all known
 	keptAnywhere := map[string]bool{} // desiredAnywhere, and whom other workspaces' mappings want in an account group
 	for _, t := range targets {
 		desired, complete := pl.desired(t)
 		for e := range desired {
-			desiredAnywhere[e], keptAnywhere[e] = true, true
+			pl.desiredAnywhere[e], keptAnywhere[e] = true, true
 		}
-		allComplete = allComplete && complete
+		pl.allComplete = pl.allComplete && complete
 		if pl.groupUnknown(t) {
 			continue
 		}
@@ -97,28 +108,45 @@ func computePlan(snap *Snapshot, cfg *config.Config, now time.Time) (Plan, *plan
 			clean = append(clean, g)
 		}
 	}
+	pl.keptAnywhere = keptAnywhere
 	// Who left the Bitbucket workspace (their tokens are revoked, their own
 	// assignment to the workspace taken back), when the tokens are known.
+	if pl.actsOnDepartures() {
+		pl.proven = pl.departed(clean, keptAnywhere)
+	}
+	return pl
+}
+
+// actsOnDepartures reports whether the plan departs anybody at all: the
+// policy revokes departed people's tokens, and the tokens are known.
+func (pl *planner) actsOnDepartures() bool {
+	return pl.cfg.Policy.RevokeDeparted && pl.snap.TokensKnown
+}
+
+// finish plans the rest of what startPlan began, with run (nil: none) what
+// the other workspaces of the run proved about departures, and returns the
+// plan.
+func (pl *planner) finish(run *runEvidence) Plan {
+	snap := pl.snap
 	var departed map[string]bool
-	if cfg.Policy.RevokeDeparted && snap.TokensKnown {
-		departed = pl.departed(clean, keptAnywhere)
-		pl.proven = departed
-		if snap.run != nil {
+	if pl.actsOnDepartures() {
+		departed = pl.proven
+		if run != nil {
 			// Proven while planning another workspace of the run
 			// (departures.go).
 			departed = maps.Clone(departed)
 			if departed == nil {
 				departed = map[string]bool{}
 			}
-			for k := range snap.run.departed {
-				if _, unsure := snap.PresenceUnknown[k]; !unsure && !keptAnywhere[k] {
+			for k := range run.departed {
+				if _, unsure := snap.PresenceUnknown[k]; !unsure && !pl.keptAnywhere[k] {
 					departed[k] = true
 				}
 			}
 		}
-		pl.prunedUnknownDepartures(desiredAnywhere)
+		pl.prunedUnknownDepartures(pl.desiredAnywhere)
 	}
-	pl.unassignments(desiredAnywhere, allComplete, departed)
+	pl.unassignments(pl.desiredAnywhere, pl.allComplete, departed)
 	if !snap.TokensKnown {
 		pl.find(FindingUnknownSource, "Databricks tokens", "", "token management could not be read; token rules skipped")
 	} else {
@@ -142,7 +170,7 @@ func computePlan(snap *Snapshot, cfg *config.Config, now time.Time) (Plan, *plan
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Subject, b.Subject),
 			cmp.Compare(a.Group, b.Group), cmp.Compare(a.Detail, b.Detail))
 	})
-	return Plan{GeneratedAt: now, Changes: pl.changes, Findings: pl.findings, Problems: snap.ProblemList(), Members: sortMembers(pl.members)}, pl
+	return Plan{GeneratedAt: pl.now, Changes: pl.changes, Findings: pl.findings, Problems: snap.ProblemList(), Members: sortMembers(pl.members)}
 }
 
 type planner struct {
@@ -160,6 +188,12 @@ type planner struct {
 	departuresUnknown string
 	// proven are the people this plan's own evidence proves departed.
 	proven map[string]bool
+	// Of the mapped groups (startPlan): desiredAnywhere are the lower-case
+	// userNames some mapping of this workspace wants, keptAnywhere those
+	// and whom another workspace's mapping keeps in an account group;
+	// allComplete, whether every mapped source is known and complete.
+	desiredAnywhere, keptAnywhere map[string]bool
+	allComplete                   bool
 	// prunedHere names the account groups a mapping of this workspace
 	// prunes (another workspace's mapping may prune one too).
 	prunedHere map[string]bool

@@ -187,12 +187,23 @@ func (s *Service) Plan(snap *Snapshot) Plan {
 	if len(s.parts) > 0 && len(snap.Workspaces) > 0 {
 		return s.planParts(snap)
 	}
-	cfg := s.Config()
-	name := cfg.Databricks.Workspace
+	return finishPlan(s.startPlan(snap), nil)
+}
+
+// startPlan starts the plan of one workspace's snap against the current
+// config, at Now (see startPlan).
+func (s *Service) startPlan(snap *Snapshot) *planner {
+	return startPlan(snap, s.Config(), s.now())
+}
+
+// finishPlan finishes pl with what the run proved about departures (nil:
+// a run of one workspace) and names the workspace on the plan.
+func finishPlan(pl *planner, run *runEvidence) Plan {
+	name := pl.cfg.Databricks.Workspace
 	if name == "" {
-		name = config.SingleWorkspaceName(snap.Host, cfg.Databricks.Profile)
+		name = config.SingleWorkspaceName(pl.snap.Host, pl.cfg.Databricks.Profile)
 	}
-	return tagWorkspace(ComputePlan(snap, cfg, s.now()), name)
+	return tagWorkspace(pl.finish(run), name)
 }
 
 // tagWorkspace names the workspace on every change and finding of plan

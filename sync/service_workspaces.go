@@ -399,23 +399,25 @@ func (s *Service) readParts(ctx context.Context, progress func(string)) (*Snapsh
 func (s *Service) planParts(snap *Snapshot) Plan {
 	var out Plan
 	accountChange := map[string]bool{} // an account group's membership, planned once
-	// A departure proven in one workspace counts in all (departures.go).
+	// Each workspace is planned once: the first half of each plan proves
+	// its departures, and a departure proven in one workspace counts in
+	// all (departures.go) when the second half plans the rest.
+	type started struct {
+		name string
+		pl   *planner
+	}
+	var plans []started
 	var evidence []departurePart
 	for _, ws := range snap.Workspaces {
-		if p, ok := s.partNamed(ws.Name); ok {
-			part := p.svc
-			evidence = append(evidence, departureEvidence(ws.Snap, part.Config(), part.now()))
+		if part, ok := s.partNamed(ws.Name); ok {
+			pl := part.svc.startPlan(ws.Snap)
+			plans = append(plans, started{name: ws.Name, pl: pl})
+			evidence = append(evidence, pl.departureEvidence())
 		}
 	}
 	run := runDepartures(evidence)
-	for _, ws := range snap.Workspaces {
-		part, ok := s.partNamed(ws.Name)
-		if !ok {
-			continue
-		}
-		wsSnap := *ws.Snap
-		wsSnap.run = run
-		p := part.svc.Plan(&wsSnap)
+	for _, ws := range plans {
+		p := finishPlan(ws.pl, run)
 		out.GeneratedAt = p.GeneratedAt
 		for _, c := range p.Changes {
 			if c.GroupKind == KindAccount && (c.Action == ActionAddMember || c.Action == ActionRemoveMember) {
@@ -424,15 +426,15 @@ func (s *Service) planParts(snap *Snapshot) Plan {
 				}
 				accountChange[c.ID] = true
 			}
-			c.ID = ws.Name + ":" + c.ID
+			c.ID = ws.name + ":" + c.ID
 			out.Changes = append(out.Changes, c)
 		}
 		out.Findings = append(out.Findings, p.Findings...)
-		out.Problems = mergeProblems(out.Problems, ws.Name, p.Problems)
+		out.Problems = mergeProblems(out.Problems, ws.name, p.Problems)
 		for _, m := range p.Members {
-			m.Workspace = ws.Name
+			m.Workspace = ws.name
 			if m.ChangeID != "" {
-				m.ChangeID = ws.Name + ":" + m.ChangeID
+				m.ChangeID = ws.name + ":" + m.ChangeID
 			}
 			out.Members = append(out.Members, m)
 		}
