@@ -68,3 +68,24 @@ func TestScopeUnreadWorkspace(t *testing.T) {
 		t.Error("a workspace the config does not list is a scope")
 	}
 }
+
+// TestAuditWorkspaces: the workspaces of an audit line, from its target or
+// its change id, and the target without them.
+func TestAuditWorkspaces(t *testing.T) {
+	for _, tc := range []struct {
+		ev     AuditEvent
+		ws     []string
+		target string
+	}{
+		{AuditEvent{Target: "group:ml-team workspace:prod", ChangeID: "prod:create_group/ml-team"}, []string{"prod"}, "group:ml-team"},
+		{AuditEvent{Target: "mapping ml: ml-team -> platform-eng workspaces:prod,dev"}, []string{"prod", "dev"}, "mapping ml: ml-team -> platform-eng"},
+		{AuditEvent{Target: "token:abc", ChangeID: "dev:revoke_token/abc"}, []string{"dev"}, "token:abc"},
+		{AuditEvent{Target: "token:abc", ChangeID: "revoke_token/abc"}, nil, "token:abc"},
+		{AuditEvent{Target: "group:x"}, nil, "group:x"},
+	} {
+		ws, target := AuditWorkspaces(tc.ev)
+		if !slices.Equal(ws, tc.ws) || target != tc.target {
+			t.Errorf("%+v: %q %q, want %q %q", tc.ev, ws, target, tc.ws, tc.target)
+		}
+	}
+}

@@ -103,6 +103,10 @@ type AuditEvent struct {
 	Target   string
 	Result   string // sync.ResultApplied, ResultFailed, ResultSkipped
 	Error    string
+	// Workspaces are the Databricks workspaces the line wrote to, with
+	// several (sync.AuditWorkspaces); Short is Target without them.
+	Workspaces []string
+	Short      string
 }
 
 // Options configure the console. The zero value is a working console on the real clock.

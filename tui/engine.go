@@ -190,8 +190,9 @@ func (e *EngineBackend) Audit(ctx context.Context, n int) ([]AuditEvent, error) 
 	}
 	out := make([]AuditEvent, 0, len(evs))
 	for _, ev := range evs {
+		ws, short := sync.AuditWorkspaces(ev)
 		out = append(out, AuditEvent{Time: ev.Time, Operator: ev.Operator.OSUser + " as " + ev.Operator.Databricks,
-			Action: ev.Action, Target: ev.Target, Result: ev.Result, Error: ev.Error})
+			Action: ev.Action, Target: ev.Target, Result: ev.Result, Error: ev.Error, Workspaces: ws, Short: short})
 	}
 	return out, nil
 }
