@@ -58,6 +58,10 @@ type DatabricksConfig struct {
 	Host        string `yaml:"host"`
 	AccountID   string `yaml:"account_id"`
 	AccountHost string `yaml:"account_host"`
+	// AccountProfile names a Databricks config profile of the account host
+	// (as `databricks auth login --host https://accounts... --account-id`
+	// writes it): the account API's credential, which takes OAuth only.
+	AccountProfile string `yaml:"account_profile"`
 	// RateLimit is the Databricks SDK's client-side limit, in requests per
 	// second (0: the SDK's default, 15).
 	RateLimit int `yaml:"rate_limit"`

@@ -57,6 +57,11 @@ func (s *Server) oidcToken(w http.ResponseWriter, r *http.Request) {
 	o := s.Org
 	o.Mu.Lock()
 	defer o.Mu.Unlock()
+	account := r.PathValue("account_id")
+	if account != "" && account != o.DB.AccountID {
+		oauthError(http.StatusBadRequest, "invalid_request", fmt.Sprintf("Unknown account %s.", account))
+		return
+	}
 	var sp *DBServicePrincipal
 	switch gt := r.PostForm.Get("grant_type"); gt {
 	case "client_credentials":
@@ -78,7 +83,7 @@ func (s *Server) oidcToken(w http.ResponseWriter, r *http.Request) {
 		o.DB.OAuthTokens = map[string]*DBOAuthToken{}
 	}
 	value := "dbat" + randomHex(64)
-	o.DB.OAuthTokens[value] = &DBOAuthToken{SPID: sp.ID, Expiry: o.Now().Add(oauthTokenTTL)}
+	o.DB.OAuthTokens[value] = &DBOAuthToken{SPID: sp.ID, Expiry: o.Now().Add(oauthTokenTTL), Account: account}
 	writeJSON(w, http.StatusOK, map[string]any{"access_token": value, "token_type": "Bearer",
 		"expires_in": int(oauthTokenTTL.Seconds()), "scope": cmpOr(r.PostForm.Get("scope"), "all-apis")})
 }

@@ -45,6 +45,10 @@ type Credentials struct {
 	BitbucketAPIToken string // that user's Atlassian API token
 	BitbucketBearer   string // an access token acting as the same admin
 	AtlassianAdminKey string // an org API key for the Admin API
+	// AccountClientID and AccountClientSecret are an OAuth secret of a
+	// service principal that is an account admin: the account API's
+	// credential (it takes no personal access token).
+	AccountClientID, AccountClientSecret string
 }
 
 // ---- Bitbucket Cloud ----
@@ -335,4 +339,8 @@ type DBFederationPolicy struct {
 type DBOAuthToken struct {
 	SPID   string
 	Expiry time.Time
+	// Account is the account id of a token minted at the account's token
+	// endpoint (/oidc/accounts/{id}/v1/token): only those authenticate to
+	// the account API.
+	Account string
 }

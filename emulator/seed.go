@@ -389,6 +389,7 @@ func Demo(now time.Time) *Org {
 	// (audit.file: /Volumes/main/ops/audit/bitbricks/).
 	o.DB.Volumes = map[string]*DBVolume{"/Volumes/main/ops/audit": {Files: map[string]*DBFile{}, Dirs: map[string]bool{}}}
 	demoDev(o, principals, now)
+	seedAccountAdmin(o, "demo", now)
 	return o
 }
 

@@ -145,6 +145,7 @@ func Large(p LargeParams, now time.Time) *Org {
 	o.BB.Users[0].APIToken = o.Creds.BitbucketAPIToken
 	o.BB.AccessTokens[o.Creds.BitbucketBearer] = o.BB.Users[0].AccountID
 	o.Admin.APIKeys = []string{o.Creds.AtlassianAdminKey}
+	seedAccountAdmin(o, "large", now)
 	return o
 }
 

@@ -446,8 +446,16 @@ func TestDemoPipelinesAndCredentials(t *testing.T) {
 	if n := len(db.Tokens); n < 55 || n > 65 {
 		t.Errorf("%d tokens", n)
 	}
-	if len(db.ServicePrincipals) != 3 || len(o.Admin.Groups) != 6 {
-		t.Error("want 3 SPs and the 6 Bitbucket groups mirrored in the Admin directory")
+	assignedSPs := 0
+	for _, sp := range db.ServicePrincipals {
+		if sp.Assigned {
+			assignedSPs++
+		} else if !sp.AccountAdmin || sp.ApplicationID != o.Creds.AccountClientID {
+			t.Errorf("service principal %s is assigned to no workspace and not the account admin", sp.DisplayName)
+		}
+	}
+	if assignedSPs != 3 || len(db.ServicePrincipals) != 4 || len(o.Admin.Groups) != 6 {
+		t.Error("want 3 SPs in the workspace, the account admin SP, and the 6 Bitbucket groups mirrored in the Admin directory")
 	}
 	for i, g := range o.BB.Groups {
 		if a := o.Admin.Groups[i]; a.Name != g.Slug || !slices.Equal(a.Members, g.Members) {
@@ -461,7 +469,7 @@ func TestLargeSeedShape(t *testing.T) {
 	o := Large(p, seedNow)
 	checkReferences(t, o)
 	if len(o.BB.Users) != p.Users || len(o.BB.Groups) != p.BBGroups || len(o.Admin.Groups) != p.BBGroups ||
-		len(o.DB.Groups) != p.DBGroups+1 || len(o.DB.ServicePrincipals) != p.SPs || len(o.DB.Tokens) != p.Tokens+1 {
+		len(o.DB.Groups) != p.DBGroups+1 || len(o.DB.ServicePrincipals) != p.SPs+1 || len(o.DB.Tokens) != p.Tokens+1 {
 		t.Errorf("sizes: %d users, %d/%d groups, %d SPs, %d tokens", len(o.BB.Users), len(o.BB.Groups), len(o.DB.Groups),
 			len(o.DB.ServicePrincipals), len(o.DB.Tokens))
 	}

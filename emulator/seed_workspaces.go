@@ -61,19 +61,30 @@ func DemoWorkspacesConfig(o *Org, prodHost string) []byte {
 		"    - {name: "+DemoWorkspace+", profile: bitbricks-demo-"+DemoWorkspace+"}\n"+
 		"    - {name: "+DemoDevWorkspace+", profile: bitbricks-demo-"+DemoDevWorkspace+"}\n", 1)
 	out = strings.ReplaceAll(out, "    variable: DATABRICKS_", "    workspace: "+DemoWorkspace+"\n    variable: DATABRICKS_")
+	// The account API takes OAuth only: the account admin service
+	// principal's profile (DemoProfiles), not a workspace's token.
+	out = strings.Replace(out, "  account_host: ", "  account_profile: "+DemoAccountProfile+"   # OAuth M2M: the account API takes no personal access token\n  account_host: ", 1)
 	// Two workspaces' first plan is about twice one's: the limit follows,
 	// so the demo's first `sync --apply` is not refused by its own config.
 	out = strings.Replace(out, "  max_changes: 40\n", "  max_changes: 100               # two workspaces: the demo's first plan has about 75 changes\n", 1)
 	return []byte(out)
 }
 
+// DemoAccountProfile is the profile of the demo account in DemoProfiles.
+const DemoAccountProfile = "bitbricks-demo-account"
+
 // DemoProfiles is a Databricks config file (~/.databrickscfg format) with
 // a profile per demo workspace, hosts by workspace name: each with the
-// admin's token of that workspace.
+// admin's token of that workspace; and an account profile
+// (DemoAccountProfile, as `databricks auth login --host ... --account-id`
+// would write one) with the account admin service principal's OAuth
+// secret, at the first workspace's host, which also serves the account API.
 func DemoProfiles(o *Org, hosts map[string]string) []byte {
 	o.Mu.Lock()
 	defer o.Mu.Unlock()
 	var b strings.Builder
+	fmt.Fprintf(&b, "[%s]\nhost = %s\naccount_id = %s\nclient_id = %s\nclient_secret = %s\n\n", DemoAccountProfile,
+		hosts[DemoWorkspace], o.DB.AccountID, o.Creds.AccountClientID, o.Creds.AccountClientSecret)
 	for _, name := range []string{DemoWorkspace, DemoDevWorkspace} {
 		fmt.Fprintf(&b, "[bitbricks-demo-%s]\nhost = %s\ntoken = %s\n\n", name, hosts[name], o.Creds.WorkspaceTokens[name])
 	}

@@ -11,6 +11,10 @@ import (
 // --workspaces`.
 func DemoWorkspacesHostsConfig(o *Org, hosts map[string]string) []byte {
 	out := string(DemoWorkspacesConfig(o, hosts[DemoWorkspace]))
+	// No profile: the account credential is given to the run itself.
+	if i := strings.Index(out, "  account_profile: "); i >= 0 {
+		out = out[:i] + out[i+strings.Index(out[i:], "\n")+1:]
+	}
 	for _, name := range []string{DemoWorkspace, DemoDevWorkspace} {
 		out = strings.Replace(out, "profile: bitbricks-demo-"+name+"}", fmt.Sprintf("host: %q}", strings.TrimSuffix(hosts[name], "/")), 1)
 	}

@@ -111,8 +111,23 @@ func newAcctEnv(t *testing.T, seed func(o *emulator.Org)) *acctEnv {
 // connect builds the real adapters with dbToken; call it after changing cfg.
 func (e *acctEnv) connect(t *testing.T, dbToken string) {
 	t.Helper()
-	e.src = e.sources(t, dbToken)
+	if dbToken == e.org.Creds.DatabricksToken {
+		e.src = e.sources(t, dbToken)
+	} else {
+		// Another caller: its account credential is no account admin's either.
+		id, secret := plainSPSecret(t, e.org)
+		e.src = e.sourcesWith(t, DatabricksOptions{Host: e.http.URL, Token: dbToken, RateLimit: 1000,
+			AccountClientID: id, AccountClientSecret: secret})
+	}
 	e.db = e.src.Databricks.(*Databricks)
+}
+
+// plainSPSecret adds a service principal that is no account admin, with an
+// OAuth secret, and returns its client id and secret.
+func plainSPSecret(t *testing.T, o *emulator.Org) (id, secret string) {
+	t.Helper()
+	sp := o.AddServicePrincipal(emulator.DBServicePrincipal{DisplayName: "no-account-admin", Active: true})
+	return sp.ApplicationID, o.AddSecret(emulator.DBSecret{SPID: sp.ID}).Secret
 }
 
 // tokenOf makes a fresh PAT for userName (which must exist).

@@ -42,7 +42,7 @@ func largeEnv(b *testing.B) (*emulator.Server, *config.Config, Sources) {
 		}),
 		// The SDK's default client-side limit (15 requests/s) would dominate
 		// the measurement; the emulator enforces the service's own limits.
-		Databricks: DatabricksOptions{Host: hs.URL, Token: org.Creds.DatabricksToken, RateLimit: 1000},
+		Databricks: withAccount(org, DatabricksOptions{Host: hs.URL, Token: org.Creds.DatabricksToken, RateLimit: 1000}),
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -74,6 +74,10 @@ type DatabricksOptions struct {
 	// Otherwise the SDK's unified auth runs untouched, from cfg.Databricks and
 	// the environment.
 	Host, Token string
+	// AccountClientID and AccountClientSecret are, with Token, the isolated
+	// account credential: an OAuth secret of a service principal that is an
+	// account admin (the account API takes no personal access token).
+	AccountClientID, AccountClientSecret string
 	// Workspaces give workspaces of several their own Host and Token (by
 	// name), for isolated clients.
 	Workspaces map[string]DatabricksOptions
@@ -141,6 +145,9 @@ func NewDatabricks(cfg *config.Config, opts DatabricksOptions) (*Databricks, err
 	} else {
 		profile := firstNonEmpty(opts.Env.get("DATABRICKS_CONFIG_PROFILE"), cfg.Databricks.Profile)
 		wcfg = &databricks.Config{Host: firstNonEmpty(opts.Env.get("DATABRICKS_HOST"), cfg.Databricks.Host), Profile: profile}
+		if envTokenBesideClient(opts.Env) {
+			wcfg.AuthType = "pat" // the OAuth secret is the account's
+		}
 		if cfg.Databricks.Workspace != "" {
 			// One of several workspaces: its own host or profile, never the
 			// environment's one workspace; a profile's values alone.
@@ -149,6 +156,7 @@ func NewDatabricks(cfg *config.Config, opts DatabricksOptions) (*Databricks, err
 			if profile != "" {
 				wcfg.ConfigFile = opts.Env.get("DATABRICKS_CONFIG_FILE")
 				wcfg.Loaders = []sdkconfig.Loader{sdkconfig.ConfigFile}
+				wcfg.AuthType = "" // the profile's own, not the environment's
 			}
 		}
 		wcfg.HostMetadataResolver = quickMetadata((*sdkconfig.Config)(wcfg), d.probe)
@@ -175,7 +183,10 @@ func NewDatabricks(cfg *config.Config, opts DatabricksOptions) (*Databricks, err
 		d.accErr = errors.New("no databricks.account_id configured")
 		return d, nil
 	}
-	acfg := accountConfig(w.Config, cfg.Databricks, opts)
+	acfg, err := accountConfig(w.Config, cfg.Databricks, opts)
+	if err != nil {
+		return nil, err
+	}
 	if d.a, err = databricks.NewAccountClient(tune(acfg)); err != nil {
 		d.a, d.accErr = nil, fmt.Errorf("configure the account client: %w", err)
 	} else if d.araw, err = client.New(d.a.Config); err != nil {
@@ -202,26 +213,15 @@ func isolate(c *databricks.Config) *databricks.Config {
 	return c
 }
 
-// accountConfig is the account client's config: the isolated token on the
-// same host (the emulator serves both), or the workspace's resolved
-// credentials pointed at the accounts host.
-func accountConfig(w *sdkconfig.Config, dc config.DatabricksConfig, opts DatabricksOptions) *databricks.Config {
-	if opts.Token != "" {
-		c := isolated(firstNonEmpty(dc.AccountHost, opts.Host), opts.Token)
-		c.AccountID = dc.AccountID
-		return c
-	}
+// accountConfig is the account client's config: the account host (the
+// isolated host, which the emulator serves both on, or the cloud's accounts
+// host) with an account credential (accountCredential).
+func accountConfig(w *sdkconfig.Config, dc config.DatabricksConfig, opts DatabricksOptions) (*databricks.Config, error) {
 	host := firstNonEmpty(dc.AccountHost, w.Environment().DeploymentURL("accounts"))
-	c := &databricks.Config{
-		Host: host, AccountID: dc.AccountID, AuthType: w.AuthType,
-		Token: w.Token, ClientID: w.ClientID, ClientSecret: w.ClientSecret,
-		AzureClientID: w.AzureClientID, AzureClientSecret: w.AzureClientSecret, AzureTenantID: w.AzureTenantID,
-		AzureUseMSI: w.AzureUseMSI, GoogleServiceAccount: w.GoogleServiceAccount, GoogleCredentials: w.GoogleCredentials,
-		OIDCTokenEnv: w.OIDCTokenEnv, OIDCTokenFilepath: w.OIDCTokenFilepath, DatabricksCliPath: w.DatabricksCliPath,
-		Loaders: []sdkconfig.Loader{noLoader{}},
+	if opts.Token != "" {
+		host = firstNonEmpty(dc.AccountHost, opts.Host)
 	}
-	c.HostMetadataResolver = quickMetadata((*sdkconfig.Config)(c), cmpDuration(opts.ProbeTimeout, ProbeTimeout))
-	return c
+	return accountCredential(host, dc.AccountID, dc, opts, w)
 }
 
 // quickMetadata is the SDK's host metadata lookup (best effort) bounded to

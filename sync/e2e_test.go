@@ -173,13 +173,19 @@ func newDemo(t *testing.T, opts emulator.Options) *demoEnv {
 // environment (nothing of the user's leaks in).
 func (e *demoEnv) sources(t *testing.T, dbToken string) Sources {
 	t.Helper()
+	return e.sourcesWith(t, withAccount(e.org, DatabricksOptions{Host: e.http.URL, Token: dbToken, RateLimit: 1000}))
+}
+
+// sourcesWith is sources with Databricks options of the test's own.
+func (e *demoEnv) sourcesWith(t *testing.T, db DatabricksOptions) Sources {
+	t.Helper()
 	src, err := NewSources(e.cfg, SourceOptions{
 		Env: MapEnv(map[string]string{
 			"BITBUCKET_USERNAME":      e.org.Creds.BitbucketUsername,
 			"BITBUCKET_API_TOKEN":     e.org.Creds.BitbucketAPIToken,
 			"ATLASSIAN_ADMIN_API_KEY": e.org.Creds.AtlassianAdminKey,
 		}),
-		Databricks: DatabricksOptions{Host: e.http.URL, Token: dbToken, RateLimit: 1000},
+		Databricks: db,
 	})
 	if err != nil {
 		t.Fatalf("sources: %v", err)

@@ -51,8 +51,8 @@ func (e *SystemError) Unwrap() error { return e.Err }
 
 // ExitCode is the process exit code for err: 0 for nil, 3 for a plan refused
 // by a safety guard, another writer holding the write lock, a saved plan
-// that no longer holds or a change refused in read-only mode; 1 for
-// everything else.
+// that no longer holds, a change refused in read-only mode or account work
+// with no credential the account API takes; 1 for everything else.
 func ExitCode(err error) int {
 	var g *GuardError
 	var held *LockHeldError
@@ -66,11 +66,12 @@ func ExitCode(err error) int {
 	var reach *FederationReachError
 	var same *SameWorkspaceError
 	var unlock *UnlockRefused
+	var acct *AccountCredentialError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &g), errors.As(err, &held), errors.As(err, &stale), errors.As(err, &f), errors.As(err, &ro), errors.As(err, &force), errors.As(err, &choice), errors.As(err, &scope),
-		errors.As(err, &ident), errors.As(err, &reach), errors.As(err, &same), errors.As(err, &unlock):
+		errors.As(err, &ident), errors.As(err, &reach), errors.As(err, &same), errors.As(err, &unlock), errors.As(err, &acct):
 		return 3
 	}
 	return 1

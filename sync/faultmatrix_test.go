@@ -511,6 +511,7 @@ func newDemoOpts(opts emulator.Options, db DatabricksOptions) (*demoEnv, func(),
 	}
 	e.cfg = cfg
 	db.Host, db.Token, db.RateLimit = hs.URL, org.Creds.DatabricksToken, 1000
+	db = withAccount(org, db)
 	src, err := NewSources(cfg, SourceOptions{
 		Env: MapEnv(map[string]string{
 			"BITBUCKET_USERNAME":      org.Creds.BitbucketUsername,

@@ -3,6 +3,8 @@ package sync
 import (
 	"os"
 	"testing"
+
+	"github.com/bitbricks/bitbricks/emulator"
 )
 
 // TestMain keeps every test's write lock out of the real state directory: a
@@ -18,4 +20,12 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// withAccount gives isolated options o the seed's account credential: the
+// account admin service principal's OAuth secret (the account API takes no
+// personal access token).
+func withAccount(org *emulator.Org, o DatabricksOptions) DatabricksOptions {
+	o.AccountClientID, o.AccountClientSecret = org.Creds.AccountClientID, org.Creds.AccountClientSecret
+	return o
 }

@@ -20,7 +20,7 @@ func TestDatabricksRateLimitReachesTheSDK(t *testing.T) {
 		{40, 1000, 1000},
 	} {
 		cfg.Databricks.RateLimit = tc.config
-		d, err := NewDatabricks(&cfg, DatabricksOptions{Host: e.http.URL, Token: e.org.Creds.DatabricksToken, RateLimit: tc.option})
+		d, err := NewDatabricks(&cfg, withAccount(e.org, DatabricksOptions{Host: e.http.URL, Token: e.org.Creds.DatabricksToken, RateLimit: tc.option}))
 		if err != nil {
 			t.Fatal(err)
 		}

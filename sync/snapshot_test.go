@@ -40,13 +40,26 @@ func TestReadDemo(t *testing.T) {
 			visibleGroups++
 		}
 	}
+	// The account admin service principal is assigned to no workspace:
+	// neither it nor its secret is the workspace's.
+	sps, secrets := 0, 0
+	for _, sp := range e.org.DB.ServicePrincipals {
+		if sp.Assigned {
+			sps++
+		}
+	}
+	for _, sec := range e.org.DB.Secrets {
+		if sp := e.org.DB.ServicePrincipals[sec.SPID]; sp != nil && sp.Assigned {
+			secrets++
+		}
+	}
 	counts := map[string][2]int{
 		"bitbucket groups":   {len(e.org.BB.Groups), distinctGroups(snap)},
 		"databricks users":   {assigned, len(snap.Users)},
 		"databricks groups":  {visibleGroups, len(snap.DBGroups)},
-		"service principals": {len(e.org.DB.ServicePrincipals), len(snap.SPs)},
+		"service principals": {sps, len(snap.SPs)},
 		"tokens":             {len(e.org.DB.Tokens), countKind(snap, CredentialPAT, CredentialOBO)},
-		"oauth secrets":      {len(e.org.DB.Secrets), countKind(snap, CredentialOAuthSecret)},
+		"oauth secrets":      {secrets, countKind(snap, CredentialOAuthSecret)},
 	}
 	e.org.Mu.Unlock()
 	for what, c := range counts {
@@ -309,7 +322,7 @@ func TestReadUnreachable(t *testing.T) {
 	})
 	t.Run("databricks", func(t *testing.T) {
 		// The SDK retries refused connections until its retry timeout: keep it short here.
-		db, err := NewDatabricks(e.cfg, DatabricksOptions{Host: closed, Token: e.org.Creds.DatabricksToken, RetryTimeout: time.Second})
+		db, err := NewDatabricks(e.cfg, withAccount(e.org, DatabricksOptions{Host: closed, Token: e.org.Creds.DatabricksToken, RetryTimeout: time.Second}))
 		if err != nil {
 			t.Fatal(err)
 		}

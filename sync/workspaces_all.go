@@ -92,16 +92,20 @@ func discoverWorkspaces(cfg *config.Config, opts SourceOptions) (discovered, err
 }
 
 // accountClientFor is the account client that lists the account's
-// workspaces: the isolated token of DatabricksOptions, else unified auth at
-// databricks.account_host.
+// workspaces, at databricks.account_host with an account credential
+// (accountCredential: the isolated service principal of DatabricksOptions,
+// databricks.account_profile, DATABRICKS_CLIENT_ID and
+// DATABRICKS_CLIENT_SECRET, else unified auth).
 func accountClientFor(cfg *config.Config, opts SourceOptions, env Env, accountID string) (*databricks.AccountClient, error) {
-	var acfg *databricks.Config
+	host := firstNonEmpty(cfg.Databricks.AccountHost, "https://accounts.cloud.databricks.com")
 	if opts.Databricks.Token != "" {
-		acfg = isolated(firstNonEmpty(cfg.Databricks.AccountHost, opts.Databricks.Host), opts.Databricks.Token)
-	} else {
-		acfg = &databricks.Config{Host: firstNonEmpty(cfg.Databricks.AccountHost, "https://accounts.cloud.databricks.com"),
-			Profile: env.get("DATABRICKS_CONFIG_PROFILE"), ConfigFile: env.get("DATABRICKS_CONFIG_FILE")}
-		acfg.HostMetadataResolver = quickMetadata((*sdkconfig.Config)(acfg), cmpDuration(opts.Databricks.ProbeTimeout, ProbeTimeout))
+		host = firstNonEmpty(cfg.Databricks.AccountHost, opts.Databricks.Host)
+	}
+	dbo := opts.Databricks
+	dbo.Env = env
+	acfg, err := accountCredential(host, accountID, cfg.Databricks, dbo, nil)
+	if err != nil {
+		return nil, err
 	}
 	acfg.AccountID = accountID
 	acfg.RetryTimeoutSeconds = max(int(cmpDuration(opts.Databricks.RetryTimeout, DefaultDatabricksRetryTimeout)/time.Second), 1)

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,8 +29,8 @@ func (tw *twoWorkspaces) allService(t *testing.T, hosts map[string]DatabricksOpt
 			"BITBUCKET_API_TOKEN":     tw.org.Creds.BitbucketAPIToken,
 			"ATLASSIAN_ADMIN_API_KEY": tw.org.Creds.AtlassianAdminKey,
 		}),
-		Databricks: DatabricksOptions{Host: tw.prod.URL, Token: tw.org.Creds.DatabricksToken, RateLimit: 1000,
-			Workspaces: hosts},
+		Databricks: withAccount(tw.org, DatabricksOptions{Host: tw.prod.URL, Token: tw.org.Creds.DatabricksToken, RateLimit: 1000,
+			Workspaces: hosts}),
 	})
 	if err != nil {
 		return nil, err
@@ -123,15 +124,22 @@ func TestWorkspacesAllErrors(t *testing.T) {
 		t.Errorf("unknown workspace in a mapping: %v", err)
 	}
 	tw.cfg.Mappings[0].Workspaces = nil
-	// A token the account refuses.
+	// An account credential the account refuses.
 	cfg := *tw.cfg
 	cfg.Databricks.Workspaces = config.Workspaces{All: true}
 	_, err = NewSources(&cfg, SourceOptions{Env: MapEnv(nil),
-		Databricks: DatabricksOptions{Host: tw.prod.URL, Token: "dapi00000000000000000000000000000000", RetryTimeout: time.Second}})
+		Databricks: DatabricksOptions{Host: tw.prod.URL, Token: tw.org.Creds.DatabricksToken, RetryTimeout: time.Second,
+			AccountClientID: tw.org.Creds.AccountClientID, AccountClientSecret: "dose" + strings.Repeat("0", 32)}})
 	if err == nil || !strings.Contains(err.Error(), "cannot list the workspaces of account") {
-		t.Errorf("refused token: %v", err)
+		t.Errorf("refused account credential: %v", err)
 	}
-	for _, e := range []error{err} {
+	// A personal access token alone: the account API takes OAuth only.
+	_, patErr := NewSources(&cfg, SourceOptions{Env: MapEnv(nil),
+		Databricks: DatabricksOptions{Host: tw.prod.URL, Token: tw.org.Creds.DatabricksToken, RetryTimeout: time.Second}})
+	if !errors.As(patErr, new(*AccountCredentialError)) || ExitCode(patErr) != 3 {
+		t.Errorf("PAT only: want an AccountCredentialError (exit 3), got %v", patErr)
+	}
+	for _, e := range []error{err, patErr} {
 		if e != nil && strings.Contains(e.Error(), "\n") {
 			t.Errorf("error of several lines: %q", e)
 		}

@@ -65,7 +65,7 @@ func (tw *twoWorkspaces) part(t *testing.T, name string) (*config.Config, Source
 			"BITBUCKET_API_TOKEN":     tw.org.Creds.BitbucketAPIToken,
 			"ATLASSIAN_ADMIN_API_KEY": tw.org.Creds.AtlassianAdminKey,
 		}),
-		Databricks: DatabricksOptions{Host: host, Token: tw.org.Creds.WorkspaceTokens[name], RateLimit: 1000},
+		Databricks: withAccount(tw.org, DatabricksOptions{Host: host, Token: tw.org.Creds.WorkspaceTokens[name], RateLimit: 1000}),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -165,11 +165,11 @@ func (tw *twoWorkspaces) service(t *testing.T) *Service {
 			"BITBUCKET_API_TOKEN":     tw.org.Creds.BitbucketAPIToken,
 			"ATLASSIAN_ADMIN_API_KEY": tw.org.Creds.AtlassianAdminKey,
 		}),
-		Databricks: DatabricksOptions{Host: tw.prod.URL, Token: tw.org.Creds.DatabricksToken, RateLimit: 1000,
+		Databricks: withAccount(tw.org, DatabricksOptions{Host: tw.prod.URL, Token: tw.org.Creds.DatabricksToken, RateLimit: 1000,
 			Workspaces: map[string]DatabricksOptions{
 				emulator.DemoWorkspace:    {Host: tw.prod.URL, Token: tw.org.Creds.WorkspaceTokens[emulator.DemoWorkspace]},
 				emulator.DemoDevWorkspace: {Host: tw.dev.URL, Token: tw.org.Creds.WorkspaceTokens[emulator.DemoDevWorkspace]},
-			}},
+			}}),
 	})
 	if err != nil {
 		t.Fatal(err)

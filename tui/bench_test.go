@@ -46,7 +46,8 @@ func largeData(b *testing.B) (*sync.Snapshot, sync.Plan, *config.Config) {
 		src, l.err = sync.NewSources(l.cfg, sync.SourceOptions{
 			Env: sync.MapEnv(map[string]string{"BITBUCKET_USERNAME": org.Creds.BitbucketUsername,
 				"BITBUCKET_API_TOKEN": org.Creds.BitbucketAPIToken, "ATLASSIAN_ADMIN_API_KEY": org.Creds.AtlassianAdminKey}),
-			Databricks: sync.DatabricksOptions{Host: hs.URL, Token: org.Creds.DatabricksToken, RateLimit: 1000},
+			Databricks: sync.DatabricksOptions{Host: hs.URL, Token: org.Creds.DatabricksToken, RateLimit: 1000,
+				AccountClientID: org.Creds.AccountClientID, AccountClientSecret: org.Creds.AccountClientSecret},
 		})
 		if l.err != nil {
 			return

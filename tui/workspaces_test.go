@@ -104,7 +104,8 @@ func newTwoWorkspaceEnv(t testing.TB) *twoWorkspaceEnv {
 			"BITBUCKET_API_TOKEN":     org.Creds.BitbucketAPIToken,
 			"ATLASSIAN_ADMIN_API_KEY": org.Creds.AtlassianAdminKey,
 		}),
-		Databricks: sync.DatabricksOptions{RateLimit: 1000, Workspaces: per},
+		Databricks: sync.DatabricksOptions{RateLimit: 1000, Workspaces: per,
+			AccountClientID: org.Creds.AccountClientID, AccountClientSecret: org.Creds.AccountClientSecret},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -189,7 +189,8 @@ func benchOnce(ctx context.Context, seed string, latency time.Duration, budget i
 		Env: bbsync.MapEnv(emu.env),
 		// The SDK's own client-side limit (15 requests a second) would be
 		// what is measured; the emulator enforces the service's limits.
-		Databricks: bbsync.DatabricksOptions{Host: emu.url, Token: emu.env["DATABRICKS_TOKEN"], RateLimit: 1000},
+		Databricks: bbsync.DatabricksOptions{Host: emu.url, Token: emu.env["DATABRICKS_TOKEN"], RateLimit: 1000,
+			AccountClientID: emu.env["DATABRICKS_CLIENT_ID"], AccountClientSecret: emu.env["DATABRICKS_CLIENT_SECRET"]},
 	})
 	if err != nil {
 		return nil, nil, nil, nil, err

@@ -155,7 +155,8 @@ func writeConfigFiles(path string, src, idmap []byte) error {
 // engineOptions point the engine at the emulator with the seed's
 // credentials, and at nothing from the user's environment.
 func (d *demo) engineOptions() engineOptions {
-	db := bbsync.DatabricksOptions{Host: d.url, Token: d.org.Creds.DatabricksToken}
+	db := bbsync.DatabricksOptions{Host: d.url, Token: d.org.Creds.DatabricksToken,
+		AccountClientID: d.org.Creds.AccountClientID, AccountClientSecret: d.org.Creds.AccountClientSecret}
 	if d.hosts != nil {
 		// Each workspace with its own host and its admin's token there.
 		db.Workspaces = map[string]bbsync.DatabricksOptions{}
@@ -188,13 +189,18 @@ func (d *demo) close() {
 // demoEnv is the environment that points every client at the emulator.
 func demoEnv(org *emulator.Org, url string) map[string]string {
 	return map[string]string{
-		"DATABRICKS_HOST":         url,
-		"DATABRICKS_TOKEN":        org.Creds.DatabricksToken,
-		"BITBUCKET_API_BASE_URL":  url + "/2.0",
-		"BITBUCKET_USERNAME":      org.Creds.BitbucketUsername,
-		"BITBUCKET_API_TOKEN":     org.Creds.BitbucketAPIToken,
-		"ATLASSIAN_API_BASE_URL":  url,
-		"ATLASSIAN_ADMIN_API_KEY": org.Creds.AtlassianAdminKey,
+		"DATABRICKS_HOST":  url,
+		"DATABRICKS_TOKEN": org.Creds.DatabricksToken,
+		// The account API takes OAuth only: the account admin service
+		// principal's secret; the token stays the workspace's.
+		"DATABRICKS_CLIENT_ID":     org.Creds.AccountClientID,
+		"DATABRICKS_CLIENT_SECRET": org.Creds.AccountClientSecret,
+		"DATABRICKS_AUTH_TYPE":     "pat",
+		"BITBUCKET_API_BASE_URL":   url + "/2.0",
+		"BITBUCKET_USERNAME":       org.Creds.BitbucketUsername,
+		"BITBUCKET_API_TOKEN":      org.Creds.BitbucketAPIToken,
+		"ATLASSIAN_API_BASE_URL":   url,
+		"ATLASSIAN_ADMIN_API_KEY":  org.Creds.AtlassianAdminKey,
 	}
 }
 

@@ -163,6 +163,9 @@ func newTestOrg(t *testing.T) *testOrg {
 	// The SDK reads DATABRICKS_HOST/TOKEN from the process environment.
 	t.Setenv("DATABRICKS_HOST", env["DATABRICKS_HOST"])
 	t.Setenv("DATABRICKS_TOKEN", env["DATABRICKS_TOKEN"])
+	for _, k := range []string{"DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_AUTH_TYPE"} {
+		t.Setenv(k, env[k]) // the account's OAuth secret, beside the workspace token
+	}
 	return &testOrg{org: org, srv: srv, url: hs.URL, cfg: path, env: env, root: dir, hold: hold}
 }
 
@@ -377,8 +380,12 @@ func TestSyncApplyWithoutTerminalNeedsYes(t *testing.T) {
 // ("databricks GET /api/...").
 func isRead(route string) bool {
 	f := strings.Fields(route)
-	return len(f) < 2 || f[1] == "GET" || strings.HasSuffix(route, "/search") || route == "databricks unmatched" || isLease(route)
+	return len(f) < 2 || f[1] == "GET" || strings.HasSuffix(route, "/search") || route == "databricks unmatched" || isLease(route) || isSignIn(route)
 }
+
+// isSignIn tells an OAuth token request (the account credential signing
+// in: it changes nothing).
+func isSignIn(route string) bool { return strings.HasSuffix(route, "/v1/token") }
 
 // isLease tells the write lease's requests (workspace files: bitbricks' own
 // bookkeeping, no change to what it manages).
@@ -478,7 +485,7 @@ func TestEmulateWriteConfigAndEnv(t *testing.T) {
 	// machine), or for emulate to end without them.
 	env := map[string]string{}
 	code, ended := 0, false
-	for len(env) < 9 && !ended {
+	for len(env) < 12 && !ended {
 		select {
 		case <-out.wrote:
 		case code = <-done:
@@ -491,9 +498,9 @@ func TestEmulateWriteConfigAndEnv(t *testing.T) {
 			}
 		}
 	}
-	if len(env) != 9 {
+	if len(env) != 12 {
 		cancel()
-		t.Fatalf("want 9 export lines, got %v (emulate ended %v, exit %d; stderr %s)", env, ended, code, errb.String())
+		t.Fatalf("want 12 export lines, got %v (emulate ended %v, exit %d; stderr %s)", env, ended, code, errb.String())
 	}
 	r := runCLI(t, env, "", "config", "validate", "--config", cfgPath)
 	if r.code != 0 {

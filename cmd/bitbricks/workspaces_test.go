@@ -46,8 +46,10 @@ func newTwoWorkspaceOrgWrapped(t *testing.T, devWrap func(http.Handler) http.Han
 		}
 	}
 	env := maps.Clone(demoEnv(org, prod.URL))
-	delete(env, "DATABRICKS_HOST")
-	delete(env, "DATABRICKS_TOKEN")
+	// Every Databricks credential is in the profiles, the account's too.
+	for _, k := range []string{"DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_AUTH_TYPE"} {
+		delete(env, k)
+	}
 	env["DATABRICKS_CONFIG_FILE"] = profiles
 	return &testOrg{org: org, srv: srv, url: prod.URL, cfg: cfg, env: env, root: dir}
 }
