@@ -196,9 +196,7 @@ func (e *demoEnv) sourcesWith(t *testing.T, db DatabricksOptions) Sources {
 
 func (e *demoEnv) read(t *testing.T) *Snapshot {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	snap, err := Read(ctx, e.src, e.cfg, nil)
+	snap, err := Read(context.Background(), e.src, e.cfg, nil)
 	if err != nil {
 		t.Fatalf("Read: %v", err)
 	}

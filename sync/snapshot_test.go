@@ -317,6 +317,7 @@ func TestReadUnreachable(t *testing.T) {
 			t.Fatal(err)
 		}
 		src.Bitbucket = bb
+		fastRetries(src) // the refused connection is retried RetryAttempts times, without the real waits
 		_, err = Read(context.Background(), src, e.cfg, nil)
 		wantSystemError(t, err, "bitbucket: cannot reach "+closed+"/2.0 (check BITBUCKET_API_BASE_URL and the network)")
 	})

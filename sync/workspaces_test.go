@@ -170,6 +170,7 @@ func (tw *twoWorkspaces) service(t *testing.T) *Service {
 				emulator.DemoWorkspace:    {Host: tw.prod.URL, Token: tw.org.Creds.WorkspaceTokens[emulator.DemoWorkspace]},
 				emulator.DemoDevWorkspace: {Host: tw.dev.URL, Token: tw.org.Creds.WorkspaceTokens[emulator.DemoDevWorkspace]},
 			}}),
+		RetryUnit: time.Millisecond, // the attempts stay bounded as in production; only the waits shrink
 	})
 	if err != nil {
 		t.Fatal(err)
