@@ -157,16 +157,9 @@ func groupByName(o *emulator.Org, name string) *emulator.DBGroup {
 func (e *acctEnv) applyAll(t *testing.T, p Plan) []Result {
 	t.Helper()
 	results, err := Apply(context.Background(), p, e.db, nil, ApplyOptions{MaxChanges: -1})
-	if err != nil {
-		t.Fatalf("Apply: %v", err)
-	}
+	requireApplied(t, results, err)
 	if len(results) != len(p.Changes) {
 		t.Fatalf("%d results for %d changes", len(results), len(p.Changes))
-	}
-	for _, r := range results {
-		if r.Status != ResultApplied {
-			t.Errorf("%s: %s %s", r.ID, r.Status, r.Error)
-		}
 	}
 	return results
 }

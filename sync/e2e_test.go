@@ -33,14 +33,7 @@ func TestEndToEndDemo(t *testing.T) {
 		Log: slog.New(slog.DiscardHandler)}
 	results, err := Apply(ctx, plan, e.db, nil, ApplyOptions{
 		MaxChanges: len(plan.Changes), AuditFile: e.cfg.Audit.File, Operator: op, Rotator: rot})
-	if err != nil {
-		t.Fatalf("Apply: %v", err)
-	}
-	for _, r := range results {
-		if r.Status != ResultApplied {
-			t.Errorf("%s: %s %s", r.ID, r.Status, r.Error)
-		}
-	}
+	requireApplied(t, results, err)
 	st := e.srv.Stats()
 	t.Logf("applied %d changes with %d requests (%d writes)", len(results), st.Total, writes(st))
 
@@ -167,6 +160,20 @@ func newDemo(t *testing.T, opts emulator.Options) *demoEnv {
 	e.src = e.sources(t, org.Creds.DatabricksToken)
 	e.db = e.src.Databricks.(*Databricks)
 	return e
+}
+
+// requireApplied fails the test at once when an apply could not run
+// (err), and names every change it did not apply (failed or skipped).
+func requireApplied(t *testing.T, results []Result, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	for _, r := range results {
+		if r.Status != ResultApplied {
+			t.Errorf("%s: %s %s", r.ID, r.Status, r.Error)
+		}
+	}
 }
 
 // sources builds the real adapters against the emulator with an isolated

@@ -92,14 +92,7 @@ func TestServiceEndToEnd(t *testing.T) {
 		t.Fatalf("the demo plan lacks add_member or rotate_credential: %v", changeIDs(plan))
 	}
 	results, err := svc.Apply(ctx, Plan{Changes: some}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range results {
-		if r.Status != ResultApplied {
-			t.Errorf("%s: %s %s", r.ID, r.Status, r.Error)
-		}
-	}
+	requireApplied(t, results, err)
 	acts := strings.Join(auditActions(t, svc), " ")
 	for _, a := range []string{"add_member", "rotate_credential", "create_credential", "verify_credential", "write_variable", "record_credential_id"} {
 		if !strings.Contains(acts, a) {

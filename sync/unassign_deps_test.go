@@ -112,14 +112,7 @@ func TestUnassignAloneBringsItsRemoval(t *testing.T) {
 		t.Fatalf("with dependencies: %v, want %v", ids, want)
 	}
 	results, err = svc.Apply(ctx, Plan{Changes: changes}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range results {
-		if r.Status != ResultApplied {
-			t.Errorf("%s: %s %s", r.ID, r.Status, r.Error)
-		}
-	}
+	requireApplied(t, results, err)
 	if slices.Contains(assignedUsers(t, svc, emulator.DemoWorkspace), "eve@acme.com") {
 		t.Error("eve still assigned to prod")
 	}

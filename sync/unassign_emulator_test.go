@@ -72,14 +72,7 @@ func TestUnassignWorkspaceApplied(t *testing.T) {
 	devBefore := assignedUsers(t, svc, emulator.DemoDevWorkspace)
 	tw.srv.ResetStats()
 	results, err := svc.Apply(ctx, unassign, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range results {
-		if r.Status != ResultApplied {
-			t.Errorf("%s: %s %s", r.ID, r.Status, r.Error)
-		}
-	}
+	requireApplied(t, results, err)
 	st := tw.srv.Stats()
 	if n := st.Routes["databricks DELETE /api/2.0/accounts/{account_id}/workspaces/{workspace_id}/permissionassignments/principals/{principal_id}"]; n != int64(len(want)) {
 		t.Errorf("%d assignment deletes, want %d (routes %v)", n, len(want), st.Routes)

@@ -205,14 +205,7 @@ func TestAccountGroupMappedInTwoWorkspaces(t *testing.T) {
 		}
 	}
 	results, err := svc.Apply(ctx, plan, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range results {
-		if r.Status != ResultApplied {
-			t.Errorf("%s: %s %s", r.ID, r.Status, r.Error)
-		}
-	}
+	requireApplied(t, results, err)
 	for _, scope := range [][]string{nil, {emulator.DemoWorkspace}, {emulator.DemoDevWorkspace}} {
 		svc := tw.service(t)
 		if err := svc.LimitWorkspaces(scope); err != nil {

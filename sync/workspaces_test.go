@@ -115,14 +115,7 @@ func TestAssignWorkspaceApplied(t *testing.T) {
 	}
 	tw.srv.ResetStats()
 	results, err := svc.Apply(ctx, assign, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range results {
-		if r.Status != ResultApplied {
-			t.Errorf("%s: %s %s", r.ID, r.Status, r.Error)
-		}
-	}
+	requireApplied(t, results, err)
 	st := tw.srv.Stats()
 	if st.WorkspaceWrites[emulator.DemoDevWorkspace] < int64(len(assign.Changes)) || st.WorkspaceWrites[emulator.DemoWorkspace] != 0 {
 		t.Errorf("writes per workspace = %v, want %d in dev and none in prod", st.WorkspaceWrites, len(assign.Changes))
@@ -299,14 +292,7 @@ func TestApplyTwoWorkspaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	results, err := svc.Apply(ctx, plan, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range results {
-		if r.Status != ResultApplied {
-			t.Errorf("%s: %s %s", r.ID, r.Status, r.Error)
-		}
-	}
+	requireApplied(t, results, err)
 	if len(results) != len(plan.Changes) {
 		t.Errorf("%d results for %d changes", len(results), len(plan.Changes))
 	}
