@@ -89,8 +89,11 @@ func TestRetryTransportGivesEachRequestADeadline(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no answer from") {
 		t.Fatalf("Do = %v, want a deadline error", err)
 	}
-	if n.Load() != RetryAttempts {
-		t.Errorf("%d requests, want %d (each given up on, then retried)", n.Load(), RetryAttempts)
+	// Counted as the transport sent them: on a loaded machine a request
+	// can be given up on before the server has read it, so the server may
+	// see fewer, never more.
+	if got := tr.Requests(); got != RetryAttempts || n.Load() > got {
+		t.Errorf("%d requests sent (%d reached the server), want %d (each given up on, then retried)", got, n.Load(), RetryAttempts)
 	}
 }
 
