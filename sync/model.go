@@ -69,6 +69,11 @@ type Snapshot struct {
 	// false when they were not read, or could not be, or were implausible.
 	Assignments      map[string]Assignment
 	AssignmentsKnown bool
+	// WorkspaceID is the id the workspace answered Me with (0: none);
+	// ReplacedFrom the other id earlier runs recorded for it, when it was
+	// replaced since (workspace_replaced.go).
+	WorkspaceID  int64 `json:"-"`
+	ReplacedFrom int64 `json:"-"`
 
 	// Bindings are what the snapshot knows about each pipeline binding, by name.
 	Bindings map[string]*BindingState

@@ -155,6 +155,7 @@ func (s *Service) Read(ctx context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.checkWorkspaceID(snap)
 	snap.Leftovers = FindLeftovers(snap, s.Config(), s.Config().Audit.File)
 	s.mu.Lock()
 	s.caller = snap.Caller
@@ -176,6 +177,7 @@ func (s *Service) LoadWithProgress(ctx context.Context, progress func(string)) (
 	if err != nil {
 		return nil, Plan{}, err
 	}
+	s.checkWorkspaceID(snap)
 	s.mu.Lock()
 	s.caller = snap.Caller
 	s.mu.Unlock()
@@ -203,7 +205,7 @@ func finishPlan(pl *planner, run *runEvidence) Plan {
 	if name == "" {
 		name = config.SingleWorkspaceName(pl.snap.Host, pl.cfg.Databricks.Profile)
 	}
-	return tagWorkspace(pl.finish(run), name)
+	return tagWorkspace(holdIfReplaced(pl.finish(run), pl.snap, name), name)
 }
 
 // tagWorkspace names the workspace on every change and finding of plan

@@ -266,6 +266,9 @@ func (r *reader) me(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	r.snap.Caller = caller
+	if d, ok := r.src.Databricks.(*Databricks); ok {
+		r.snap.WorkspaceID = d.orgID.Load() // as Me's answer named it
+	}
 	r.mu.Unlock()
 	return nil
 }

@@ -1,0 +1,113 @@
+package sync
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bitbricks/bitbricks/config"
+)
+
+// A workspace replaced between runs.
+//
+// A configured (or discovered) workspace name, or a host, may come to stand
+// for another workspace: a workspace deleted and created again under the
+// same name or deployment, a vanity URL moved, a profile edited. Its groups
+// and tokens are then another workspace's, and what earlier runs learned of
+// it (who bitbricks removed, which tokens it recorded) may not hold. Each
+// run records, in the state directory, the workspace id (X-Databricks-Org-Id
+// of its answer to SCIM Me) each workspace answered with; a run that finds
+// another id than the one recorded reports it (a workspace_replaced finding
+// and a problem, so the run exits 1) and holds every destructive change in
+// that workspace for this run; additive changes go ahead. It records the new
+// id, so the next run plans as usual.
+
+// FindingWorkspaceReplaced is a workspace whose id differs from the one
+// earlier runs recorded for its name (or host).
+const FindingWorkspaceReplaced FindingKind = "workspace_replaced"
+
+// workspaceIDsFile holds, in the state directory, the id each workspace
+// last answered with.
+const workspaceIDsFile = "workspace-ids.json"
+
+type workspaceIDRecord struct {
+	ID   int64     `json:"workspace_id"`
+	Host string    `json:"host"`
+	Seen time.Time `json:"seen"`
+}
+
+// idKey is what a workspace's record is kept under: its name when it has
+// one (one workspace of several), else its host.
+func (s *Service) idKey(snap *Snapshot) string {
+	if name := s.Config().Databricks.Workspace; name != "" {
+		return "name:" + name
+	}
+	return "host:" + config.NormalHost(snap.Host)
+}
+
+// checkWorkspaceID compares the id snap's workspace answered with against
+// the one recorded, sets snap.ReplacedFrom when they differ, and records
+// the id. A state file that cannot be read or written is logged: the check
+// then cannot tell, and nothing is held.
+func (s *Service) checkWorkspaceID(snap *Snapshot) {
+	if snap == nil || snap.WorkspaceID == 0 {
+		return
+	}
+	path := filepath.Join(cmp.Or(s.stateDir, DefaultStateDir(os.Getenv)), workspaceIDsFile)
+	recs := map[string]workspaceIDRecord{}
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &recs); err != nil {
+			s.log.Warn("workspace ids record unreadable; starting it again", "file", path, "err", oneLine(err))
+			recs = map[string]workspaceIDRecord{}
+		}
+	}
+	key := s.idKey(snap)
+	rec, ok := recs[key]
+	if ok && rec.ID == snap.WorkspaceID {
+		return
+	}
+	if ok {
+		snap.ReplacedFrom = rec.ID
+		s.log.Warn("workspace replaced since the last run: destructive changes held", "workspace", key, "recorded", rec.ID, "now", snap.WorkspaceID)
+	}
+	recs[key] = workspaceIDRecord{ID: snap.WorkspaceID, Host: snap.Host, Seen: s.now().UTC()}
+	b, _ := json.MarshalIndent(recs, "", "  ")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
+		err = writeFileAtomic(path, b)
+		if err != nil {
+			s.log.Warn("workspace ids record not written", "file", path, "err", oneLine(err))
+		}
+	}
+}
+
+// holdIfReplaced holds every destructive change of plan when snap's
+// workspace was replaced since the last run, with a finding and a problem
+// naming it (name) and what was held.
+func holdIfReplaced(plan Plan, snap *Snapshot, name string) Plan {
+	if snap == nil || snap.ReplacedFrom == 0 {
+		return plan
+	}
+	var kept []Change
+	held := map[string]bool{}
+	for _, c := range plan.Changes {
+		if c.Destructive {
+			held[c.ID] = true
+			continue
+		}
+		kept = append(kept, c)
+	}
+	plan.Changes = kept
+	for i := range plan.Members {
+		if held[plan.Members[i].ChangeID] {
+			plan.Members[i].ChangeID = ""
+		}
+	}
+	detail := fmt.Sprintf("%s answers as workspace id %d, but earlier runs recorded workspace id %d for it: the workspace was replaced (or the config now points at another); this run holds its %d destructive changes (removals, revocations, unassignments) and makes only additive ones; check the host, then run again: the next run plans as usual",
+		snap.Host, snap.WorkspaceID, snap.ReplacedFrom, len(held))
+	plan.Findings = append(plan.Findings, Finding{Kind: FindingWorkspaceReplaced, Subject: "workspace " + name, Detail: detail, Workspace: name})
+	plan.Problems = append(plan.Problems, Problem{System: SystemDatabricks, What: "workspace replaced", Detail: "workspace " + name + ": " + detail})
+	return plan
+}
