@@ -133,28 +133,44 @@ func removalsToRecord(plan Plan, cfg *config.Config, workspace string, now time.
 	return out
 }
 
-// LedgerError is a departures ledger that could not be written before
-// people were taken out of their groups: the removals were made; the local
-// audit log records them, but a run elsewhere may not see them.
+// LedgerError is a departures ledger that could not be written before an
+// apply: its removals were made; the local audit log records them (and the
+// next apply from this machine writes them into the ledger), but a run
+// elsewhere may not see them until then.
 type LedgerError struct {
 	Users []string
 	Err   error
 }
 
 func (e *LedgerError) Error() string {
-	return fmt.Sprintf("the departures ledger was not written (%s): %s were taken out of their groups, and only this machine's audit log records it; run sync again from here so that their departure is checked, or their tokens may outlive it",
-		oneLine(e.Err), strings.Join(e.Users, ", "))
+	names := e.Users
+	if len(names) > maxNamed {
+		names = append(slices.Clone(names[:maxNamed]), fmt.Sprintf("and %d more", len(e.Users)-maxNamed))
+	}
+	return fmt.Sprintf("the departures ledger was not written (%s): only this machine's audit log records that %s were taken out of their groups; the next apply from here writes them into it, and until then a run elsewhere may let their tokens outlive their departure",
+		oneLine(e.Err), strings.Join(names, ", "))
 }
 
 func (e *LedgerError) Unwrap() error { return e.Err }
 
 // recordRemovals writes, before plan is applied, the users it takes out of
-// a mapped group into the ledger of the service's workspace. nil when
-// there are none, or the Databricks source keeps no ledger.
+// a mapped group into the ledger of the service's workspace, with those the
+// local audit log names and the ledger lacks. nil when there are none, or
+// the Databricks source keeps no ledger.
 func (s *Service) recordRemovals(ctx context.Context, plan Plan) error {
 	add := removalsToRecord(plan, s.Config(), s.Config().Databricks.Workspace, s.now())
 	st, ok := s.src.Databricks.(ledgerStore)
-	if !ok || len(add) == 0 || !s.Config().Policy.RevokeDeparted {
+	if !ok || len(plan.Changes) == 0 || !s.Config().Policy.RevokeDeparted {
+		return nil
+	}
+	// What only this machine's audit log knows goes into the ledger too
+	// (removals of runs before the ledger, or whose ledger write failed).
+	for k, group := range formerMembers(s.Config().Audit.File, s.Config()) {
+		if _, ok := add[k]; !ok {
+			add[k] = ledgerEntry{Group: group, Workspace: s.Config().Databricks.Workspace}
+		}
+	}
+	if len(add) == 0 {
 		return nil
 	}
 	if err := st.recordLedger(ctx, add); err != nil {

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -180,4 +181,74 @@ func TestDepartureLedgerAcrossWorkspaces(t *testing.T) {
 		t.Errorf("on another machine, gus's prod assignment is kept (plan: %v)", changeIDs(after))
 	}
 	t.Logf("gus's prod tokens revoked on another machine: %d", revoked)
+}
+
+// TestDepartureLedgerNotWritten: the ledger cannot be written before the
+// removals (its import answers 500): the removals are still made (they are
+// what Bitbucket says), and the apply ends in a *LedgerError (exit 1) that
+// names the people, so a scheduled run goes red instead of losing the
+// evidence silently. The local audit log still has it.
+func TestDepartureLedgerNotWritten(t *testing.T) {
+	e, svc := newServiceEnv(t)
+	svc.LimitChanges(-1)
+	ctx := context.Background()
+	_, plan, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The lease's import passes; the ledger's fails.
+	rule := emulator.FaultRule{Route: "/api/2.0/workspace/import", Method: "POST",
+		Sequence: []emulator.FaultKind{emulator.FaultNone, emulator.Fault500, emulator.Fault500, emulator.Fault500}}
+	if err := e.srv.SetFaults([]emulator.FaultRule{rule}); err != nil {
+		t.Fatal(err)
+	}
+	// The removals first; the rest is left for the next apply.
+	var removals Plan
+	for _, c := range plan.Changes {
+		if c.Action == ActionRemoveMember {
+			removals.Changes = append(removals.Changes, c)
+		}
+	}
+	results, err := svc.Apply(ctx, removals, nil)
+	var le *LedgerError
+	if !errors.As(err, &le) || ExitCode(err) != 1 {
+		t.Fatalf("apply with the ledger unwritable: %v (exit %d), want a LedgerError, exit 1", err, ExitCode(err))
+	}
+	removed := 0
+	for _, r := range results {
+		if strings.HasPrefix(r.ID, "remove_member/") && r.Status == ResultApplied {
+			removed++
+		}
+	}
+	if removed == 0 || len(le.Users) == 0 || !strings.Contains(err.Error(), le.Users[0]) {
+		t.Errorf("removals applied %d, ledger error %v", removed, err)
+	}
+	if _, ok := e.org.WorkspaceFile(DefaultDeparturesLedger); ok {
+		t.Error("the ledger was written despite the fault")
+	}
+	if got := formerMembers(e.cfg.Audit.File, e.cfg); len(got) == 0 {
+		t.Error("the local audit log does not name the people removed")
+	}
+	t.Logf("%d removals applied; %s", removed, err)
+
+	// The next apply from this machine writes them into the ledger.
+	if err := e.srv.SetFaults(nil); err != nil {
+		t.Fatal(err)
+	}
+	_, next, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(next.Changes) == 0 {
+		t.Fatal("nothing left to apply")
+	}
+	if _, err := svc.Apply(ctx, next, nil); err != nil {
+		t.Fatal(err)
+	}
+	b, ok := e.org.WorkspaceFile(DefaultDeparturesLedger)
+	for _, u := range le.Users {
+		if !ok || !strings.Contains(string(b), `"`+u+`"`) {
+			t.Errorf("after the next apply the ledger does not name %s:\n%s", u, b)
+		}
+	}
 }
