@@ -16,22 +16,16 @@ func (s *Service) RevokeLeakRest(ctx context.Context, leak *Leak, opts LeakOptio
 	}
 	if len(s.parts) > 0 {
 		// The leak was traced in one workspace: the rest goes there.
-		p, err := s.activePart(leak.Workspace)
-		if err != nil {
-			return LeakRevocation{}, err
-		}
-		var res LeakRevocation
-		err = s.inPart(ctx, p, "revoke --leaked", func(ctx context.Context) (err error) {
-			res, err = p.svc.RevokeLeakRest(ctx, leak, opts)
-			return err
+		return routed(ctx, s, to(s.activePart(leak.Workspace)), "revoke --leaked", func(ctx context.Context, ws *Service) (LeakRevocation, error) {
+			return ws.RevokeLeakRest(ctx, leak, opts)
+		}, func(res *LeakRevocation, workspace string) {
+			for i := range res.Revoked {
+				res.Revoked[i].Workspace = workspace
+			}
+			for i := range res.Failed {
+				res.Failed[i].Credential.Workspace = workspace
+			}
 		})
-		for i := range res.Revoked {
-			res.Revoked[i].Workspace = p.name
-		}
-		for i := range res.Failed {
-			res.Failed[i].Credential.Workspace = p.name
-		}
-		return res, err
 	}
 	c, err := s.credentials(ctx)
 	if err != nil {

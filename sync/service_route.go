@@ -139,6 +139,52 @@ func (s *Service) inPart(ctx context.Context, p workspacePart, command string, f
 	return s.writingIn(ctx, command, []workspacePart{p}, fn)
 }
 
+// lockedIn runs op, a command of part p's own service, with p's write lock
+// held (command names it in the lock), and returns what op returned.
+func lockedIn[T any](ctx context.Context, s *Service, p workspacePart, command string, op func(context.Context, *Service) (T, error)) (T, error) {
+	var res T
+	err := s.inPart(ctx, p, command, func(ctx context.Context) (err error) {
+		res, err = op(ctx, p.svc)
+		return err
+	})
+	return res, err
+}
+
+// route is the part a command of one workspace goes to, or why none does.
+type route struct {
+	part workspacePart
+	err  error
+}
+
+// to is the route that a search for a part (tokenPart, bindingPart, ...)
+// returned.
+func to(p workspacePart, err error) route { return route{part: p, err: err} }
+
+// routed runs op, a command of one workspace, in the part r names: under
+// that workspace's write lock when command (a write, named in the lock) is
+// not "", without it for a read. stamp, when not nil, then names the
+// workspace on what op returned, whether it failed or not. No part: r's
+// error, as it is.
+func routed[T any](ctx context.Context, s *Service, r route, command string, op func(context.Context, *Service) (T, error), stamp func(*T, string)) (T, error) {
+	var res T
+	if r.err != nil {
+		return res, r.err
+	}
+	var err error
+	if command == "" {
+		res, err = op(ctx, r.part.svc)
+	} else {
+		res, err = lockedIn(ctx, s, r.part, command, op)
+	}
+	if stamp != nil {
+		stamp(&res, r.part.name)
+	}
+	return res, err
+}
+
+// stampCredential names workspace on a credential.
+func stampCredential(cr *Credential, workspace string) { cr.Workspace = workspace }
+
 // HoldWriteLockIn is HoldWriteLock holding the locks of the named
 // workspaces only (as the WorkspacesOf* methods name them). With one
 // workspace, or no names, it is HoldWriteLock.
@@ -165,6 +211,36 @@ func (s *Service) activePart(name string) (workspacePart, error) {
 	return workspacePart{}, fmt.Errorf("no workspace %s in databricks.workspaces (%s)", name, strings.Join(s.Workspaces(), ", "))
 }
 
+// inEachPart runs fn in each of parts at once and returns what each
+// returned, in the order of parts.
+func inEachPart[T any](parts []workspacePart, fn func(workspacePart) (T, error)) ([]T, []error) {
+	out := make([]T, len(parts))
+	errs := make([]error, len(parts))
+	var wg gosync.WaitGroup
+	for i, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = fn(p)
+		}()
+	}
+	wg.Wait()
+	return out, errs
+}
+
+// workspaceOf names the one workspace find routes a command to (nil with
+// one workspace, where find is not asked).
+func (s *Service) workspaceOf(find func() (workspacePart, error)) ([]string, error) {
+	if len(s.parts) == 0 {
+		return nil, nil
+	}
+	p, err := find()
+	if err != nil {
+		return nil, err
+	}
+	return []string{p.name}, nil
+}
+
 func partNames(parts []workspacePart) []string {
 	out := make([]string, len(parts))
 	for i, p := range parts {
@@ -180,40 +256,23 @@ func partNames(parts []workspacePart) []string {
 // hold a token with that id, the not-found error naming the workspaces
 // searched when none does.
 func (s *Service) WorkspacesOfToken(ctx context.Context, id string) ([]string, error) {
-	if len(s.parts) == 0 {
-		return nil, nil
-	}
-	p, err := s.tokenPart(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return []string{p.name}, nil
+	return s.workspaceOf(func() (workspacePart, error) { return s.tokenPart(ctx, id) })
 }
 
 // tokenPart is the one active part whose workspace holds token id.
 func (s *Service) tokenPart(ctx context.Context, id string) (workspacePart, error) {
 	parts := s.activeParts()
-	found := make([]bool, len(parts))
-	errs := make([]error, len(parts))
-	var wg gosync.WaitGroup
-	for i, p := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := p.svc.credentials(ctx)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			ts, err := c.Databricks.Tokens(ctx)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			found[i] = slices.ContainsFunc(ts, func(t Credential) bool { return t.ID == id })
-		}()
-	}
-	wg.Wait()
+	found, errs := inEachPart(parts, func(p workspacePart) (bool, error) {
+		c, err := p.svc.credentials(ctx)
+		if err != nil {
+			return false, err
+		}
+		ts, err := c.Databricks.Tokens(ctx)
+		if err != nil {
+			return false, err
+		}
+		return slices.ContainsFunc(ts, func(t Credential) bool { return t.ID == id }), nil
+	})
 	// A workspace that could not be searched does not stop the search of
 	// the others: the token is acted on where it was found, and the run
 	// says which workspaces were not searched (UnsearchedError).
@@ -267,27 +326,15 @@ func (s *Service) Unsearched() error {
 }
 
 func (s *Service) lookupTokenParts(ctx context.Context, id string) (Credential, error) {
-	p, err := s.tokenPart(ctx, id)
-	if err != nil {
-		return Credential{}, err
-	}
-	cr, err := p.svc.LookupToken(ctx, id)
-	cr.Workspace = p.name
-	return cr, err
+	return routed(ctx, s, to(s.tokenPart(ctx, id)), "", func(ctx context.Context, ws *Service) (Credential, error) {
+		return ws.LookupToken(ctx, id)
+	}, stampCredential)
 }
 
 func (s *Service) revokeTokenParts(ctx context.Context, id string) (Credential, error) {
-	p, err := s.tokenPart(ctx, id)
-	if err != nil {
-		return Credential{}, err
-	}
-	var cr Credential
-	err = s.inPart(ctx, p, "revoke --token-id "+id, func(ctx context.Context) (err error) {
-		cr, err = p.svc.RevokeToken(ctx, id)
-		return err
-	})
-	cr.Workspace = p.name
-	return cr, err
+	return routed(ctx, s, to(s.tokenPart(ctx, id)), "revoke --token-id "+id, func(ctx context.Context, ws *Service) (Credential, error) {
+		return ws.RevokeToken(ctx, id)
+	}, stampCredential)
 }
 
 // OAuth secrets (account-level).
@@ -296,14 +343,7 @@ func (s *Service) revokeTokenParts(ctx context.Context, id string) (Credential, 
 // principal sp, which belong to the account, are read and revoked through
 // (nil with one workspace): the first active workspace sp is assigned to.
 func (s *Service) WorkspacesOfSecrets(ctx context.Context, sp string) ([]string, error) {
-	if len(s.parts) == 0 {
-		return nil, nil
-	}
-	p, err := s.secretPart(ctx, sp)
-	if err != nil {
-		return nil, err
-	}
-	return []string{p.name}, nil
+	return s.workspaceOf(func() (workspacePart, error) { return s.secretPart(ctx, sp) })
 }
 
 func (s *Service) secretPart(ctx context.Context, sp string) (workspacePart, error) {
@@ -325,27 +365,15 @@ func (s *Service) secretPart(ctx context.Context, sp string) (workspacePart, err
 }
 
 func (s *Service) lookupSecretParts(ctx context.Context, servicePrincipal, id string) (Credential, error) {
-	p, err := s.secretPart(ctx, servicePrincipal)
-	if err != nil {
-		return Credential{}, err
-	}
-	cr, err := p.svc.LookupSecret(ctx, servicePrincipal, id)
-	cr.Workspace = p.name
-	return cr, err
+	return routed(ctx, s, to(s.secretPart(ctx, servicePrincipal)), "", func(ctx context.Context, ws *Service) (Credential, error) {
+		return ws.LookupSecret(ctx, servicePrincipal, id)
+	}, stampCredential)
 }
 
 func (s *Service) revokeSecretParts(ctx context.Context, servicePrincipal, id string) (Credential, error) {
-	p, err := s.secretPart(ctx, servicePrincipal)
-	if err != nil {
-		return Credential{}, err
-	}
-	var cr Credential
-	err = s.writingIn(ctx, "revoke --secret-id "+id, []workspacePart{p}, func(ctx context.Context) (err error) {
-		cr, err = p.svc.RevokeSecret(ctx, servicePrincipal, id)
-		return err
-	})
-	cr.Workspace = p.name
-	return cr, err
+	return routed(ctx, s, to(s.secretPart(ctx, servicePrincipal)), "revoke --secret-id "+id, func(ctx context.Context, ws *Service) (Credential, error) {
+		return ws.RevokeSecret(ctx, servicePrincipal, id)
+	}, stampCredential)
 }
 
 // Guards.
@@ -417,17 +445,9 @@ func (s *Service) WorkspacesOfOwner(ctx context.Context, owner string) ([]string
 // through the first workspace that lists them.
 func (s *Service) ownerCredentialsParts(ctx context.Context, owner string) (Owned, error) {
 	parts := s.activeParts()
-	owned := make([]Owned, len(parts))
-	errs := make([]error, len(parts))
-	var wg gosync.WaitGroup
-	for i, p := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			owned[i], errs[i] = p.svc.OwnerCredentials(ctx, owner)
-		}()
-	}
-	wg.Wait()
+	owned, errs := inEachPart(parts, func(p workspacePart) (Owned, error) {
+		return p.svc.OwnerCredentials(ctx, owner)
+	})
 	var out Owned
 	var notFound []string
 	seen := map[string]bool{}
@@ -489,10 +509,8 @@ func (s *Service) revokeCredentialsParts(ctx context.Context, creds []Credential
 		if len(mine) == 0 {
 			continue
 		}
-		var rev Revocation
-		err := s.inPart(ctx, p, "revoke", func(ctx context.Context) (err error) {
-			rev, err = p.svc.RevokeCredentials(ctx, mine)
-			return err
+		rev, err := lockedIn(ctx, s, p, "revoke", func(ctx context.Context, ws *Service) (Revocation, error) {
+			return ws.RevokeCredentials(ctx, mine)
 		})
 		for _, c := range rev.Revoked {
 			c.Workspace = p.name
@@ -521,14 +539,7 @@ func (s *Service) revokeCredentialsParts(ctx context.Context, creds []Credential
 // (nil with one workspace); a value that authenticates at none of the
 // active workspaces is an error. The value is never kept.
 func (s *Service) WorkspacesOfLeak(ctx context.Context, value string) ([]string, error) {
-	if len(s.parts) == 0 {
-		return nil, nil
-	}
-	p, err := s.leakPart(ctx, value)
-	if err != nil {
-		return nil, err
-	}
-	return []string{p.name}, nil
+	return s.workspaceOf(func() (workspacePart, error) { return s.leakPart(ctx, value) })
 }
 
 // leakPart is the active part whose workspace the value authenticates at
@@ -542,20 +553,13 @@ func (s *Service) leakPart(ctx context.Context, value string) (workspacePart, er
 	value = strings.TrimSpace(value)
 	probe := &Leak{Redacted: Redact(value), value: value}
 	parts := s.activeParts()
-	errs := make([]error, len(parts))
-	var wg gosync.WaitGroup
-	for i, p := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := p.svc.credentials(ctx)
-			if err == nil {
-				_, err = probe.me(ctx, c)
-			}
-			errs[i] = err
-		}()
-	}
-	wg.Wait()
+	_, errs := inEachPart(parts, func(p workspacePart) (struct{}, error) {
+		c, err := p.svc.credentials(ctx)
+		if err == nil {
+			_, err = probe.me(ctx, c)
+		}
+		return struct{}{}, err
+	})
 	nf := &LeakNotFoundError{Redacted: probe.Redacted}
 	found := -1
 	var unread []Problem
@@ -677,31 +681,25 @@ func (s *Service) keepSecretsBoundElsewhere(leak *Leak) {
 }
 
 func (s *Service) revokeLeakedParts(ctx context.Context, leak *Leak, opts LeakOptions) (LeakRevocation, error) {
-	p, err := s.activePart(leak.Workspace)
-	if err != nil {
-		return LeakRevocation{}, err
-	}
-	var res LeakRevocation
-	err = s.inPart(ctx, p, "revoke --leaked", func(ctx context.Context) (err error) {
-		res, err = p.svc.RevokeLeaked(ctx, leak, opts)
-		return err
+	return routed(ctx, s, to(s.activePart(leak.Workspace)), "revoke --leaked", func(ctx context.Context, ws *Service) (LeakRevocation, error) {
+		return ws.RevokeLeaked(ctx, leak, opts)
+	}, func(res *LeakRevocation, workspace string) {
+		for _, list := range [][]Credential{res.Revoked, res.Searched, res.NotTried} {
+			for i := range list {
+				list[i].Workspace = workspace
+			}
+		}
+		for i := range res.Failed {
+			res.Failed[i].Credential.Workspace = workspace
+		}
+		// The leak was contained in this workspace: a command to finish it
+		// stays there (without --workspace, revoke --owner covers every one).
+		for i, k := range res.Kept {
+			if strings.HasPrefix(k.Command, "bitbricks revoke --owner ") && !strings.Contains(k.Command, "--workspace") {
+				res.Kept[i].Command = k.Command + " --workspace " + workspace
+			}
+		}
 	})
-	for _, list := range [][]Credential{res.Revoked, res.Searched, res.NotTried} {
-		for i := range list {
-			list[i].Workspace = p.name
-		}
-	}
-	for i := range res.Failed {
-		res.Failed[i].Credential.Workspace = p.name
-	}
-	// The leak was contained in this workspace: a command to finish it
-	// stays there (without --workspace, revoke --owner covers every one).
-	for i, k := range res.Kept {
-		if strings.HasPrefix(k.Command, "bitbricks revoke --owner ") && !strings.Contains(k.Command, "--workspace") {
-			res.Kept[i].Command = k.Command + " --workspace " + p.name
-		}
-	}
-	return res, err
 }
 
 // Pipeline bindings.
@@ -728,7 +726,7 @@ func (s *Service) WorkspacesOfBindings(names ...string) ([]string, error) {
 		return out, nil
 	}
 	for _, name := range names {
-		p, _, err := s.bindingPart(name)
+		p, err := s.bindingPart(name)
 		if err != nil {
 			return nil, err
 		}
@@ -739,16 +737,16 @@ func (s *Service) WorkspacesOfBindings(names ...string) ([]string, error) {
 
 // bindingPart is the part of the binding called name's workspace, which
 // the run must cover.
-func (s *Service) bindingPart(name string) (workspacePart, config.Binding, error) {
+func (s *Service) bindingPart(name string) (workspacePart, error) {
 	b, err := s.Binding(name)
 	if err != nil {
-		return workspacePart{}, b, err
+		return workspacePart{}, err
 	}
 	p, err := s.activePart(b.Workspace)
 	if err != nil {
-		return workspacePart{}, b, fmt.Errorf("binding %s: %w", name, err)
+		return workspacePart{}, fmt.Errorf("binding %s: %w", name, err)
 	}
-	return p, b, nil
+	return p, nil
 }
 
 func (s *Service) dueBindingsParts(ctx context.Context) ([]DueBinding, []Problem, error) {
@@ -774,16 +772,9 @@ func (s *Service) dueBindingsParts(ctx context.Context) ([]DueBinding, []Problem
 }
 
 func (s *Service) rotateParts(ctx context.Context, name string) (RotationResult, error) {
-	p, _, err := s.bindingPart(name)
-	if err != nil {
-		return RotationResult{}, err
-	}
-	var res RotationResult
-	err = s.inPart(ctx, p, "rotate "+name, func(ctx context.Context) (err error) {
-		res, err = p.svc.Rotate(ctx, name)
-		return err
-	})
-	return res, err
+	return routed(ctx, s, to(s.bindingPart(name)), "rotate "+name, func(ctx context.Context, ws *Service) (RotationResult, error) {
+		return ws.Rotate(ctx, name)
+	}, nil)
 }
 
 // federationsParts is every binding's federation status, each naming its
@@ -816,40 +807,25 @@ func (s *Service) federationsParts(snap *Snapshot) []BindingFederation {
 }
 
 func (s *Service) federateParts(ctx context.Context, name string, dryRun bool) (FederationResult, error) {
-	p, _, err := s.bindingPart(name)
-	if err != nil {
-		return FederationResult{}, err
-	}
+	command := "federate " + name
 	if dryRun {
-		return p.svc.Federate(ctx, name, true)
+		command = "" // writes nothing: no lock
 	}
-	var res FederationResult
-	err = s.inPart(ctx, p, "federate "+name, func(ctx context.Context) (err error) {
-		res, err = p.svc.Federate(ctx, name, false)
-		return err
-	})
-	return res, err
+	return routed(ctx, s, to(s.bindingPart(name)), command, func(ctx context.Context, ws *Service) (FederationResult, error) {
+		return ws.Federate(ctx, name, dryRun)
+	}, nil)
 }
 
 func (s *Service) finishEvidenceParts(ctx context.Context, name string) (FinishPlan, error) {
-	p, _, err := s.bindingPart(name)
-	if err != nil {
-		return FinishPlan{}, err
-	}
-	return p.svc.FinishEvidence(ctx, name)
+	return routed(ctx, s, to(s.bindingPart(name)), "", func(ctx context.Context, ws *Service) (FinishPlan, error) {
+		return ws.FinishEvidence(ctx, name)
+	}, nil)
 }
 
 func (s *Service) finishFederationParts(ctx context.Context, plan FinishPlan) (FinishResult, error) {
-	p, _, err := s.bindingPart(plan.Binding)
-	if err != nil {
-		return FinishResult{}, err
-	}
-	var res FinishResult
-	err = s.inPart(ctx, p, "federate "+plan.Binding+" --finish", func(ctx context.Context) (err error) {
-		res, err = p.svc.FinishFederation(ctx, plan)
-		return err
-	})
-	return res, err
+	return routed(ctx, s, to(s.bindingPart(plan.Binding)), "federate "+plan.Binding+" --finish", func(ctx context.Context, ws *Service) (FinishResult, error) {
+		return ws.FinishFederation(ctx, plan)
+	}, nil)
 }
 
 // Saved plans.

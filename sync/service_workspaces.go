@@ -474,15 +474,13 @@ func (s *Service) applyParts(ctx context.Context, plan Plan, obs Observer) ([]Re
 		if len(sub.Changes) == 0 {
 			continue
 		}
-		var rs []Result
 		var partObs Observer
 		if obs != nil {
 			partObs = partObserver{obs: obs, name: p.name, offset: done, total: total}
 		}
 		done += len(sub.Changes)
-		err := s.inPart(ctx, p, "apply", func(ctx context.Context) (err error) {
-			rs, err = p.svc.apply(ctx, sub, partObs, earlier)
-			return err
+		rs, err := lockedIn(ctx, s, p, "apply", func(ctx context.Context, ws *Service) ([]Result, error) {
+			return ws.apply(ctx, sub, partObs, earlier)
 		})
 		for k, r := range rs {
 			if k < len(sub.Changes) {
