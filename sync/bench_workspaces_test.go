@@ -62,11 +62,11 @@ func largeTwoWorkspaces(b *testing.B) (*emulator.Server, *Service) {
 			"BITBUCKET_API_TOKEN":     org.Creds.BitbucketAPIToken,
 			"ATLASSIAN_ADMIN_API_KEY": org.Creds.AtlassianAdminKey,
 		}),
-		Databricks: DatabricksOptions{Host: prod.URL, Token: org.Creds.DatabricksToken, RateLimit: 1000,
+		Databricks: withAccount(org, DatabricksOptions{Host: prod.URL, Token: org.Creds.DatabricksToken, RateLimit: 1000,
 			Workspaces: map[string]DatabricksOptions{
 				emulator.DemoWorkspace:    {Host: prod.URL, Token: org.Creds.DatabricksToken},
 				emulator.DemoDevWorkspace: {Host: dev.URL, Token: devToken},
-			}},
+			}}),
 	})
 	if err != nil {
 		b.Fatal(err)
