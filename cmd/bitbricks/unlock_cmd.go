@@ -28,7 +28,8 @@ when) and its lease id, then asks you to type the workspace's name (with one
 workspace, its host); --yes skips that for scripts. With --lease-id it
 releases only the lease of that id, so a lease another run has taken since
 is never released by mistake. It refuses (exit 3) when the holder is a live
-process on this machine, or a bitbricks run here holds the local lock.
+process on this machine, or a bitbricks run here holds the local lock. With
+no lease held it says so and exits 0.
 
 The release takes the lease over as an expired one is taken (never
 overwriting another's) and leaves it expired: the next writer goes ahead at
@@ -59,6 +60,13 @@ exists needs no unlock: the next writer here takes its lease over at once.`,
 			}
 			if !asJSON {
 				renderLease(s, st)
+			}
+			if !st.Held {
+				// Nothing to release: what unlock is for already holds.
+				if asJSON {
+					return json.NewEncoder(s.Out).Encode(map[string]any{"lease": st})
+				}
+				return nil
 			}
 			if err := st.Refusal(); err != nil {
 				if asJSON {

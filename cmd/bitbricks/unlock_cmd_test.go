@@ -95,9 +95,9 @@ func TestUnlockCommand(t *testing.T) {
 		t.Fatalf("sync --apply after unlock: exit %d: %s", r.code, r.err)
 	}
 
-	// Nothing held: said so, nothing to release.
+	// Nothing held: said so, nothing to release, exit 0.
 	r = runCLI(t, o.env, "", "unlock", "--workspace", "prod", "--yes", "--config", o.cfg)
-	if r.code != 3 || !strings.Contains(r.out, "No bitbricks run holds the write lease of workspace prod") {
+	if r.code != 0 || !strings.Contains(r.out, "No bitbricks run holds the write lease of workspace prod") {
 		t.Errorf("unlock with nothing held: exit %d\n%s\n%s", r.code, r.out, r.err)
 	}
 	// A live process of this machine holds it.
@@ -113,5 +113,29 @@ func TestUnlockCommand(t *testing.T) {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("unlock --help says nothing of %q", want)
 		}
+	}
+}
+
+// TestUnlockOneWorkspace: with one workspace, unlock needs no --workspace
+// and names the host; a live holder here is refused; --workspace of a name
+// the config does not have is an error.
+func TestUnlockOneWorkspace(t *testing.T) {
+	o := newTestOrg(t)
+	r := runCLI(t, o.env, "", "unlock", "--config", o.cfg)
+	if r.code != 0 || !strings.Contains(r.out, "No bitbricks run holds the write lease of "+o.url) {
+		t.Errorf("unlock with nothing held: exit %d\n%s\n%s", r.code, r.out, r.err)
+	}
+	l := holdLease(t, o, "rotate etl-prod")
+	defer l.Release(context.Background())
+	r = runCLIOn(t, true, o.env, o.url+"\n", "unlock", "--config", o.cfg)
+	if r.code != 3 || !strings.Contains(r.out, "command   rotate etl-prod") || !strings.Contains(r.err, "live process on this machine") {
+		t.Errorf("unlock of a live holder here: exit %d\n%s\n%s", r.code, r.out, r.err)
+	}
+	if files := o.org.WorkspaceFiles(bbsync.DefaultLeaseDir); len(files) != 1 {
+		t.Errorf("lease files %v, want the live holder's", files)
+	}
+	r = runCLI(t, o.env, "", "unlock", "--workspace", "dev", "--config", o.cfg)
+	if r.code == 0 {
+		t.Errorf("unlock --workspace dev with one workspace: exit 0\n%s", r.out)
 	}
 }
