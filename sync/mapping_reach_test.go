@@ -89,3 +89,22 @@ func TestAuditWorkspaces(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokeOwnerCommand: a note left after a leak contained in one
+// workspace names that workspace, so the command does not reach the
+// owner's credentials in every workspace.
+func TestRevokeOwnerCommand(t *testing.T) {
+	for _, tc := range []struct {
+		ws    string
+		force bool
+		want  string
+	}{
+		{"", false, "bitbricks revoke --owner a@x"},
+		{"dev", false, "bitbricks revoke --owner a@x --workspace dev"},
+		{"dev", true, "bitbricks revoke --owner a@x --workspace dev --force"},
+	} {
+		if got := RevokeOwnerCommand("a@x", tc.ws, tc.force); got != tc.want {
+			t.Errorf("%q %v: %q, want %q", tc.ws, tc.force, got, tc.want)
+		}
+	}
+}

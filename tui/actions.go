@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/bitbricks/bitbricks/sync"
 	"github.com/bitbricks/bitbricks/views"
@@ -296,7 +297,7 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 		}
 		creds = append(creds, c.Credential)
 		if len(creds) <= 8 {
-			fmt.Fprintf(&b, "%s  %s  %s old, last used %s%s\n", shortID(c.ID), views.KindName(c.Kind), views.Age(c.Age),
+			fmt.Fprintf(&b, "%s  %s  %s, last used %s%s\n", shortID(c.ID), views.KindName(c.Kind), ageOld(c.Age),
 				views.LastUsed(c.LastUsed, m.d.now), quoted(c.Comment))
 		}
 	}
@@ -428,7 +429,7 @@ func (m Model) askRevokeOwnerEverywhere(it revokeIntent) (Model, tea.Cmd) {
 			if i >= 5 {
 				continue
 			}
-			fmt.Fprintf(&b, "  %s  %s  %s old, last used %s%s\n", shortID(c.ID), views.KindName(c.Kind), views.Age(c.Age),
+			fmt.Fprintf(&b, "  %s  %s  %s, last used %s%s\n", shortID(c.ID), views.KindName(c.Kind), ageOld(c.Age),
 				views.LastUsed(c.LastUsed, now), quoted(c.Comment))
 		}
 		return out
@@ -493,6 +494,14 @@ func (m Model) askRevokeOwnerEverywhere(it revokeIntent) (Model, tea.Cmd) {
 			return fmt.Sprintf("revoked %d %s of %s%s", len(creds), plural(len(creds), "credential"), owner, where), nil
 		})
 	})
+}
+
+// ageOld is a credential's age in a sentence: "75d old", "just created".
+func ageOld(d time.Duration) string {
+	if a := views.Age(d); a != "now" {
+		return a + " old"
+	}
+	return "just created"
 }
 
 func quoted(s string) string {
@@ -704,8 +713,8 @@ func (m Model) askLeaked(l Leak) (Model, tea.Cmd) {
 			fmt.Fprintf(&b, "  … and %d more\n", len(l.Tokens)-i)
 			break
 		}
-		fmt.Fprintf(&b, "  %s  %s, created %s ago, last used %s%s\n", shortID(c.ID), views.KindName(c.Kind),
-			views.Age(now.Sub(c.Created)), views.LastUsed(c.LastUsed, now), quoted(c.Comment))
+		fmt.Fprintf(&b, "  %s  %s, created %s, last used %s%s\n", shortID(c.ID), views.KindName(c.Kind),
+			views.When(c.Created, now, "at an unknown time"), views.LastUsed(c.LastUsed, now), quoted(c.Comment))
 	}
 	if len(l.Bindings) > 0 {
 		fmt.Fprintf(&b, "Pipeline bindings rotated first: %s\n", strings.Join(l.Bindings, ", "))
@@ -715,7 +724,7 @@ func (m Model) askLeaked(l Leak) (Model, tea.Cmd) {
 		fmt.Fprintf(&b, "\n! %s is the identity bitbricks is using: its own credential is among these and goes last; the console can do nothing after it.", owner)
 	}
 	if l.Protected {
-		fmt.Fprintf(&b, "\n! %s is protected (policy.protected): only the leaked token goes; `bitbricks revoke --owner %s --force` revokes the rest.", owner, owner)
+		fmt.Fprintf(&b, "\n! %s is protected (policy.protected): only the leaked token goes; `%s` revokes the rest.", owner, views.Sanitize(sync.RevokeOwnerCommand(l.Owner, l.Workspace, true)))
 	}
 	b.WriteString("\nWhatever uses them stops working at once. The revocation is audited as leaked.")
 	title := "Revoke the leaked token of " + owner + "?"
@@ -775,8 +784,8 @@ func (m Model) leakRevoked(msg leakRevokedMsg) (Model, tea.Cmd) {
 			fmt.Fprintf(&b, "  … and %d more\n", len(res.Rest)-i)
 			break
 		}
-		fmt.Fprintf(&b, "  %s  %s, created %s ago, last used %s%s\n", shortID(c.ID), views.KindName(c.Kind),
-			views.Age(now.Sub(c.Created)), views.LastUsed(c.LastUsed, now), quoted(c.Comment))
+		fmt.Fprintf(&b, "  %s  %s, created %s, last used %s%s\n", shortID(c.ID), views.KindName(c.Kind),
+			views.When(c.Created, now, "at an unknown time"), views.LastUsed(c.LastUsed, now), quoted(c.Comment))
 	}
 	b.WriteString("\nOnly that token: the others keep working (enter). The rest too: pipeline bindings rotated first, bitbricks' own credential last; you type the owner's name next.")
 	m, cmd := m.ask("Revoke the rest of "+owner+"'s credentials too?", b.String(), "", func(m *Model) tea.Cmd {
@@ -784,7 +793,7 @@ func (m Model) leakRevoked(msg leakRevokedMsg) (Model, tea.Cmd) {
 	})
 	m.confirm = m.confirm.WithLabels("Only that token", "The rest too")
 	m.declined = func(m *Model) tea.Cmd {
-		m.setStatus(statusOK, fmt.Sprintf("%s; %s kept (`bitbricks revoke --owner %s`); audited", done, views.Count(len(res.Rest), "other credential", ""), owner))
+		m.setStatus(statusOK, fmt.Sprintf("%s; %s kept (`%s`); audited", done, views.Count(len(res.Rest), "other credential", ""), sync.RevokeOwnerCommand(res.Owner, l.Workspace, false)))
 		next, cmd := m.reload()
 		*m = next
 		return cmd

@@ -126,10 +126,10 @@ func (e *EngineBackend) RevokeLeaked(ctx context.Context, leak Leak) (LeakResult
 	switch {
 	case len(rest) == 0:
 	case res.Session != "":
-		notes = append(notes, fmt.Sprintf("it was bitbricks' own credential: revoke the other %s with another one, `bitbricks revoke --owner %s`", views.Count(len(rest), "credential", ""), l.Owner.Name))
+		notes = append(notes, fmt.Sprintf("it was bitbricks' own credential: revoke the other %s with another one, `%s`", views.Count(len(rest), "credential", ""), sync.RevokeOwnerCommand(l.Owner.Name, l.Workspace, false)))
 		rest = nil
 	case l.Protected:
-		notes = append(notes, fmt.Sprintf("kept %s: %s is in policy.protected; `bitbricks revoke --owner %s --force` revokes them", views.Count(len(rest), "other credential", ""), l.Owner.Name, l.Owner.Name))
+		notes = append(notes, fmt.Sprintf("kept %s: %s is in policy.protected; `%s` revokes them", views.Count(len(rest), "other credential", ""), l.Owner.Name, sync.RevokeOwnerCommand(l.Owner.Name, l.Workspace, true)))
 		rest = nil
 	}
 	out.Rest, out.Note = rest, strings.Join(notes, "; ")

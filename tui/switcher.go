@@ -65,11 +65,22 @@ func (m Model) openSwitcher() (Model, tea.Cmd) {
 	if m.scope != "" {
 		current = m.scope
 	}
-	changes := map[string]int{}
+	changes, shared := map[string]int{}, map[string]int{}
+	scopes := map[string]int{} // account-wide change id -> the workspaces that count it
 	for _, w := range m.d.ws.names {
 		if wl, ok := sync.ScopeWorkspace(m.last.snap, m.last.plan, m.last.cfg, w); ok {
 			changes[w] = len(wl.Plan.Changes)
+			for _, c := range wl.Plan.Changes {
+				if accountMembership(c) { // counted in every workspace it reaches
+					shared[w]++
+					scopes[c.ID]++
+				}
+			}
 		}
+	}
+	anyShared := false // some change is counted by two workspaces or more
+	for _, n := range scopes {
+		anyShared = anyShared || n > 1
 	}
 	load := m.last.snap
 	width := 0
@@ -89,7 +100,11 @@ func (m Model) openSwitcher() (Model, tea.Cmd) {
 				if names := m.d.ws.unreadNames(); len(names) > 0 {
 					note = "; " + strings.Join(names, ", ") + " unread"
 				}
-				return fmt.Sprintf("%s%d %s in one plan%s", shown, len(m.last.plan.Changes), plural(len(m.last.plan.Changes), "change"), note)
+				n := len(m.last.plan.Changes)
+				if anyShared { // each workspace counts them; one plan holds them once
+					return fmt.Sprintf("%s%d %s, account-wide once%s", shown, n, plural(n, "change"), note)
+				}
+				return fmt.Sprintf("%s%d %s in one plan%s", shown, n, plural(n, "change"), note)
 			}
 			if _, ok := m.d.ws.unread[v]; ok {
 				return shown + components.GlyphError + " not read (R retries)"
@@ -100,7 +115,12 @@ func (m Model) openSwitcher() (Model, tea.Cmd) {
 					host = w.Snap.Host
 				}
 			}
-			return fmt.Sprintf("%s%s · %d %s", shown, host, changes[v], plural(changes[v], "change"))
+			// The count first: a real host is long, and is cut first.
+			count := fmt.Sprintf("%d %s", changes[v], plural(changes[v], "change"))
+			if shared[v] > 0 {
+				count += fmt.Sprintf(" (%d account-wide)", shared[v])
+			}
+			return fmt.Sprintf("%s%s · %s", shown, count, host)
 		},
 	})
 	m.picker.SetSize(m.width, m.bodyH)

@@ -239,9 +239,17 @@ func (v *mappingsView) groupDetail(g groupRow) string {
 	m := v.d.cfg.Mappings[g.Mapping]
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s → %s", g.Bitbucket, views.Sanitize(g.Target))
+	// In all workspaces what the group is across them comes first, so a
+	// small detail pane never cuts it.
 	switch dg := v.d.snap.DBGroups[g.Target]; {
+	case v.d.ws.all() && v.d.ws.account[g.Target] && dg != nil && dg.ExternalID == "":
+		fmt.Fprintf(&b, " (account group, %d %s, one membership shared by %s; counts over all)", len(dg.Members), plural(len(dg.Members), "member"), workspacesText(v.d.ws.names))
+	case v.d.ws.all() && !v.d.ws.account[g.Target] && dg != nil:
+		fmt.Fprintf(&b, " (a workspace group of its own in each of %s: members listed by workspace, counts over all; w shows one)", workspacesText(v.d.ws.names))
 	case dg == nil:
 		b.WriteString(" (does not exist yet; the plan creates it)")
+	case v.d.ws.all() && v.d.ws.account[g.Target]:
+		fmt.Fprintf(&b, " (account group shared by %s, provisioned by an IdP: externalId %s; bitbricks never removes from it)", workspacesText(v.d.ws.names), views.Sanitize(dg.ExternalID))
 	case dg.ExternalID != "":
 		fmt.Fprintf(&b, " (%s group, provisioned by an IdP: externalId %s; bitbricks never removes from it)", dg.Kind, views.Sanitize(dg.ExternalID))
 	default:
@@ -252,12 +260,6 @@ func (v *mappingsView) groupDetail(g groupRow) string {
 		fmt.Fprintf(&b, "; entitlements: %s", strings.Join(m.Entitlements, ", "))
 	}
 	b.WriteString(".")
-	switch {
-	case v.d.ws.all() && v.d.ws.account[g.Target]:
-		fmt.Fprintf(&b, " An account group: one membership, shared by %s; the group and counts above are the first workspace's and the plan's over all.", workspacesText(v.d.ws.names))
-	case v.d.ws.all():
-		fmt.Fprintf(&b, " Each of %s has its own %s: the group above is the first's, the counts are over all (w shows one).", workspacesText(v.d.ws.names), views.Sanitize(g.Target))
-	}
 	for _, f := range v.d.findings[g.Target] {
 		if f.Kind == sync.FindingUnknownSource || f.Kind == sync.FindingIdPManaged || f.Kind == sync.FindingAccountGroupNoAccess {
 			b.WriteString(" " + components.GlyphWarn + " " + views.Sanitize(f.Detail) + ".")

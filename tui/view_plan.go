@@ -70,6 +70,20 @@ var planColumns = []components.Column{
 // workspaces.
 var planColumnsWS = slices.Insert(slices.Clone(planColumns), 2, components.Column{Width: 10})
 
+// reach says, in one workspace's scope of several, that a change is an
+// account group's membership, the same in every workspace, and which
+// workspace planned it when another did: "by prod, account-wide: "; ""
+// otherwise (the detail says it whole).
+func (s *planState) reach(c sync.Change) string {
+	if !s.several || s.scope == "" || !accountMembership(c) {
+		return ""
+	}
+	if c.Workspace != s.scope {
+		return "by " + views.Sanitize(c.Workspace) + ", account-wide: "
+	}
+	return "account-wide: "
+}
+
 func newPlanView(th *theme, readOnly bool) *planView {
 	s := &planState{selected: map[string]bool{}, status: map[string]string{}}
 	v := &planView{th: th, keys: defaultPlanKeys(), s: s, readOnly: readOnly}
@@ -94,7 +108,7 @@ func newPlanView(th *theme, readOnly bool) *planView {
 			}
 			cols := components.Layout(w, 1, planColumns)
 			return components.Join(cols, 1, box, th.actionGlyph(c.Action), c.Action.String(),
-				changeScope(c), changeSubject(c), th.st.Text.Muted.Render(views.Sanitize(c.Reason)), s.status[c.ID])
+				changeScope(c), changeSubject(c), th.st.Text.Muted.Render(s.reach(c)+views.Sanitize(c.Reason)), s.status[c.ID])
 		})
 	v.findings = components.NewTable(th.st,
 		func(f sync.Finding) string { return string(f.Kind) + "/" + f.Subject + "/" + f.Group + "/" + f.Detail },
@@ -442,6 +456,9 @@ func (v *planView) Detail() (string, string, bool) {
 		ws := views.Sanitize(c.Workspace)
 		if c.GroupKind == sync.KindAccount && (c.Action == sync.ActionAddMember || c.Action == sync.ActionRemoveMember) {
 			ws += " (an account group's membership, shared by every workspace: planned and applied once, through " + ws + ")"
+			if v.s.scope != "" && v.s.scope != c.Workspace {
+				ws += "; shown in " + views.Sanitize(v.s.scope) + " because its members' access there depends on it too"
+			}
 		}
 		row("Workspace", ws)
 	}

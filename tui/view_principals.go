@@ -158,13 +158,41 @@ func (v *principalsView) principalDetail(r principalRow) (string, string) {
 		b.WriteString(":")
 	}
 	b.WriteString("\n")
-	for _, c := range creds {
+	// With several workspaces, each credential says where it lives (an
+	// OAuth secret is the account's), as the Credentials view does.
+	where := func(c sync.CredentialStatus) string {
+		if !v.d.ws.several() {
+			return ""
+		}
+		w := views.CredentialWorkspace(c)
+		if c.Kind == sync.CredentialAtlassianToken {
+			w = "Atlassian"
+		}
+		return fmt.Sprintf("%-9s ", w)
+	}
+	line := func(c sync.CredentialStatus) {
 		exp := views.Expiry(c.Expiry, v.d.now)
 		if strings.HasPrefix(exp, "in ") {
 			exp = "expires " + exp
 		}
-		fmt.Fprintf(&b, "  %s  %s, %s old, %s, last used %s%s\n", shortID(c.ID), views.KindName(c.Kind), views.Age(c.Age),
+		fmt.Fprintf(&b, "  %s%s  %s, %s, %s, last used %s%s\n", where(c), shortID(c.ID), views.KindName(c.Kind), ageOld(c.Age),
 			exp, views.LastUsed(c.LastUsed, v.d.now), quoted(c.Comment))
+	}
+	for _, c := range creds {
+		line(c)
+	}
+	// An Atlassian API token is the person's, by email, not by SCIM id.
+	var atl []sync.CredentialStatus
+	for _, c := range v.d.inv {
+		if r.Kind == "user" && c.Kind == sync.CredentialAtlassianToken && views.Sanitize(c.Owner) == r.Name && c.OwnerID != r.ID {
+			atl = append(atl, c)
+		}
+	}
+	if len(atl) > 0 {
+		fmt.Fprintf(&b, "Also holds %s (revoked in admin.atlassian.com, not here):\n", views.Count(len(atl), "Atlassian API token", ""))
+		for _, c := range atl {
+			line(c)
+		}
 	}
 	return "Principal · " + r.Name, strings.TrimRight(b.String(), "\n")
 }

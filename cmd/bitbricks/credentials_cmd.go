@@ -280,7 +280,7 @@ func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *
 	}
 	switch {
 	case leak.SelfIsLeak:
-		fmt.Fprintf(s.Err, "   ! the leaked value is the very credential bitbricks is using: once it is revoked bitbricks can do nothing more, so the rest is left for `bitbricks revoke --owner %s` with another credential.\n", o.Name)
+		fmt.Fprintf(s.Err, "   ! the leaked value is the very credential bitbricks is using: once it is revoked bitbricks can do nothing more, so the rest is left for `%s` with another credential.\n", bbsync.RevokeOwnerCommand(o.Name, leak.Workspace, false))
 	case leak.Self:
 		fmt.Fprintf(s.Err, "   ! %s is the identity bitbricks is using: its own credential is among them and goes last.\n", o.Name)
 	}
@@ -386,7 +386,7 @@ func revokeLeaked(ctx context.Context, s *ioStreams, svc *bbsync.Service, leak *
 		fmt.Fprintf(w, "● credentials of %s in other workspaces are not touched: `bitbricks revoke --owner %s` lists them\n", o.Name, o.Name)
 	}
 	if !opts.Rest && rest > 0 {
-		fmt.Fprintf(w, "● kept the other %s of %s (not confirmed); `bitbricks revoke --owner %s` revokes them\n", views.Count(rest, "credential", ""), o.Name, o.Name)
+		fmt.Fprintf(w, "● kept the other %s of %s (not confirmed); `%s` revokes them\n", views.Count(rest, "credential", ""), o.Name, bbsync.RevokeOwnerCommand(o.Name, leak.Workspace, false))
 	}
 	if res.Session != "" {
 		cut := slices.ContainsFunc(res.Kept, func(k bbsync.KeptCredential) bool {
