@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -87,6 +88,25 @@ type testOrg struct {
 	hold *requestHold
 }
 
+// unpaced lifts the Databricks SDK's client-side pacing (15 requests a
+// second by default) in the config at path to databricks.rate_limit's
+// maximum: against the loopback emulator the pacing only makes each apply
+// take seconds, and no CLI test is about it (sync's rate limit tests are).
+func unpaced(t *testing.T, path string) {
+	t.Helper()
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Replace(string(src), "\ndatabricks:\n", fmt.Sprintf("\ndatabricks:\n  rate_limit: %d\n", config.MaxRateLimit), 1)
+	if out == string(src) {
+		t.Fatalf("%s has no databricks section to unpace", path)
+	}
+	if err := os.WriteFile(path, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // requestHold keeps the requests it matches from reaching the emulator until
 // released, so a test can stop a run (another process's too) at a chosen
 // step and act while it is there, instead of hoping a slowed run is still
@@ -129,6 +149,9 @@ func (h *requestHold) wrap(next http.Handler) http.Handler {
 func (o *testOrg) holdRequests(t *testing.T, match func(*http.Request) bool) (held <-chan struct{}, release func()) {
 	t.Helper()
 	h := o.hold
+	if h == nil {
+		t.Fatal("this organisation's server holds no requests (newTestOrg's does)")
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.match, h.held, h.release = match, make(chan struct{}), make(chan struct{})
@@ -159,6 +182,7 @@ func newTestOrg(t *testing.T) *testOrg {
 	if err := writeDemoConfig(org, hs.URL, path); err != nil {
 		t.Fatal(err)
 	}
+	unpaced(t, path)
 	env := demoEnv(org, hs.URL)
 	// The SDK reads DATABRICKS_HOST/TOKEN from the process environment.
 	t.Setenv("DATABRICKS_HOST", env["DATABRICKS_HOST"])

@@ -45,6 +45,7 @@ func newTwoWorkspaceOrgWrapped(t *testing.T, devWrap func(http.Handler) http.Han
 			t.Fatal(err)
 		}
 	}
+	unpaced(t, cfg)
 	env := maps.Clone(demoEnv(org, prod.URL))
 	// Every Databricks credential is in the profiles, the account's too.
 	for _, k := range []string{"DATABRICKS_HOST", "DATABRICKS_TOKEN", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "DATABRICKS_AUTH_TYPE"} {
