@@ -36,10 +36,14 @@ const (
 func (m *Model) setData(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config) {
 	m.last = &lastLoad{snap: snap, plan: plan, cfg: cfg}
 	m.d = scopedDataset(snap, plan, cfg, m.now(), m.scope)
-	if m.d.ws.why != "" {
+	switch unread := fmt.Sprintf("workspace %s could not be read: nothing of it is shown; R retries, w shows another", m.scope); {
+	case m.d.ws.why != "":
 		// The workspace shown could not be read this time: it stays shown,
 		// empty, every view saying why.
-		m.setStatus(statusError, fmt.Sprintf("workspace %s could not be read: nothing of it is shown; R retries, w shows another", m.scope))
+		m.setStatus(statusError, unread)
+	case m.statusK == statusError && m.status == unread:
+		// Read again: the line saying it could not be is not left behind.
+		m.setStatus(statusOK, fmt.Sprintf("workspace %s read again: %d %s", m.scope, len(m.d.plan.Changes), plural(len(m.d.plan.Changes), "change")))
 	}
 	m.scope = m.d.ws.name // a workspace no longer in the load: all
 	m.keys.several = m.d.ws.several()

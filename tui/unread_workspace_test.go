@@ -47,4 +47,11 @@ func TestRefreshWithAWorkspaceDownKeepsIt(t *testing.T) {
 	if v := m.View(); !strings.Contains(v, "workspace prod could not be read") || strings.Contains(v, "no pipeline bindings in the config") {
 		t.Errorf("Pipelines does not say prod could not be read:\n%s", v)
 	}
+	// prod answers again: R shows it read, and no line says it is not.
+	m = pick(t, m, emulator.DemoWorkspace)
+	e.down[emulator.DemoWorkspace].Store(false)
+	m = keys(t, m, "R")
+	if v := m.View(); m.d.ws.why != "" || len(m.d.plan.Changes) == 0 || strings.Contains(v, "could not be read") || !strings.Contains(m.status, "workspace prod read again") {
+		t.Errorf("prod read again: status %q\n%s", m.status, v)
+	}
 }
