@@ -17,6 +17,9 @@ type listPane[T any] struct {
 	// detail is the whole text of a row, for the detail pane.
 	detail func(T) (title, body string)
 	w, h   int
+	// notRead: the workspace shown could not be read, so the title counts
+	// nothing (the empty table says why).
+	notRead bool
 }
 
 func (v *listPane[T]) SetSize(w, h int) {
@@ -29,7 +32,11 @@ func (v *listPane[T]) SetFilter(q string) { v.table.SetFilter(q) }
 func (v *listPane[T]) Filter() string     { return v.table.Filter() }
 
 func (v *listPane[T]) View() string {
-	return v.th.st.BoxLines(listTitle(v.title, v.table.Position(), v.table.Filter()), v.table.Lines(), v.w, v.h, true)
+	pos := v.table.Position()
+	if v.notRead {
+		pos = "not read"
+	}
+	return v.th.st.BoxLines(listTitle(v.title, pos, v.table.Filter()), v.table.Lines(), v.w, v.h, true)
 }
 
 func (v *listPane[T]) Detail() (string, string, bool) {

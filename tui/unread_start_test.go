@@ -47,6 +47,11 @@ func TestStartWithAWorkspaceDown(t *testing.T) {
 			if h := m.headerView(); strings.Contains(h, "drift") || strings.Contains(h, "over age") || !strings.Contains(h, "not read") {
 				t.Errorf("the header of unread prod:\n%s", h)
 			}
+			for _, tab := range []string{"2", "3", "4", "5"} { // a title counts nothing not read
+				if title := strings.Split(keys(t, m, tab).View(), "\n")[3]; !strings.Contains(title, "not read") || strings.Contains(title, "· 0") {
+					t.Errorf("view %s of unread prod is titled %q", tab, title)
+				}
+			}
 			for _, tab := range []string{"1", "2", "3", "4", "5"} {
 				v := flat(keys(t, m, tab).View())
 				if !strings.Contains(v, "workspace prod could not be read: workspace prod (") || !strings.Contains(v, "HTTP 500") {

@@ -65,6 +65,7 @@ type credentialsView struct {
 	inv      []sync.CredentialStatus
 	w, h     int
 	readOnly bool
+	notRead  bool // the workspace shown could not be read: nothing to count
 }
 
 func newCredentialsView(th *theme, readOnly bool) *credentialsView {
@@ -157,7 +158,7 @@ func (v *credentialsView) SetData(d *dataset) {
 		v.f.ws, v.f.cols = ws, nil
 		v.table.SetHeader(v.f.header(v.table.RowWidth()))
 	}
-	v.inv, v.f.scoped = d.inv, ""
+	v.inv, v.f.scoped, v.notRead = d.inv, "", d.ws.why != ""
 	if d.ws.several() {
 		v.f.scoped = d.ws.name
 	}
@@ -226,6 +227,9 @@ func (v *credentialsView) Update(msg tea.Msg) (tabView, tea.Cmd) {
 
 func (v *credentialsView) View() string {
 	title := "Credentials · " + v.table.Position() + " · by " + credSortNames[v.sort]
+	if v.notRead {
+		title = "Credentials · not read"
+	}
 	if v.f.scoped != "" && slices.ContainsFunc(v.inv, func(c sync.CredentialStatus) bool { return c.Kind == sync.CredentialAtlassianToken }) {
 		// Listed in every workspace, counted in none's over-age figure.
 		title += " · atl: Atlassian's, not in " + views.Sanitize(v.f.scoped) + "'s count"

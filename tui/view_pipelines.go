@@ -121,6 +121,7 @@ func (v *pipelinesView) SetData(d *dataset) {
 		}
 		v.SetSize(v.w, v.h)
 	}
+	v.notRead = d.ws.why != ""
 	switch {
 	case d.ws.why != "":
 		v.table.SetEmpty(d.ws.notRead())

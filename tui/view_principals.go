@@ -77,6 +77,7 @@ func (v *principalsView) Title() (string, string) { return "Principals", "Princ"
 func (v *principalsView) SetData(d *dataset) {
 	v.d = d
 	v.table.SetEmpty(cmp.Or(d.ws.notRead(), "no principals"))
+	v.notRead = d.ws.why != ""
 	v.resort()
 }
 
