@@ -182,6 +182,11 @@ func (s *Server) db(level access, h dbHandler) http.HandlerFunc {
 		st := o.workspaceFor(r)
 		primary := o.enter(st)
 		defer func() { o.leave(st, primary, r.Method != http.MethodGet) }()
+		if level == acctAdmin && !o.accountBearer(r) {
+			s.mw.countWorkspace(st.Name, r)
+			refuseAccountCredential(w)
+			return
+		}
 		p, ok := o.authenticate(w, r)
 		if !ok {
 			s.mw.countWorkspace(st.Name, r)
@@ -227,7 +232,7 @@ func (s *Server) db(level access, h dbHandler) http.HandlerFunc {
 func (o *Org) authenticate(w http.ResponseWriter, r *http.Request) (principal, bool) {
 	value, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || value == "" {
-		dbAuthError(w, http.StatusUnauthorized, "Credential was not sent or was of an unsupported type for this API.")
+		dbAuthError(w, http.StatusUnauthorized, unsupportedCredential)
 		return principal{}, false
 	}
 	now := o.Now()

@@ -59,7 +59,7 @@ func TestDatabricksServicePrincipalSecrets(t *testing.T) {
 		NextPageToken string           `json:"next_page_token"`
 	}
 	path := fmt.Sprintf("/api/2.0/accounts/%s/servicePrincipals/%s/credentials/secrets", f.org.DB.AccountID, f.etl.ID)
-	if err := f.raw(t, f.adminTok).Do(ctx, "GET", path, nil, map[string]any{"page_size": 2}, nil, &page); err != nil {
+	if err := f.raw(t, accountLogin(f.org, f.adminTok)).Do(ctx, "GET", path, nil, map[string]any{"page_size": 2}, nil, &page); err != nil {
 		t.Fatal(err)
 	}
 	if len(page.Secrets) != 2 || page.NextPageToken == "" || page.Secrets[0]["secret"] != nil {
@@ -84,7 +84,7 @@ func TestDatabricksServicePrincipalSecrets(t *testing.T) {
 	// Account APIs want an account admin, for this account.
 	_, err = f.account(t, f.aliceTok).ServicePrincipalSecrets.ListAll(ctx, oauth2.ListServicePrincipalSecretsRequest{ServicePrincipalId: f.etl.ID})
 	wantErr(t, err, apierr.ErrPermissionDenied)
-	cfg := f.config(f.adminTok)
+	cfg := f.config(accountLogin(f.org, f.adminTok))
 	cfg.AccountID = "00000000-0000-4000-8000-000000000000"
 	other, err := databricks.NewAccountClient(cfg)
 	if err != nil {

@@ -87,9 +87,13 @@ func (f *dbFixture) workspace(t *testing.T, token string) *databricks.WorkspaceC
 	return w
 }
 
+// account is an account client acting as the owner of the workspace token
+// given. The account API takes account OAuth only, so the client carries
+// the account access token that owner's sign-in would get (a user's U2M
+// login, a service principal's M2M), not the token itself.
 func (f *dbFixture) account(t *testing.T, token string) *databricks.AccountClient {
 	t.Helper()
-	cfg := f.config(token)
+	cfg := f.config(accountLogin(f.org, token))
 	cfg.AccountID = f.org.DB.AccountID
 	a, err := databricks.NewAccountClient(cfg)
 	if err != nil {
@@ -493,4 +497,23 @@ func TestDatabricksAuthErrorBodies(t *testing.T) {
 			}
 		}
 	}
+}
+
+// accountLogin is an account OAuth access token for the owner of the
+// workspace token pat, as that principal's account sign-in gets one (users
+// sign in by U2M, which the emulator has no browser for); any other value
+// is returned as it is.
+func accountLogin(o *Org, pat string) string {
+	o.Mu.Lock()
+	defer o.Mu.Unlock()
+	tok := o.DB.TokensByValue[pat]
+	if tok == nil {
+		return pat
+	}
+	if o.DB.OAuthTokens == nil {
+		o.DB.OAuthTokens = map[string]*DBOAuthToken{}
+	}
+	value := "dbat" + randomHex(64)
+	o.DB.OAuthTokens[value] = &DBOAuthToken{SPID: tok.OwnerID, Expiry: o.Now().Add(oauthTokenTTL), Account: o.DB.AccountID}
+	return value
 }

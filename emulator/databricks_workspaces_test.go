@@ -79,7 +79,12 @@ func TestDemoTwoWorkspaces(t *testing.T) {
 	}
 
 	// The account group platform-eng: shared members, entitlements per workspace.
-	a, err := databricks.NewAccountClient(cfg(prod.URL, prodTok))
+	// The account API takes OAuth only: the seed's account admin service
+	// principal, by its OAuth secret (M2M at the account's token endpoint).
+	acfg := cfg(prod.URL, "")
+	acfg.AuthType, acfg.ClientID, acfg.ClientSecret = "oauth-m2m", org.Creds.AccountClientID, org.Creds.AccountClientSecret
+	acfg.DiscoveryURL = prod.URL + "/oidc/accounts/" + org.DB.AccountID + "/.well-known/oauth-authorization-server"
+	a, err := databricks.NewAccountClient(acfg)
 	if err != nil {
 		t.Fatal(err)
 	}
