@@ -155,7 +155,7 @@ func (s *Service) Read(ctx context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.checkWorkspaceID(snap)
+	s.checkWorkspaceID(ctx, snap)
 	snap.Leftovers = FindLeftovers(snap, s.Config(), s.Config().Audit.File)
 	s.mu.Lock()
 	s.caller = snap.Caller
@@ -177,7 +177,7 @@ func (s *Service) LoadWithProgress(ctx context.Context, progress func(string)) (
 	if err != nil {
 		return nil, Plan{}, err
 	}
-	s.checkWorkspaceID(snap)
+	s.checkWorkspaceID(ctx, snap)
 	s.mu.Lock()
 	s.caller = snap.Caller
 	s.mu.Unlock()

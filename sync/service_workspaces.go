@@ -335,7 +335,7 @@ func (s *Service) readParts(ctx context.Context, progress func(string)) (*Snapsh
 				}
 			}
 			if err == nil {
-				p.svc.checkWorkspaceID(snap)
+				p.svc.checkWorkspaceID(ctx, snap)
 				snap.Leftovers = FindLeftovers(snap, p.svc.Config(), p.svc.Config().Audit.File)
 				p.svc.mu.Lock()
 				p.svc.caller = snap.Caller

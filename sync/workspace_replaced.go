@@ -1,14 +1,22 @@
 package sync
 
 import (
+	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path"
 	"path/filepath"
+	gosync "sync"
 	"time"
 
 	"github.com/bitbricks/bitbricks/config"
+	"github.com/databricks/databricks-sdk-go/apierr"
+	"github.com/databricks/databricks-sdk-go/service/files"
 )
 
 // A workspace replaced between runs.
@@ -50,37 +58,98 @@ func (s *Service) idKey(snap *Snapshot) string {
 
 // checkWorkspaceID compares the id snap's workspace answered with against
 // the one recorded, sets snap.ReplacedFrom when they differ, and records
-// the id. A state file that cannot be read or written is logged: the check
-// then cannot tell, and nothing is held.
-func (s *Service) checkWorkspaceID(snap *Snapshot) {
+// the id: in the state directory, and next to the audit log when that is
+// on a volume (so a pipeline whose runner keeps nothing still tells). A
+// record that cannot be read or written is logged: the check then cannot
+// tell, and nothing is held.
+func (s *Service) checkWorkspaceID(ctx context.Context, snap *Snapshot) {
 	if snap == nil || snap.WorkspaceID == 0 {
 		return
 	}
+	key := s.idKey(snap)
+	now := workspaceIDRecord{ID: snap.WorkspaceID, Host: snap.Host, Seen: s.now().UTC()}
 	path := filepath.Join(cmp.Or(s.stateDir, DefaultStateDir(os.Getenv)), workspaceIDsFile)
-	recs := map[string]workspaceIDRecord{}
-	if b, err := os.ReadFile(path); err == nil {
-		if err := json.Unmarshal(b, &recs); err != nil {
-			s.log.Warn("workspace ids record unreadable; starting it again", "file", path, "err", oneLine(err))
-			recs = map[string]workspaceIDRecord{}
+	local := s.readLocalIDs(path)
+	recorded, known := local[key]
+	vol, _ := s.src.Audit.(*VolumeAudit)
+	if vol != nil {
+		volumeIDsMu.Lock()
+		defer volumeIDsMu.Unlock()
+		recs, err := readVolumeIDs(ctx, vol)
+		if err != nil {
+			s.log.Warn("workspace ids record on the volume unreadable", "dir", vol.Dir, "err", oneLine(err))
+			vol = nil
+		} else if rec, ok := recs[key]; ok {
+			recorded, known = rec, true // the volume's is every machine's
+		}
+		if vol != nil && (!hasRecord(recs, key) || recs[key].ID != now.ID) {
+			recs[key] = now
+			if err := writeVolumeIDs(ctx, vol, recs); err != nil {
+				s.log.Warn("workspace ids record on the volume not written", "dir", vol.Dir, "err", oneLine(err))
+			}
 		}
 	}
-	key := s.idKey(snap)
-	rec, ok := recs[key]
-	if ok && rec.ID == snap.WorkspaceID {
-		return
+	if known && recorded.ID != now.ID {
+		snap.ReplacedFrom = recorded.ID
+		s.log.Warn("workspace replaced since the last run: destructive changes held", "workspace", key, "recorded", recorded.ID, "now", now.ID)
 	}
-	if ok {
-		snap.ReplacedFrom = rec.ID
-		s.log.Warn("workspace replaced since the last run: destructive changes held", "workspace", key, "recorded", rec.ID, "now", snap.WorkspaceID)
-	}
-	recs[key] = workspaceIDRecord{ID: snap.WorkspaceID, Host: snap.Host, Seen: s.now().UTC()}
-	b, _ := json.MarshalIndent(recs, "", "  ")
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
-		err = writeFileAtomic(path, b)
+	if rec, ok := local[key]; !ok || rec.ID != now.ID {
+		local[key] = now
+		b, _ := json.MarshalIndent(local, "", "  ")
+		err := os.MkdirAll(filepath.Dir(path), 0o700)
+		if err == nil {
+			err = writeFileAtomic(path, b)
+		}
 		if err != nil {
 			s.log.Warn("workspace ids record not written", "file", path, "err", oneLine(err))
 		}
 	}
+}
+
+func hasRecord(recs map[string]workspaceIDRecord, key string) bool {
+	_, found := recs[key]
+	return found
+}
+
+// readLocalIDs reads the state directory's record; none when it cannot.
+func (s *Service) readLocalIDs(path string) map[string]workspaceIDRecord {
+	recs := map[string]workspaceIDRecord{}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return recs
+	}
+	if err := json.Unmarshal(b, &recs); err != nil {
+		s.log.Warn("workspace ids record unreadable; starting it again", "file", path, "err", oneLine(err))
+		return map[string]workspaceIDRecord{}
+	}
+	return recs
+}
+
+// volumeIDsMu keeps the workspaces of one run from rewriting the volume's
+// record over each other.
+var volumeIDsMu gosync.Mutex
+
+// readVolumeIDs reads the record next to the volume audit log; none when
+// there is none yet.
+func readVolumeIDs(ctx context.Context, v *VolumeAudit) (map[string]workspaceIDRecord, error) {
+	recs := map[string]workspaceIDRecord{}
+	b, err := download(ctx, v.Files, path.Join(v.Dir, workspaceIDsFile))
+	if errors.Is(err, apierr.ErrNotFound) {
+		return recs, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(b, &recs); err != nil {
+		return nil, fmt.Errorf("%s: %w", path.Join(v.Dir, workspaceIDsFile), err)
+	}
+	return recs, nil
+}
+
+func writeVolumeIDs(ctx context.Context, v *VolumeAudit, recs map[string]workspaceIDRecord) error {
+	b, _ := json.MarshalIndent(recs, "", "  ")
+	return v.Files.Upload(ctx, files.UploadRequest{FilePath: path.Join(v.Dir, workspaceIDsFile), Contents: io.NopCloser(bytes.NewReader(b)),
+		Overwrite: true, ForceSendFields: []string{"Overwrite"}})
 }
 
 // holdIfReplaced holds every destructive change of plan when snap's

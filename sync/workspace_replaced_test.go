@@ -136,3 +136,47 @@ func TestWorkspaceReplacedInOneOfTwo(t *testing.T) {
 		t.Errorf("dev replaced: %d findings, problem naming dev %v: %+v", found, problem, held.Problems)
 	}
 }
+
+// TestWorkspaceReplacedSeenByAnEphemeralPipeline: every run is a pipeline
+// whose runner keeps nothing (a fresh state directory each time), with the
+// audit log on a volume. The record next to the audit log still tells the
+// replaced workspace: the run after the replacement holds its destructive
+// changes (before, with no state directory kept, no run could tell).
+func TestWorkspaceReplacedSeenByAnEphemeralPipeline(t *testing.T) {
+	e, _ := newServiceEnv(t)
+	run := func() Plan {
+		t.Helper()
+		src := e.sources(t, e.org.Creds.DatabricksToken)
+		src.Audit = &VolumeAudit{Dir: "/Volumes/main/ops/audit/bitbricks", Files: src.Databricks.(*Databricks).w.Files}
+		svc := NewService(src, e.cfg, ServiceOptions{Now: e.org.Now, StateDir: t.TempDir()})
+		svc.LimitChanges(-1)
+		_, p, err := svc.Load(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	first := run()
+	if first.Destructive() == 0 {
+		t.Fatal("the demo plan has no destructive change")
+	}
+	e.org.Mu.Lock()
+	e.org.DB.WorkspaceID += 3
+	e.org.Mu.Unlock()
+	held := run()
+	if n := held.Destructive(); n != 0 {
+		t.Errorf("after the workspace was replaced, a fresh runner plans %d destructive changes, want 0 (held)", n)
+	}
+	replaced := 0
+	for _, f := range held.Findings {
+		if f.Kind == FindingWorkspaceReplaced {
+			replaced++
+		}
+	}
+	if replaced != 1 {
+		t.Errorf("%d workspace_replaced findings, want 1", replaced)
+	}
+	if again := run(); again.Destructive() != first.Destructive() {
+		t.Errorf("the run after: %d destructive changes, want %d", again.Destructive(), first.Destructive())
+	}
+}
