@@ -7,4 +7,6 @@ package sync
 // possibly running.
 func machineID() string { return "" }
 
-func processState(int) (alive, known bool) { return false, false }
+func processStart(int) string { return "" }
+
+func processState(int, string) (alive, known bool) { return false, false }

@@ -57,6 +57,10 @@ type Holder struct {
 	// Machine ties Process to one machine and process namespace
 	// (machineID); "" where that cannot be told.
 	Machine string `json:"machine,omitempty"`
+	// ProcessStart is when Process started, as this machine tells it
+	// (processStart): a process of that id that started at another time
+	// is another process. "" where that cannot be told.
+	ProcessStart string `json:"process_start,omitempty"`
 }
 
 func (h Holder) String() string {
@@ -314,7 +318,7 @@ func newHolder(opts WriteLockOptions) Holder {
 		who += " (" + opts.Operator.Databricks + ")"
 	}
 	return Holder{Holder: strings.TrimSpace(who), Host: host, Process: os.Getpid(), Command: opts.Command,
-		Start: opts.Now().UTC(), Nonce: hex.EncodeToString(b[:]), Machine: machineID()}
+		Start: opts.Now().UTC(), Nonce: hex.EncodeToString(b[:]), Machine: machineID(), ProcessStart: processStart(os.Getpid())}
 }
 
 // ---- the local lock ----

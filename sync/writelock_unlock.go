@@ -39,7 +39,7 @@ func goneHere(h Holder) bool {
 	if h.Machine == "" || me == "" || h.Machine != me || h.Host != host {
 		return false
 	}
-	alive, known := processState(h.Process)
+	alive, known := processState(h.Process, h.ProcessStart)
 	return known && !alive
 }
 
@@ -53,7 +53,7 @@ func localLive(h Holder) bool {
 	if me := machineID(); h.Machine != "" && me != "" && h.Machine != me {
 		return false // another container or boot of a host of the same name
 	}
-	alive, known := processState(h.Process)
+	alive, known := processState(h.Process, h.ProcessStart)
 	return alive || !known
 }
 
