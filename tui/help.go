@@ -80,9 +80,12 @@ func (m Model) helpText() string {
 	keys("Keys in "+m.viewName(), m.view().FullHelp())
 	keys("Keys everywhere", m.keys.FullHelp())
 	if m.d != nil && m.d.ws.several() {
-		fmt.Fprintf(&b, "Workspaces\n  %-10s %s\n  %-10s %s\n  %-10s %s\n\n", "shown", m.d.ws.title(),
+		fmt.Fprintf(&b, "Workspaces\n  %-10s %s\n  %-10s %s\n  %-10s %s\n  %-10s %s\n  %-10s %s\n  %-10s %s\n\n", "shown", m.d.ws.title(),
 			"all", strings.Join(m.d.ws.names, ", "),
-			"writes", "go to the workspace of the change, credential or binding; confirmations name it")
+			"writes", "go to the workspace of the change, credential or binding; confirmations name it",
+			"account", "an account group's membership and an OAuth secret are the account's: one write for every workspace",
+			"X", "in all workspaces, the owner's credentials in every workspace read, each under its own lock",
+			"not read", "a workspace that could not be read is shown empty, saying why; R retries")
 	}
 	b.WriteString("Views\n")
 	for i, v := range m.tabs {

@@ -30,6 +30,11 @@ func TestWorkspaceWording(t *testing.T) {
 		t.Errorf("the switcher does not say the account-wide changes are counted in each workspace:\n%s", v)
 	}
 
+	// The help says what X and an account-wide write cover.
+	if h := m.helpText(); !strings.Contains(h, "in all workspaces, the owner's credentials in every workspace read") || !strings.Contains(h, "one write for every workspace") {
+		t.Errorf("the help does not say what X and account-wide writes cover:\n%s", h)
+	}
+
 	// L6: at 80x24 the Mappings detail of a workspace's own group in all
 	// workspaces says what it is, uncut.
 	small := send(t, m, tea.WindowSizeMsg{Width: 80, Height: 24})
