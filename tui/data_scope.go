@@ -162,6 +162,15 @@ func scopedDataset(snap *sync.Snapshot, plan sync.Plan, cfg *config.Config, now 
 		ws.names = append(ws.names, u.Workspace)
 		ws.unread[u.Workspace] = u.Detail
 	}
+	// In the config's order, read or not, as the switcher lists them.
+	order := func(n string) int {
+		i := slices.IndexFunc(cfg.Databricks.Workspaces.List, func(w config.Workspace) bool { return w.Name == n })
+		if i < 0 {
+			return len(cfg.Databricks.Workspaces.List)
+		}
+		return i
+	}
+	slices.SortStableFunc(ws.names, func(a, b string) int { return order(a) - order(b) })
 	if scope != "" {
 		if wl, ok := sync.ScopeWorkspace(snap, plan, cfg, scope); ok {
 			ws.name, ws.why = scope, wl.Unread

@@ -32,7 +32,7 @@ func TestRefreshWithAWorkspaceDownKeepsIt(t *testing.T) {
 	}
 	m = keys(t, m, "w")
 	v := m.View()
-	if m.modal != modalPicker || !strings.Contains(v, "prod") || !strings.Contains(v, "prod            ✗ not read (R retries)") ||
+	if m.modal != modalPicker || strings.Index(m.picker.View(), " prod            ") > strings.Index(m.picker.View(), " dev             ") || !strings.Contains(v, "prod            ✗ not read (R retries)") ||
 		!strings.Contains(v, "changes in one plan; prod unread") {
 		t.Fatalf("the switcher does not list prod as not read:\n%s", v)
 	}
