@@ -417,8 +417,22 @@ func (s *Service) planParts(snap *Snapshot) Plan {
 		}
 	}
 	run := runDepartures(evidence)
-	for _, ws := range plans {
-		p := finishPlan(ws.pl, run)
+	finished := make([]Plan, len(plans))
+	changes, members := 0, 0
+	for i, ws := range plans {
+		finished[i] = finishPlan(ws.pl, run)
+		changes, members = changes+len(finished[i].Changes), members+len(finished[i].Members)
+	}
+	// The merged lists are made once at their size (a large organisation's
+	// plans hold tens of thousands of changes and statuses).
+	if changes > 0 {
+		out.Changes = make([]Change, 0, changes)
+	}
+	if members > 0 {
+		out.Members = make([]MemberStatus, 0, members)
+	}
+	for i, ws := range plans {
+		p := finished[i]
 		out.GeneratedAt = p.GeneratedAt
 		for _, c := range p.Changes {
 			if c.GroupKind == KindAccount && (c.Action == ActionAddMember || c.Action == ActionRemoveMember) {

@@ -146,6 +146,7 @@ func (pl *planner) unassignments(desired map[string]bool, complete bool, departe
 		return
 	}
 	slices.Sort(ids)
+	statuses := pl.removalStatuses()
 	if !pl.snap.AccountAccess || !pl.snap.AssignmentsKnown {
 		what := "could not be read"
 		if !pl.snap.AccountAccess {
@@ -153,7 +154,7 @@ func (pl *planner) unassignments(desired map[string]bool, complete bool, departe
 		}
 		pl.find(FindingUnknownSource, "permission assignments", "", "the workspace's permission assignments %s; nobody is unassigned from it", what)
 		for _, id := range ids {
-			pl.keepAssigned(id, "its assignment to this workspace is unknown (the permission assignments "+what+")")
+			pl.keepAssigned(statuses[id], "its assignment to this workspace is unknown (the permission assignments "+what+")")
 		}
 		return
 	}
@@ -186,7 +187,7 @@ func (pl *planner) unassignments(desired map[string]bool, complete bool, departe
 			}
 		}
 		if why != "" {
-			pl.keepAssigned(id, why)
+			pl.keepAssigned(statuses[id], why)
 			continue
 		}
 		reason := fmt.Sprintf("assigned to this workspace directly; removed from %s and wanted by no mapping of it", strings.Join(removed[id], ", "))
@@ -202,7 +203,7 @@ func (pl *planner) unassignments(desired map[string]bool, complete bool, departe
 			Reason: reason,
 		}
 		pl.changes = append(pl.changes, c)
-		pl.explainUnassign(id, c)
+		pl.explainUnassign(statuses[id], c)
 	}
 }
 
@@ -250,24 +251,33 @@ func (pl *planner) unmappedGroupOf(id string) string {
 	return names[0]
 }
 
-// explainUnassign gives the member statuses of a removed user the reason
-// unassign_workspace.
-func (pl *planner) explainUnassign(id string, c Change) {
-	for i, m := range pl.members {
-		if m.PrincipalID == id && m.State == MemberRemove {
-			pl.members[i].Reason = ReasonUnassignWorkspace
-			pl.members[i].Detail = m.Detail + "; assigned to this workspace directly and wanted by no mapping of it, so the plan also unassigns it (" + c.ID + ")"
-		}
+// explainUnassign gives the member statuses of a removed user (at, by
+// removalStatuses) the reason unassign_workspace.
+func (pl *planner) explainUnassign(at []int, c Change) {
+	for _, i := range at {
+		pl.members[i].Reason = ReasonUnassignWorkspace
+		pl.members[i].Detail += "; assigned to this workspace directly and wanted by no mapping of it, so the plan also unassigns it (" + c.ID + ")"
 	}
 }
 
-// keepAssigned says, on the member statuses of a removed user, why it
-// stays assigned to the workspace.
-func (pl *planner) keepAssigned(id, why string) {
+// removalStatuses indexes the member statuses of the plan's removals by
+// user id (positions in pl.members), for keepAssigned and explainUnassign
+// to annotate without a pass over every status per user.
+func (pl *planner) removalStatuses() map[string][]int {
+	out := map[string][]int{}
 	for i, m := range pl.members {
-		if m.PrincipalID == id && m.State == MemberRemove {
-			pl.members[i].Detail = m.Detail + "; stays assigned to this workspace: " + why
+		if m.State == MemberRemove {
+			out[m.PrincipalID] = append(out[m.PrincipalID], i)
 		}
+	}
+	return out
+}
+
+// keepAssigned says, on the member statuses of a removed user (at, by
+// removalStatuses), why it stays assigned to the workspace.
+func (pl *planner) keepAssigned(at []int, why string) {
+	for _, i := range at {
+		pl.members[i].Detail += "; stays assigned to this workspace: " + why
 	}
 }
 
