@@ -307,6 +307,7 @@ func (s *Service) apply(ctx context.Context, plan Plan, obs Observer, earlier []
 		// be written is reported, and the changes are still made.
 		lerr := s.recordRemovals(ctx, plan)
 		results, err = Apply(ctx, plan, exec, obs, opts)
+		s.acknowledgeWorkspaceID(ctx) // workspace_replaced.go
 		return errors.Join(err, lerr)
 	})
 	return results, err

@@ -30,8 +30,10 @@ import (
 // of its answer to SCIM Me) each workspace answered with; a run that finds
 // another id than the one recorded reports it (a workspace_replaced finding
 // and a problem, so the run exits 1) and holds every destructive change in
-// that workspace for this run; additive changes go ahead. It records the new
-// id, so the next run plans as usual.
+// that workspace; additive changes go ahead. A run that writes (sync
+// --apply, which reads under the write lock, or any apply) records the new
+// id, so the run after plans as usual; a plan alone (a preview, the
+// console's view) keeps holding.
 
 // FindingWorkspaceReplaced is a workspace whose id differs from the one
 // earlier runs recorded for its name (or host).
@@ -49,51 +51,75 @@ type workspaceIDRecord struct {
 
 // idKey is what a workspace's record is kept under: its name when it has
 // one (one workspace of several), else its host.
-func (s *Service) idKey(snap *Snapshot) string {
+func (s *Service) idKey(host string) string {
 	if name := s.Config().Databricks.Workspace; name != "" {
 		return "name:" + name
 	}
-	return "host:" + config.NormalHost(snap.Host)
+	return "host:" + config.NormalHost(host)
 }
 
 // checkWorkspaceID compares the id snap's workspace answered with against
-// the one recorded, sets snap.ReplacedFrom when they differ, and records
-// the id: in the state directory, and next to the audit log when that is
-// on a volume (so a pipeline whose runner keeps nothing still tells). A
-// record that cannot be read or written is logged: the check then cannot
-// tell, and nothing is held.
+// the one recorded and sets snap.ReplacedFrom when they differ
+// (recordWorkspaceID).
 func (s *Service) checkWorkspaceID(ctx context.Context, snap *Snapshot) {
 	if snap == nil || snap.WorkspaceID == 0 {
 		return
 	}
-	key := s.idKey(snap)
-	now := workspaceIDRecord{ID: snap.WorkspaceID, Host: snap.Host, Seen: s.now().UTC()}
+	if from := s.recordWorkspaceID(ctx, snap.Host, snap.WorkspaceID, holdsWriteLock(ctx)); from != 0 {
+		snap.ReplacedFrom = from
+		s.log.Warn("workspace replaced since the last run: destructive changes held", "workspace", s.idKey(snap.Host), "recorded", from, "now", snap.WorkspaceID)
+	}
+}
+
+// acknowledgeWorkspaceID records, after an apply, the id the workspace
+// answers with now: the run that held a replaced workspace's destructive
+// changes was that one, and the next plans as usual.
+func (s *Service) acknowledgeWorkspaceID(ctx context.Context) {
+	if d, ok := s.src.Databricks.(*Databricks); ok {
+		if id := d.orgID.Load(); id > 0 {
+			s.recordWorkspaceID(ctx, d.Host(), id, true)
+		}
+	}
+}
+
+// recordWorkspaceID compares id, the id host answered with, against the
+// one recorded for it: in the state directory, and next to the audit log
+// when that is on a volume (every machine's, so a pipeline whose runner
+// keeps nothing still tells). It returns the recorded id when that differs
+// (0 otherwise), and records id when none was recorded, or when replace
+// is set: a run that writes (it holds the write lock, or has applied);
+// a plan alone never uses up the hold. A record that cannot be read or
+// written is logged: the check then cannot tell, and nothing is held.
+func (s *Service) recordWorkspaceID(ctx context.Context, host string, id int64, replace bool) int64 {
+	key := s.idKey(host)
+	now := workspaceIDRecord{ID: id, Host: host, Seen: s.now().UTC()}
 	path := filepath.Join(cmp.Or(s.stateDir, DefaultStateDir(os.Getenv)), workspaceIDsFile)
 	local := s.readLocalIDs(path)
 	recorded, known := local[key]
 	vol, _ := s.src.Audit.(*VolumeAudit)
+	var recs map[string]workspaceIDRecord
 	if vol != nil {
 		volumeIDsMu.Lock()
 		defer volumeIDsMu.Unlock()
-		recs, err := readVolumeIDs(ctx, vol)
-		if err != nil {
+		var err error
+		if recs, err = readVolumeIDs(ctx, vol); err != nil {
 			s.log.Warn("workspace ids record on the volume unreadable", "dir", vol.Dir, "err", oneLine(err))
 			vol = nil
 		} else if rec, ok := recs[key]; ok {
 			recorded, known = rec, true // the volume's is every machine's
 		}
-		if vol != nil && (!hasRecord(recs, key) || recs[key].ID != now.ID) {
-			recs[key] = now
-			if err := writeVolumeIDs(ctx, vol, recs); err != nil {
-				s.log.Warn("workspace ids record on the volume not written", "dir", vol.Dir, "err", oneLine(err))
-			}
+	}
+	differs := known && recorded.ID != id
+	if differs && !replace {
+		return recorded.ID // kept, so the next run holds too until one writes
+	}
+	if vol != nil && (!hasRecord(recs, key) || recs[key].ID != id) {
+		recs[key] = now
+		if err := writeVolumeIDs(ctx, vol, recs); err != nil {
+			s.log.Warn("workspace ids record on the volume not written", "dir", vol.Dir, "err", oneLine(err))
 		}
 	}
-	if known && recorded.ID != now.ID {
-		snap.ReplacedFrom = recorded.ID
-		s.log.Warn("workspace replaced since the last run: destructive changes held", "workspace", key, "recorded", recorded.ID, "now", now.ID)
-	}
-	if rec, ok := local[key]; !ok || rec.ID != now.ID {
+	if rec, ok := local[key]; !ok || rec.ID != id {
 		local[key] = now
 		b, _ := json.MarshalIndent(local, "", "  ")
 		err := os.MkdirAll(filepath.Dir(path), 0o700)
@@ -104,6 +130,10 @@ func (s *Service) checkWorkspaceID(ctx context.Context, snap *Snapshot) {
 			s.log.Warn("workspace ids record not written", "file", path, "err", oneLine(err))
 		}
 	}
+	if differs {
+		return recorded.ID
+	}
+	return 0
 }
 
 func hasRecord(recs map[string]workspaceIDRecord, key string) bool {
