@@ -115,7 +115,7 @@ func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts App
 		case stop != nil:
 			r.Error = "not run: " + oneLine(stop)
 		case ctx.Err() != nil:
-			stop = ctx.Err()
+			stop = context.Cause(ctx) // a lost write lease says so
 			r.Error = "not run: " + oneLine(stop)
 		case c.Group != "" && notCreated[c.Group] && c.Action != ActionCreateGroup:
 			r.Error = fmt.Sprintf("group %s was not created", c.Group)
@@ -131,6 +131,13 @@ func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts App
 				return AuditEvent{Time: now().UTC(), Operator: opts.Operator, Action: c.Action.String(),
 					Target: workspaceTarget(c.AuditTarget(), opts.Workspace), Result: result, Error: msg,
 					ChangeID: workspaceChangeID(c.ID, opts.Workspace)}
+			}
+			// No lease, no action: a write lease released by unlock or
+			// taken over meanwhile stops the run before this change.
+			if err := confirmLease(ctx, opts.Workspace); err != nil {
+				stop = err
+				r.Error = "not run: " + oneLine(stop)
+				break
 			}
 			if audit != nil {
 				// No audit, no action.

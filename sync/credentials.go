@@ -97,6 +97,10 @@ func (j *journal) skip(action, target, why string) { j.write(action, target, Res
 // intent audits an action about to be taken: no audit, no action, so an
 // error means the action must not be taken.
 func (j *journal) intent(ctx context.Context, action, target string) error {
+	// No lease, no action either (see Apply).
+	if err := confirmLease(ctx, ""); err != nil {
+		return err
+	}
 	a := j.c.audit()
 	if a == nil {
 		return nil

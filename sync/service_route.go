@@ -101,7 +101,7 @@ func (s *Service) writingIn(ctx context.Context, command string, parts []workspa
 		op, err := p.svc.operator(ctx)
 		if err == nil {
 			err = p.svc.src.Writing(ctx, WriteLockOptions{StateDir: p.svc.stateDir, Timeout: p.svc.lockTimeout, Command: command,
-				Operator: op, Now: p.svc.now, Log: p.svc.log}, func(ctx context.Context) error {
+				Operator: op, Now: p.svc.now, Log: p.svc.log, Workspace: p.name}, func(ctx context.Context) error {
 				now := append(slices.Clone(heldWorkspaces(ctx)), p.name)
 				return hold(i+1, context.WithValue(ctx, heldKey{}, now))
 			})

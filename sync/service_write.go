@@ -32,7 +32,7 @@ func (s *Service) Writing(ctx context.Context, command string, fn func(context.C
 		return err
 	}
 	return s.src.Writing(ctx, WriteLockOptions{StateDir: s.stateDir, Timeout: s.lockTimeout, Command: command,
-		Operator: op, Now: s.now, Log: s.log}, fn)
+		Operator: op, Now: s.now, Log: s.log, Workspace: s.Config().Databricks.Workspace}, fn)
 }
 
 // HoldWriteLock takes the write lock like Writing, for a front end whose

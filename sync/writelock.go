@@ -53,6 +53,10 @@ type Holder struct {
 	Command string    `json:"command"` // what it is doing, such as "sync --apply"
 	Start   time.Time `json:"start"`
 	Expiry  time.Time `json:"expiry,omitzero"` // the lease's; zero for the local lock
+	// Renewed is when this lease file was written: a live holder writes
+	// the next one every third of Expiry-Renewed (renew). Zero in a lease
+	// written before it was recorded: Expiry less DefaultLeaseTTL.
+	Renewed time.Time `json:"renewed,omitzero"`
 	Nonce   string    `json:"nonce"`           // tells this holder's lease from another's
 	// Machine ties Process to one machine and process namespace
 	// (machineID); "" where that cannot be told.
@@ -118,15 +122,60 @@ func (e *LockHeldError) Error() string {
 	return fmt.Sprintf("refused: another bitbricks run is writing (%s): %s; nothing was changed; %s", e.Where, held, wait)
 }
 
-// LeaseLostError is a write stopped because its lease could not be renewed
-// and another writer may have taken over.
+// LeaseLostError is a write stopped because its workspace lease is no
+// longer its own: `bitbricks unlock` released it, another writer took it
+// over, or it could not be renewed before it expired. It exits with code 1.
 type LeaseLostError struct {
 	Path string
 	Err  error
+	// Where names the lease's workspace ("workspace prod (host)", or the
+	// host); "" says "the workspace lease <Path>".
+	Where string
+	// By holds the lease now, when known: unlock's release (Command
+	// "unlock") or another run.
+	By *Holder
+	// Since: changes made after it may have overlapped another writer's
+	// (when By took the lease, but not before the lease was last known to
+	// be this run's); zero when unknown.
+	Since time.Time
+	// Stage is when the loss was found: lostBeforeChange (nothing more was
+	// written), lostAtRelease (the run had ended its writing), or "" (at a
+	// renewal: the run stopped).
+	Stage string
 }
 
+// When a lost lease was found (LeaseLostError.Stage).
+const (
+	lostBeforeChange = "change"
+	lostAtRelease    = "release"
+)
+
 func (e *LeaseLostError) Error() string {
-	return fmt.Sprintf("the workspace lease %s was lost (%s): the run stopped so that two writers never overlap", e.Path, oneLine(e.Err))
+	where := "the workspace lease " + e.Path
+	if e.Where != "" {
+		where = "the write lease of " + e.Where
+	}
+	var s string
+	switch {
+	case e.By != nil && e.By.Command == unlockCommand:
+		s = fmt.Sprintf("%s was released by `bitbricks unlock` at %s (%s on %s)", where, e.By.Start.UTC().Format(time.RFC3339), cmp.Or(e.By.Holder, "unknown"), cmp.Or(e.By.Host, "an unknown host"))
+	case e.By != nil:
+		s = fmt.Sprintf("%s was taken over by another run: %s", where, e.By)
+	default:
+		s = fmt.Sprintf("%s was lost (%s)", where, oneLine(e.Err))
+	}
+	switch e.Stage {
+	case lostBeforeChange:
+		s += "; nothing more was written"
+	case lostAtRelease:
+		s += ", found when the run ended its writing"
+	default:
+		s += ": the run stopped so that two writers never overlap"
+	}
+	if !e.Since.IsZero() {
+		s += fmt.Sprintf("; changes made after %s may have overlapped another writer's: check them in the audit log and run `bitbricks sync` to see what is left", e.Since.UTC().Format(time.RFC3339))
+	}
+	return s
 }
 
 func (e *LeaseLostError) Unwrap() error { return e.Err }
@@ -159,6 +208,9 @@ type WriteLockOptions struct {
 	// Command says what the holder is doing ("sync --apply", "rotate etl-prod").
 	Command  string
 	Operator Operator
+	// Workspace names the workspace (of several) the lease is in, for
+	// messages and for the check before each change; "" with one.
+	Workspace string
 	// LeaseDir is the workspace folder of the lease (DefaultLeaseDir).
 	LeaseDir string
 	// TTL is the lease's lifetime (DefaultLeaseTTL); it is renewed every
@@ -170,8 +222,10 @@ type WriteLockOptions struct {
 	Log  *slog.Logger     // nil: slog.Default()
 
 	// unlock, for `unlock`, is the lease id (nonce) of the holder to take
-	// the lease from, live or not (writelock_unlock.go).
-	unlock string
+	// the lease from (writelock_unlock.go); unlockForce takes it also when
+	// it was renewed recently enough that its holder may be alive.
+	unlock      string
+	unlockForce bool
 }
 
 // WriteLock is a held write lock: the local lock and, with a Databricks
@@ -181,6 +235,7 @@ type WriteLock struct {
 	local *localLock
 	lease *lease
 
+	work   context.Context
 	cancel context.CancelCauseFunc
 	stop   chan struct{}
 	done   chan struct{}
@@ -237,7 +292,10 @@ func AcquireWriteLock(ctx context.Context, db *Databricks, opts WriteLockOptions
 		}
 	}
 	work, cancel := context.WithCancelCause(ctx)
-	l.cancel = cancel
+	l.work, l.cancel = work, cancel
+	if l.lease != nil {
+		l.lease.where = leaseWhere(opts.Workspace, db.Host())
+	}
 	work = context.WithValue(work, ownLocksKey{}, append(slices.Clone(ownLocks(ctx)), me.Nonce))
 	if l.lease != nil {
 		go l.renew(work)
@@ -257,7 +315,8 @@ func (l *WriteLock) Lost(ctx context.Context) error {
 }
 
 // Release ends the lease (deleting its file) and the local lock. It is safe
-// to call more than once.
+// to call more than once. A lease found no longer this run's (released by
+// unlock, taken over) is left alone and reported: a *LeaseLostError.
 func (l *WriteLock) Release(ctx context.Context) error {
 	if l == nil {
 		return nil
@@ -266,10 +325,17 @@ func (l *WriteLock) Release(ctx context.Context) error {
 	l.once.Do(func() {
 		close(l.stop)
 		<-l.done
-		if l.lease != nil {
+		if l.lease != nil && l.Lost(l.work) == nil {
 			// Deleting the lease also runs when the work was cancelled.
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), compensateTimeout)
-			err = l.lease.release(dctx)
+			l.lease.mu.Lock()
+			err = l.lease.confirm(dctx, l.opts.Now, lostAtRelease)
+			var lost *LeaseLostError
+			if !errors.As(err, &lost) {
+				// Ours, or not known otherwise (the check failed): delete it.
+				err = l.lease.release(dctx)
+			}
+			l.lease.mu.Unlock()
 			cancel()
 		}
 		l.local.release()
@@ -307,6 +373,38 @@ func (l *WriteLock) renew(work context.Context) {
 		}
 		l.opts.Log.Warn("write lease not renewed yet; retrying", "lease", l.lease.path, "err", oneLine(err))
 	}
+}
+
+// confirm checks that the lease is still this run's (lease.confirm); a
+// lost one cancels the work with it.
+func (l *WriteLock) confirm(ctx context.Context) error {
+	if l == nil || l.lease == nil {
+		return nil
+	}
+	if lost := l.Lost(l.work); lost != nil {
+		return lost
+	}
+	l.lease.mu.Lock()
+	err := l.lease.confirm(ctx, l.opts.Now, lostBeforeChange)
+	l.lease.mu.Unlock()
+	var lost *LeaseLostError
+	if errors.As(err, &lost) {
+		l.opts.Log.Error("write lease lost: stopping before the next change", "lease", lost.Path, "err", lost.Error())
+		l.cancel(lost)
+		return lost
+	}
+	if err != nil {
+		return fmt.Errorf("could not check that the write lease is still this run's, so nothing more was written: %w", err)
+	}
+	return nil
+}
+
+// leaseWhere names a lease's workspace in messages.
+func leaseWhere(workspace, host string) string {
+	if workspace != "" {
+		return "workspace " + workspace + " (" + host + ")"
+	}
+	return host
 }
 
 func newHolder(opts WriteLockOptions) Holder {
@@ -370,15 +468,33 @@ func (l *localLock) release() {
 // ---- the workspace lease ----
 
 type lease struct {
-	db     *Databricks
-	dir    string
+	db    *Databricks
+	dir   string
+	where string // leaseWhere
+	// mu orders the renewals and the checks (confirm) of what follows.
+	mu     gosync.Mutex
 	path   string
 	epoch  int
 	holder Holder
+	// objectID is the lease file's workspace object id (0: not known), so
+	// a file of the same path made by another writer later is not this one.
+	objectID int64
+	// confirmed is when the lease was last known to be this run's.
+	confirmed time.Time
 }
 
 func leasePath(dir string, epoch int) string {
 	return path.Join(dir, leasePrefix+strconv.Itoa(epoch)+leaseSuffix)
+}
+
+// leaseEpoch is the epoch of a lease file's path; false for another file.
+func leaseEpoch(p string) (int, bool) {
+	name := path.Base(p)
+	if !strings.HasPrefix(name, leasePrefix) || !strings.HasSuffix(name, leaseSuffix) {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(name, leasePrefix), leaseSuffix))
+	return n, err == nil
 }
 
 // current is the lease file of the highest epoch in dir, 0 when there is none.
@@ -475,6 +591,9 @@ func acquireLease(ctx context.Context, db *Databricks, opts WriteLockOptions, me
 				if localLive(prev) {
 					return nil, &UnlockRefused{Why: fmt.Sprintf("its holder is a live process on this machine (%s): stop that run (or let it finish); nothing was released", prev)}
 				}
+				if r := recencyOf(prev, opts.Now()); r.recent && !opts.unlockForce {
+					return nil, &UnlockRefused{Why: r.why("the lease", prev, opts.Now())}
+				}
 			case opts.Now().Before(prev.Expiry) && goneHere(prev):
 				opts.Log.Warn("the write lease's holder ran on this host and its process no longer exists: taking the lease over now", "lease", info.Path, "holder", prev.String())
 			case opts.Now().Before(prev.Expiry):
@@ -484,7 +603,8 @@ func acquireLease(ctx context.Context, db *Databricks, opts WriteLockOptions, me
 		} else if opts.unlock != "" {
 			return nil, &UnlockRefused{Why: "no bitbricks run holds the workspace lease now: nothing to release"}
 		}
-		me.Expiry = opts.Now().Add(opts.TTL).UTC()
+		me.Renewed = opts.Now().UTC()
+		me.Expiry = me.Renewed.Add(opts.TTL)
 		if opts.unlock != "" {
 			// `unlock` leaves its epoch's file expired at once: the next
 			// writer takes it over as any expired lease, and the holder it
@@ -509,31 +629,94 @@ func acquireLease(ctx context.Context, db *Databricks, opts WriteLockOptions, me
 			// Its holder is gone (or lost it): nobody else deletes this path.
 			_ = db.w.Workspace.Delete(ctx, workspace.Delete{Path: stale})
 		}
-		return &lease{db: db, dir: opts.LeaseDir, path: p, epoch: epoch + 1, holder: me}, nil
+		return &lease{db: db, dir: opts.LeaseDir, path: p, epoch: epoch + 1, holder: me, objectID: objectID(ctx, db, p), confirmed: me.Renewed}, nil
 	}
+}
+
+// objectID is the workspace object id of the file at p, 0 when it cannot
+// be read.
+func objectID(ctx context.Context, db *Databricks, p string) int64 {
+	info, err := db.w.Workspace.GetStatusByPath(ctx, p)
+	if err != nil || info == nil {
+		return 0
+	}
+	return info.ObjectId
+}
+
+// confirm checks, with one listing of the lease folder, that the lease is
+// still this run's: its file is there (the same workspace object) and no
+// later epoch's is. Otherwise a *LeaseLostError (stage says when it was
+// found) naming who holds the lease now, when a later file says. The
+// caller holds l.mu.
+func (l *lease) confirm(ctx context.Context, now func() time.Time, stage string) error {
+	objs, err := l.db.w.Workspace.ListAll(ctx, workspace.ListWorkspaceRequest{Path: l.dir})
+	if err != nil && !apierr.IsMissing(err) {
+		return fmt.Errorf("list the lease folder %s: %w", l.dir, err)
+	}
+	mine, latest, top := false, l.epoch, workspace.ObjectInfo{}
+	for _, o := range objs {
+		n, ok := leaseEpoch(o.Path)
+		switch {
+		case !ok:
+		case n == l.epoch:
+			mine = l.objectID == 0 || o.ObjectId == l.objectID
+		case n > latest:
+			latest, top = n, o
+		}
+	}
+	if mine && latest == l.epoch {
+		l.confirmed = now().UTC()
+		return nil
+	}
+	lost := &LeaseLostError{Path: l.path, Where: l.where, Stage: stage, Since: l.confirmed,
+		Err: fmt.Errorf("%s is gone", l.path)}
+	if latest > l.epoch {
+		lost.Err = fmt.Errorf("%s was created by another writer", top.Path)
+		if h, err := readLease(ctx, l.db, top, DefaultLeaseTTL); err == nil {
+			lost.By = &h
+			if h.Start.After(lost.Since) {
+				lost.Since = h.Start
+			}
+		}
+	}
+	return lost
 }
 
 // renew moves the lease to the next epoch with a new expiry: created only if
 // absent, so a writer that took the lease over meanwhile wins, and this one
 // learns it lost.
 func (l *lease) renew(ctx context.Context, opts WriteLockOptions) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if !opts.Now().Before(l.holder.Expiry) {
 		// Another writer may have taken it over and let it go meanwhile:
 		// renewing now could overlap with that writer's work.
 		return &LeaseLostError{Path: l.path, Err: fmt.Errorf("it expired at %s before it could be renewed", l.holder.Expiry.Format(time.RFC3339))}
 	}
+	// Still this run's? (Once unlock's release was taken over and let go,
+	// the next epoch's path is free again: creating it would not tell.)
+	if err := l.confirm(ctx, opts.Now, ""); err != nil {
+		return err
+	}
 	h := l.holder
-	h.Expiry = opts.Now().Add(opts.TTL).UTC()
+	h.Renewed = opts.Now().UTC()
+	h.Expiry = h.Renewed.Add(opts.TTL)
 	p := leasePath(l.dir, l.epoch+1)
 	ok, err := createLease(ctx, l.db, p, h)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return &LeaseLostError{Path: l.path, Err: fmt.Errorf("%s was created by another writer", p)}
+		lost := &LeaseLostError{Path: l.path, Where: l.where, Since: l.confirmed, Err: fmt.Errorf("%s was created by another writer", p)}
+		if got, err := l.db.w.Workspace.GetStatusByPath(ctx, p); err == nil && got != nil {
+			if by, err := readLease(ctx, l.db, *got, DefaultLeaseTTL); err == nil {
+				lost.By = &by
+			}
+		}
+		return lost
 	}
 	old := l.path
-	l.path, l.epoch, l.holder = p, l.epoch+1, h
+	l.path, l.epoch, l.holder, l.objectID = p, l.epoch+1, h, objectID(ctx, l.db, p)
 	if err := l.db.w.Workspace.Delete(ctx, workspace.Delete{Path: old}); err != nil && !apierr.IsMissing(err) {
 		opts.Log.Warn("old lease file not deleted", "lease", old, "err", oneLine(err))
 	}
@@ -549,13 +732,45 @@ func (l *lease) release(ctx context.Context) error {
 	return nil
 }
 
-// writeLockKey marks a context whose run holds the write lock.
+// writeLockKey marks a context whose run holds the write lock: its value
+// is the []heldLease of the locks it holds.
 type writeLockKey struct{}
+
+// heldLease is a write lock a context's run holds, and its workspace's name
+// (WriteLockOptions.Workspace).
+type heldLease struct {
+	workspace string
+	lock      *WriteLock
+}
 
 // holdsWriteLock reports whether ctx runs under Writing: no other bitbricks
 // writer is at work, so what an earlier run left unfinished is left over,
 // not in flight.
 func holdsWriteLock(ctx context.Context) bool { return ctx.Value(writeLockKey{}) != nil }
+
+func heldLeases(ctx context.Context) []heldLease {
+	held, _ := ctx.Value(writeLockKey{}).([]heldLease)
+	return held
+}
+
+// confirmLease is the check before each change: that the workspace lease
+// the run holds (of workspace, when it holds that one; else each) is still
+// its own. One listing of the lease folder per lease. A lease released by
+// `unlock` or taken over meanwhile gives a *LeaseLostError, and cancels
+// the run's work: nothing more may be written. Without a lease (no
+// Databricks workspace), nil.
+func confirmLease(ctx context.Context, workspace string) error {
+	held := heldLeases(ctx)
+	if i := slices.IndexFunc(held, func(h heldLease) bool { return workspace != "" && h.workspace == workspace }); i >= 0 {
+		held = held[i : i+1]
+	}
+	for _, h := range held {
+		if err := h.lock.confirm(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Writing runs fn while holding the write lock: the local lock in
 // opts.StateDir and the lease in the sources' Databricks workspace. Every
@@ -575,12 +790,18 @@ func (s Sources) Writing(ctx context.Context, opts WriteLockOptions, fn func(ctx
 	if err != nil {
 		return err
 	}
-	err = fn(context.WithValue(work, writeLockKey{}, true))
-	if lost := l.Lost(work); lost != nil {
+	held := append(slices.Clone(heldLeases(ctx)), heldLease{workspace: opts.Workspace, lock: l})
+	err = fn(context.WithValue(work, writeLockKey{}, held))
+	if lost := l.Lost(work); lost != nil && !errors.As(err, new(*LeaseLostError)) {
 		err = errors.Join(err, lost)
 	}
 	if rerr := l.Release(ctx); rerr != nil {
-		l.opts.Log.Warn("write lease not deleted; it expires by itself", "err", oneLine(rerr))
+		if errors.As(rerr, new(*LeaseLostError)) {
+			// Released by unlock (or taken over) while this run wrote.
+			err = errors.Join(err, rerr)
+		} else {
+			l.opts.Log.Warn("write lease not deleted; it expires by itself", "err", oneLine(rerr))
+		}
 	}
 	return err
 }

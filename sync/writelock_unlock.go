@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Releasing a write lease by hand (`bitbricks unlock`), and taking over at
@@ -24,18 +25,63 @@ import (
 // and stops; but once another writer has come and released its lease, the
 // epochs start again and such a holder could renew beside the next one:
 // unlock only a run known to be dead. It refuses while the holder is a
-// live process on this machine, and audits what it released.
+// live process on this machine, or while the lease was renewed recently
+// enough that its holder may be alive (a live run renews it every third of
+// its lifetime), unless forced; and audits what it released. A holder that
+// still runs checks its lease before each change (confirmLease), so even a
+// forced release stops it before its next one.
+
+// unlockCommand is the command an unlock's release names in the lease it
+// leaves: a writer that finds it knows its lease was released by hand.
+const unlockCommand = "unlock"
+
+// recency is how recently a lease was renewed, and whether its holder may
+// therefore still be alive.
+type recency struct {
+	renewed   time.Time     // when the lease file was written
+	every     time.Duration // a live holder renews it this often
+	deadAfter time.Time     // not renewed by then: its holder is not running (or cannot reach the workspace)
+	recent    bool          // not expired and now before deadAfter
+}
+
+// recencyOf reads h's renewal: a live holder writes the next lease file a
+// third of its lifetime after the last, give or take its requests (a
+// thirtieth more is allowed for them).
+func recencyOf(h Holder, now time.Time) recency {
+	renewed, ttl := h.Renewed, h.Expiry.Sub(h.Renewed)
+	if renewed.IsZero() || ttl <= 0 {
+		// Written before the renewal was recorded, or unlock's own release.
+		ttl = DefaultLeaseTTL
+		renewed = h.Expiry.Add(-ttl)
+	}
+	r := recency{renewed: renewed, every: ttl / 3}
+	r.deadAfter = renewed.Add(r.every + ttl/30)
+	r.recent = now.Before(h.Expiry) && now.Before(r.deadAfter)
+	return r
+}
+
+// why is the refusal of an unlock of a lease (what) renewed recently.
+func (r recency) why(what string, h Holder, now time.Time) string {
+	return fmt.Sprintf("%s was renewed %s ago (at %s) by %s: a live run renews it every %s, so that run may still be writing; if it is not renewed by %s, its run is dead (or cannot reach the workspace) and unlock releases it; pass --force only if you know that run is dead (a run that still writes then stops before its next change); nothing was released",
+		what, max(now.Sub(r.renewed), 0).Round(time.Second), r.renewed.UTC().Format(time.RFC3339),
+		fmt.Sprintf("%s on %s (process %d, %s)", cmp.Or(h.Holder, "unknown"), cmp.Or(h.Host, "an unknown host"), h.Process, cmp.Or(h.Command, "unknown command")),
+		r.every.Round(time.Second), r.deadAfter.UTC().Format(time.RFC3339))
+}
 
 // UnlockRefused is an `unlock` that released nothing. It exits with code 3.
 type UnlockRefused struct{ Why string }
 
 func (e *UnlockRefused) Error() string { return "refused: " + e.Why }
 
+// thisMachine is the machine (machineID) a holder's process is judged on;
+// a test sets it to judge a lease as another machine would.
+var thisMachine = machineID
+
 // goneHere reports whether h ran on this machine (same host and machine id)
 // and its process no longer exists there.
 func goneHere(h Holder) bool {
 	host, _ := os.Hostname()
-	me := machineID()
+	me := thisMachine()
 	if h.Machine == "" || me == "" || h.Machine != me || h.Host != host {
 		return false
 	}
@@ -50,7 +96,7 @@ func localLive(h Holder) bool {
 	if h.Host != host {
 		return false
 	}
-	if me := machineID(); h.Machine != "" && me != "" && h.Machine != me {
+	if me := thisMachine(); h.Machine != "" && me != "" && h.Machine != me {
 		return false // another container or boot of a host of the same name
 	}
 	alive, known := processState(h.Process, h.ProcessStart)
@@ -69,6 +115,15 @@ type LeaseState struct {
 	// LocalLive: the holder may be a live process on this machine
 	// (unlock refuses).
 	LocalLive bool `json:"local_live"`
+	// Renewed is when the lease was last written; a live holder renews it
+	// every RenewEvery. Recent: not expired and renewed less than that
+	// (and a little) ago, so its holder may be alive: unlock refuses
+	// without force until DeadAfter.
+	Renewed    time.Time     `json:"renewed"`
+	RenewEvery time.Duration `json:"-"`
+	DeadAfter  time.Time     `json:"dead_after"`
+	Recent     bool          `json:"recently_renewed"`
+	at         time.Time     // when it was read
 	// Released: unlock released it.
 	Released bool `json:"released"`
 }
@@ -117,17 +172,21 @@ func (s *Service) Lease(ctx context.Context, workspace string) (LeaseState, erro
 		return st, fmt.Errorf("read the workspace lease %s: %w", info.Path, err)
 	}
 	st.Path, st.Held, st.Holder, st.LeaseID = info.Path, true, h, h.Nonce
-	st.Expired = !part.now().Before(h.Expiry)
+	now := part.now()
+	st.Expired = !now.Before(h.Expiry)
 	st.LocalLive = localLive(h)
+	r := recencyOf(h, now)
+	st.Renewed, st.RenewEvery, st.DeadAfter, st.Recent, st.at = r.renewed, r.every, r.deadAfter, r.recent, now
 	return st, nil
 }
 
 // Unlock releases the write lease of the named workspace that leaseID (as
 // Lease showed it) holds: refused (*UnlockRefused, exit 3) when another
 // holder has it now, when its holder may be a live process on this
-// machine, or when this machine's local lock is held. The release is
-// audited (an intent line first: no audit, no release).
-func (s *Service) Unlock(ctx context.Context, workspace, leaseID string) (LeaseState, error) {
+// machine, when it was renewed so recently that its holder may be alive
+// (unless force), or when this machine's local lock is held. The release
+// is audited (an intent line first: no audit, no release).
+func (s *Service) Unlock(ctx context.Context, workspace, leaseID string, force bool) (LeaseState, error) {
 	part, name, err := s.leaseSource(workspace)
 	if err != nil {
 		return LeaseState{}, err
@@ -145,8 +204,8 @@ func (s *Service) Unlock(ctx context.Context, workspace, leaseID string) (LeaseS
 	if before.LeaseID != leaseID {
 		return before, &UnlockRefused{Why: fmt.Sprintf("the lease is held by %s (lease id %s), not lease id %s: nothing was released", before.Holder, cmp.Or(before.LeaseID, "none"), leaseID)}
 	}
-	if before.LocalLive {
-		return before, &UnlockRefused{Why: fmt.Sprintf("its holder is a live process on this machine (%s): stop that run (or let it finish); nothing was released", before.Holder)}
+	if err := before.Refusal(force); err != nil {
+		return before, err
 	}
 	db := part.src.Databricks.(*Databricks)
 	op, err := part.operator(ctx)
@@ -154,6 +213,9 @@ func (s *Service) Unlock(ctx context.Context, workspace, leaseID string) (LeaseS
 		return before, err
 	}
 	target := fmt.Sprintf("lease:%s lease_id:%s holder:%s/%d", before.Path, leaseID, strings.ReplaceAll(cmp.Or(before.Holder.Host, "unknown"), " ", "_"), before.Holder.Process)
+	if force && before.Recent {
+		target += " forced:renewed_" + before.Renewed.UTC().Format(time.RFC3339)
+	}
 	if name != "" {
 		target += " workspace:" + name
 	}
@@ -170,7 +232,7 @@ func (s *Service) Unlock(ctx context.Context, workspace, leaseID string) (LeaseS
 	if err := audit(ResultIntent, ""); err != nil {
 		return before, err
 	}
-	opts := WriteLockOptions{StateDir: part.stateDir, Command: "unlock", Operator: op, Now: part.now, Log: part.log, unlock: leaseID}
+	opts := WriteLockOptions{StateDir: part.stateDir, Command: unlockCommand, Operator: op, Now: part.now, Log: part.log, unlock: leaseID, unlockForce: force}
 	opts.StateDir = cmp.Or(opts.StateDir, DefaultStateDir(nil))
 	opts.LeaseDir, opts.TTL = DefaultLeaseDir, DefaultLeaseTTL
 	if opts.Log == nil {
@@ -203,14 +265,18 @@ func (s *Service) Unlock(ctx context.Context, workspace, leaseID string) (LeaseS
 }
 
 // Refusal is why unlock would refuse this lease before being asked to
-// confirm anything: none held, or a holder that may be a live process on
-// this machine; nil otherwise.
-func (st LeaseState) Refusal() error {
+// confirm anything: none held, a holder that may be a live process on
+// this machine, or (unless force) a lease renewed so recently that its
+// holder may be alive; nil otherwise.
+func (st LeaseState) Refusal(force bool) error {
 	switch {
 	case !st.Held:
 		return &UnlockRefused{Why: "no bitbricks run holds the write lease of " + st.where() + ": nothing to release"}
 	case st.LocalLive:
 		return &UnlockRefused{Why: fmt.Sprintf("the write lease of %s is held by a live process on this machine (%s): stop that run (or let it finish); nothing was released", st.where(), st.Holder)}
+	case st.Recent && !force:
+		r := recency{renewed: st.Renewed, every: st.RenewEvery, deadAfter: st.DeadAfter}
+		return &UnlockRefused{Why: r.why("the write lease of "+st.where(), st.Holder, st.at)}
 	}
 	return nil
 }

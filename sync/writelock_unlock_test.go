@@ -101,16 +101,17 @@ func TestLeaseOfDeadProcessHereTakenOver(t *testing.T) {
 	}
 }
 
-// TestUnlock: `unlock` shows a killed remote run's lease, refuses a lease id
-// that is not the holder's and a holder that is a live process here, and
+// TestUnlock: `unlock` shows a killed remote run's lease (last renewed 3
+// minutes ago, so not by a live run), refuses a lease id that is not the
+// holder's and a holder that is a live process here, and
 // releases the one confirmed through the take-over path: the next writer
 // goes ahead at once, and the audit log has the release.
 func TestUnlock(t *testing.T) {
 	e, svc := newServiceEnv(t)
 	ctx := context.Background()
 	now := e.org.Now()
-	remote := Holder{Holder: "runner (sp-ci)", Host: "ci-runner-7", Process: 4242, Command: "sync --apply", Start: now.Add(-time.Minute),
-		Expiry: now.Add(4 * time.Minute), Nonce: "0011223344556677", Machine: "boot/pid:[9]"}
+	remote := Holder{Holder: "runner (sp-ci)", Host: "ci-runner-7", Process: 4242, Command: "sync --apply", Start: now.Add(-3 * time.Minute),
+		Expiry: now.Add(2 * time.Minute), Nonce: "0011223344556677", Machine: "boot/pid:[9]"}
 	p := plantLease(t, e.db, remote)
 	if err := svc.Writing(ctx, "sync --apply", func(context.Context) error { return nil }); !errors.As(err, new(*LockHeldError)) ||
 		!strings.Contains(err.Error(), "bitbricks unlock") {
@@ -121,16 +122,16 @@ func TestUnlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !st.Held || st.Path != p || st.LeaseID != remote.Nonce || st.Holder.Host != "ci-runner-7" || st.Holder.Process != 4242 ||
-		st.Holder.Command != "sync --apply" || st.Expired || st.LocalLive {
+		st.Holder.Command != "sync --apply" || st.Expired || st.LocalLive || st.Recent {
 		t.Fatalf("lease state %+v", st)
 	}
-	if _, err := svc.Unlock(ctx, "", "ffffffffffffffff"); !errors.As(err, new(*UnlockRefused)) || ExitCode(err) != 3 {
+	if _, err := svc.Unlock(ctx, "", "ffffffffffffffff", false); !errors.As(err, new(*UnlockRefused)) || ExitCode(err) != 3 {
 		t.Errorf("unlock with another lease id: %v (exit %d), want refused, exit 3", err, ExitCode(err))
 	}
 	if files := leaseFiles(t, e.db); len(files) != 1 || files[0] != p {
 		t.Fatalf("after a refused unlock the lease files are %v, want %s", files, p)
 	}
-	got, err := svc.Unlock(ctx, "", remote.Nonce)
+	got, err := svc.Unlock(ctx, "", remote.Nonce, false)
 	if err != nil || !got.Released {
 		t.Fatalf("unlock: %+v %v", got, err)
 	}
@@ -173,7 +174,7 @@ func TestUnlock(t *testing.T) {
 	if err != nil || !st.LocalLive {
 		t.Fatalf("a live holder here: %+v %v", st, err)
 	}
-	if _, err := svc.Unlock(ctx, "", live.Nonce); !errors.As(err, new(*UnlockRefused)) || !strings.Contains(err.Error(), "live process on this machine") {
+	if _, err := svc.Unlock(ctx, "", live.Nonce, true); !errors.As(err, new(*UnlockRefused)) || !strings.Contains(err.Error(), "live process on this machine") {
 		t.Errorf("unlock of a live holder here: %v", err)
 	}
 	if files := leaseFiles(t, e.db); len(files) != 1 || files[0] != p {

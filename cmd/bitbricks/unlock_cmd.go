@@ -14,7 +14,7 @@ import (
 
 func newUnlockCmd(s *ioStreams, g *globalFlags) *cobra.Command {
 	var leaseID string
-	var yes bool
+	var yes, force bool
 	cmd := &cobra.Command{
 		Annotations: map[string]string{mutatesKey: mutatesAlways},
 		Use:         "unlock",
@@ -31,15 +31,24 @@ is never released by mistake. It refuses (exit 3) when the holder is a live
 process on this machine, or a bitbricks run here holds the local lock. With
 no lease held it says so and exits 0.
 
+A live run renews its lease every third of its lifetime (every 1m40s), so
+a lease renewed less than that ago may belong to a run that is still
+writing: unlock refuses it (exit 3) and says by when it must have been
+renewed if its run were alive. --force releases it anyway, for when you
+know that run is dead (its machine is gone, its job was cancelled).
+
 The release takes the lease over as an expired one is taken (never
 overwriting another's) and leaves it expired: the next writer goes ahead at
-once, and the run it replaced, should it still be alive, stops at its next
-renewal. Release only a run you know is dead. The release is audited.
+once. A run that was released while it still wrote finds it before its next
+change and stops there, exit 1, saying its lease was released by unlock and
+after when its changes may have overlapped another writer's. Release only a
+run you know is dead. The release is audited.
 
 A run whose holder ran on this very machine and whose process no longer
 exists needs no unlock: the next writer here takes its lease over at once.`,
 		Example: `  bitbricks unlock --workspace prod
-  bitbricks unlock --workspace prod --lease-id 3f2a9c0d1e4b5a67 --yes`,
+  bitbricks unlock --workspace prod --lease-id 3f2a9c0d1e4b5a67 --yes
+  bitbricks unlock --workspace prod --force   # renewed recently, but its machine is gone`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(g.workspaces) > 1 {
@@ -68,7 +77,7 @@ exists needs no unlock: the next writer here takes its lease over at once.`,
 				}
 				return nil
 			}
-			if err := st.Refusal(); err != nil {
+			if err := st.Refusal(force); err != nil {
 				if asJSON {
 					_ = json.NewEncoder(s.Out).Encode(map[string]any{"lease": st})
 				}
@@ -80,7 +89,7 @@ exists needs no unlock: the next writer here takes its lease over at once.`,
 					return cancelled(s, err)
 				}
 			}
-			got, err := e.svc.Unlock(ctx, ws, cmp.Or(leaseID, st.LeaseID))
+			got, err := e.svc.Unlock(ctx, ws, cmp.Or(leaseID, st.LeaseID), force)
 			if asJSON {
 				if jerr := json.NewEncoder(s.Out).Encode(map[string]any{"lease": got}); jerr != nil && err == nil {
 					err = jerr
@@ -98,6 +107,7 @@ exists needs no unlock: the next writer here takes its lease over at once.`,
 	f := cmd.Flags()
 	f.StringVar(&leaseID, "lease-id", "", "release only the lease of this id (as shown); refused when another holds the lease now")
 	f.BoolVarP(&yes, "yes", "y", false, "do not ask for the workspace name (needed when not on a terminal)")
+	f.BoolVar(&force, "force", false, "release a lease renewed so recently that its run may be alive: only when you know that run is dead (a run still writing stops before its next change)")
 	return cmd
 }
 
@@ -122,6 +132,9 @@ func renderLease(s *ioStreams, st bbsync.LeaseState) {
 	if !h.Start.IsZero() {
 		fmt.Fprintf(s.Out, "  since     %s (%s ago)\n", h.Start.UTC().Format(time.RFC3339), now.Sub(h.Start).Round(time.Second))
 	}
+	if !st.Renewed.IsZero() && !st.Expired {
+		fmt.Fprintf(s.Out, "  renewed   %s (%s ago; a live run renews it every %s)\n", st.Renewed.UTC().Format(time.RFC3339), max(now.Sub(st.Renewed), 0).Round(time.Second), st.RenewEvery.Round(time.Second))
+	}
 	switch {
 	case st.Expired:
 		fmt.Fprintf(s.Out, "  expires   %s (expired: the next writer takes it over anyway)\n", h.Expiry.UTC().Format(time.RFC3339))
@@ -130,5 +143,7 @@ func renderLease(s *ioStreams, st bbsync.LeaseState) {
 	}
 	if st.LocalLive {
 		fmt.Fprintln(s.Out, "  ! the holder is a process on this machine that may still run")
+	} else if st.Recent {
+		fmt.Fprintf(s.Out, "  ! renewed recently: its run may still be writing; if it is not renewed by %s, it is dead\n", st.DeadAfter.UTC().Format(time.RFC3339))
 	}
 }

@@ -18,7 +18,8 @@ import (
 )
 
 // TestUnlockCommand: a run killed on a CI runner left prod's write lease
-// with minutes to go. `bitbricks unlock --workspace prod` shows the holder
+// with minutes to go, last renewed 3 minutes ago (a live run would have
+// renewed it since). `bitbricks unlock --workspace prod` shows the holder
 // (machine, process, command, since, lease id); it refuses without a
 // terminal or --yes, with a lease id that is not the holder's, and when the
 // typed name is wrong, leaving the lease as it is; confirmed by typing
@@ -41,7 +42,7 @@ func TestUnlockCommand(t *testing.T) {
 	}
 	ctx := context.Background()
 	holder := bbsync.Holder{Holder: "runner (sp-ci)", Host: "ci-runner-7", Process: 4242, Command: "sync --apply",
-		Start: testNow.Add(-time.Minute), Expiry: testNow.Add(4 * time.Minute), Nonce: "0011223344556677", Machine: "boot/pid:[9]"}
+		Start: testNow.Add(-3 * time.Minute), Expiry: testNow.Add(2 * time.Minute), Nonce: "0011223344556677", Machine: "boot/pid:[9]"}
 	b, _ := json.Marshal(holder)
 	lease := bbsync.DefaultLeaseDir + "/writer.1.json"
 	if err := w.Workspace.MkdirsByPath(ctx, bbsync.DefaultLeaseDir); err != nil {
@@ -59,7 +60,7 @@ func TestUnlockCommand(t *testing.T) {
 
 	r = runCLI(t, o.env, "", "unlock", "--workspace", "prod", "--config", o.cfg)
 	for _, want := range []string{"Write lease of workspace prod (", "lease id  0011223344556677", "holder    runner (sp-ci)",
-		"machine   ci-runner-7, process 4242", "command   sync --apply", "since     " + testNow.Add(-time.Minute).UTC().Format(time.RFC3339) + " (1m0s ago)", "(in 4m0s)"} {
+		"machine   ci-runner-7, process 4242", "command   sync --apply", "since     " + testNow.Add(-3*time.Minute).UTC().Format(time.RFC3339) + " (3m0s ago)", "(in 2m0s)"} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("unlock shows no %q:\n%s", want, r.out)
 		}
