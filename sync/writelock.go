@@ -57,7 +57,7 @@ type Holder struct {
 	// the next one every third of Expiry-Renewed (renew). Zero in a lease
 	// written before it was recorded: Expiry less DefaultLeaseTTL.
 	Renewed time.Time `json:"renewed,omitzero"`
-	Nonce   string    `json:"nonce"`           // tells this holder's lease from another's
+	Nonce   string    `json:"nonce"` // tells this holder's lease from another's
 	// Machine ties Process to one machine and process namespace
 	// (machineID); "" where that cannot be told.
 	Machine string `json:"machine,omitempty"`
