@@ -77,8 +77,13 @@ func TestZombieOrReusedProcessIsGone(t *testing.T) {
 	} {
 		plantLease(t, e.db, h)
 		st, err := svc.Lease(context.Background(), "")
-		if err != nil || st.LeaseID != h.Nonce || st.LocalLive {
+		if err != nil || st.LeaseID != h.Nonce || st.LocalLive || st.Recent {
 			t.Errorf("%s: lease %+v (%v), want held and not by a live process here", h.Nonce, st, err)
+		}
+		// Renewed just now, but its process is known to be gone: unlock
+		// releases it without --force.
+		if err := st.Refusal(false); err != nil {
+			t.Errorf("%s: unlock refuses: %v", h.Nonce, err)
 		}
 		if err := svc.Writing(context.Background(), "sync --apply", func(context.Context) error { return nil }); err != nil {
 			t.Errorf("%s: the next writer here: %v, want the lease taken over", h.Nonce, err)

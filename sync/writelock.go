@@ -591,7 +591,7 @@ func acquireLease(ctx context.Context, db *Databricks, opts WriteLockOptions, me
 				if localLive(prev) {
 					return nil, &UnlockRefused{Why: fmt.Sprintf("its holder is a live process on this machine (%s): stop that run (or let it finish); nothing was released", prev)}
 				}
-				if r := recencyOf(prev, opts.Now()); r.recent && !opts.unlockForce {
+				if r := recencyOf(prev, opts.Now()); r.recent && !opts.unlockForce && !goneHere(prev) {
 					return nil, &UnlockRefused{Why: r.why("the lease", prev, opts.Now())}
 				}
 			case opts.Now().Before(prev.Expiry) && goneHere(prev):

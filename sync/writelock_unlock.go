@@ -176,6 +176,9 @@ func (s *Service) Lease(ctx context.Context, workspace string) (LeaseState, erro
 	st.Expired = !now.Before(h.Expiry)
 	st.LocalLive = localLive(h)
 	r := recencyOf(h, now)
+	if goneHere(h) {
+		r.recent = false // its process is known to be gone: however recent, no run renews it
+	}
 	st.Renewed, st.RenewEvery, st.DeadAfter, st.Recent, st.at = r.renewed, r.every, r.deadAfter, r.recent, now
 	return st, nil
 }
