@@ -172,3 +172,34 @@ func TestWriterReleasedByUnlockStops(t *testing.T) {
 		})
 	}
 }
+
+// TestLeaseCheckedBeforeEachChange: what the check costs. An apply of the
+// demo plan lists the lease folder once to take the lease, once before
+// each write it audits an intent for (each change, each step of a
+// rotation) and once when it lets the lease go.
+func TestLeaseCheckedBeforeEachChange(t *testing.T) {
+	e, svc := newServiceEnv(t)
+	ctx := context.Background()
+	_, plan, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.ResetStats()
+	res, err := svc.Apply(ctx, plan, nil)
+	requireApplied(t, res, err)
+	evs, err := svc.Audit(-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	intents := 0
+	for _, ev := range evs {
+		if ev.Result == ResultIntent {
+			intents++
+		}
+	}
+	lists := e.srv.Stats().Routes["databricks GET /api/2.0/workspace/list"]
+	if lists != int64(intents+2) {
+		t.Errorf("%d listings of the lease folder for %d changes and %d intents, want %d (take, one per intent, release)", lists, len(plan.Changes), intents, intents+2)
+	}
+	t.Logf("%d changes, %d audited intents: %d listings of the lease folder", len(plan.Changes), intents, lists)
+}
