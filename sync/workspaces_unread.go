@@ -103,6 +103,10 @@ func UnreadProblems(ps []Problem) []Problem {
 	return out
 }
 
+// PartialReadRule is why a write over several workspaces is refused when
+// one of them could not be read.
+const PartialReadRule = "a run over several workspaces does not write from a partial read (an account group's membership is shared by all of them)"
+
 // UnreadWorkspacesError refuses a write over several workspaces when some
 // could not be read: nothing was written (exit code 1).
 type UnreadWorkspacesError struct {
@@ -121,12 +125,20 @@ func (e *UnreadWorkspacesError) Error() string {
 		verb = "apply"
 	}
 	done := map[string]string{"apply": "applied", "rotate": "rotated", "revoke": "revoked"}[verb]
-	msg := fmt.Sprintf("refused: %s, so nothing was %s: a run over several workspaces does not write from a partial read (an account group's membership is shared by all of them)",
-		strings.Join(why, "; "), done)
+	msg := fmt.Sprintf("refused: %s, so nothing was %s: %s", strings.Join(why, "; "), done, PartialReadRule)
 	if len(e.Others) > 0 {
 		msg += fmt.Sprintf("; to %s the others only: --workspace %s", verb, strings.Join(e.Others, " --workspace "))
 	}
 	return msg + "; or retry once it answers"
+}
+
+// UnreadNames are the workspaces e names as not read.
+func (e *UnreadWorkspacesError) UnreadNames() []string {
+	var out []string
+	for _, p := range e.Unread {
+		out = append(out, p.Workspace)
+	}
+	return out
 }
 
 // checkUnread is an *UnreadWorkspacesError when problems name unread

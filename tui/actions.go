@@ -144,9 +144,13 @@ func (m Model) askApply(it applyIntent) (Model, tea.Cmd) {
 		m.setStatus(statusError, sync.Message(err))
 		return m, nil
 	}
-	// max_changes is checked before anyone types a confirmation Apply would refuse.
-	if err := m.b.CheckPlanSize(changes); err != nil {
-		m.setStatus(statusError, sync.Message(err))
+	// What Apply would refuse is refused before anyone types a
+	// confirmation: max_changes, and in all workspaces one not read (the
+	// engine's rule, as `sync --apply`; one workspace's scope is a run of
+	// it alone, as `--workspace NAME`).
+	scoped := sync.ApplyInScope(m.d.plan, m.scope, changes)
+	if err := m.b.CheckPlanSize(scoped.Plan); err != nil {
+		m.setStatus(statusError, applyRefusal(err))
 		return m, nil
 	}
 	pickedIDs := make(map[string]bool, len(ids))
@@ -181,6 +185,9 @@ func (m Model) askApply(it applyIntent) (Model, tea.Cmd) {
 		}
 	}
 	var b strings.Builder
+	if note := scoped.Note(); note != "" {
+		b.WriteString(components.GlyphWarn + " " + views.Sanitize(note) + "\n\n")
+	}
 	if note := leftOut(it, changes); note != "" {
 		b.WriteString(note + "\n\n")
 	}
@@ -230,8 +237,28 @@ func (m Model) askApply(it applyIntent) (Model, tea.Cmd) {
 			queued[c.ID] = components.GlyphPending + " queued"
 		}
 		*m, _ = m.broadcast(changeStatusMsg{reset: true, status: queued})
-		return m.applyCmd(m.op, changes)
+		return m.applyCmd(m.op, scoped.Plan)
 	})
+}
+
+// applyRefusal is why Apply refuses, in one line; over several workspaces
+// with one not read, the way out first: the scope of each workspace that
+// was read (w), where an apply is that workspace's alone.
+func applyRefusal(err error) string {
+	var un *sync.UnreadWorkspacesError
+	if !errors.As(err, &un) {
+		return sync.Message(err)
+	}
+	unread := strings.Join(un.UnreadNames(), ", ")
+	var to []string
+	for _, o := range un.Others {
+		to = append(to, "w "+o+" applies "+o+" alone")
+	}
+	way := ""
+	if len(to) > 0 {
+		way = strings.Join(to, ", ") + "; "
+	}
+	return fmt.Sprintf("refused, %s not read: %snothing was applied: %s; R retries %s (the banner says why it was not read)", unread, way, sync.PartialReadRule, unread)
 }
 
 // accountWideText says a write is the account's, not one workspace's.

@@ -21,11 +21,14 @@ type Backend interface {
 	Load(ctx context.Context) (*sync.Snapshot, sync.Plan, error)
 	// Config is the config the last Load planned with.
 	Config() *config.Config
-	// CheckPlanSize is the refusal Apply would give these changes for
-	// max_changes, or nil; asked before the confirmation.
-	CheckPlanSize(changes []sync.Change) error
-	// Apply executes exactly these changes, reporting each result as it lands.
-	Apply(ctx context.Context, changes []sync.Change, progress func(sync.Result)) ([]sync.Result, error)
+	// CheckPlanSize is the refusal Apply would give plan (the changes
+	// chosen, with the load's problems that bear on the scope shown:
+	// sync.ApplyInScope), for max_changes or a workspace not read, or
+	// nil; asked before the confirmation.
+	CheckPlanSize(plan sync.Plan) error
+	// Apply executes exactly plan's changes, reporting each result as it
+	// lands; it refuses what CheckPlanSize refuses.
+	Apply(ctx context.Context, plan sync.Plan, progress func(sync.Result)) ([]sync.Result, error)
 	// Revoke revokes tokens or service principal secrets.
 	Revoke(ctx context.Context, creds []sync.Credential) error
 	// FindLeaked says whose token a value is and what revoking it takes, without

@@ -108,7 +108,7 @@ func (m Model) opCmd(op int, next string, f func(ctx context.Context) (string, e
 
 // applyCmd runs Apply in its own goroutine and feeds its progress to the program one
 // message at a time, each carrying the command that waits for the next.
-func (m Model) applyCmd(op int, changes []sync.Change) tea.Cmd {
+func (m Model) applyCmd(op int, plan sync.Plan) tea.Cmd {
 	b, ctx := m.b, m.ctx
 	return func() tea.Msg {
 		ch := make(chan tea.Msg)
@@ -122,7 +122,7 @@ func (m Model) applyCmd(op int, changes []sync.Change) tea.Cmd {
 		go func() {
 			var results []sync.Result
 			err := guard(func() (err error) {
-				results, err = b.Apply(ctx, changes, func(r sync.Result) {
+				results, err = b.Apply(ctx, plan, func(r sync.Result) {
 					send(applyProgressMsg{op: op, r: r, next: listen})
 				})
 				return err

@@ -46,16 +46,18 @@ func (e *EngineBackend) Load(ctx context.Context) (*sync.Snapshot, sync.Plan, er
 	return e.Service.Load(ctx)
 }
 
-// CheckPlanSize is the max_changes guard of Apply, asked before the
-// confirmation (Service.CheckPlanSize).
-func (e *EngineBackend) CheckPlanSize(changes []sync.Change) error {
-	return e.Service.CheckPlanSize(sync.Plan{Changes: changes})
+// CheckPlanSize is the guard of Apply (max_changes; over several
+// workspaces, one not read), asked before the confirmation
+// (Service.CheckPlanSize).
+func (e *EngineBackend) CheckPlanSize(plan sync.Plan) error {
+	return e.Service.CheckPlanSize(plan)
 }
 
-// Apply runs exactly these changes through the same guards, rotator and
+// Apply runs exactly plan's changes through the same guards, rotator and
 // audit log as `sync --apply` (Service.Apply).
-func (e *EngineBackend) Apply(ctx context.Context, changes []sync.Change, progress func(sync.Result)) ([]sync.Result, error) {
-	return e.Service.Apply(ctx, sync.Plan{GeneratedAt: e.Service.Now(), Changes: changes}, progressObserver(progress))
+func (e *EngineBackend) Apply(ctx context.Context, plan sync.Plan, progress func(sync.Result)) ([]sync.Result, error) {
+	plan.GeneratedAt = e.Service.Now()
+	return e.Service.Apply(ctx, plan, progressObserver(progress))
 }
 
 // progressObserver reports each finished change.

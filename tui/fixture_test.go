@@ -281,13 +281,13 @@ func (f *fixtureBackend) changed(what string) error {
 	return errors.New("the fixture only loads")
 }
 
-func (f *fixtureBackend) Apply(context.Context, []sync.Change, func(sync.Result)) ([]sync.Result, error) {
+func (f *fixtureBackend) Apply(context.Context, sync.Plan, func(sync.Result)) ([]sync.Result, error) {
 	return nil, f.changed("Apply")
 }
 
 // CheckPlanSize is the engine's guard on the fixture's config.
-func (f *fixtureBackend) CheckPlanSize(changes []sync.Change) error {
-	return sync.NewService(sync.Sources{}, f.Config(), sync.ServiceOptions{}).CheckPlanSize(sync.Plan{Changes: changes})
+func (f *fixtureBackend) CheckPlanSize(plan sync.Plan) error {
+	return sync.NewService(sync.Sources{}, f.Config(), sync.ServiceOptions{}).CheckPlanSize(plan)
 }
 
 func (f *fixtureBackend) Revoke(context.Context, []sync.Credential) error { return f.changed("Revoke") }

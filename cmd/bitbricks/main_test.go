@@ -971,7 +971,7 @@ func TestConsoleApplyAuditsRotationSteps(t *testing.T) {
 	if len(rotations) == 0 {
 		t.Fatal("the demo plan has no rotate_credential change")
 	}
-	results, err := b.Apply(ctx, rotations, nil)
+	results, err := b.Apply(ctx, bbsync.Plan{Changes: rotations}, nil)
 	if err != nil || len(results) != len(rotations) || results[0].Status != bbsync.ResultApplied {
 		t.Fatalf("apply: %v %+v", err, results)
 	}

@@ -500,7 +500,7 @@ func TestConsoleWritesHoldTheLock(t *testing.T) {
 	l := holdLease(t, o, "sync --apply")
 	o.srv.ResetStats()
 	writes := map[string]func() error{
-		"apply": func() error { _, err := b.Apply(ctx, plan.Changes, nil); return err },
+		"apply": func() error { _, err := b.Apply(ctx, plan, nil); return err },
 		"revoke": func() error {
 			return b.Revoke(ctx, []bbsync.Credential{snap.Credentials[0]})
 		},
