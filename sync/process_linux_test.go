@@ -72,8 +72,8 @@ func TestZombieOrReusedProcessIsGone(t *testing.T) {
 	host, _ := os.Hostname()
 	now := e.org.Now()
 	for _, h := range []Holder{
-		{Holder: "ci", Host: host, Process: zombie, Command: "revoke", Start: now, Expiry: now.Add(4 * time.Minute), Nonce: "zombie", Machine: machineID()},
-		{Holder: "ci", Host: host, Process: os.Getpid(), ProcessStart: me + "0", Command: "sync --apply", Start: now, Expiry: now.Add(4 * time.Minute), Nonce: "reused", Machine: machineID()},
+		{Holder: "ci", Host: host, Process: zombie, Command: "revoke", Start: now, Expiry: now.Add(4 * time.Minute), Nonce: "2000000000000001", Machine: machineID()},
+		{Holder: "ci", Host: host, Process: os.Getpid(), ProcessStart: me + "0", Command: "sync --apply", Start: now, Expiry: now.Add(4 * time.Minute), Nonce: "2000000000000002", Machine: machineID()},
 	} {
 		plantLease(t, e.db, h)
 		st, err := svc.Lease(context.Background(), "")

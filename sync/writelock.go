@@ -585,8 +585,8 @@ func acquireLease(ctx context.Context, db *Databricks, opts WriteLockOptions, me
 			switch {
 			case opts.unlock != "":
 				// `unlock`: only the lease its user was shown.
-				if prev.Nonce != opts.unlock {
-					return nil, &UnlockRefused{Why: fmt.Sprintf("the lease is now %s (lease id %s), not the one you confirmed: nothing was released", prev, cmp.Or(prev.Nonce, "none"))}
+				if id := leaseIDOf(prev, info.Path); id != opts.unlock {
+					return nil, &UnlockRefused{Why: fmt.Sprintf("the lease is now %s (lease id %s), not the one you confirmed: nothing was released", prev, id)}
 				}
 				if localLive(prev) {
 					return nil, &UnlockRefused{Why: fmt.Sprintf("its holder is a live process on this machine (%s): stop that run (or let it finish); nothing was released", prev)}

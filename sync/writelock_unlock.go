@@ -3,6 +3,8 @@ package sync
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -72,6 +74,19 @@ func (r recency) why(what string, h Holder, now time.Time) string {
 type UnlockRefused struct{ Why string }
 
 func (e *UnlockRefused) Error() string { return "refused: " + e.Why }
+
+// leaseIDOf is the lease id unlock shows, and --lease-id names, of the
+// lease file at p held by h: its nonce as bitbricks writes it (16 hex
+// digits), else (a file bitbricks did not write, or one changed by hand)
+// "invalid-" and 8 hex digits of a hash of its nonce and path, so that
+// what is shown is always what can be typed back, and names this file.
+func leaseIDOf(h Holder, p string) string {
+	if len(h.Nonce) == 16 && strings.Trim(h.Nonce, "0123456789abcdef") == "" {
+		return h.Nonce
+	}
+	sum := sha256.Sum256([]byte(h.Nonce + "\x00" + p))
+	return "invalid-" + hex.EncodeToString(sum[:4])
+}
 
 // thisMachine is the machine (machineID) a holder's process is judged on;
 // a test sets it to judge a lease as another machine would.
@@ -171,7 +186,7 @@ func (s *Service) Lease(ctx context.Context, workspace string) (LeaseState, erro
 	if err != nil {
 		return st, fmt.Errorf("read the workspace lease %s: %w", info.Path, err)
 	}
-	st.Path, st.Held, st.Holder, st.LeaseID = info.Path, true, h, h.Nonce
+	st.Path, st.Held, st.Holder, st.LeaseID = info.Path, true, h, leaseIDOf(h, info.Path)
 	now := part.now()
 	st.Expired = !now.Before(h.Expiry)
 	st.LocalLive = localLive(h)

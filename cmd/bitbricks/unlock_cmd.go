@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	bbsync "github.com/bitbricks/bitbricks/sync"
+	"github.com/bitbricks/bitbricks/views"
 )
 
 func newUnlockCmd(s *ioStreams, g *globalFlags) *cobra.Command {
@@ -99,7 +101,7 @@ exists needs no unlock: the next writer here takes its lease over at once.`,
 				return err
 			}
 			if !asJSON {
-				fmt.Fprintf(s.Out, "✓ released the write lease %s of %s; the next writer goes ahead at once (audited)\n", got.Path, got.Holder.Host)
+				fmt.Fprintf(s.Out, "✓ released the write lease %s of %s; the next writer goes ahead at once (audited)\n", views.Sanitize(got.Path), views.Sanitize(got.Holder.Host))
 			}
 			return nil
 		},
@@ -123,12 +125,19 @@ func renderLease(s *ioStreams, st bbsync.LeaseState) {
 	}
 	now := s.Now()
 	h := st.Holder
-	fmt.Fprintf(s.Out, "Write lease of %s:\n", where)
-	fmt.Fprintf(s.Out, "  lease     %s\n", st.Path)
-	fmt.Fprintf(s.Out, "  lease id  %s\n", cmp.Or(st.LeaseID, "(none)"))
-	fmt.Fprintf(s.Out, "  holder    %s\n", cmp.Or(h.Holder, "unknown"))
-	fmt.Fprintf(s.Out, "  machine   %s, process %d\n", cmp.Or(h.Host, "unknown"), h.Process)
-	fmt.Fprintf(s.Out, "  command   %s\n", cmp.Or(h.Command, "unknown"))
+	// What the lease file says is anyone's who can write the lease folder:
+	// each field stays on its line, without escapes.
+	line := views.Sanitize
+	fmt.Fprintf(s.Out, "Write lease of %s:\n", line(where))
+	fmt.Fprintf(s.Out, "  lease     %s\n", line(st.Path))
+	id := line(cmp.Or(st.LeaseID, "(none)"))
+	if strings.HasPrefix(st.LeaseID, "invalid-") {
+		id += " (the file's own id is not one bitbricks writes: it was not written by bitbricks, or was changed)"
+	}
+	fmt.Fprintf(s.Out, "  lease id  %s\n", id)
+	fmt.Fprintf(s.Out, "  holder    %s\n", line(cmp.Or(h.Holder, "unknown")))
+	fmt.Fprintf(s.Out, "  machine   %s, process %d\n", line(cmp.Or(h.Host, "unknown")), h.Process)
+	fmt.Fprintf(s.Out, "  command   %s\n", line(cmp.Or(h.Command, "unknown")))
 	if !h.Start.IsZero() {
 		fmt.Fprintf(s.Out, "  since     %s (%s ago)\n", h.Start.UTC().Format(time.RFC3339), now.Sub(h.Start).Round(time.Second))
 	}

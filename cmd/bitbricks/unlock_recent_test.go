@@ -96,3 +96,40 @@ func TestUnlockRefusesARecentlyRenewedLease(t *testing.T) {
 		}
 	}
 }
+
+// TestUnlockOfAPlantedLease: a lease file written by hand (anyone who can
+// write the lease folder) with line breaks, escapes and a lease id that is
+// not one bitbricks writes: unlock keeps each field on its line, shows an
+// "invalid-" lease id that says so, and that shown id is the one
+// --lease-id takes (before, the id shown never matched the raw one).
+func TestUnlockOfAPlantedLease(t *testing.T) {
+	o := newTestOrg(t)
+	w, err := databricks.NewWorkspaceClient(&databricks.Config{Host: o.env["DATABRICKS_HOST"], Token: o.env["DATABRICKS_TOKEN"], AuthType: "pat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	planted := `{"holder":"mallory\u001b]0;pwned\u0007\u001b[2J\u202eevil","host":"other\u001b[31mhost\nFAKE: released","process":4242,` +
+		`"command":"sync --apply\r\u001b[Kbitbricks: ✓ all good","start":"2026-11-26T11:50:00Z","expiry":"2026-11-26T12:02:00Z","nonce":"abc\u001b[31mdef"}`
+	lease := bbsync.DefaultLeaseDir + "/writer.1.json"
+	if err := w.Workspace.MkdirsByPath(ctx, bbsync.DefaultLeaseDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Workspace.Import(ctx, workspace.Import{Path: lease, Format: workspace.ImportFormatAuto, Content: base64.StdEncoding.EncodeToString([]byte(planted))}); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, o.env, "", "unlock", "--config", o.cfg)
+	for _, l := range strings.Split(strings.TrimRight(r.out, "\n"), "\n") {
+		if !strings.HasPrefix(l, "Write lease of ") && !strings.HasPrefix(l, "  ") {
+			t.Errorf("unlock shows a line the lease file made: %q\n%s", l, r.out)
+		}
+	}
+	m := regexp.MustCompile(`lease id  (invalid-[0-9a-f]{8}) \(the file's own id is not one bitbricks writes`).FindStringSubmatch(r.out)
+	if m == nil {
+		t.Fatalf("unlock shows no invalid lease id:\n%s", r.out)
+	}
+	r = runCLI(t, o.env, "", "unlock", "--yes", "--lease-id", m[1], "--config", o.cfg)
+	if r.code != 0 || !strings.Contains(r.out, "✓ released the write lease "+lease) {
+		t.Fatalf("unlock --lease-id %s (as shown): exit %d\n%s\n%s", m[1], r.code, r.out, r.err)
+	}
+}
