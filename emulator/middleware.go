@@ -242,6 +242,12 @@ func (m *middleware) inject(w http.ResponseWriter, r *http.Request, mux *http.Se
 			return
 		}
 		faultError(w, family, http.StatusUnauthorized, "UNAUTHENTICATED", "Unauthorized")
+	case Fault404Endpoint:
+		faultError(w, family, http.StatusNotFound, "ENDPOINT_NOT_FOUND", fmt.Sprintf("No API found for '%s %s'", r.Method, r.URL.Path))
+	case Fault404Missing:
+		faultError(w, family, http.StatusNotFound, "RESOURCE_DOES_NOT_EXIST", fmt.Sprintf("Path (%s) doesn't exist.", cmp.Or(r.URL.Query().Get("path"), r.URL.Path)))
+	case Fault404Bare:
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
 	case FaultReset:
 		resetConn(w)
 	case FaultTruncated:

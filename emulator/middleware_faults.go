@@ -39,10 +39,22 @@ const (
 	FaultEmptyMembers FaultKind = "empty_members"
 	// Fault401 answers 401: plain text for Bitbucket, JSON elsewhere.
 	Fault401 FaultKind = "401"
+	// Fault404Endpoint answers 404 ENDPOINT_NOT_FOUND, as Databricks does
+	// for a path no API serves (a misrouted request): it says nothing of
+	// the resource asked for.
+	Fault404Endpoint FaultKind = "404_endpoint"
+	// Fault404Bare answers 404 with a code-less JSON body, {"message":"Not
+	// Found"}, as a gateway or private-link proxy in front of a workspace
+	// does.
+	Fault404Bare FaultKind = "404_bare"
+	// Fault404Missing answers 404 RESOURCE_DOES_NOT_EXIST, what Databricks
+	// answers for a path that does not exist, whether or not it does here
+	// (a read that does not see a file yet).
+	Fault404Missing FaultKind = "404_missing"
 )
 
 var faultKinds = []FaultKind{FaultNone, Fault429, Fault500Limit, Fault500, Fault503,
-	FaultReset, FaultTruncated, FaultEmptyMembers, Fault401}
+	FaultReset, FaultTruncated, FaultEmptyMembers, Fault401, Fault404Endpoint, Fault404Bare, Fault404Missing}
 
 // FaultRule injects faults into the requests it matches. Rules are tried in
 // order; the first rule that injects a fault wins, and later rules do not
@@ -83,7 +95,9 @@ const FaultsHelp = `Faults are rules separated by ";" (or new lines), tried in o
 ROUTE is a path glob ("*" within a segment, "**" across segments) or a route
 pattern path such as /2.0/workspaces/{workspace}/members.
 KIND is one of: 429, 500_limit (500 REQUEST_LIMIT_EXCEEDED), 500, 503, reset,
-truncated, empty_members, 401, none (pass; also "ok").
+truncated, empty_members, 401, 404_endpoint (404 ENDPOINT_NOT_FOUND), 404_bare
+(404 {"message":"Not Found"}, as a gateway answers), 404_missing (404
+RESOURCE_DOES_NOT_EXIST), none (pass; also "ok").
 
 Examples:
   GET /api/2.0/preview/scim/v2/Groups*=429@0.2     a fifth of group lists get 429

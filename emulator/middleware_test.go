@@ -105,6 +105,9 @@ func TestFaultKinds(t *testing.T) {
 		{Fault401, "/api/2.0/ping", 401, "application/json", `"error_code":401,"message":"Credential was not sent`},
 		{Fault401, "/admin/v1/orgs/o/directories/-/users/search", 401, "application/json", `"code":401,"message":"Unauthorized"`},
 		{Fault401, "/2.0/user", 401, "text/plain; charset=utf-8", "Unauthorized"},
+		{Fault404Endpoint, "/api/2.0/ping", 404, "application/json", `"error_code":"ENDPOINT_NOT_FOUND","message":"No API found for 'GET /api/2.0/ping'"`},
+		{Fault404Bare, "/api/2.0/ping", 404, "application/json", `{"message":"Not Found"}`},
+		{Fault404Missing, "/api/2.0/ping", 404, "application/json", `"error_code":"RESOURCE_DOES_NOT_EXIST","message":"Path (/api/2.0/ping) doesn't exist."`},
 	} {
 		t.Run(string(tc.kind)+tc.path, func(t *testing.T) {
 			s, srv := mwServer(t, Options{Faults: []FaultRule{{Route: tc.path, Kind: tc.kind}}})

@@ -72,6 +72,9 @@ type ApplyOptions struct {
 	// run made or tried (the other workspaces' changes of one plan): a
 	// change depends on those as on its own plan's (plan_deps.go).
 	Earlier []Outcome
+	// Withheld are changes, by id, not to be made, each with why: skipped
+	// (and what depends on them with them), the others made.
+	Withheld map[string]string
 }
 
 // Apply runs exactly plan's changes, in order, never re-planning. It goes on
@@ -121,6 +124,8 @@ func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts App
 			r.Error = fmt.Sprintf("group %s was not created", c.Group)
 		case c.Action == ActionRotateCredential && opts.Rotator == nil:
 			r.Error = "rotation not available"
+		case opts.Withheld[c.ID] != "":
+			r.Error = opts.Withheld[c.ID]
 		case unmet != "":
 			r.Error = unmet
 		default:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"path"
 	"slices"
 	"strings"
@@ -62,35 +63,79 @@ type ledgerStore interface {
 
 // readLedger reads the ledger: none (and no error) when there is none yet.
 func (d *Databricks) readLedger(ctx context.Context) (map[string]ledgerEntry, error) {
+	m, _, err := d.loadLedger(ctx)
+	return m, err
+}
+
+// noLedger reports the one answer that means there is no ledger yet: 404
+// RESOURCE_DOES_NOT_EXIST, what Databricks answers for a path that does
+// not exist. Any other 404 (ENDPOINT_NOT_FOUND, NOT_FOUND, FEATURE_DISABLED,
+// a gateway's code-less "Not Found") says nothing about the file, so it is
+// a failed read, never an empty ledger.
+func noLedger(err error) bool {
+	var ae *apierr.APIError
+	return errors.As(err, &ae) && ae.StatusCode == http.StatusNotFound && ae.ErrorCode == "RESOURCE_DOES_NOT_EXIST"
+}
+
+// ledgerFormatError is a ledger file that answered (HTTP 200) but is not a
+// ledger this version of bitbricks reads: what it is and what to do, an
+// implausible answer to errors.As.
+type ledgerFormatError struct{ why string }
+
+func (e *ledgerFormatError) Error() string {
+	return DefaultDeparturesLedger + " " + e.why + ": left as it is and its people not checked; repair it (JSON, format_version \"1\", former_members kept); deleting it forgets their departures"
+}
+
+func (e *ledgerFormatError) Unwrap() error {
+	return &ImplausibleError{List: "departures ledger", Why: e.why}
+}
+
+// loadLedger reads the ledger and whether its file exists. Only a clean
+// not-found (noLedger) is "none yet"; a file that is not a ledger of
+// format_version "1" with former_members is an implausible answer.
+func (d *Databricks) loadLedger(ctx context.Context) (map[string]ledgerEntry, bool, error) {
 	out, err := d.w.Workspace.Export(ctx, workspace.ExportRequest{Path: DefaultDeparturesLedger, Format: workspace.ExportFormatSource})
-	if apierr.IsMissing(err) {
-		return map[string]ledgerEntry{}, nil
+	if noLedger(err) {
+		return map[string]ledgerEntry{}, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read the departures ledger %s: %w", DefaultDeparturesLedger, err)
+		return nil, false, fmt.Errorf("read the departures ledger %s: %w", DefaultDeparturesLedger, err)
+	}
+	bad := func(why string) error {
+		return fmt.Errorf("read the departures ledger: %w", &ledgerFormatError{why: why})
 	}
 	b, err := base64.StdEncoding.DecodeString(out.Content)
 	if err != nil {
-		return nil, fmt.Errorf("read the departures ledger %s: %w", DefaultDeparturesLedger, err)
+		return nil, true, bad("came back in no form bitbricks reads (" + cutLine(oneLine(err), 40) + ")")
 	}
-	var l departuresLedger
+	var l struct {
+		FormatVersion string                  `json:"format_version"`
+		Former        *map[string]ledgerEntry `json:"former_members"`
+	}
 	if err := json.Unmarshal(b, &l); err != nil {
-		return nil, fmt.Errorf("read the departures ledger %s: not a ledger bitbricks wrote (%s); it is left as it is", DefaultDeparturesLedger, oneLine(err))
+		return nil, true, bad("is not a ledger bitbricks wrote (" + cutLine(oneLine(err), 40) + ")")
 	}
-	if l.Former == nil {
-		l.Former = map[string]ledgerEntry{}
+	if l.FormatVersion != ledgerFormat {
+		return nil, true, bad(fmt.Sprintf("has format_version %q, not %q (a newer bitbricks may have written it: use that)", cutLine(l.FormatVersion, 20), ledgerFormat))
 	}
-	return l.Former, nil
+	if l.Former == nil || *l.Former == nil {
+		return nil, true, bad("has no former_members")
+	}
+	return *l.Former, true, nil
 }
+
+// ledgerFormat is the ledger's format_version.
+const ledgerFormat = "1"
 
 // recordLedger adds entries to the ledger, keeping every entry it holds. A
 // ledger that cannot be read is not rewritten (that would lose its
-// entries): the error says so.
+// entries): the error says so. A ledger that did not exist is created only
+// if it still does not (one that appeared meanwhile is not replaced).
 func (d *Databricks) recordLedger(ctx context.Context, add map[string]ledgerEntry) error {
 	if len(add) == 0 {
 		return nil
 	}
-	have, err := d.readLedger(ctx)
+	have, exists, err := d.loadLedger(ctx)
 	if err != nil {
 		return err
 	}
@@ -104,12 +149,19 @@ func (d *Databricks) recordLedger(ctx context.Context, add map[string]ledgerEntr
 	if !changed {
 		return nil
 	}
-	b, _ := json.MarshalIndent(departuresLedger{FormatVersion: "1", About: ledgerAbout, Former: have}, "", "  ")
-	if err := d.w.Workspace.MkdirsByPath(ctx, path.Dir(DefaultDeparturesLedger)); err != nil {
-		return fmt.Errorf("write the departures ledger %s: %w", DefaultDeparturesLedger, err)
+	b, _ := json.MarshalIndent(departuresLedger{FormatVersion: ledgerFormat, About: ledgerAbout, Former: have}, "", "  ")
+	if !exists {
+		if err := d.w.Workspace.MkdirsByPath(ctx, path.Dir(DefaultDeparturesLedger)); err != nil {
+			return fmt.Errorf("write the departures ledger %s: %w", DefaultDeparturesLedger, err)
+		}
 	}
+	// Overwrite only the ledger just read (under the write lock, so no
+	// other bitbricks writes it meanwhile); a new one is a create-if-absent.
 	err = d.w.Workspace.Import(ctx, workspace.Import{Path: DefaultDeparturesLedger, Format: workspace.ImportFormatAuto,
-		Content: base64.StdEncoding.EncodeToString(b), Overwrite: true})
+		Content: base64.StdEncoding.EncodeToString(b), Overwrite: exists})
+	if !exists && errors.Is(err, apierr.ErrResourceAlreadyExists) {
+		return fmt.Errorf("write the departures ledger %s: it was not there when read and is there now; it is left as it is, run sync again: %w", DefaultDeparturesLedger, err)
+	}
 	if err != nil {
 		return fmt.Errorf("write the departures ledger %s: %w", DefaultDeparturesLedger, err)
 	}
@@ -119,66 +171,179 @@ func (d *Databricks) recordLedger(ctx context.Context, add map[string]ledgerEntr
 // removalsToRecord are the users plan takes out of a mapped group (of any
 // workspace of cfg), by lower-case userName.
 func removalsToRecord(plan Plan, cfg *config.Config, workspace string, now time.Time) map[string]ledgerEntry {
-	mapped := map[string]bool{}
-	for _, m := range cfg.Whole().Mappings {
-		mapped[m.DatabricksGroup] = true
-	}
 	out := map[string]ledgerEntry{}
-	for _, c := range plan.Changes {
-		if c.Action != ActionRemoveMember || c.PrincipalType != PrincipalUser || !mapped[c.Group] || !strings.Contains(c.Principal, "@") {
-			continue
-		}
+	for _, c := range recordedRemovals(plan, cfg) {
 		out[strings.ToLower(c.Principal)] = ledgerEntry{Group: c.Group, Removed: now.UTC(), Workspace: workspace}
 	}
 	return out
 }
 
+// recordedRemovals are the changes of plan that take a user out of a
+// mapped group: each needs its ledger entry before it is made.
+func recordedRemovals(plan Plan, cfg *config.Config) []Change {
+	mapped := map[string]bool{}
+	for _, m := range cfg.Whole().Mappings {
+		mapped[m.DatabricksGroup] = true
+	}
+	var out []Change
+	for _, c := range plan.Changes {
+		if c.Action == ActionRemoveMember && c.PrincipalType == PrincipalUser && mapped[c.Group] && strings.Contains(c.Principal, "@") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // LedgerError is a departures ledger that could not be written before an
-// apply: its removals were made; the local audit log records them (and the
-// next apply from this machine writes them into the ledger), but a run
-// elsewhere may not see them until then.
+// apply. No record, no removal: the removals it was to record (Users) were
+// not made (skipped); the apply's other changes were. Earlier removals only
+// the local audit log records (Local) stay recorded there alone until a
+// later apply from this machine writes them into the ledger.
 type LedgerError struct {
-	Users []string
-	Err   error
+	// Workspace is the workspace, of several, whose ledger it is; empty
+	// with one.
+	Workspace string
+	Users     []string
+	Local     []string
+	Err       error
 }
 
 func (e *LedgerError) Error() string {
-	names := e.Users
-	if len(names) > maxNamed {
-		names = append(slices.Clone(names[:maxNamed]), fmt.Sprintf("and %d more", len(e.Users)-maxNamed))
+	named := func(names []string) string {
+		if len(names) > maxNamed {
+			names = append(slices.Clone(names[:maxNamed]), fmt.Sprintf("and %d more", len(names)-maxNamed))
+		}
+		return strings.Join(names, ", ")
 	}
-	return fmt.Sprintf("the departures ledger was not written (%s): only this machine's audit log records that %s were taken out of their groups; the next apply from here writes them into it, and until then a run elsewhere may let their tokens outlive their departure",
-		oneLine(e.Err), strings.Join(names, ", "))
+	msg := fmt.Sprintf("the departures ledger was not written (%s)", oneLine(e.Err))
+	if len(e.Users) > 0 {
+		msg += fmt.Sprintf(": %s stay in their groups (their removals were skipped: a departure that cannot be recorded is not made); fix the cause and run sync again", named(e.Users))
+	}
+	if len(e.Local) > 0 {
+		msg += fmt.Sprintf("; only this machine's audit log records that %s were taken out of their groups earlier, and the next apply from here writes them into the ledger", named(e.Local))
+	}
+	return msg
 }
 
 func (e *LedgerError) Unwrap() error { return e.Err }
 
+// ledgerProblem is e as a problem of the run.
+func (e *LedgerError) problem() Problem {
+	detail := oneLine(e.Err)
+	if len(e.Users) > 0 {
+		names := e.Users
+		if len(names) > 3 {
+			names = append(slices.Clone(names[:3]), fmt.Sprintf("%d more", len(e.Users)-3))
+		}
+		detail = fmt.Sprintf("removal of %s skipped, the departure not recorded: %s", strings.Join(names, ", "), detail)
+	}
+	return Problem{System: SystemDatabricks, What: "departures ledger", Status: ledgerStatus(e.Err), Workspace: e.Workspace, Detail: detail}
+}
+
+// ledgerStatus is the HTTP status of a ledger error: 200 for a ledger read
+// whose content is not a ledger.
+func ledgerStatus(err error) int {
+	var ie *ImplausibleError
+	if s := httpStatus(err); s != 0 || !errors.As(err, &ie) {
+		return s
+	}
+	return http.StatusOK
+}
+
+// ApplyProblems is problems with, added, the problems an apply's error
+// carries (a departures ledger not written, per workspace), each listed
+// once: what a run's output lists after an apply.
+func ApplyProblems(problems []Problem, err error) []Problem {
+	out := slices.Clone(problems)
+	for _, le := range ledgerErrors(err) {
+		p := le.problem()
+		if i := slices.IndexFunc(out, func(q Problem) bool {
+			return q.System == p.System && q.What == p.What && q.Workspace == p.Workspace
+		}); i >= 0 {
+			out[i] = p
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// ledgerErrors are the *LedgerErrors in err's tree.
+func ledgerErrors(err error) []*LedgerError {
+	if le, ok := err.(*LedgerError); ok {
+		return []*LedgerError{le}
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() []error }:
+		var out []*LedgerError
+		for _, e := range u.Unwrap() {
+			out = append(out, ledgerErrors(e)...)
+		}
+		return out
+	case interface{ Unwrap() error }:
+		return ledgerErrors(u.Unwrap())
+	}
+	return nil
+}
+
+// onlyLedger reports whether err is made of *LedgerErrors only: an apply
+// that made its other changes, so a run over several workspaces goes on.
+func onlyLedger(err error) bool {
+	if err == nil {
+		return false
+	}
+	if _, ok := err.(*LedgerError); ok {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if e != nil && !onlyLedger(e) {
+				return false
+			}
+		}
+		return true
+	case interface{ Unwrap() error }:
+		return onlyLedger(u.Unwrap())
+	}
+	return false
+}
+
 // recordRemovals writes, before plan is applied, the users it takes out of
 // a mapped group into the ledger of the service's workspace, with those the
 // local audit log names and the ledger lacks. nil when there are none, or
-// the Databricks source keeps no ledger.
-func (s *Service) recordRemovals(ctx context.Context, plan Plan) error {
+// the Databricks source keeps no ledger. When the ledger cannot be written,
+// withheld are the removals (by change id) that are not to be made, each
+// with why.
+func (s *Service) recordRemovals(ctx context.Context, plan Plan) (withheld map[string]string, err error) {
 	add := removalsToRecord(plan, s.Config(), s.Config().Databricks.Workspace, s.now())
 	st, ok := s.src.Databricks.(ledgerStore)
 	if !ok || len(plan.Changes) == 0 || !s.Config().Policy.RevokeDeparted {
-		return nil
+		return nil, nil
 	}
+	users := slices.Sorted(maps.Keys(add))
 	// What only this machine's audit log knows goes into the ledger too
 	// (removals of runs before the ledger, or whose ledger write failed).
+	var local []string
 	for k, group := range formerMembers(s.Config().Audit.File, s.Config()) {
 		if _, ok := add[k]; !ok {
 			add[k] = ledgerEntry{Group: group, Workspace: s.Config().Databricks.Workspace}
+			local = append(local, k)
 		}
 	}
+	slices.Sort(local)
 	if len(add) == 0 {
-		return nil
+		return nil, nil
 	}
 	if err := st.recordLedger(ctx, add); err != nil {
-		users := slices.Sorted(maps.Keys(add))
-		s.log.Error("departures ledger not written", "users", strings.Join(users, ","), "err", oneLine(err))
-		return &LedgerError{Users: users, Err: err}
+		s.log.Error("departures ledger not written", "users", strings.Join(slices.Sorted(maps.Keys(add)), ","), "err", oneLine(err))
+		withheld = map[string]string{}
+		for _, c := range recordedRemovals(plan, s.Config()) {
+			withheld[c.ID] = "not run: its departure could not be recorded in the departures ledger " + DefaultDeparturesLedger + " (" + cutLine(oneLine(err), 160) + ")"
+		}
+		return withheld, &LedgerError{Workspace: s.Config().Databricks.Workspace, Users: users, Local: local, Err: err}
 	}
-	return nil
+	return nil, nil
 }
 
 // ledgerKey carries, in a run over several workspaces, the union of every

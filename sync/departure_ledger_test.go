@@ -183,11 +183,13 @@ func TestDepartureLedgerAcrossWorkspaces(t *testing.T) {
 	t.Logf("gus's prod tokens revoked on another machine: %d", revoked)
 }
 
-// TestDepartureLedgerNotWritten: the ledger cannot be written before the
-// removals (its import answers 500): the removals are still made (they are
-// what Bitbucket says), and the apply ends in a *LedgerError (exit 1) that
-// names the people, so a scheduled run goes red instead of losing the
-// evidence silently. The local audit log still has it.
+// TestDepartureLedgerNotWritten (L2): the ledger cannot be written before
+// the removals (its import answers 500). No record, no removal: the
+// removals it was to record are skipped, saying why, the apply's other
+// changes are made, and it ends in a *LedgerError (exit 1) naming the
+// people, which the run's problems list (system databricks, "departures
+// ledger"). The next apply, the ledger writable again, records them and
+// makes the removals.
 func TestDepartureLedgerNotWritten(t *testing.T) {
 	e, svc := newServiceEnv(t)
 	svc.LimitChanges(-1)
@@ -202,36 +204,60 @@ func TestDepartureLedgerNotWritten(t *testing.T) {
 	if err := e.srv.SetFaults([]emulator.FaultRule{rule}); err != nil {
 		t.Fatal(err)
 	}
-	// The removals first; the rest is left for the next apply.
-	var removals Plan
+	// The removals, and one change that is not a removal.
+	var part Plan
+	others := 0
 	for _, c := range plan.Changes {
 		if c.Action == ActionRemoveMember {
-			removals.Changes = append(removals.Changes, c)
+			part.Changes = append(part.Changes, c)
+		} else if others == 0 && c.Action == ActionAddMember {
+			part.Changes = append(part.Changes, c)
+			others++
 		}
 	}
-	results, err := svc.Apply(ctx, removals, nil)
+	if others == 0 || len(part.Changes) < 2 {
+		t.Fatalf("the demo plan lacks a removal or an addition: %v", changeIDs(plan))
+	}
+	results, err := svc.Apply(ctx, part, nil)
 	var le *LedgerError
 	if !errors.As(err, &le) || ExitCode(err) != 1 {
 		t.Fatalf("apply with the ledger unwritable: %v (exit %d), want a LedgerError, exit 1", err, ExitCode(err))
 	}
-	removed := 0
-	for _, r := range results {
-		if strings.HasPrefix(r.ID, "remove_member/") && r.Status == ResultApplied {
-			removed++
+	if len(results) != len(part.Changes) {
+		t.Fatalf("%d results for %d changes", len(results), len(part.Changes))
+	}
+	skipped, applied := 0, 0
+	for i, r := range results {
+		c := part.Changes[i]
+		switch {
+		case c.Action == ActionRemoveMember && c.PrincipalType == PrincipalUser:
+			if r.Status != ResultSkipped || !strings.Contains(r.Error, "departure could not be recorded") {
+				t.Errorf("%s: %s %q, want skipped: its departure could not be recorded", r.ID, r.Status, r.Error)
+			}
+			skipped++
+		case c.Action == ActionAddMember:
+			if r.Status != ResultApplied {
+				t.Errorf("%s: %s %q, want applied (the ledger concerns removals only)", r.ID, r.Status, r.Error)
+			}
+			applied++
 		}
 	}
-	if removed == 0 || len(le.Users) == 0 || !strings.Contains(err.Error(), le.Users[0]) {
-		t.Errorf("removals applied %d, ledger error %v", removed, err)
+	if skipped == 0 || len(le.Users) == 0 || !strings.Contains(err.Error(), le.Users[0]) {
+		t.Errorf("removals skipped %d, ledger error %v", skipped, err)
 	}
 	if _, ok := e.org.WorkspaceFile(DefaultDeparturesLedger); ok {
 		t.Error("the ledger was written despite the fault")
 	}
-	if got := formerMembers(e.cfg.Audit.File, e.cfg); len(got) == 0 {
-		t.Error("the local audit log does not name the people removed")
+	if got := formerMembers(e.cfg.Audit.File, e.cfg); len(got) != 0 {
+		t.Errorf("the local audit log names removals that were not to be made: %v", got)
 	}
-	t.Logf("%d removals applied; %s", removed, err)
+	ps := ApplyProblems(nil, err)
+	if len(ps) != 1 || ps[0].System != SystemDatabricks || ps[0].What != "departures ledger" || ps[0].Status != 500 {
+		t.Errorf("the apply's problems: %+v, want one databricks departures ledger problem, status 500", ps)
+	}
+	t.Logf("%d removals skipped, %d other changes applied; %s", skipped, applied, err)
 
-	// The next apply from this machine writes them into the ledger.
+	// The next apply records them, then removes.
 	if err := e.srv.SetFaults(nil); err != nil {
 		t.Fatal(err)
 	}
@@ -239,16 +265,23 @@ func TestDepartureLedgerNotWritten(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(next.Changes) == 0 {
-		t.Fatal("nothing left to apply")
-	}
-	if _, err := svc.Apply(ctx, next, nil); err != nil {
+	results, err = svc.Apply(ctx, next, nil)
+	if err != nil {
 		t.Fatal(err)
+	}
+	removed := 0
+	for _, r := range results {
+		if strings.HasPrefix(r.ID, "remove_member/") && r.Status == ResultApplied {
+			removed++
+		}
 	}
 	b, ok := e.org.WorkspaceFile(DefaultDeparturesLedger)
 	for _, u := range le.Users {
 		if !ok || !strings.Contains(string(b), `"`+u+`"`) {
 			t.Errorf("after the next apply the ledger does not name %s:\n%s", u, b)
 		}
+	}
+	if removed < skipped {
+		t.Errorf("the next apply removed %d, want the %d skipped before", removed, skipped)
 	}
 }

@@ -303,11 +303,16 @@ func (s *Service) apply(ctx context.Context, plan Plan, obs Observer, earlier []
 	var results []Result
 	err = s.Writing(ctx, "apply", func(ctx context.Context) (err error) {
 		// Who is taken out of a mapped group is recorded before (in the
-		// workspace, for every machine's later runs); a ledger that cannot
-		// be written is reported, and the changes are still made.
-		lerr := s.recordRemovals(ctx, plan)
+		// workspace, for every machine's later runs). No record, no
+		// removal: a ledger that cannot be written withholds the removals
+		// it was to record (skipped); the other changes are made.
+		withheld, lerr := s.recordRemovals(ctx, plan)
+		opts.Withheld = withheld
 		results, err = Apply(ctx, plan, exec, obs, opts)
 		s.acknowledgeWorkspaceID(ctx) // workspace_replaced.go
+		if err == nil && lerr != nil {
+			return lerr
+		}
 		return errors.Join(err, lerr)
 	})
 	return results, err

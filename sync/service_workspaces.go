@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -483,32 +484,55 @@ func (s *Service) applyParts(ctx context.Context, plan Plan, obs Observer) ([]Re
 		total += len(subs[i].Changes)
 	}
 	done := 0
+	// A departures ledger not written in one workspace (its removals
+	// withheld, the rest made) does not stop the others; any other error
+	// does, and every change not attempted is then a skipped result
+	// saying why.
+	var errs []error
+	var stop error
 	for i, p := range parts {
 		sub := subs[i]
 		if len(sub.Changes) == 0 {
 			continue
 		}
-		var partObs Observer
+		var partObs Observer = NopObserver{}
 		if obs != nil {
 			partObs = partObserver{obs: obs, name: p.name, offset: done, total: total}
 		}
 		done += len(sub.Changes)
-		rs, err := lockedIn(ctx, s, p, "apply", func(ctx context.Context, ws *Service) ([]Result, error) {
-			return ws.apply(ctx, sub, partObs, earlier)
-		})
-		for k, r := range rs {
-			if k < len(sub.Changes) {
-				earlier = append(earlier, Outcome{Change: sub.Changes[k], Status: r.Status})
+		var rs []Result
+		var err error
+		if stop == nil {
+			rs, err = lockedIn(ctx, s, p, "apply", func(ctx context.Context, ws *Service) ([]Result, error) {
+				return ws.apply(ctx, sub, partObs, earlier)
+			})
+		}
+		if err != nil {
+			err = fmt.Errorf("workspace %s: %w", p.name, err)
+			errs = append(errs, err)
+		}
+		why := cmp.Or(stop, err, error(errNoResult))
+		for k, c := range sub.Changes {
+			var r Result
+			if k < len(rs) {
+				r = rs[k]
+			} else {
+				r = Result{ID: c.ID, Status: ResultSkipped, Error: "not run: " + oneLine(why)}
+				partObs.Done(k, len(sub.Changes), c, r)
 			}
+			earlier = append(earlier, Outcome{Change: c, Status: r.Status})
 			r.ID = p.name + ":" + r.ID
 			results = append(results, r)
 		}
-		if err != nil {
-			return results, fmt.Errorf("workspace %s: %w", p.name, err)
+		if err != nil && stop == nil && !onlyLedger(err) {
+			stop = err
 		}
 	}
-	return results, nil
+	return results, errors.Join(errs...)
 }
+
+// errNoResult is why a change an apply gave no result for was skipped.
+var errNoResult = errors.New("the apply gave it no result")
 
 // partObserver tells obs the steps of one workspace's part of an apply
 // over several as steps of the whole run: one count over every workspace,

@@ -234,12 +234,15 @@ func (e *engine) syncRunLocked(ctx context.Context, s *ioStreams, asJSON bool, s
 		}
 	}
 	results, err := e.svc.Apply(ctx, plan, &textObserver{s: s, quiet: asJSON})
+	// What the apply itself met (a departures ledger not written) is a
+	// problem of the run, in the JSON as in the text.
+	plan.Problems = bbsync.ApplyProblems(plan.Problems, err)
 	if asJSON && results != nil {
 		if rerr := e.render(s, true, plan, results); rerr != nil {
 			return rerr
 		}
 	}
-	if err != nil {
+	if results == nil && err != nil {
 		return err
 	}
 	applied, failed, skipped := countResults(results)
@@ -248,6 +251,9 @@ func (e *engine) syncRunLocked(ctx context.Context, s *ioStreams, asJSON bool, s
 		if err := views.RenderProblemsText(s.Out, plan.Problems, views.TextOptions{Color: s.ColorOut}); err != nil {
 			return err
 		}
+	}
+	if err != nil {
+		return err
 	}
 	if failed > 0 || skipped > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("%d of %d changes failed and %d were skipped: see the results above, fix the cause, then run sync again", failed, len(results), skipped)}
