@@ -181,7 +181,7 @@ func (m *middleware) pickFault(r *http.Request, pattern string) FaultKind {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, f := range m.faults {
-		if !f.matches(r.Method, r.URL.Path, pattern) {
+		if !f.matchesQuery(r.Method, r.URL.Path, pattern, r.URL.Query()) {
 			continue
 		}
 		n := f.seen

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -93,7 +94,8 @@ const FaultsHelp = `Faults are rules separated by ";" (or new lines), tried in o
                                               a trailing "," makes a sequence of one
 
 ROUTE is a path glob ("*" within a segment, "**" across segments) or a route
-pattern path such as /2.0/workspaces/{workspace}/members.
+pattern path such as /2.0/workspaces/{workspace}/members, optionally with
+"?NAME=GLOB&..." that the request's query parameters must match.
 KIND is one of: 429, 500_limit (500 REQUEST_LIMIT_EXCEEDED), 500, 503, reset,
 truncated, empty_members, 401, 404_endpoint (404 ENDPOINT_NOT_FOUND), 404_bare
 (404 {"message":"Not Found"}, as a gateway answers), 404_missing (404
@@ -102,7 +104,10 @@ RESOURCE_DOES_NOT_EXIST), none (pass; also "ok").
 Examples:
   GET /api/2.0/preview/scim/v2/Groups*=429@0.2     a fifth of group lists get 429
   /1.0/groups/**=empty_members#1                   the first /1.0 groups call comes back empty
-  /api/2.0/token-management/**=503*2,ok,reset      503, 503, pass, reset, then pass`
+  /api/2.0/token-management/**=503*2,ok,reset      503, 503, pass, reset, then pass
+  GET /api/2.0/workspace/export?path=**departures*=404_endpoint
+                                                   the departures ledger's read answers
+                                                   404 ENDPOINT_NOT_FOUND`
 
 // ParseFaults parses rules in the FaultsHelp syntax.
 func ParseFaults(s string) ([]FaultRule, error) {
@@ -257,6 +262,26 @@ func (r FaultRule) String() string {
 // matches reports whether the rule applies to a request with this method,
 // path and mux pattern.
 func (r FaultRule) matches(method, path, pattern string) bool {
+	return r.matchesQuery(method, path, pattern, nil)
+}
+
+// matchesQuery is matches for a request with query q: a rule whose route
+// ends in "?name=glob&..." applies only when each named parameter matches
+// its glob ("/api/2.0/workspace/export?path=*departures*").
+func (r FaultRule) matchesQuery(method, path, pattern string, q url.Values) bool {
+	route, query, ok := strings.Cut(r.Route, "?")
+	if ok {
+		want, err := url.ParseQuery(query)
+		if err != nil {
+			return false
+		}
+		for k := range want {
+			if !globMatch(want.Get(k), q.Get(k)) {
+				return false
+			}
+		}
+		r.Route = route
+	}
 	if r.Method != "" && r.Method != method {
 		return false
 	}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -471,5 +472,32 @@ func TestFaultEmptyMembersOnRealHandlers(t *testing.T) {
 	}
 	if st := s.Stats(); st.Faults["empty_members"] != 3 {
 		t.Errorf("stats: %+v", st.Faults)
+	}
+}
+
+// TestFaultRouteQuery: a rule whose route names query parameters applies
+// only to requests whose parameters match (the departures ledger's read,
+// not the lease's, on the same path).
+func TestFaultRouteQuery(t *testing.T) {
+	rules, err := ParseFaults("GET /api/2.0/workspace/export?path=**departures*=404_endpoint")
+	if err != nil || len(rules) != 1 {
+		t.Fatalf("%v %v", rules, err)
+	}
+	r := rules[0]
+	for _, tc := range []struct {
+		query string
+		want  bool
+	}{
+		{"path=/Shared/.bitbricks/departures.json&format=SOURCE", true},
+		{"path=/Shared/.bitbricks/lease/writer.1.json&format=SOURCE", false},
+		{"", false},
+	} {
+		q, _ := url.ParseQuery(tc.query)
+		if got := r.matchesQuery("GET", "/api/2.0/workspace/export", "", q); got != tc.want {
+			t.Errorf("%s ?%s: got %v, want %v", r.Route, tc.query, got, tc.want)
+		}
+	}
+	if r.matchesQuery("POST", "/api/2.0/workspace/export", "", url.Values{"path": {"/Shared/.bitbricks/departures.json"}}) {
+		t.Error("the rule matches another method")
 	}
 }

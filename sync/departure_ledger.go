@@ -83,7 +83,7 @@ func noLedger(err error) bool {
 type ledgerFormatError struct{ why string }
 
 func (e *ledgerFormatError) Error() string {
-	return DefaultDeparturesLedger + " " + e.why + ": left as it is and its people not checked; repair it (JSON, format_version \"1\", former_members kept); deleting it forgets their departures"
+	return DefaultDeparturesLedger + " " + e.why + ": left as it is, its people unchecked; repair it (JSON, format_version \"1\", former_members kept), as deleting it forgets their departures"
 }
 
 func (e *ledgerFormatError) Unwrap() error {
@@ -106,17 +106,17 @@ func (d *Databricks) loadLedger(ctx context.Context) (map[string]ledgerEntry, bo
 	}
 	b, err := base64.StdEncoding.DecodeString(out.Content)
 	if err != nil {
-		return nil, true, bad("came back in no form bitbricks reads (" + cutLine(oneLine(err), 40) + ")")
+		return nil, true, bad("is not base64 (" + cutLine(oneLine(err), 30) + ")")
 	}
 	var l struct {
 		FormatVersion string                  `json:"format_version"`
 		Former        *map[string]ledgerEntry `json:"former_members"`
 	}
 	if err := json.Unmarshal(b, &l); err != nil {
-		return nil, true, bad("is not a ledger bitbricks wrote (" + cutLine(oneLine(err), 40) + ")")
+		return nil, true, bad("is not ledger JSON (" + cutLine(oneLine(err), 30) + ")")
 	}
 	if l.FormatVersion != ledgerFormat {
-		return nil, true, bad(fmt.Sprintf("has format_version %q, not %q (a newer bitbricks may have written it: use that)", cutLine(l.FormatVersion, 20), ledgerFormat))
+		return nil, true, bad(fmt.Sprintf("has format_version %q, not %q", cutLine(l.FormatVersion, 20), ledgerFormat))
 	}
 	if l.Former == nil || *l.Former == nil {
 		return nil, true, bad("has no former_members")

@@ -1,0 +1,185 @@
+package sync
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"path"
+	"strings"
+	"testing"
+
+	"github.com/bitbricks/bitbricks/emulator"
+	"github.com/databricks/databricks-sdk-go/service/workspace"
+)
+
+// zedLedger is a ledger naming a person an earlier run took out of a
+// mapped group (de-team).
+const zedLedger = `{"format_version":"1","about":"x","former_members":{"zed@acme.com":{"group":"de-team","removed":"2026-01-01T00:00:00Z"}}}`
+
+// ledgerExport is a fault route for the ledger's read only.
+const ledgerExport = "/api/2.0/workspace/export?path=" + DefaultDeparturesLedger
+
+// putLedger writes content as the departures ledger of d's workspace,
+// through the workspace import API.
+func putLedger(t *testing.T, d *Databricks, content string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := d.w.Workspace.MkdirsByPath(ctx, path.Dir(DefaultDeparturesLedger)); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.w.Workspace.Import(ctx, workspace.Import{Path: DefaultDeparturesLedger, Format: workspace.ImportFormatAuto,
+		Content: base64.StdEncoding.EncodeToString([]byte(content)), Overwrite: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ledgerProblem is the plan's departures ledger problem, if any.
+func ledgerProblem(plan Plan) (Problem, bool) {
+	for _, p := range plan.Problems {
+		if p.System == SystemDatabricks && p.What == "departures ledger" {
+			return p, true
+		}
+	}
+	return Problem{}, false
+}
+
+// removalResults counts the results of user removals by status.
+func removalResults(plan Plan, results []Result) map[string]int {
+	out := map[string]int{}
+	for i, r := range results {
+		if i < len(plan.Changes) && plan.Changes[i].Action == ActionRemoveMember && plan.Changes[i].PrincipalType == PrincipalUser {
+			out[r.Status]++
+		}
+	}
+	return out
+}
+
+// TestLedgerOnlyCleanNotFoundIsNone (L1): a ledger read answered by a 404
+// other than RESOURCE_DOES_NOT_EXIST (ENDPOINT_NOT_FOUND from a misrouted
+// request, a gateway's code-less {"message":"Not Found"}) is not "no ledger
+// yet": the plan has a departures ledger problem (exit 1), the apply skips
+// the removals it cannot record, and the ledger keeps the people it named.
+// Before, such a read was an empty ledger, rewritten with the run's
+// removals only: zed's evidence was gone and every run green.
+func TestLedgerOnlyCleanNotFoundIsNone(t *testing.T) {
+	for _, kind := range []emulator.FaultKind{emulator.Fault404Endpoint, emulator.Fault404Bare} {
+		t.Run(string(kind), func(t *testing.T) {
+			e, svc := newServiceEnv(t)
+			svc.LimitChanges(-1)
+			putLedger(t, e.db, zedLedger)
+			ctx := context.Background()
+			if err := e.srv.SetFaults([]emulator.FaultRule{{Route: ledgerExport, Method: "GET", Kind: kind}}); err != nil {
+				t.Fatal(err)
+			}
+			_, plan, err := svc.Load(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, ok := ledgerProblem(plan)
+			if !ok || p.Status != 404 || CheckProblems(plan.Problems) == nil {
+				t.Fatalf("a ledger read answered %s is no problem of the run: %+v", kind, plan.Problems)
+			}
+			results, err := svc.Apply(ctx, plan, nil)
+			var le *LedgerError
+			if !errors.As(err, &le) {
+				t.Fatalf("apply: %v, want a LedgerError", err)
+			}
+			got := removalResults(plan, results)
+			if got[ResultApplied] != 0 || got[ResultSkipped] == 0 {
+				t.Errorf("user removals: %v, want all skipped (their departure cannot be recorded)", got)
+			}
+			b, _ := e.org.WorkspaceFile(DefaultDeparturesLedger)
+			if string(b) != zedLedger {
+				t.Errorf("the ledger was rewritten from a read answered %s:\n%s", kind, b)
+			}
+			t.Logf("%s: %s; removals %v", kind, p, got)
+		})
+	}
+}
+
+// TestLedgerNotALedgerIsKept (L1, L3): a ledger file that answers (HTTP
+// 200) but is not a ledger of format_version "1" with former_members
+// (unparsable, null, {}, a future format) is a problem of the run that
+// says what it is and what to do, and is never rewritten: its removals
+// are skipped. Before, null, {} and a future format read as an empty
+// ledger and were rewritten.
+func TestLedgerNotALedgerIsKept(t *testing.T) {
+	for name, content := range map[string]string{
+		"unparsable":     `{"former_members": {"alice@acme.com": {"group": "de-team"`,
+		"null":           `null`,
+		"empty":          `{}`,
+		"future":         `{"format_version":"2","entries":[{"user":"zed@acme.com","group":"de-team"}]}`,
+		"null_members":   `{"format_version":"1","former_members":null}`,
+		"no_version":     `{"former_members":{"zed@acme.com":{"group":"de-team"}}}`,
+		"members_a_list": `{"format_version":"1","former_members":["zed@acme.com"]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			e, svc := newServiceEnv(t)
+			svc.LimitChanges(-1)
+			putLedger(t, e.db, content)
+			ctx := context.Background()
+			_, plan, err := svc.Load(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, ok := ledgerProblem(plan)
+			if !ok {
+				t.Fatalf("a ledger %s is no problem of the run: %+v", content, plan.Problems)
+			}
+			line := p.String()
+			for _, want := range []string{"HTTP 200", DefaultDeparturesLedger, "repair it", "deleting it forgets"} {
+				if !strings.Contains(line, want) {
+					t.Errorf("the problem line lacks %q: %s", want, line)
+				}
+			}
+			if strings.Contains(line, "no HTTP answer") || strings.HasSuffix(line, "…") {
+				t.Errorf("the problem line: %s", line)
+			}
+			results, err := svc.Apply(ctx, plan, nil)
+			var le *LedgerError
+			if !errors.As(err, &le) {
+				t.Fatalf("apply: %v, want a LedgerError", err)
+			}
+			if got := removalResults(plan, results); got[ResultApplied] != 0 {
+				t.Errorf("user removals: %v, want none made", got)
+			}
+			b, _ := e.org.WorkspaceFile(DefaultDeparturesLedger)
+			if string(b) != content {
+				t.Errorf("the ledger %s was rewritten:\n%s", content, b)
+			}
+			t.Logf("%s", line)
+		})
+	}
+}
+
+// TestLedgerCreateDoesNotOverwrite (L1): the ledger's read answers a clean
+// RESOURCE_DOES_NOT_EXIST while a ledger is there (it appeared meanwhile,
+// or the read did not see it yet): the ledger bitbricks then creates does
+// not replace it (import with overwrite false answers
+// RESOURCE_ALREADY_EXISTS), and the removals are skipped.
+func TestLedgerCreateDoesNotOverwrite(t *testing.T) {
+	e, svc := newServiceEnv(t)
+	svc.LimitChanges(-1)
+	putLedger(t, e.db, zedLedger)
+	ctx := context.Background()
+	if err := e.srv.SetFaults([]emulator.FaultRule{{Route: ledgerExport, Method: "GET", Kind: emulator.Fault404Missing}}); err != nil {
+		t.Fatal(err)
+	}
+	_, plan, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := svc.Apply(ctx, plan, nil)
+	var le *LedgerError
+	if !errors.As(err, &le) || !strings.Contains(err.Error(), "is there now") {
+		t.Fatalf("apply: %v, want a LedgerError: the ledger appeared meanwhile", err)
+	}
+	if got := removalResults(plan, results); got[ResultApplied] != 0 || got[ResultSkipped] == 0 {
+		t.Errorf("user removals: %v, want all skipped", got)
+	}
+	b, _ := e.org.WorkspaceFile(DefaultDeparturesLedger)
+	if string(b) != zedLedger {
+		t.Errorf("the ledger that appeared meanwhile was replaced:\n%s", b)
+	}
+	t.Logf("%s", err)
+}
