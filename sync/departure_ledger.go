@@ -251,8 +251,8 @@ func ledgerStatus(err error) int {
 }
 
 // ApplyProblems is problems with, added, the problems an apply's error
-// carries (a departures ledger not written, per workspace), each listed
-// once: what a run's output lists after an apply.
+// carries (a departures ledger not written, per workspace) that problems
+// do not list yet: what a run's output lists after an apply.
 func ApplyProblems(problems []Problem, err error) []Problem {
 	out := slices.Clone(problems)
 	for _, le := range ledgerErrors(err) {
@@ -260,8 +260,7 @@ func ApplyProblems(problems []Problem, err error) []Problem {
 		if i := slices.IndexFunc(out, func(q Problem) bool {
 			return q.System == p.System && q.What == p.What && q.Workspace == p.Workspace
 		}); i >= 0 {
-			out[i] = p
-			continue
+			continue // the read's problem says it already
 		}
 		out = append(out, p)
 	}

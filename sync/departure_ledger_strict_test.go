@@ -183,3 +183,87 @@ func TestLedgerCreateDoesNotOverwrite(t *testing.T) {
 	}
 	t.Logf("%s", err)
 }
+
+// countingObserver counts the results it hears.
+type countingObserver struct{ done int }
+
+func (o *countingObserver) Start(int, int, Change)        {}
+func (o *countingObserver) Done(int, int, Change, Result) { o.done++ }
+
+// TestLedgerProblemDoesNotStopOtherWorkspaces (L3): over prod and dev,
+// prod's ledger is not a ledger (unparsable). prod's removals are skipped
+// (their departure cannot be recorded), its other changes made, and dev's
+// changes are all attempted: every change of the plan has a result, the
+// observer hears each, and the run ends in prod's LedgerError only, which
+// the run's problems name with its workspace. Before, the apply returned
+// after prod: dev's changes had no result at all.
+func TestLedgerProblemDoesNotStopOtherWorkspaces(t *testing.T) {
+	tw := newTwoWorkspaces(t)
+	_, prodSrc, _ := tw.part(t, emulator.DemoWorkspace)
+	const bad = `{"former_members": {"alice@acme.com": {"group": "de-team"`
+	putLedger(t, prodSrc.Databricks.(*Databricks), bad)
+	svc := tw.service(t)
+	ctx := context.Background()
+	_, plan, err := svc.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := ledgerProblem(plan); !ok || p.Workspace != emulator.DemoWorkspace {
+		t.Fatalf("prod's ledger is no problem of the run: %+v", plan.Problems)
+	}
+	devChanges := 0
+	for _, c := range plan.Changes {
+		if c.Workspace == emulator.DemoDevWorkspace {
+			devChanges++
+		}
+	}
+	if devChanges == 0 {
+		t.Fatalf("the plan has no dev change: %v", changeIDs(plan))
+	}
+	obs := &countingObserver{}
+	results, err := svc.Apply(ctx, plan, obs)
+	if err == nil || !onlyLedger(err) || len(ledgerErrors(err)) != 1 || ledgerErrors(err)[0].Workspace != emulator.DemoWorkspace {
+		t.Fatalf("apply: %v, want prod's LedgerError only", err)
+	}
+	if len(results) != len(plan.Changes) || obs.done != len(plan.Changes) {
+		t.Fatalf("%d results, %d heard, for %d changes", len(results), obs.done, len(plan.Changes))
+	}
+	byID := map[string]Result{}
+	for _, r := range results {
+		byID[r.ID] = r
+	}
+	devApplied, prodSkipped := 0, 0
+	for _, c := range plan.Changes {
+		r, ok := byID[c.ID]
+		switch {
+		case !ok:
+			t.Errorf("%s has no result", c.ID)
+		case r.Status == ResultSkipped && r.Error == "":
+			t.Errorf("%s skipped without a reason", c.ID)
+		case c.Workspace == emulator.DemoDevWorkspace && strings.Contains(r.Error, "workspace "+emulator.DemoWorkspace+":"):
+			t.Errorf("%s not run because of prod: %s", c.ID, r.Error)
+		case c.Workspace == emulator.DemoDevWorkspace && r.Status == ResultApplied:
+			devApplied++
+		case c.Workspace == emulator.DemoWorkspace && r.Status == ResultSkipped && strings.Contains(r.Error, "departure could not be recorded"):
+			prodSkipped++
+		}
+	}
+	if devApplied == 0 || prodSkipped == 0 {
+		t.Errorf("dev changes applied %d of %d, prod removals skipped %d", devApplied, devChanges, prodSkipped)
+	}
+	ps := ApplyProblems(plan.Problems, err)
+	n := 0
+	for _, p := range ps {
+		if p.What == "departures ledger" {
+			n++
+			if p.Workspace != emulator.DemoWorkspace || p.Status != 200 {
+				t.Errorf("the ledger problem: %+v", p)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d departures ledger problems, want 1: %+v", n, ps)
+	}
+	b, _ := tw.org.WorkspaceFile(DefaultDeparturesLedger)
+	t.Logf("dev: %d of %d applied; prod: %d removals skipped; ledger kept: %v; %v", devApplied, devChanges, prodSkipped, string(b) == bad, err)
+}
