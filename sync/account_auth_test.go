@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bitbricks/bitbricks/config"
 	"github.com/bitbricks/bitbricks/emulator"
+	sdkconfig "github.com/databricks/databricks-sdk-go/config"
 )
 
 // accountTokenRoute is where the account's OAuth tokens are minted.
@@ -159,5 +161,43 @@ func TestAccountOAuthCredentials(t *testing.T) {
 				t.Errorf("want the account's token endpoint used (and no workspace one): %v", st.Routes)
 			}
 		})
+	}
+}
+
+// TestAccountCredentialChoice: which credential the account client gets,
+// without a request: the isolated service principal, the environment's
+// OAuth secret (at an accounts.* host as the SDK finds its token endpoint
+// itself, elsewhere through the account's discovery document), the
+// workspace's own OAuth credential (never its token), and a PAT alone
+// refused.
+func TestAccountCredentialChoice(t *testing.T) {
+	const acct = "a1"
+	const real, local = "https://accounts.cloud.databricks.com", "http://127.0.0.1:9"
+	dc := config.DatabricksConfig{AccountID: acct}
+	env := MapEnv(map[string]string{"DATABRICKS_CLIENT_ID": "sp-app", "DATABRICKS_CLIENT_SECRET": "dose-x"})
+	c, err := accountCredential(real, acct, dc, DatabricksOptions{Env: env}, nil)
+	if err != nil || c.AuthType != "oauth-m2m" || c.ClientID != "sp-app" || c.Token != "" || c.DiscoveryURL != "" {
+		t.Errorf("environment, accounts host: %+v, %v", c, err)
+	}
+	c, err = accountCredential(local, acct, dc, DatabricksOptions{Env: env}, nil)
+	if err != nil || c.DiscoveryURL != local+"/oidc/accounts/a1/.well-known/oauth-authorization-server" {
+		t.Errorf("environment, other host: %+v, %v", c, err)
+	}
+	iso := DatabricksOptions{Host: local, Token: "dapi-w", AccountClientID: "sp-app", AccountClientSecret: "dose-x", Env: MapEnv(nil)}
+	if c, err = accountCredential(local, acct, dc, iso, nil); err != nil || c.Token != "" || c.ClientSecret != "dose-x" {
+		t.Errorf("isolated: %+v, %v", c, err)
+	}
+	iso.AccountClientID, iso.AccountClientSecret = "", ""
+	if _, err = accountCredential(local, acct, dc, iso, nil); !errors.As(err, new(*AccountCredentialError)) {
+		t.Errorf("isolated, token only: %v", err)
+	}
+	w := &sdkconfig.Config{Host: local, AuthType: "oauth-m2m", ClientID: "ws-sp", ClientSecret: "dose-w"}
+	if c, err = accountCredential(local, acct, dc, DatabricksOptions{Env: MapEnv(nil), ProbeTimeout: time.Millisecond}, w); err != nil || c.ClientID != "ws-sp" || c.Token != "" {
+		t.Errorf("the workspace's OAuth credential: %+v, %v", c, err)
+	}
+	for _, pat := range []*sdkconfig.Config{{Host: local, Token: "dapi-w"}, {Host: local, AuthType: "pat", Token: "dapi-w"}} {
+		if _, err = accountCredential(local, acct, dc, DatabricksOptions{Env: MapEnv(nil)}, pat); !errors.As(err, new(*AccountCredentialError)) {
+			t.Errorf("the workspace's PAT (%q): %v", pat.AuthType, err)
+		}
 	}
 }
