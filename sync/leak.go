@@ -397,7 +397,7 @@ func (c *Credentials) searchLeak(ctx context.Context, leak *Leak, j *journal, st
 			// OIDC): t is no longer what its pipeline runs on.
 		}
 		if err := leak.revokeWithLeak(ctx, c, j, t); err != nil {
-			out.Failed = append(out.Failed, RevokeFailure{Credential: t, Error: oneLine(err)})
+			out.Failed = append(out.Failed, RevokeFailure{Credential: t, Error: oneLine(err), Status: httpStatus(err)})
 			out.Stopped = fmt.Sprintf("revoking %s failed (%s); it may be the leaked one", t.ID, dropSubject(oneLine(err), t.ID))
 			out.Next = fmt.Sprintf("revoke token %s by hand (workspace settings, Developer, Access tokens) or run bitbricks revoke --leaked again", t.ID)
 			notTried(leak.Candidates[i+1:])
@@ -491,7 +491,7 @@ func (c *Credentials) leakRest(ctx context.Context, leak *Leak, j *journal, st *
 			break
 		}
 		if err := c.revoke(ctx, j, cr); err != nil {
-			out.Failed = append(out.Failed, RevokeFailure{Credential: cr, Error: oneLine(err)})
+			out.Failed = append(out.Failed, RevokeFailure{Credential: cr, Error: oneLine(err), Status: httpStatus(err)})
 			errs = append(errs, err)
 			continue
 		}

@@ -19,6 +19,7 @@ type Revocation struct {
 type RevokeFailure struct {
 	Credential Credential
 	Error      string
+	Status     int // the HTTP status of the refusal; 0 without one (no answer)
 }
 
 // RevokeToken revokes one token by id and returns it.
@@ -110,7 +111,7 @@ func (c *Credentials) RevokeCredentials(ctx context.Context, creds []Credential)
 	var errs []error
 	for _, cr := range creds {
 		if err := c.revoke(ctx, j, cr); err != nil {
-			out.Failed = append(out.Failed, RevokeFailure{Credential: cr, Error: oneLine(err)})
+			out.Failed = append(out.Failed, RevokeFailure{Credential: cr, Error: oneLine(err), Status: httpStatus(err)})
 			errs = append(errs, err)
 			continue
 		}

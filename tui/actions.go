@@ -317,10 +317,12 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 		return m.askRevokeOwnerEverywhere(it)
 	}
 	var creds []sync.Credential
+	var atlassian []sync.CredentialStatus
 	var b strings.Builder
 	for _, c := range it.creds {
 		if c.Kind == sync.CredentialAtlassianToken {
-			continue // read-only here: revoked in admin.atlassian.com
+			atlassian = append(atlassian, c) // read-only here: revoked in admin.atlassian.com
+			continue
 		}
 		creds = append(creds, c.Credential)
 		if len(creds) <= 8 {
@@ -369,6 +371,9 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 	} else {
 		b.WriteString("\nWhatever uses it stops working at once; this cannot be undone.")
 	}
+	if note := atlassianLeftOut(atlassian, owner); note != "" {
+		b.WriteString("\n\n" + note)
+	}
 	// All of an owner's credentials are revoked in one workspace: the
 	// owner's credentials in the others are named, not taken silently.
 	if it.ownerWide && m.d.ws.several() {
@@ -397,13 +402,17 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 	return m.ask(title, b.String(), require, func(m *Model) tea.Cmd {
 		m.busy = fmt.Sprintf("revoking %d %s of %s", len(creds), plural(len(creds), "credential"), owner)
 		b := m.b
-		return m.opCmd(m.op, "nothing was revoked; press R to refresh and try again", func(ctx context.Context) (string, error) {
+		again := "press R to refresh and see what is left"
+		if it.ownerWide {
+			again = "X again retries what is left"
+		}
+		return m.opCmd(m.op, again, func(ctx context.Context) (string, error) {
 			in, err := backendIn(b, ws)
 			if err != nil {
-				return "", fmt.Errorf("revoke %s: %w", owner, err)
+				return "", fmt.Errorf("revoke %s: nothing was revoked: %w", owner, err)
 			}
-			if err := in.Revoke(ctx, creds); err != nil {
-				return "", fmt.Errorf("revoke %s: %w", owner, err)
+			if rev, err := in.Revoke(ctx, creds); err != nil {
+				return "", errors.New(revocationText(rev, creds, err, owner, false))
 			}
 			return fmt.Sprintf("revoked %d %s of %s%s", len(creds), plural(len(creds), "credential"), owner, where), nil
 		})
@@ -418,12 +427,13 @@ func (m Model) askRevoke(it revokeIntent) (Model, tea.Cmd) {
 // revoke --owner` does).
 func (m Model) askRevokeOwnerEverywhere(it revokeIntent) (Model, tea.Cmd) {
 	byWS := map[string][]sync.CredentialStatus{}
-	var account []sync.CredentialStatus
+	var account, atlassian []sync.CredentialStatus
 	n := 0
 	for _, c := range it.creds {
 		switch c.Kind {
 		case sync.CredentialAtlassianToken:
-			continue // read-only here: revoked in admin.atlassian.com
+			atlassian = append(atlassian, c) // read-only here: revoked in admin.atlassian.com
+			continue
 		case sync.CredentialOAuthSecret:
 			account = append(account, c)
 		default:
@@ -499,6 +509,9 @@ func (m Model) askRevokeOwnerEverywhere(it revokeIntent) (Model, tea.Cmd) {
 		them = "it"
 	}
 	fmt.Fprintf(&b, "\nEach workspace's credentials are revoked there, under its write lock. Whatever uses %s stops working at once; this cannot be undone.", them)
+	if note := atlassianLeftOut(atlassian, owner); note != "" {
+		b.WriteString("\n\n" + note)
+	}
 	where := ""
 	switch {
 	case len(spaces) > 0 && len(account) > 0:
@@ -512,15 +525,124 @@ func (m Model) askRevokeOwnerEverywhere(it revokeIntent) (Model, tea.Cmd) {
 	return m.ask(title, strings.TrimRight(b.String(), "\n"), typed, func(m *Model) tea.Cmd {
 		m.busy = fmt.Sprintf("revoking %d %s of %s", len(creds), plural(len(creds), "credential"), owner)
 		b := m.b
-		return m.opCmd(m.op, "press R to refresh and see what is left", func(ctx context.Context) (string, error) {
+		return m.opCmd(m.op, "X again retries what is left", func(ctx context.Context) (string, error) {
 			// The whole service: it routes each credential to its
-			// workspace, under that workspace's lock.
-			if err := b.Revoke(ctx, creds); err != nil {
-				return "", fmt.Errorf("revoke %s: %w", owner, err)
+			// workspace, under that workspace's lock. One workspace's
+			// failure does not stop the others'.
+			if rev, err := b.Revoke(ctx, creds); err != nil {
+				return "", errors.New(revocationText(rev, creds, err, owner, true))
 			}
 			return fmt.Sprintf("revoked %d %s of %s%s", len(creds), plural(len(creds), "credential"), owner, where), nil
 		})
 	})
+}
+
+// atlassianLeftOut says which Atlassian API tokens of owner a revocation
+// of all its credentials leaves out, and how they are revoked; "" for none.
+func atlassianLeftOut(atl []sync.CredentialStatus, owner string) string {
+	if len(atl) == 0 {
+		return ""
+	}
+	var each []string
+	seen := map[string]bool{}
+	for _, c := range atl {
+		if seen[c.ID] {
+			continue
+		}
+		seen[c.ID] = true
+		one := shortID(c.ID) + ", " + ageOld(c.Age)
+		if c.Comment != "" {
+			one = views.QuoteComment(c.Comment) + " " + one
+		}
+		each = append(each, one)
+	}
+	return fmt.Sprintf("%s Not included: %s of %s (%s): Atlassian's, not Databricks'; bitbricks only reads it: revoke it in admin.atlassian.com (Directory, the user's API tokens).",
+		components.GlyphWarn, views.Count(len(each), "Atlassian API token", ""), owner, strings.Join(each, "; "))
+}
+
+// revocationText says what a revocation of creds that failed in part did:
+// what was revoked and what failed, by workspace when several, each
+// failure with its HTTP status (or its error), never two errors run
+// together: "revoked 2 of 3 of alice@acme.com: prod 6ea4…, 5d88…; failed
+// in dev: 8981… (HTTP 500)". Nothing revoked and nothing failed: the error, one line
+// per cause joined by "; ".
+func revocationText(rev sync.Revocation, creds []sync.Credential, err error, owner string, several bool) string {
+	if len(rev.Revoked) == 0 && len(rev.Failed) == 0 {
+		return "revoke " + owner + ": nothing was revoked: " + joinedMessage(err)
+	}
+	key := func(c sync.Credential) string { return c.Workspace + "\x00" + string(c.Kind) + "/" + c.ID }
+	done := map[string]bool{}
+	var order []string // workspaces in the order of creds
+	seen := map[string]bool{}
+	for _, c := range creds {
+		if !seen[c.Workspace] {
+			seen[c.Workspace] = true
+			order = append(order, c.Workspace)
+		}
+	}
+	revoked, failed := map[string][]string{}, map[string][]string{}
+	for _, c := range rev.Revoked {
+		done[key(c)] = true
+		revoked[c.Workspace] = append(revoked[c.Workspace], shortID(c.ID))
+	}
+	for _, f := range rev.Failed {
+		done[key(f.Credential)] = true
+		why := views.Sanitize(f.Error)
+		if f.Status != 0 {
+			why = fmt.Sprintf("HTTP %d", f.Status)
+		}
+		failed[f.Credential.Workspace] = append(failed[f.Credential.Workspace], fmt.Sprintf("%s (%s)", shortID(f.Credential.ID), why))
+	}
+	var untried map[string][]string
+	for _, c := range creds {
+		if !done[key(c)] {
+			if untried == nil {
+				untried = map[string][]string{}
+			}
+			untried[c.Workspace] = append(untried[c.Workspace], shortID(c.ID))
+		}
+	}
+	// group lists by's ids by workspace: "prod 6ea4…, 5d88…" (how: "%s
+	// %s"), or "in dev: 8981…" (how: "in %s: %s").
+	group := func(by map[string][]string, how string) string {
+		var parts []string
+		for _, ws := range order {
+			if ids := by[ws]; len(ids) > 0 {
+				if several && ws != "" {
+					parts = append(parts, fmt.Sprintf(how, views.Sanitize(ws), strings.Join(ids, ", ")))
+				} else {
+					parts = append(parts, strings.Join(ids, ", "))
+				}
+			}
+		}
+		return strings.Join(parts, "; ")
+	}
+	out := fmt.Sprintf("revoked %d of %d of %s", len(rev.Revoked), len(creds), owner)
+	if len(rev.Revoked) > 0 {
+		out += ": " + group(revoked, "%s %s")
+	}
+	if len(rev.Failed) > 0 {
+		if several {
+			out += "; failed " + group(failed, "in %s: %s")
+		} else {
+			out += "; failed: " + group(failed, "")
+		}
+	}
+	if untried != nil {
+		out += "; not tried " + group(untried, "in %s: %s") + " (" + joinedMessage(err) + ")"
+	}
+	return out
+}
+
+// joinedMessage is err in one line, the errors it joins separated by "; ".
+func joinedMessage(err error) string {
+	var lines []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.Join(strings.Fields(l), " "); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return views.Sanitize(strings.Join(lines, "; "))
 }
 
 // ageOld is a credential's age in a sentence: "75d old", "just created".

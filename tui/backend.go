@@ -29,8 +29,9 @@ type Backend interface {
 	// Apply executes exactly plan's changes, reporting each result as it
 	// lands; it refuses what CheckPlanSize refuses.
 	Apply(ctx context.Context, plan sync.Plan, progress func(sync.Result)) ([]sync.Result, error)
-	// Revoke revokes tokens or service principal secrets.
-	Revoke(ctx context.Context, creds []sync.Credential) error
+	// Revoke revokes tokens or service principal secrets: what was
+	// revoked and what failed, each naming its workspace with several.
+	Revoke(ctx context.Context, creds []sync.Credential) (sync.Revocation, error)
 	// FindLeaked says whose token a value is and what revoking it takes, without
 	// revoking anything, so the console can show the blast radius before asking.
 	FindLeaked(ctx context.Context, value string) (Leak, error)

@@ -71,9 +71,8 @@ func (p progressObserver) Done(_, _ int, _ sync.Change, r sync.Result) {
 }
 
 // Revoke revokes tokens and secrets (Service.RevokeCredentials).
-func (e *EngineBackend) Revoke(ctx context.Context, creds []sync.Credential) error {
-	_, err := e.Service.RevokeCredentials(ctx, creds)
-	return err
+func (e *EngineBackend) Revoke(ctx context.Context, creds []sync.Credential) (sync.Revocation, error) {
+	return e.Service.RevokeCredentials(ctx, creds)
 }
 
 // FindLeaked traces a token value to its owner without revoking anything

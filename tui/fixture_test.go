@@ -290,7 +290,9 @@ func (f *fixtureBackend) CheckPlanSize(plan sync.Plan) error {
 	return sync.NewService(sync.Sources{}, f.Config(), sync.ServiceOptions{}).CheckPlanSize(plan)
 }
 
-func (f *fixtureBackend) Revoke(context.Context, []sync.Credential) error { return f.changed("Revoke") }
+func (f *fixtureBackend) Revoke(context.Context, []sync.Credential) (sync.Revocation, error) {
+	return sync.Revocation{}, f.changed("Revoke")
+}
 
 func (f *fixtureBackend) FindLeaked(context.Context, string) (Leak, error) {
 	return Leak{}, f.changed("FindLeaked")

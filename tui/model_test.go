@@ -227,7 +227,7 @@ func BenchmarkCredentialsKeyPress(b *testing.B) {
 // panicky is a backend with a bug.
 type panicky struct{ *fixtureBackend }
 
-func (panicky) Revoke(context.Context, []sync.Credential) error { panic("nil map") }
+func (panicky) Revoke(context.Context, []sync.Credential) (sync.Revocation, error) { panic("nil map") }
 
 func TestBackendPanicIsAnError(t *testing.T) {
 	m := loaded(t, panicky{newFixture(t)}, 80, 24, false)

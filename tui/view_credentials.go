@@ -211,7 +211,13 @@ func (v *credentialsView) Update(msg tea.Msg) (tabView, tea.Cmd) {
 		if c, ok := v.table.Selected(); ok {
 			var all []sync.CredentialStatus
 			for _, o := range v.inv { // in every workspace shown (all of them, or the one)
-				if o.OwnerID == c.OwnerID && o.Kind != sync.CredentialAtlassianToken {
+				switch {
+				case o.Kind != sync.CredentialAtlassianToken && o.OwnerID == c.OwnerID:
+					all = append(all, o)
+				case o.Kind == sync.CredentialAtlassianToken && c.Kind != sync.CredentialAtlassianToken && c.OwnerType == sync.PrincipalUser &&
+					c.Owner != "" && strings.EqualFold(o.Owner, c.Owner):
+					// The person's Atlassian API token (another id, the
+					// same address): named as left out, revoked elsewhere.
 					all = append(all, o)
 				}
 			}

@@ -502,7 +502,8 @@ func TestConsoleWritesHoldTheLock(t *testing.T) {
 	writes := map[string]func() error{
 		"apply": func() error { _, err := b.Apply(ctx, plan, nil); return err },
 		"revoke": func() error {
-			return b.Revoke(ctx, []bbsync.Credential{snap.Credentials[0]})
+			_, err := b.Revoke(ctx, []bbsync.Credential{snap.Credentials[0]})
+			return err
 		},
 		"rotate": func() error { _, err := b.Rotate(ctx, "etl-prod"); return err },
 		"re-map": func() error { return b.Remap(ctx, 0, "platform-eng") },
