@@ -41,10 +41,11 @@ func withBitbucket(org *emulator.Org, env map[string]string) Env {
 }
 
 // TestAccountNeedsOAuth: with databricks.account_id set and a workspace
-// personal access token as the only credential, the run stops before any
+// personal access token as the only credential, a plan stops before any
 // request with one line that says the account API takes OAuth and what to
 // set (exit 3), the token nowhere in it; isolated (demo, tests) and through
-// the environment alike.
+// the environment alike. (The sources are built: the workspace's own work
+// needs no account credential.)
 func TestAccountNeedsOAuth(t *testing.T) {
 	e := newDemo(t, emulator.Options{})
 	e.srv.ResetStats()
@@ -69,7 +70,15 @@ func TestAccountNeedsOAuth(t *testing.T) {
 			t.Errorf("%s: %d Databricks requests before refusing: %v", name, n, st.Routes)
 		}
 	}
-	_, err := NewSources(e.cfg, SourceOptions{Env: withBitbucket(e.org, nil),
+	plan := func(cfg *config.Config, opts SourceOptions) error {
+		src, err := NewSources(cfg, opts)
+		if err != nil {
+			return err
+		}
+		_, _, err = NewService(src, cfg, ServiceOptions{}).Load(context.Background())
+		return err
+	}
+	err := plan(e.cfg, SourceOptions{Env: withBitbucket(e.org, nil),
 		Databricks: DatabricksOptions{Host: e.http.URL, Token: e.org.Creds.DatabricksToken}})
 	check("isolated", err)
 
@@ -77,7 +86,7 @@ func TestAccountNeedsOAuth(t *testing.T) {
 	t.Setenv("DATABRICKS_HOST", e.http.URL)
 	t.Setenv("DATABRICKS_TOKEN", e.org.Creds.DatabricksToken)
 	env := withBitbucket(e.org, map[string]string{"DATABRICKS_HOST": e.http.URL, "DATABRICKS_TOKEN": e.org.Creds.DatabricksToken})
-	_, err = NewSources(e.cfg, SourceOptions{Env: env})
+	err = plan(e.cfg, SourceOptions{Env: env})
 	check("DATABRICKS_TOKEN", err)
 
 	// A profile of the account host holding a token is no better.
@@ -87,7 +96,7 @@ func TestAccountNeedsOAuth(t *testing.T) {
 	}
 	cfg := *e.cfg
 	cfg.Databricks.AccountProfile = "acct"
-	_, err = NewSources(&cfg, SourceOptions{Env: withBitbucket(e.org, map[string]string{"DATABRICKS_HOST": e.http.URL,
+	err = plan(&cfg, SourceOptions{Env: withBitbucket(e.org, map[string]string{"DATABRICKS_HOST": e.http.URL,
 		"DATABRICKS_TOKEN": e.org.Creds.DatabricksToken, "DATABRICKS_CONFIG_FILE": profiles})})
 	check("account_profile with a token", err)
 }

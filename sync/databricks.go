@@ -184,6 +184,14 @@ func NewDatabricks(cfg *config.Config, opts DatabricksOptions) (*Databricks, err
 		return d, nil
 	}
 	acfg, err := accountConfig(w.Config, cfg.Databricks, opts)
+	var ace *AccountCredentialError
+	if errors.As(err, &ace) {
+		// Only the account's work is unavailable: the workspace's (its
+		// tokens, revoke, unlock) needs no account credential. Work that
+		// needs the account refuses with ace (AccountUnavailable).
+		d.accErr = &AccountUnavailableError{Cause: ace}
+		return d, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -193,6 +201,17 @@ func NewDatabricks(cfg *config.Config, opts DatabricksOptions) (*Databricks, err
 		d.a, d.accErr = nil, fmt.Errorf("configure the account client: %w", err)
 	}
 	return d, nil
+}
+
+// AccountUnavailable is the *AccountCredentialError that keeps the account
+// client unbuilt (databricks.account_id set, no credential the account API
+// takes), or nil.
+func (d *Databricks) AccountUnavailable() error {
+	var ace *AccountCredentialError
+	if errors.As(d.accErr, &ace) {
+		return ace
+	}
+	return nil
 }
 
 // noLoader keeps an isolated config from reading the environment or profiles.

@@ -383,7 +383,7 @@ func (r *reader) federation(ctx context.Context) error {
 			// Unread, the account-wide policies would hide a
 			// federation_too_broad finding: a failed read (not a refusal
 			// of access, which a workspace admin gets) makes the run red.
-			if status := httpStatus(err); err != nil && status != http.StatusForbidden && status != http.StatusUnauthorized {
+			if status := httpStatus(err); err != nil && status != http.StatusForbidden && status != http.StatusUnauthorized && !isAccountUnavailable(err) {
 				r.snap.Problems = append(r.snap.Problems, SourceProblem{System: SystemDatabricks,
 					Source: "account federation policies", Err: oneLine(err), Status: status})
 			}

@@ -243,4 +243,6 @@ type SourceProblem struct {
 	Source string // what was being read, e.g. "group data-engineers"
 	Err    string
 	Status int // the HTTP status of the failed answer; 0 when there was none
+	// NotAsked: the source was not asked at all (no credential it takes).
+	NotAsked bool
 }

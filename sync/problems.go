@@ -21,6 +21,9 @@ type Problem struct {
 	Workspace string `json:"workspace,omitempty"`
 	// Detail is the error, one line, for people (not in the JSON contract).
 	Detail string `json:"-"`
+	// NotAsked: the source was not asked (no credential it takes), so
+	// there was no answer to have.
+	NotAsked bool `json:"-"`
 }
 
 // Source names where the problem is: its system, and the workspace of
@@ -67,6 +70,11 @@ func (p Problem) String() string {
 		st = "HTTP 200, implausible"
 	case p.Status != 0:
 		st = fmt.Sprintf("HTTP %d", p.Status)
+	}
+	if p.NotAsked {
+		// Not asked for want of a credential: the detail is bitbricks' own
+		// line, what was not read and what to set, whole.
+		return fmt.Sprintf("%s: %s not asked: %s", p.Source(), p.What, cutLine(p.Detail, 2*maxDetail))
 	}
 	line := fmt.Sprintf("%s: %s failed (%s)", p.Source(), p.What, st)
 	if d := dropSubject(p.Detail, p.What); d != "" {
@@ -124,7 +132,7 @@ func (s *Snapshot) ProblemList() []Problem {
 		out = append(out, p)
 	}
 	for _, p := range s.Problems {
-		add(Problem{System: p.System, What: p.Source, Status: p.Status, Detail: p.Err})
+		add(Problem{System: p.System, What: p.Source, Status: p.Status, Detail: p.Err, NotAsked: p.NotAsked})
 	}
 	// (The workspace member list is not derived: a snapshot may read only
 	// the presence of the people a departure concerns, and a failure of

@@ -166,6 +166,9 @@ func (s *Service) Read(ctx context.Context) (*Snapshot, error) {
 // LoadWithProgress is Load reporting to progress (such as the console's
 // status line) instead of the service's own Progress.
 func (s *Service) LoadWithProgress(ctx context.Context, progress func(string)) (*Snapshot, Plan, error) {
+	if err := s.needAccount(); err != nil {
+		return nil, Plan{}, err
+	}
 	if len(s.parts) > 0 {
 		snap, err := s.readParts(ctx, progress)
 		if err != nil {
@@ -226,6 +229,9 @@ func tagWorkspace(plan Plan, name string) Plan {
 
 // Load is Read then Plan.
 func (s *Service) Load(ctx context.Context) (*Snapshot, Plan, error) {
+	if err := s.needAccount(); err != nil {
+		return nil, Plan{}, err // a plan needs the account's groups and assignment
+	}
 	snap, err := s.Read(ctx)
 	if err != nil {
 		return nil, Plan{}, err
@@ -539,6 +545,11 @@ func (s *Service) DueBindings(ctx context.Context) ([]DueBinding, []Problem, err
 // Rotate rotates the binding called name by the rotation protocol, each
 // step audited.
 func (s *Service) Rotate(ctx context.Context, name string) (RotationResult, error) {
+	if b, err := s.Binding(name); err == nil && b.Credential == config.CredentialOAuthSecret {
+		if err := s.needAccount(); err != nil {
+			return RotationResult{}, err // OAuth secrets are made through the account API
+		}
+	}
 	if len(s.parts) > 0 {
 		return s.rotateParts(ctx, name)
 	}

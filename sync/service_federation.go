@@ -27,6 +27,9 @@ func (s *Service) Federations(snap *Snapshot) []BindingFederation {
 // (created unless in place, audited, under the write lock) and the step
 // snippet. dryRun changes nothing and takes no lock.
 func (s *Service) Federate(ctx context.Context, name string, dryRun bool) (FederationResult, error) {
+	if err := s.needAccount(); err != nil {
+		return FederationResult{}, err // federation policies are the account's
+	}
 	if len(s.parts) > 0 {
 		return s.federateParts(ctx, name, dryRun)
 	}
@@ -53,6 +56,9 @@ func (s *Service) Federate(ctx context.Context, name string, dryRun bool) (Feder
 // name and what it would delete and revoke; a *FederationRefusal (exit 3)
 // when the evidence is missing. It changes nothing.
 func (s *Service) FinishEvidence(ctx context.Context, name string) (FinishPlan, error) {
+	if err := s.needAccount(); err != nil {
+		return FinishPlan{}, err // federation policies are the account's
+	}
 	if len(s.parts) > 0 {
 		return s.finishEvidenceParts(ctx, name)
 	}
@@ -72,6 +78,9 @@ func (s *Service) FinishEvidence(ctx context.Context, name string) (FinishPlan, 
 // front end that wants the evidence read under the same lock wraps both
 // calls in Writing.
 func (s *Service) FinishFederation(ctx context.Context, plan FinishPlan) (FinishResult, error) {
+	if err := s.needAccount(); err != nil {
+		return FinishResult{}, err // federation policies are the account's
+	}
 	if len(s.parts) > 0 {
 		return s.finishFederationParts(ctx, plan)
 	}

@@ -20,7 +20,7 @@ func TestAccountAPINeedsOAuth(t *testing.T) {
 		t.Setenv(k, "")
 		os.Unsetenv(k)
 	}
-	for _, args := range [][]string{{"sync"}, {"sync", "--apply", "--yes"}, {"tokens"}} {
+	for _, args := range [][]string{{"sync"}, {"sync", "--apply", "--yes"}} {
 		o.srv.ResetStats()
 		r := runCLI(t, env, "", append(args, "--config", o.cfg)...)
 		if r.code != 3 {
