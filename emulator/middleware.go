@@ -180,8 +180,9 @@ func credentialKey(r *http.Request) string {
 func (m *middleware) pickFault(r *http.Request, pattern string) FaultKind {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	ws, _ := r.Context().Value(workspaceKey{}).(string)
 	for _, f := range m.faults {
-		if !f.matchesQuery(r.Method, r.URL.Path, pattern, r.URL.Query()) {
+		if !f.inWorkspace(ws) || !f.matchesQuery(r.Method, r.URL.Path, pattern, r.URL.Query()) {
 			continue
 		}
 		n := f.seen

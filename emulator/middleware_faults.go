@@ -82,6 +82,10 @@ type FaultRule struct {
 	Probability float64     `json:"probability,omitempty"`
 	Sequence    []FaultKind `json:"sequence,omitempty"`
 	Count       int         `json:"count,omitempty"`
+	// Workspace restricts the rule to the requests of one workspace of an
+	// account with several (by name: the workspace whose listener got the
+	// request); empty matches every workspace and every other service.
+	Workspace string `json:"workspace,omitempty"`
 }
 
 // FaultsHelp describes the fault syntax, for `bitbricks emulate --help`.
@@ -92,6 +96,7 @@ const FaultsHelp = `Faults are rules separated by ";" (or new lines), tried in o
   [METHOD] ROUTE=KIND,KIND,...                scripted: the n-th matching request gets the
                                               n-th KIND, then requests pass; KIND*N repeats,
                                               a trailing "," makes a sequence of one
+  @WORKSPACE [METHOD] ROUTE=...               only the requests of that workspace (by name)
 
 ROUTE is a path glob ("*" within a segment, "**" across segments) or a route
 pattern path such as /2.0/workspaces/{workspace}/members, optionally with
@@ -107,7 +112,8 @@ Examples:
   /api/2.0/token-management/**=503*2,ok,reset      503, 503, pass, reset, then pass
   GET /api/2.0/workspace/export?path=**departures*=404_endpoint
                                                    the departures ledger's read answers
-                                                   404 ENDPOINT_NOT_FOUND`
+                                                   404 ENDPOINT_NOT_FOUND
+  @dev PATCH /api/2.0/preview/scim/v2/Groups/*=429  every group change in workspace dev gets 429`
 
 // ParseFaults parses rules in the FaultsHelp syntax.
 func ParseFaults(s string) ([]FaultRule, error) {
@@ -128,6 +134,13 @@ func ParseFaults(s string) ([]FaultRule, error) {
 
 func parseFault(text string) (FaultRule, error) {
 	var r FaultRule
+	if rest, ok := strings.CutPrefix(text, "@"); ok {
+		ws, after, _ := strings.Cut(rest, " ")
+		if ws == "" {
+			return r, fmt.Errorf(`want a workspace name after "@", e.g. "@dev PATCH /x=429"`)
+		}
+		r.Workspace, text = ws, strings.TrimSpace(after)
+	}
 	left, spec, ok := cutLast(text, "=")
 	if !ok {
 		return r, fmt.Errorf(`want ROUTE=KIND, e.g. "/1.0/groups/**=429"`)
@@ -233,6 +246,9 @@ func (r FaultRule) normalize() (FaultRule, error) {
 // String writes the rule in the ParseFaults syntax.
 func (r FaultRule) String() string {
 	var b strings.Builder
+	if r.Workspace != "" {
+		b.WriteString("@" + r.Workspace + " ")
+	}
 	if r.Method != "" {
 		b.WriteString(r.Method + " ")
 	}
@@ -257,6 +273,12 @@ func (r FaultRule) String() string {
 		b.WriteString("#" + strconv.Itoa(r.Count))
 	}
 	return b.String()
+}
+
+// inWorkspace reports whether the rule applies to a request of workspace
+// ws ("" with one, or outside any): a rule naming none applies to every one.
+func (r FaultRule) inWorkspace(ws string) bool {
+	return r.Workspace == "" || r.Workspace == ws
 }
 
 // matches reports whether the rule applies to a request with this method,

@@ -358,7 +358,8 @@ func TestStatsCountRoutesAndFamilies(t *testing.T) {
 func TestParseFaults(t *testing.T) {
 	rules, err := ParseFaults(`GET /api/2.0/preview/scim/v2/Groups*=429@0.2;
 		/1.0/groups/**=empty_members#1
-		/api/2.0/token-management/**=503*2,ok,reset ; POST /2.0/workspaces/{workspace}/members=500,`)
+		/api/2.0/token-management/**=503*2,ok,reset ; POST /2.0/workspaces/{workspace}/members=500,
+		@dev PATCH /api/2.0/preview/scim/v2/Groups/*=429`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,6 +368,7 @@ func TestParseFaults(t *testing.T) {
 		{Route: "/1.0/groups/**", Kind: FaultEmptyMembers, Count: 1},
 		{Route: "/api/2.0/token-management/**", Sequence: []FaultKind{Fault503, Fault503, FaultNone, FaultReset}},
 		{Method: "POST", Route: "/2.0/workspaces/{workspace}/members", Sequence: []FaultKind{Fault500}},
+		{Workspace: "dev", Method: "PATCH", Route: "/api/2.0/preview/scim/v2/Groups/*", Kind: Fault429},
 	}
 	if len(rules) != len(want) {
 		t.Fatalf("got %d rules, want %d: %+v", len(rules), len(want), rules)
@@ -380,7 +382,7 @@ func TestParseFaults(t *testing.T) {
 			t.Errorf("rule %d does not round-trip: %v %v", i, back, err)
 		}
 	}
-	for _, bad := range []string{"/x", "/x=418", "x=429", "/x=429@2", "/x=429@0", "/x=429#0", "/x=429*a,ok", "get! /x=429", "/x="} {
+	for _, bad := range []string{"/x", "/x=418", "x=429", "/x=429@2", "/x=429@0", "/x=429#0", "/x=429*a,ok", "get! /x=429", "/x=", "@ /x=429"} {
 		if _, err := ParseFaults(bad); err == nil {
 			t.Errorf("ParseFaults(%q) accepted", bad)
 		}
@@ -413,6 +415,12 @@ func TestFaultRouteMatching(t *testing.T) {
 		}
 		if got := r.matches(tc.method, tc.path, tc.pattern); got != tc.want {
 			t.Errorf("%s matches %s %s (%s): got %v", tc.route, tc.method, tc.path, tc.pattern, got)
+		}
+	}
+	dev := FaultRule{Workspace: "dev", Route: "/x", Kind: Fault429}
+	for ws, want := range map[string]bool{"dev": true, "prod": false, "": false} {
+		if got := dev.inWorkspace(ws) && dev.matches("PATCH", "/x", ""); got != want {
+			t.Errorf("a rule of workspace dev matches a request of workspace %q: got %v", ws, got)
 		}
 	}
 }

@@ -80,7 +80,9 @@ type ApplyOptions struct {
 // Apply runs exactly plan's changes, in order, never re-planning. It goes on
 // past a failed change, except that the changes of a group whose creation
 // failed are skipped, and so is a change whose dependency (plan_deps.go)
-// was not applied. The error is for the run as a whole: a *GuardError
+// was not applied, and every change through an API (the workspace's, the
+// account's) that throttled ThrottledChanges changes in a row
+// (apply_throttle.go). The error is for the run as a whole: a *GuardError
 // (nothing changed), a cancelled context or an audit log that cannot be
 // written (the remaining changes are skipped); failures of single changes are
 // in the results.
@@ -108,11 +110,12 @@ func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts App
 	notCreated := map[string]bool{}
 	var stop error
 	done := newOutcomes(opts.Earlier)
+	throttle := throttleBreaker{workspace: opts.Workspace} // apply_throttle.go
 	for i, c := range plan.Changes {
 		r := Result{ID: c.ID, Status: ResultSkipped}
-		unmet := ""
+		unmet, givenUp := "", ""
 		if stop == nil {
-			unmet = done.unmet(c)
+			unmet, givenUp = done.unmet(c), throttle.open(c)
 		}
 		switch {
 		case stop != nil:
@@ -128,6 +131,8 @@ func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts App
 			r.Error = opts.Withheld[c.ID]
 		case unmet != "":
 			r.Error = unmet
+		case givenUp != "":
+			r.Error = givenUp
 		default:
 			if c.GroupID == "" && created[c.Group] != "" {
 				c.GroupID = created[c.Group]
@@ -154,6 +159,7 @@ func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts App
 			}
 			obs.Start(i, n, c)
 			err := run(ctx, exec, opts.Rotator, c, created)
+			throttle.record(c, err)
 			r.Status = ResultApplied
 			if err != nil {
 				r.Status, r.Error = ResultFailed, oneLine(err)
