@@ -310,6 +310,8 @@ func (s *Service) readParts(ctx context.Context, progress func(string)) (*Snapsh
 	if len(parts) > 0 {
 		bb, atl = shareBitbucket(parts[0].svc.src.Bitbucket, len(parts)), shareAtlassian(parts[0].svc.src.Atlassian, len(parts))
 	}
+	// So are the account's users (accountUserList).
+	ctx = context.WithValue(ctx, accountUsersKey{}, &memo[[]*User]{})
 	type settler interface{ settle(context.Context, int) }
 	var wg gosync.WaitGroup
 	for i, p := range parts {

@@ -286,6 +286,30 @@ func (s *sharedAtlassian) AccountsByEmail(ctx context.Context, emails []string) 
 // index) a read is for.
 type partKey struct{}
 
+// accountUsersKey carries, in a run's context, the run's one read of the
+// Databricks account's users (a *memo[[]*User]): the account, and so its
+// user list, is the same for every workspace of the run.
+type accountUsersKey struct{}
+
+// accountUserList is the account's users: read once for the run when ctx
+// carries the run's memo, each workspace given its own copies.
+func (r *reader) accountUserList(ctx context.Context) ([]*User, error) {
+	read := func() ([]*User, error) {
+		return r.src.Databricks.AccountUsers(r.pages(ctx, "Databricks account users", "pages"))
+	}
+	m, ok := ctx.Value(accountUsersKey{}).(*memo[[]*User])
+	if !ok {
+		return read()
+	}
+	us, err := m.do(ctx, "", read)
+	out := make([]*User, len(us))
+	for i, u := range us {
+		c := *u
+		out[i] = &c
+	}
+	return out, err
+}
+
 // round gathers one question of every workspace of a run into one: it is
 // asked once each workspace has put its question or finished reading (so
 // a question that only some workspaces ask waits for the others' reads).

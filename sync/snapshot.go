@@ -501,7 +501,7 @@ func (r *reader) accountUsers(ctx context.Context) error {
 		return nil
 	}
 	r.say("reading Databricks account users")
-	us, err := r.src.Databricks.AccountUsers(r.pages(ctx, "Databricks account users", "pages"))
+	us, err := r.accountUserList(ctx)
 	if err != nil {
 		return r.fail(SystemDatabricks, "account users", err)
 	}
