@@ -41,3 +41,15 @@ func AuditWorkspaces(ev AuditEvent) (workspaces []string, target string) {
 	}
 	return workspaces, strings.Join(rest, " ")
 }
+
+// AuditAccountWide reports whether audit line ev changed an account
+// group's membership (add_member or remove_member of a group that
+// isAccount says is the account's): one write for every workspace,
+// whichever workspace's part made it and the line names.
+func AuditAccountWide(ev AuditEvent, isAccount func(group string) bool) bool {
+	if ev.Action != ActionAddMember.String() && ev.Action != ActionRemoveMember.String() {
+		return false
+	}
+	group, _ := memberTargetParts(ev.Target)
+	return group != "" && isAccount != nil && isAccount(group)
+}

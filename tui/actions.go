@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,6 +81,14 @@ func (m Model) intent(msg tea.Msg) (Model, tea.Cmd) {
 		m.modal = modalPicker
 	}
 	return m, nil
+}
+
+// itThem is "it" for one, else "them".
+func itThem(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }
 
 // isAre is "is" for one, else "are".
@@ -166,13 +175,14 @@ func (m Model) askApply(it applyIntent) (Model, tea.Cmd) {
 	// Destructive changes first: they are what the confirmation is for.
 	var destr, rest []string
 	spaces := m.d.ws.of(changes)
-	var local []sync.Change // not an account group's membership
+	var local, account []sync.Change // account: an account group's membership
 	for _, c := range changes {
 		line := fmt.Sprintf("%s %s %s %s", m.th.actionGlyph(c.Action), c.Action, changeScope(c), changeSubject(c))
 		if len(spaces) > 0 {
 			where := views.Sanitize(c.Workspace)
 			if accountMembership(c) {
 				where = "account"
+				account = append(account, c)
 			} else {
 				local = append(local, c)
 			}
@@ -191,6 +201,23 @@ func (m Model) askApply(it applyIntent) (Model, tea.Cmd) {
 	if note := leftOut(it, changes); note != "" {
 		b.WriteString(note + "\n\n")
 	}
+	// An account group's membership is written once, through the part of
+	// the workspace that planned it: said when that is not a workspace
+	// whose own changes are made.
+	if via := m.d.ws.of(account); len(via) > 0 {
+		own := m.d.ws.of(local)
+		var others []string
+		for _, w := range via {
+			if !slices.Contains(own, w) {
+				others = append(others, w)
+			}
+		}
+		if len(others) > 0 {
+			fmt.Fprintf(&b, "%s The %d account-wide %s (an account group's membership, the same in every workspace) %s written once, through %s, which planned %s: its write lock is held for %s, and the audit log names it.\n\n",
+				components.GlyphWarn, len(account), plural(len(account), "change"), isAre(len(account)), workspacesText(others), itThem(len(account)), itThem(len(account)))
+		}
+	}
+
 	if len(added) > 0 {
 		fmt.Fprintf(&b, "Includes what it depends on: %s.\n\n", strings.Join(added, ", "))
 	}
@@ -207,9 +234,10 @@ func (m Model) askApply(it applyIntent) (Model, tea.Cmd) {
 	if len(changes) > 1 && len(destr) > 0 { // bulk and destructive: type the workspace
 		require = cmp.Or(m.d.snap.Workspace, "apply")
 		if len(spaces) > 0 {
-			// Several Databricks workspaces: the ones written to, as they
-			// are named in databricks.workspaces.
-			require = strings.Join(spaces, ",")
+			// Several Databricks workspaces: the ones whose own changes
+			// are made, as databricks.workspaces names them ("account"
+			// for account-wide changes alone).
+			require = cmp.Or(strings.Join(m.d.ws.of(local), ","), "account")
 		}
 	}
 	where := ""

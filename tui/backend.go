@@ -111,6 +111,10 @@ type AuditEvent struct {
 	// several (sync.AuditWorkspaces); Short is Target without them.
 	Workspaces []string
 	Short      string
+	// Account: the line changed an account group's membership, one write
+	// for every workspace (sync.AuditAccountWide), whichever workspace it
+	// names: shown in every workspace's scope.
+	Account bool
 }
 
 // Options configure the console. The zero value is a working console on the real clock.

@@ -24,6 +24,9 @@ type auditView struct {
 	scope   string
 	several bool
 	hidden  int // lines of other workspaces the scope hides
+	// account are the load's account groups by name (shared by every
+	// workspace).
+	account map[string]bool
 }
 
 // Messages of the audit view: it asks for the log when shown, the root answers.
@@ -74,10 +77,19 @@ func newAuditView(th *theme) *auditView {
 // auditWhere is a line's workspace column: "prod", "prod,dev", "-" when
 // it names none.
 func auditWhere(e AuditEvent) string {
+	if e.Account {
+		return "account"
+	}
 	if len(e.Workspaces) == 0 {
 		return "-"
 	}
 	return views.Sanitize(strings.Join(e.Workspaces, ","))
+}
+
+// auditWhereNamed is the workspaces line e names, "-" for none.
+func auditWhereNamed(e AuditEvent) string {
+	e.Account = false
+	return auditWhere(e)
 }
 
 func (v *auditView) Title() (string, string) { return "Audit", "Audit" }
@@ -106,6 +118,7 @@ func (v *auditView) SetData(d *dataset) {
 	}
 	moved := v.scope != d.ws.name
 	v.scope = d.ws.name
+	v.account = d.ws.account
 	v.show()
 	if moved {
 		v.table.MoveTo(0) // another scope's lines: from the newest
@@ -127,18 +140,26 @@ func (v *auditView) setEvents(ev []AuditEvent, err error) {
 }
 
 // show lists the events of the scope: a workspace's are the lines naming
-// it, and the lines naming no workspace (written before there were
-// several, or of no workspace).
+// it, the lines naming no workspace (written before there were several,
+// or of no workspace), and the account-wide ones (an account group's
+// membership is every workspace's).
 func (v *auditView) show() {
 	if v.err != "" {
 		return
+	}
+	if v.several {
+		isAccount := func(g string) bool { return v.account[g] }
+		for i := range v.all {
+			e := &v.all[i]
+			e.Account = sync.AuditAccountWide(sync.AuditEvent{Action: e.Action, Target: e.Target}, isAccount)
+		}
 	}
 	shown := v.all
 	v.hidden = 0
 	if v.scope != "" {
 		shown = nil
 		for _, e := range v.all {
-			if len(e.Workspaces) == 0 || slices.Contains(e.Workspaces, v.scope) {
+			if e.Account || len(e.Workspaces) == 0 || slices.Contains(e.Workspaces, v.scope) {
 				shown = append(shown, e)
 			} else {
 				v.hidden++
@@ -173,13 +194,20 @@ func (v *auditView) Detail() (string, string, bool) {
 		return "", "", false
 	}
 	var b strings.Builder
+	pad := 9 // "Operator:"
+	if e.Account || len(e.Workspaces) > 0 {
+		pad = 10 // "Workspace:"
+	}
 	row := func(k, val string) {
 		if val != "" {
-			fmt.Fprintf(&b, "%-9s %s\n", k+":", val)
+			fmt.Fprintf(&b, "%-*s %s\n", pad, k+":", val)
 		}
 	}
 	row("Time", e.Time.UTC().Format("2006-01-02 15:04:05")+" UTC")
-	if len(e.Workspaces) > 0 {
+	switch {
+	case e.Account:
+		row("Workspace", "account-wide: an account group's membership, the same in every workspace (written through "+auditWhereNamed(e)+")")
+	case len(e.Workspaces) > 0:
 		row("Workspace", auditWhere(e))
 	}
 	row("Operator", views.Sanitize(e.Operator))
