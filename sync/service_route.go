@@ -188,7 +188,7 @@ func stampCredential(cr *Credential, workspace string) { cr.Workspace = workspac
 // HoldWriteLockIn is HoldWriteLock holding the locks of the named
 // workspaces only (as the WorkspacesOf* methods name them). With one
 // workspace, or no names, it is HoldWriteLock.
-func (s *Service) HoldWriteLockIn(ctx context.Context, command string, workspaces []string) (context.Context, func(), error) {
+func (s *Service) HoldWriteLockIn(ctx context.Context, command string, workspaces []string) (context.Context, func() error, error) {
 	return s.holdLock(ctx, func(ctx context.Context, fn func(context.Context) error) error {
 		return s.WritingIn(ctx, command, workspaces, fn)
 	})

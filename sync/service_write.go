@@ -37,15 +37,17 @@ func (s *Service) Writing(ctx context.Context, command string, fn func(context.C
 
 // HoldWriteLock takes the write lock like Writing, for a front end whose
 // read-then-write sequence is not one function: it returns the context to
-// do the work with (cancelled if the lease is lost) and a release to defer.
-func (s *Service) HoldWriteLock(ctx context.Context, command string) (context.Context, func(), error) {
+// do the work with (cancelled if the lease is lost) and a release to defer,
+// which returns a *LeaseLostError when the lease was found no longer this
+// run's (released by unlock, taken over) while it was held.
+func (s *Service) HoldWriteLock(ctx context.Context, command string) (context.Context, func() error, error) {
 	return s.holdLock(ctx, func(ctx context.Context, fn func(context.Context) error) error {
 		return s.Writing(ctx, command, fn)
 	})
 }
 
 // holdLock holds the lock writing takes until the release it returns.
-func (s *Service) holdLock(ctx context.Context, writing func(context.Context, func(context.Context) error) error) (context.Context, func(), error) {
+func (s *Service) holdLock(ctx context.Context, writing func(context.Context, func(context.Context) error) error) (context.Context, func() error, error) {
 	held := make(chan context.Context, 1)
 	done, release := make(chan error, 1), make(chan struct{})
 	go func() {
@@ -58,15 +60,17 @@ func (s *Service) holdLock(ctx context.Context, writing func(context.Context, fu
 	select {
 	case work := <-held:
 		var once gosync.Once
-		return work, func() {
+		var err error
+		return work, func() error {
 			once.Do(func() {
 				close(release)
-				if err := <-done; err != nil {
+				if err = <-done; err != nil {
 					s.log.Error("the write lock ended with an error", "err", oneLine(err))
 				}
 			})
+			return err
 		}, nil
 	case err := <-done:
-		return ctx, func() {}, err
+		return ctx, func() error { return nil }, err
 	}
 }

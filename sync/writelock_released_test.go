@@ -203,3 +203,39 @@ func TestLeaseCheckedBeforeEachChange(t *testing.T) {
 	}
 	t.Logf("%d changes, %d audited intents: %d listings of the lease folder", len(plan.Changes), intents, lists)
 }
+
+// TestHeldLockReleasedByUnlockSaysSo: a front end's held write lock
+// (HoldWriteLock: revoke, rotate, federate --finish read, confirm and
+// write under it) whose lease another machine's unlock --force released
+// after its last write: letting the lock go reports the lost lease
+// (before, it was logged only, and the command exited 0). A write after
+// the release is refused before it is made (TestWriterReleasedByUnlockStops).
+func TestHeldLockReleasedByUnlockSaysSo(t *testing.T) {
+	e, _ := newServiceEnv(t)
+	ctx := context.Background()
+	a := NewService(e.src, e.cfg, ServiceOptions{Now: e.org.Now, StateDir: t.TempDir()})
+	b := NewService(e.src, e.cfg, ServiceOptions{Now: e.org.Now, StateDir: t.TempDir()})
+	work, release, err := a.HoldWriteLock(ctx, "revoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	thisMachine = func() string { return "another-boot/pid:[1]" }
+	defer func() { thisMachine = machineID }()
+	st, err := b.Lease(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Unlock(ctx, "", st.LeaseID, true); err != nil {
+		t.Fatal(err)
+	}
+	_ = work // no write after the release: letting the lock go finds it
+	err = release()
+	var lost *LeaseLostError
+	if !errors.As(err, &lost) || ExitCode(err) != 1 || !strings.Contains(err.Error(), "released by `bitbricks unlock`") ||
+		!strings.Contains(err.Error(), "found when the run ended its writing") {
+		t.Errorf("letting the released lock go: %v, want the lease lost to unlock", err)
+	}
+	if err := release(); !errors.As(err, new(*LeaseLostError)) {
+		t.Errorf("letting it go twice: %v, want the same answer", err)
+	}
+}

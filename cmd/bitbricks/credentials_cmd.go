@@ -76,7 +76,7 @@ only their first and last four characters (dapi…1a2b).`,
   bitbricks revoke --owner hal@acme.com
   pbpaste | bitbricks revoke --leaked --yes`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			modes := 0
 			for _, set := range []bool{tokenID != "", secretID != "", owner != "", leaked} {
 				if set {
@@ -126,7 +126,7 @@ only their first and last four characters (dapi…1a2b).`,
 			if err != nil {
 				return err
 			}
-			defer release()
+			defer releaseLock(&err, release)
 			defer printAuditHead(ctx, s, e.svc, asJSON)
 			switch {
 			case tokenID != "":
@@ -634,7 +634,7 @@ credential is missing.`,
 		Example: `  bitbricks rotate etl-prod
   bitbricks rotate --due --yes`,
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			if due == (len(args) == 1) {
 				return errors.New("rotate: name one BINDING, or pass --due")
 			}
@@ -657,7 +657,7 @@ credential is missing.`,
 			if err != nil {
 				return err
 			}
-			defer release()
+			defer releaseLock(&err, release)
 			var todo []bbsync.DueBinding
 			// problems are the sources --due could not read: what is known
 			// to be due is rotated, and the run still exits 1.

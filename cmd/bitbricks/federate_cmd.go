@@ -195,7 +195,7 @@ changes nothing.`,
 
 // finishFederation is phase 2: the evidence and what it will do are read
 // and shown under the write lock, confirmed, then done under the same lock.
-func finishFederation(cmd *cobra.Command, s *ioStreams, e *engine, asJSON bool, name string, yes bool) error {
+func finishFederation(cmd *cobra.Command, s *ioStreams, e *engine, asJSON bool, name string, yes bool) (err error) {
 	scope, err := e.svc.WorkspacesOfBindings(name)
 	if err != nil {
 		return err
@@ -204,7 +204,7 @@ func finishFederation(cmd *cobra.Command, s *ioStreams, e *engine, asJSON bool, 
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer releaseLock(&err, release)
 	plan, err := e.svc.FinishEvidence(ctx, name)
 	var refusal *bbsync.FederationRefusal
 	if errors.As(err, &refusal) {

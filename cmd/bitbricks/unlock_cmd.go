@@ -156,3 +156,12 @@ func renderLease(s *ioStreams, st bbsync.LeaseState) {
 		fmt.Fprintf(s.Out, "  ! renewed recently: its run may still be writing; if it is not renewed by %s, it is dead\n", st.DeadAfter.UTC().Format(time.RFC3339))
 	}
 }
+
+// releaseLock lets a write lock a command held (HoldWriteLockIn) go, and
+// adds to *err what that reports: a lease released by unlock, or taken
+// over, while the command held it, unless *err says so already.
+func releaseLock(err *error, release func() error) {
+	if rerr := release(); rerr != nil && !errors.As(*err, new(*bbsync.LeaseLostError)) {
+		*err = errors.Join(*err, rerr)
+	}
+}
