@@ -289,7 +289,11 @@ func (s *Service) readParts(ctx context.Context, progress func(string)) (*Snapsh
 	// Every workspace's departures ledger counts in each (departure_ledger.go).
 	// (Only of those that answered: one that did not reads its own after
 	// its first call, as with one workspace.)
-	ctx = context.WithValue(ctx, ledgerKey{}, readLedgers(ctx, parts, ids))
+	// A run limited to some workspaces reads the others' ledgers too
+	// (departure_ledger_limited.go).
+	ledgers := readLedgers(ctx, parts, ids)
+	s.readOtherLedgers(ctx, parts, ledgers)
+	ctx = context.WithValue(ctx, ledgerKey{}, ledgers)
 	snaps := make([]*Snapshot, len(parts))
 	errs := make([]error, len(parts))
 	var mu gosync.Mutex
