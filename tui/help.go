@@ -85,7 +85,7 @@ func (m Model) helpText() string {
 			"writes", "go to the workspace of the change, credential or binding; confirmations name it",
 			"account", "an account group's membership and an OAuth secret are the account's: one write for every workspace",
 			"X", "in all workspaces, the owner's credentials in every workspace read, each under its own lock",
-			"not read", "a workspace that could not be read is shown empty, saying why; R retries")
+			"not read", "a workspace that could not be read is shown empty, saying why; R retries; a in all workspaces is refused then (w a read one applies it alone)")
 	}
 	b.WriteString("Views\n")
 	for i, v := range m.tabs {
