@@ -140,7 +140,7 @@ func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts App
 			event := func(result, msg string) AuditEvent {
 				return AuditEvent{Time: now().UTC(), Operator: opts.Operator, Action: c.Action.String(),
 					Target: workspaceTarget(c.AuditTarget(), opts.Workspace), Result: result, Error: msg,
-					ChangeID: workspaceChangeID(c.ID, opts.Workspace)}
+					ChangeID: workspaceChangeID(c.ID, opts.Workspace), Scope: auditScope(c)}
 			}
 			// No lease, no action: a write lease released by unlock or
 			// taken over meanwhile stops the run before this change.
@@ -178,6 +178,15 @@ func Apply(ctx context.Context, plan Plan, exec Executor, obs Observer, opts App
 		obs.Done(i, n, c, r)
 	}
 	return results, stop
+}
+
+// auditScope is a change's AuditEvent.Scope: AuditScopeAccount for an
+// account group's membership, the same in every workspace.
+func auditScope(c Change) string {
+	if c.GroupKind == KindAccount && (c.Action == ActionAddMember || c.Action == ActionRemoveMember) {
+		return AuditScopeAccount
+	}
+	return ""
 }
 
 // workspaceTarget is an audit target naming workspace ws (of several) at

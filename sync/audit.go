@@ -50,11 +50,19 @@ type AuditEvent struct {
 	Result   string    `json:"result"`
 	Error    string    `json:"error"`
 	ChangeID string    `json:"change_id"`
-	Prev     string    `json:"prev"`
+	// Scope is AuditScopeAccount for a change of the account's, the same
+	// in every workspace (an account group's membership), whichever
+	// workspace's part made it (the one Target and ChangeID name, whose
+	// write lock was held); empty for a workspace's own change.
+	Scope string `json:"scope,omitempty"`
+	Prev  string `json:"prev"`
 	// Hash is the SHA-256 (hex) of this line as written with hash "", so an
 	// edit of any line is named at that line. It is always the last field.
 	Hash string `json:"hash"`
 }
+
+// AuditScopeAccount is AuditEvent.Scope of an account-wide change.
+const AuditScopeAccount = "account"
 
 // ResultIntent marks the audit line written before a change is made: no
 // audit, no action. The line with the change's outcome follows it.

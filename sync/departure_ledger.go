@@ -353,9 +353,6 @@ type ledgerEvidence struct {
 	former map[string]ledgerEntry
 	read   map[int]bool  // the parts whose ledger is in former
 	errs   map[int]error // by part
-	// others are the ledgers of the workspaces a limited run does not
-	// serve that could not be read (departure_ledger_limited.go).
-	others []otherLedger
 }
 
 // readLedgers reads at once the ledger of every part whose host answered
@@ -407,7 +404,6 @@ func (r *reader) departureLedger(ctx context.Context) error {
 	own := true
 	if ev, ok := ctx.Value(ledgerKey{}).(*ledgerEvidence); ok {
 		former = maps.Clone(ev.former)
-		r.recordOtherLedgers(ctx, ev)
 		if i, inRun := ctx.Value(partKey{}).(int); inRun && ev.read[i] {
 			err, own = ev.errs[i], false
 		}

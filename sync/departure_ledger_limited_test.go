@@ -14,8 +14,8 @@ import (
 // taken out of the account group platform-eng by a full run in which dev
 // applies nothing, so only prod's ledger records it. A later run limited to
 // dev, on another machine, reads prod's ledger too (one GET, no write) and
-// revokes gus's dev token; when prod's ledger cannot be read, that is a
-// problem of the run.
+// revokes gus's dev token; when prod's ledger cannot be read, the dev-only
+// run stays green and revokes nothing on that ledger's word.
 func TestLimitedRunReadsEveryWorkspacesLedger(t *testing.T) {
 	tw := newTwoWorkspaces(t)
 	ctx := context.Background()
@@ -129,8 +129,9 @@ func TestLimitedRunReadsEveryWorkspacesLedger(t *testing.T) {
 	if len(after.Problems) != 0 {
 		t.Errorf("dev-only run: problems %+v", after.Problems)
 	}
-	// prod's ledger cannot be read: the dev-only run says so (a problem
-	// of the run, exit 1), naming prod's ledger.
+	// prod's ledger cannot be read (prod is down, say): the dev-only run
+	// stays green (it is the way out while prod is down); only what that
+	// ledger alone records waits for a run that reads it.
 	if err := tw.srv.SetFaults([]emulator.FaultRule{{Workspace: emulator.DemoWorkspace, Route: "/api/2.0/workspace/export", Method: "GET", Kind: emulator.Fault500}}); err != nil {
 		t.Fatal(err)
 	}
@@ -138,13 +139,8 @@ func TestLimitedRunReadsEveryWorkspacesLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	named := false
-	for _, p := range broken.Problems {
-		t.Logf("problem: %s %s %s: %s", p.Workspace, p.System, p.What, p.Detail)
-		named = named || strings.Contains(p.What, "departures ledger of workspace prod")
-	}
-	if !named {
-		t.Errorf("prod's unreadable ledger is not a problem of the dev-only run: %+v", broken.Problems)
+	if len(broken.Problems) != 0 {
+		t.Errorf("prod's unreadable ledger made the dev-only run fail: %+v", broken.Problems)
 	}
 	for _, c := range broken.Changes {
 		if c.TokenID == tok.ID {
