@@ -22,9 +22,21 @@ import (
 // read or written.
 type AccountCredentialError struct {
 	AccountID string
+	// Profile is databricks.account_profile when that profile is what is
+	// wrong (Problem says what: missing, a personal access token); At is
+	// where the config sets it (file:line), when known.
+	Profile, Problem, At string
 }
 
 func (e *AccountCredentialError) Error() string {
+	if e.Profile != "" {
+		at := ""
+		if e.At != "" {
+			at = e.At + ": "
+		}
+		return fmt.Sprintf("%sdatabricks.account_profile %q %s: the account API (databricks.account_id %s) takes OAuth, not a personal access token: fix that profile (the account host, client_id and client_secret), or set DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET in its place",
+			at, e.Profile, e.Problem, e.AccountID)
+	}
 	return fmt.Sprintf("databricks: the account API (databricks.account_id %s) takes OAuth, not a personal access token: set DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET (an OAuth secret of a service principal that is an account admin), or databricks.account_profile (a profile of the account host); or remove databricks.account_id",
 		e.AccountID)
 }
@@ -74,7 +86,18 @@ func accountCredential(host, accountID string, dc config.DatabricksConfig, opts 
 	}
 	c.HostMetadataResolver = quickMetadata((*sdkconfig.Config)(c), cmpDuration(opts.ProbeTimeout, ProbeTimeout))
 	sc := (*sdkconfig.Config)(c)
-	if err := sc.EnsureResolved(); err == nil {
+	if err := sc.EnsureResolved(); err != nil && dc.AccountProfile != "" {
+		return nil, &AccountCredentialError{AccountID: accountID, Profile: dc.AccountProfile, Problem: profileProblem(err)}
+	} else if err == nil {
+		if patAuth(sc) && dc.AccountProfile != "" {
+			return nil, &AccountCredentialError{AccountID: accountID, Profile: dc.AccountProfile,
+				Problem: "holds a personal access token"}
+		}
+		if dc.AccountProfile != "" && c.AuthType == "" && c.ClientID != "" && c.ClientSecret != "" {
+			// The profile's OAuth secret, and nothing else: a refused one
+			// is reported as such, not as no credential found.
+			c.AuthType = "oauth-m2m"
+		}
 		if patAuth(sc) {
 			return nil, refuse
 		}

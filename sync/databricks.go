@@ -107,11 +107,13 @@ type Databricks struct {
 	araw      *client.DatabricksClient // the account's raw client, for paged lists
 	accountOK bool
 	accErr    error // why there is no account client
-	host      string
-	authCheck string
-	caller    callerCache // who Me answered
-	reach     string
-	probe     time.Duration // the first call's timeout (DatabricksOptions.ProbeTimeout)
+	// accSetting names the account credential in use, for messages.
+	accSetting string
+	host       string
+	authCheck  string
+	caller     callerCache // who Me answered
+	reach      string
+	probe      time.Duration // the first call's timeout (DatabricksOptions.ProbeTimeout)
 	// breaker bounds the SDK's retries of a failing connection and counts
 	// requests (connBreaker).
 	breaker *connBreaker
@@ -189,12 +191,18 @@ func NewDatabricks(cfg *config.Config, opts DatabricksOptions) (*Databricks, err
 		// Only the account's work is unavailable: the workspace's (its
 		// tokens, revoke, unlock) needs no account credential. Work that
 		// needs the account refuses with ace (AccountUnavailable).
+		if ace.Profile != "" && cfg.Path != "" {
+			if line := cfg.Line("databricks.account_profile"); line > 0 {
+				ace.At = fmt.Sprintf("%s:%d", cfg.Path, line)
+			}
+		}
 		d.accErr = &AccountUnavailableError{Cause: ace}
 		return d, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	d.accSetting = accountSetting(acfg, cfg.Databricks, opts)
 	if d.a, err = databricks.NewAccountClient(tune(acfg)); err != nil {
 		d.a, d.accErr = nil, fmt.Errorf("configure the account client: %w", err)
 	} else if d.araw, err = client.New(d.a.Config); err != nil {
@@ -493,7 +501,7 @@ func (d *Databricks) AccountAccess(ctx context.Context) error {
 	it := d.a.GroupsV2.List(ctx, iam.ListAccountGroupsRequest{Count: 1, Attributes: "id"})
 	if it.HasNext(ctx) { // on an error HasNext is true and Next returns it
 		if _, err := it.Next(ctx); err != nil {
-			return fmt.Errorf("account SCIM at %s: %w", d.a.Config.Host, err)
+			return fmt.Errorf("account SCIM at %s: %w", d.a.Config.Host, accountTokenRefused(err, d.accSetting))
 		}
 	}
 	d.accountOK = true

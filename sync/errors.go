@@ -67,11 +67,12 @@ func ExitCode(err error) int {
 	var same *SameWorkspaceError
 	var unlock *UnlockRefused
 	var acct *AccountCredentialError
+	var noCred *NoCredentialError
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &g), errors.As(err, &held), errors.As(err, &stale), errors.As(err, &f), errors.As(err, &ro), errors.As(err, &force), errors.As(err, &choice), errors.As(err, &scope),
-		errors.As(err, &ident), errors.As(err, &reach), errors.As(err, &same), errors.As(err, &unlock), errors.As(err, &acct):
+		errors.As(err, &ident), errors.As(err, &reach), errors.As(err, &same), errors.As(err, &unlock), errors.As(err, &acct), errors.As(err, &noCred):
 		return 3
 	}
 	return 1

@@ -263,7 +263,7 @@ func (d *Databricks) AccountFederationPolicies(ctx context.Context) ([]Federatio
 	}
 	ps, err := d.a.FederationPolicy.ListAll(ctx, oauth2.ListAccountFederationPoliciesRequest{})
 	if err != nil {
-		return nil, fmt.Errorf("list account federation policies: %w", err)
+		return nil, fmt.Errorf("list account federation policies: %w", accountTokenRefused(err, d.accSetting))
 	}
 	out := make([]FederationPolicy, 0, len(ps))
 	for _, p := range ps {

@@ -24,6 +24,9 @@ type Problem struct {
 	// NotAsked: the source was not asked (no credential it takes), so
 	// there was no answer to have.
 	NotAsked bool `json:"-"`
+	// NoCredential: a workspace not read because bitbricks has no
+	// credential for it at all (a setting to fix, not an outage).
+	NoCredential bool `json:"-"`
 }
 
 // Source names where the problem is: its system, and the workspace of

@@ -42,6 +42,9 @@ func unreadDetail(name, host string, err error) string {
 		}
 	}
 	switch {
+	case status == 0 && noCredential(err):
+		return fmt.Sprintf("workspace %s has no credential bitbricks can use (%s): a credential problem, not an outage: set DATABRICKS_TOKEN to a personal access token of that workspace, or give the entry a profile with one (or with OAuth)",
+			strings.TrimPrefix(at, "workspace "), noCredentialCause(cause))
 	case status == http.StatusUnauthorized || status == http.StatusForbidden || invalidToken(err):
 		check := "the token or profile bitbricks uses for it"
 		if se != nil && se.Check != "" {
@@ -71,7 +74,8 @@ func unreadProblem(p workspacePart, err error) Problem {
 	if st == 0 && errors.As(err, &se) && se.Err != nil {
 		st = httpStatus(se.Err)
 	}
-	return Problem{System: SystemDatabricks, What: WhatWorkspace, Workspace: p.name, Status: st, Detail: unreadDetail(p.name, partHost(p), err)}
+	return Problem{System: SystemDatabricks, What: WhatWorkspace, Workspace: p.name, Status: st, Detail: unreadDetail(p.name, partHost(p), err),
+		NoCredential: st == 0 && noCredential(err)}
 }
 
 // stopsEveryWorkspace reports an error of one workspace's read that is not
@@ -129,7 +133,21 @@ func (e *UnreadWorkspacesError) Error() string {
 	if len(e.Others) > 0 {
 		msg += fmt.Sprintf("; to %s the others only: --workspace %s", verb, strings.Join(e.Others, " --workspace "))
 	}
+	if e.Unwrap() != nil {
+		return msg + "; or run again once its credential is set"
+	}
 	return msg + "; or retry once it answers"
+}
+
+// Unwrap is a *NoCredentialError when a workspace was not read for want of
+// any credential (a setting to fix: exit code 3).
+func (e *UnreadWorkspacesError) Unwrap() error {
+	for _, p := range e.Unread {
+		if p.NoCredential {
+			return &NoCredentialError{Workspace: p.Workspace}
+		}
+	}
+	return nil
 }
 
 // UnreadNames are the workspaces e names as not read.
