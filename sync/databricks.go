@@ -109,11 +109,15 @@ type Databricks struct {
 	accErr    error // why there is no account client
 	// accSetting names the account credential in use, for messages.
 	accSetting string
-	host       string
-	authCheck  string
-	caller     callerCache // who Me answered
-	reach      string
-	probe      time.Duration // the first call's timeout (DatabricksOptions.ProbeTimeout)
+	// accHost is the account client's host as built, for messages: the
+	// SDK rewrites its Config.Host while requests run, so it is not read
+	// there afterwards.
+	accHost   string
+	host      string
+	authCheck string
+	caller    callerCache // who Me answered
+	reach     string
+	probe     time.Duration // the first call's timeout (DatabricksOptions.ProbeTimeout)
 	// breaker bounds the SDK's retries of a failing connection and counts
 	// requests (connBreaker).
 	breaker *connBreaker
@@ -207,6 +211,8 @@ func NewDatabricks(cfg *config.Config, opts DatabricksOptions) (*Databricks, err
 		d.a, d.accErr = nil, fmt.Errorf("configure the account client: %w", err)
 	} else if d.araw, err = client.New(d.a.Config); err != nil {
 		d.a, d.accErr = nil, fmt.Errorf("configure the account client: %w", err)
+	} else {
+		d.accHost = d.a.Config.Host
 	}
 	return d, nil
 }
@@ -501,7 +507,7 @@ func (d *Databricks) AccountAccess(ctx context.Context) error {
 	it := d.a.GroupsV2.List(ctx, iam.ListAccountGroupsRequest{Count: 1, Attributes: "id"})
 	if it.HasNext(ctx) { // on an error HasNext is true and Next returns it
 		if _, err := it.Next(ctx); err != nil {
-			return fmt.Errorf("account SCIM at %s: %w", d.a.Config.Host, accountTokenRefused(err, d.accSetting))
+			return fmt.Errorf("account SCIM at %s: %w", d.accHost, accountTokenRefused(err, d.accSetting))
 		}
 	}
 	d.accountOK = true
