@@ -146,20 +146,7 @@ func checkNoProblems(p Plan) error { return CheckProblems(p.Problems) }
 func TestDepartureLedgerAcrossWorkspaces(t *testing.T) {
 	tw := newTwoWorkspaces(t)
 	ctx := context.Background()
-	devOnly := tw.service(t)
-	if err := devOnly.LimitWorkspaces([]string{emulator.DemoDevWorkspace}); err != nil {
-		t.Fatal(err)
-	}
-	_, devPlan, err := devOnly.Load(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if changeNamed(devPlan, "dev:remove_member/platform-eng/gus@acme.com") == nil {
-		t.Fatalf("the dev plan does not remove gus from platform-eng: %v", changeIDs(devPlan))
-	}
-	if _, err := devOnly.Apply(ctx, devPlan, nil); err != nil {
-		t.Fatal(err)
-	}
+	devOnly := tw.applyDevRemovingGus(t)
 	cfg := *tw.cfg
 	cfg.Audit.File = filepath.Join(t.TempDir(), "audit.jsonl")
 	other := NewService(devOnly.src, &cfg, ServiceOptions{Now: tw.org.Now, StateDir: t.TempDir()})

@@ -141,20 +141,7 @@ func TestDepartedAfterLimitedRun(t *testing.T) {
 	if len(gusTokens) == 0 {
 		t.Fatalf("the demo plan revokes no token of gus: %v", changeIDs(before))
 	}
-	devOnly := tw.service(t)
-	if err := devOnly.LimitWorkspaces([]string{emulator.DemoDevWorkspace}); err != nil {
-		t.Fatal(err)
-	}
-	_, devPlan, err := devOnly.Load(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if changeNamed(devPlan, "dev:remove_member/platform-eng/gus@acme.com") == nil {
-		t.Fatalf("the dev plan does not remove gus from platform-eng: %v", changeIDs(devPlan))
-	}
-	if _, err := devOnly.Apply(ctx, devPlan, nil); err != nil {
-		t.Fatal(err)
-	}
+	tw.applyDevRemovingGus(t)
 	_, after, err := tw.service(t).Load(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -318,4 +305,27 @@ func TestFormerMembersAskedOnlyWhileTheyHoldSomething(t *testing.T) {
 	if len(last.Problems) != 0 {
 		t.Errorf("problems %v after every departed person's tokens went: nobody should be asked about", last.Problems)
 	}
+}
+
+// applyDevRemovingGus applies, in a run limited to dev, dev's plan, which
+// takes gus out of the account group platform-eng; it returns that run's
+// service.
+func (tw *twoWorkspaces) applyDevRemovingGus(t *testing.T) *Service {
+	t.Helper()
+	ctx := context.Background()
+	devOnly := tw.service(t)
+	if err := devOnly.LimitWorkspaces([]string{emulator.DemoDevWorkspace}); err != nil {
+		t.Fatal(err)
+	}
+	_, devPlan, err := devOnly.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changeNamed(devPlan, "dev:remove_member/platform-eng/gus@acme.com") == nil {
+		t.Fatalf("the dev plan does not remove gus from platform-eng: %v", changeIDs(devPlan))
+	}
+	if _, err := devOnly.Apply(ctx, devPlan, nil); err != nil {
+		t.Fatal(err)
+	}
+	return devOnly
 }
