@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,41 +14,18 @@ import (
 // before anything else is read or written.
 func TestSameWorkspaceTwoHostsRefused(t *testing.T) {
 	o := newTwoWorkspaceOrg(t)
-	src, err := os.ReadFile(o.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	profiles, err := os.ReadFile(o.env["DATABRICKS_CONFIG_FILE"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	prod := regexp.MustCompile(`\[bitbricks-demo-prod\]\nhost = http://127\.0\.0\.1:(\d+)\ntoken = (\S+)`).FindSubmatch(profiles)
-	if prod == nil {
-		t.Fatalf("no prod profile on 127.0.0.1 in\n%s", profiles)
-	}
-	alias := append(profiles, []byte("[prod-localhost]\nhost = http://localhost:"+string(prod[1])+"\ntoken = "+string(prod[2])+"\n")...)
-	if err := os.WriteFile(o.env["DATABRICKS_CONFIG_FILE"], alias, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	devLine := regexp.MustCompile(`(?m)^    - \{name: dev, profile: bitbricks-demo-dev\}\n`)
-	twice := devLine.ReplaceAllLiteral(src, []byte("    - {name: dev, profile: bitbricks-demo-dev}\n    - {name: prod2, profile: prod-localhost}\n"))
-	if err := os.WriteFile(o.cfg, twice, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	prodAt, aliasAt := 0, 0
-	for i, l := range strings.Split(string(twice), "\n") {
-		switch {
-		case strings.Contains(l, "{name: prod,"):
-			prodAt = i + 1
-		case strings.Contains(l, "{name: prod2,"):
-			aliasAt = i + 1
+	_, _, prodHost, prodAt, aliasAt := o.listProdTwice(t, "prod-localhost", func(host string) string {
+		if !regexp.MustCompile(`^http://127\.0\.0\.1:\d+$`).MatchString(host) {
+			t.Fatalf("prod's profile is not on 127.0.0.1: %s", host)
 		}
-	}
+		return strings.Replace(host, "127.0.0.1", "localhost", 1)
+	})
+	port := strings.TrimPrefix(prodHost, "http://127.0.0.1:")
 	if r := runCLI(t, o.env, "", "config", "validate", "--config", o.cfg); r.code != 0 {
 		t.Logf("config validate: exit %d: %s", r.code, r.err)
 	}
-	want := regexp.MustCompile(regexp.QuoteMeta(o.cfg) + `:` + itoa(aliasAt) + `:7: refused: databricks.workspaces\[2\] \(prod2, profile "prod-localhost", host http://localhost:` + string(prod[1]) +
-		`\) and databricks.workspaces\[0\] \(prod, profile "bitbricks-demo-prod", line ` + itoa(prodAt) + `, host http://127\.0\.0\.1:` + string(prod[1]) +
+	want := regexp.MustCompile(regexp.QuoteMeta(o.cfg) + `:` + itoa(aliasAt) + `:7: refused: databricks.workspaces\[2\] \(prod2, profile "prod-localhost", host http://localhost:` + port +
+		`\) and databricks.workspaces\[0\] \(prod, profile "bitbricks-demo-prod", line ` + itoa(prodAt) + `, host http://127\.0\.0\.1:` + port +
 		`\) are one workspace: both hosts answer as workspace id \d+ \(X-Databricks-Org-Id on /api/2\.0/preview/scim/v2/Me\)`)
 	for _, args := range [][]string{{"sync"}, {"sync", "--apply", "--yes", "--max-changes", "500"}, {"tokens"}} {
 		o.srv.ResetStats()

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -18,40 +19,7 @@ import (
 // nothing is written.
 func TestWorkspaceListedTwiceRefused(t *testing.T) {
 	o := newTwoWorkspaceOrg(t)
-	src, err := os.ReadFile(o.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	profiles, err := os.ReadFile(o.env["DATABRICKS_CONFIG_FILE"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	prodProfile := regexp.MustCompile(`\[bitbricks-demo-prod\]\nhost = (\S+)\ntoken = (\S+)`).FindSubmatch(profiles)
-	if prodProfile == nil {
-		t.Fatalf("no prod profile in\n%s", profiles)
-	}
-	alias := append(profiles, []byte("[prod-alias]\nhost = "+string(prodProfile[1])+"/\ntoken = "+string(prodProfile[2])+"\n")...)
-	if err := os.WriteFile(o.env["DATABRICKS_CONFIG_FILE"], alias, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	devLine := regexp.MustCompile(`(?m)^    - \{name: dev, profile: bitbricks-demo-dev\}\n`)
-	if !devLine.Match(src) {
-		t.Fatalf("no dev entry in\n%s", src)
-	}
-	twice := devLine.ReplaceAllLiteral(src, []byte("    - {name: dev, profile: bitbricks-demo-dev}\n    - {name: prod2, profile: prod-alias}\n"))
-	if err := os.WriteFile(o.cfg, twice, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(twice), "\n")
-	prodAt, aliasAt := 0, 0
-	for i, l := range lines {
-		switch {
-		case strings.Contains(l, "{name: prod,"):
-			prodAt = i + 1
-		case strings.Contains(l, "{name: prod2,"):
-			aliasAt = i + 1
-		}
-	}
+	src, profiles, prodHost, prodAt, aliasAt := o.listProdTwice(t, "prod-alias", func(host string) string { return host + "/" })
 	o.srv.ResetStats()
 	for _, args := range [][]string{{"config", "validate"}, {"sync"}, {"sync", "--apply", "--yes", "--max-changes", "500"}} {
 		r := runCLI(t, o.env, "", append(args, "--config", o.cfg)...)
@@ -72,14 +40,56 @@ func TestWorkspaceListedTwiceRefused(t *testing.T) {
 	if err := os.WriteFile(o.cfg, list.ReplaceAll(src, []byte("  workspaces: all\n")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	o.env["BITBRICKS_WORKSPACE_HOSTS"] = "prod=" + string(prodProfile[1]) + ",dev=" + string(prodProfile[1])
+	o.env["BITBRICKS_WORKSPACE_HOSTS"] = "prod=" + prodHost + ",dev=" + prodHost
 	o.env["DATABRICKS_CONFIG_PROFILE"] = "bitbricks-demo-" + emulator.DemoWorkspace
 	r := runCLI(t, o.env, "", "sync", "--config", o.cfg, "--apply", "--yes", "--max-changes", "500")
-	if r.code != 3 || !strings.Contains(r.err, "workspace dev") || !strings.Contains(r.err, string(prodProfile[1])) ||
+	if r.code != 3 || !strings.Contains(r.err, "workspace dev") || !strings.Contains(r.err, prodHost) ||
 		strings.Count(strings.TrimSpace(r.err), "\n") != 0 {
 		t.Errorf("workspaces: all with two names for prod's host: exit %d, stderr %q", r.code, r.err)
 	}
 	if w := writeRequests(o); w != 0 {
 		t.Errorf("%d write requests with two names for prod's host, want 0", w)
 	}
+}
+
+// listProdTwice lists prod a second time, as workspace prod2 after dev,
+// through a new profile (named profile, prod's token) whose host is
+// alias(prod's host). It returns the config and the profiles file as they
+// were, prod's host, and the lines of prod's and prod2's entries.
+func (o *testOrg) listProdTwice(t *testing.T, profile string, alias func(host string) string) (src, profiles []byte, prodHost string, prodAt, aliasAt int) {
+	t.Helper()
+	src, err := os.ReadFile(o.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	profiles, err = os.ReadFile(o.env["DATABRICKS_CONFIG_FILE"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod := regexp.MustCompile(`\[bitbricks-demo-prod\]\nhost = (\S+)\ntoken = (\S+)`).FindSubmatch(profiles)
+	if prod == nil {
+		t.Fatalf("no prod profile in\n%s", profiles)
+	}
+	prodHost = string(prod[1])
+	more := append(slices.Clone(profiles), []byte("["+profile+"]\nhost = "+alias(prodHost)+"\ntoken = "+string(prod[2])+"\n")...)
+	if err := os.WriteFile(o.env["DATABRICKS_CONFIG_FILE"], more, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	devLine := regexp.MustCompile(`(?m)^    - \{name: dev, profile: bitbricks-demo-dev\}\n`)
+	if !devLine.Match(src) {
+		t.Fatalf("no dev entry in\n%s", src)
+	}
+	twice := devLine.ReplaceAllLiteral(src, []byte("    - {name: dev, profile: bitbricks-demo-dev}\n    - {name: prod2, profile: "+profile+"}\n"))
+	if err := os.WriteFile(o.cfg, twice, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(string(twice), "\n") {
+		switch {
+		case strings.Contains(l, "{name: prod,"):
+			prodAt = i + 1
+		case strings.Contains(l, "{name: prod2,"):
+			aliasAt = i + 1
+		}
+	}
+	return src, profiles, prodHost, prodAt, aliasAt
 }
